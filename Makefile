@@ -1,0 +1,35 @@
+# Two commands on a fresh machine: `make train` and `make test`; both install first.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.megen-installed
+
+.PHONY: install train test lint bench prepare clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first and pinned: an open range would pull a multi-GB CUDA build
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+train: install
+	$(PY) -m megen.train $(ARGS)
+
+prepare: install
+	$(PY) -m megen.prepare $(ARGS)
+
+test: install
+	$(PY) -m pytest $(ARGS)
+
+lint: install
+	$(PY) -m ruff check src tests
+
+bench: install
+	$(PY) -m megen.bench $(ARGS)
+
+clean:
+	rm -rf outputs multirun .pytest_cache

@@ -1,0 +1,2 @@
+"""megen: facial micro-expression generation."""
+__version__ = "0.1.0"

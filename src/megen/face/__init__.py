@@ -1,0 +1,29 @@
+"""Faces: dlib landmarks, key-point sets, facial prior maps and the crop policy."""
+from megen.face.crop import crop_box, crop_and_resize
+from megen.face.keypoints import (
+    FLIP_68,
+    KEYPOINT_SETS,
+    DEFAULT_PAPER18_256,
+    flip_index,
+    keypoint_set,
+    num_keypoints,
+)
+from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_uint8
+from megen.face.prior import PRIOR_FUSIONS, PRIOR_KERNELS, prior_map
+
+__all__ = [
+    "FLIP_68",
+    "KEYPOINT_SETS",
+    "DEFAULT_PAPER18_256",
+    "FaceNotFoundError",
+    "PRIOR_FUSIONS",
+    "PRIOR_KERNELS",
+    "crop_and_resize",
+    "crop_box",
+    "detect_landmarks",
+    "flip_index",
+    "keypoint_set",
+    "num_keypoints",
+    "prior_map",
+    "to_gray_uint8",
+]
