@@ -1,0 +1,111 @@
+"""Convolutional building blocks shared by every network."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ResBlock2d(nn.Module):
+    """Pre-activation residual block; keeps (B, C, H, W)."""
+
+    def __init__(self, channels: int, kernel_size: int = 3):
+        super().__init__()
+        pad = kernel_size // 2
+        self.body = nn.Sequential(
+            nn.BatchNorm2d(channels), nn.ReLU(), nn.Conv2d(channels, channels, kernel_size, padding=pad),
+            nn.BatchNorm2d(channels), nn.ReLU(), nn.Conv2d(channels, channels, kernel_size, padding=pad),
+        )
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
+class UpBlock2d(nn.Module):
+    """(B, Cin, H, W) -> (B, Cout, 2H, 2W): nearest upsampling, conv, BN, ReLU."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU())
+
+    def forward(self, x):
+        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
+class DownBlock2d(nn.Module):
+    """(B, Cin, H, W) -> (B, Cout, H/2, W/2): conv, BN, ReLU, average pooling."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU())
+
+    def forward(self, x):
+        return F.avg_pool2d(self.conv(x), 2)
+
+
+class SameBlock2d(nn.Module):
+    """Conv, BN, ReLU keeping the resolution."""
+
+    def __init__(self, cin: int, cout: int, kernel_size: int = 3):
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv2d(cin, cout, kernel_size, padding=kernel_size // 2), nn.BatchNorm2d(cout),
+                                  nn.ReLU())
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def _width(block_expansion: int, level: int, max_features: int) -> int:
+    return min(max_features, block_expansion * (2 ** level))
+
+
+class Hourglass(nn.Module):
+    """U-Net style encoder/decoder: (B, Cin, H, W) -> (B, out_channels, H, W); H divisible by 2**num_blocks."""
+
+    def __init__(self, in_channels: int, block_expansion: int, num_blocks: int = 3, max_features: int = 256):
+        super().__init__()
+        self.down = nn.ModuleList(
+            DownBlock2d(in_channels if i == 0 else _width(block_expansion, i, max_features),
+                        _width(block_expansion, i + 1, max_features))
+            for i in range(num_blocks)
+        )
+        up = []
+        for i in reversed(range(num_blocks)):
+            cin = (1 if i == num_blocks - 1 else 2) * _width(block_expansion, i + 1, max_features)
+            up.append(UpBlock2d(cin, _width(block_expansion, i, max_features)))
+        self.up = nn.ModuleList(up)
+        self.out_channels = block_expansion + in_channels
+        self.num_blocks = num_blocks
+
+    def forward(self, x):
+        skips = [x]
+        for block in self.down:
+            skips.append(block(skips[-1]))
+        out = skips.pop()
+        for block in self.up:
+            out = torch.cat([block(out), skips.pop()], dim=1)
+        return out
+
+
+class AntiAliasInterpolation2d(nn.Module):
+    """Gaussian blur then subsample: (B, C, H, W) -> (B, C, H*scale, W*scale) without aliasing."""
+
+    def __init__(self, channels: int, scale: float):
+        super().__init__()
+        self.scale = float(scale)
+        sigma = (1.0 / scale - 1.0) / 2.0
+        size = 2 * round(sigma * 4) + 1
+        self.pad = size // 2
+        ax = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
+        g = torch.exp(-(ax**2) / (2 * max(sigma, 1e-6) ** 2))
+        kernel = (g[:, None] * g[None, :]) / g.sum() ** 2
+        self.register_buffer("kernel", kernel.expand(channels, 1, size, size).clone(), persistent=False)
+        self.channels = channels
+        self.step = int(round(1.0 / scale))
+
+    def forward(self, x):
+        if self.scale == 1.0:
+            return x
+        x = F.conv2d(F.pad(x, (self.pad,) * 4, mode="reflect" if x.shape[-1] > self.pad else "replicate"),
+                     self.kernel, groups=self.channels)
+        return x[:, :, :: self.step, :: self.step]

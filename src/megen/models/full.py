@@ -1,0 +1,78 @@
+"""The whole motion-transfer network (without losses): motion family + dense motion + generator."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from megen.models.dense_motion import DenseMotionNetwork
+from megen.models.generator import OcclusionAwareGenerator
+from megen.models.motion_networks import BackgroundMotionPredictor, KeypointDetector, RegionPredictor
+
+FAMILIES = {"fomm": KeypointDetector, "mraa": RegionPredictor}
+
+
+class MotionTransferModel(nn.Module):
+    """Animate ``source`` (B, C, H, W) with the motion of ``driving``.
+
+    ``prior`` (B, P, h, w) and ``keypoints`` (B, K, 2) describe the clip's onset face and are
+    shared by source and driving (the paper computes them on the onset frame only).
+    """
+
+    def __init__(self, family: str, motion: nn.Module, dense_motion: DenseMotionNetwork,
+                 generator: OcclusionAwareGenerator, background: BackgroundMotionPredictor | None = None):
+        super().__init__()
+        self.family = family
+        self.motion_net = motion
+        self.dense_motion = dense_motion
+        self.generator = generator
+        self.background = background
+
+    def motion(self, frame, prior=None, keypoints=None) -> dict:
+        return self.motion_net(frame, prior, keypoints)
+
+    def transfer(self, source, source_features, motion_s: dict, motion_d: dict, driving=None) -> dict:
+        """Render from already computed source-side pieces (used when animating a whole clip)."""
+        bg = self.background(source, driving) if self.background is not None and driving is not None else None
+        dense = self.dense_motion(source, motion_s, motion_d, bg)
+        out = self.generator.decode(source_features, source, dense)
+        return {**dense, **out}
+
+    def forward(self, source, driving, prior=None, keypoints=None) -> dict:
+        motion_s = self.motion(source, prior, keypoints)
+        motion_d = self.motion(driving, prior, keypoints)
+        out = self.transfer(source, self.generator.encode(source), motion_s, motion_d, driving)
+        return {**out, "motion_source": motion_s, "motion_driving": motion_d}
+
+
+def build_model(model: dict, prior: dict) -> MotionTransferModel:
+    """Build from the ``model`` and ``prior`` config mappings (see conf/model, conf/prior)."""
+    family = model["family"]
+    if family not in FAMILIES:
+        raise ValueError(f"unknown model family {family!r}; valid: {', '.join(FAMILIES)}")
+    from megen.face.keypoints import num_keypoints
+
+    mode = prior.get("keypoint_mode", "learned")
+    num_kp = int(model["num_kp"])
+    prior_input = prior.get("input", "concat")
+    k_prior = num_keypoints(prior["keypoints"]) if prior_input != "none" or mode == "landmarks" else 1
+    if mode == "landmarks":
+        num_kp = k_prior   # positions are the prior key points themselves
+    prior_maps = k_prior if prior.get("fusion", "sum") == "separate" else 1
+    channels = int(model.get("num_channels", 3))
+    motion_cfg = dict(model["motion"])
+    extra = {"estimate_jacobian": motion_cfg.pop("estimate_jacobian", True)} if family == "fomm" else {}
+    motion_cfg.pop("estimate_jacobian", None)
+    motion = FAMILIES[family](num_kp=num_kp, mode=mode, num_channels=channels, prior_input=prior_input,
+                              prior_maps=prior_maps, **extra, **motion_cfg)
+    dense = DenseMotionNetwork(num_kp=num_kp, num_channels=channels, **model["dense_motion"])
+    generator = OcclusionAwareGenerator(num_channels=channels, **model["generator"])
+    bg_mode = model.get("background", "none")
+    background = None
+    if bg_mode != "none":
+        background = BackgroundMotionPredictor(bg_mode, channels, **model.get("background_net", {}))
+    return MotionTransferModel(family, motion, dense, generator, background)
+
+
+@torch.no_grad()
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

@@ -1,0 +1,61 @@
+"""Loss terms, each a pure function returning a scalar tensor."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def perceptual_pyramid(vgg, pyramid_real: dict, pyramid_fake: dict, weights) -> torch.Tensor:
+    """Sum over scales and VGG layers of weight_i * mean |phi_i(real) - phi_i(fake)|."""
+    total = 0.0
+    for s in pyramid_real:
+        real = vgg(pyramid_real[s])
+        fake = vgg(pyramid_fake[s])
+        for w, a, b in zip(weights, real, fake):
+            total = total + w * (a.detach() - b).abs().mean()
+    return total
+
+
+def lsgan_generator(disc_fake: dict) -> torch.Tensor:
+    return sum(((1 - scores) ** 2).mean() for _, scores in disc_fake.values())
+
+
+def lsgan_discriminator(disc_real: dict, disc_fake: dict) -> torch.Tensor:
+    return sum(((1 - disc_real[s][1]) ** 2).mean() + (disc_fake[s][1] ** 2).mean() for s in disc_real)
+
+
+def feature_matching(disc_real: dict, disc_fake: dict, weights) -> torch.Tensor:
+    total = 0.0
+    for s in disc_real:
+        for w, a, b in zip(weights, disc_real[s][0], disc_fake[s][0]):
+            total = total + w * (a.detach() - b).abs().mean()
+    return total
+
+
+def equivariance_value(kp: torch.Tensor, kp_transformed: torch.Tensor, transform) -> torch.Tensor:
+    """|kp(X) - T(kp(T(X)))|: key points move with the frame (FOMM value / MRAA shift)."""
+    return (kp - transform.warp_coordinates(kp_transformed)).abs().mean()
+
+
+def equivariance_jacobian(jac: torch.Tensor, jac_transformed: torch.Tensor, kp_transformed: torch.Tensor,
+                          transform) -> torch.Tensor:
+    """|I - J(X)^-1 dT J(T(X))| (FOMM Jacobian / MRAA affine equivariance)."""
+    moved = transform.jacobian(kp_transformed) @ jac_transformed
+    eye = torch.eye(2, dtype=jac.dtype, device=jac.device)
+    return (eye - torch.inverse(jac) @ moved).abs().mean()
+
+
+def flow_supervision(deformation: torch.Tensor, true_flow_px: torch.Tensor) -> torch.Tensor:
+    """L1 between the predicted deformation and the true backward flow, both in [-1, 1] units.
+
+    deformation (B, h, w, 2) at the dense-motion resolution; true_flow_px (B, H, W, 2) in frame
+    pixels, resized to (h, w) and converted to normalised displacement.
+    """
+    from megen.models.motion import coordinate_grid
+
+    b, h, w, _ = deformation.shape
+    H, W = true_flow_px.shape[1:3]
+    flow = F.interpolate(true_flow_px.permute(0, 3, 1, 2), size=(h, w), mode="bilinear", align_corners=False)
+    flow = flow.permute(0, 2, 3, 1) * torch.tensor([2.0 / W, 2.0 / H], dtype=flow.dtype, device=flow.device)
+    target = coordinate_grid(h, w, dtype=deformation.dtype, device=deformation.device) + flow
+    return (deformation - target).abs().mean()

@@ -1,0 +1,205 @@
+"""The LightningModule: one module for every motion family, manual optimisation, rMTE validation."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+
+from megen.models.discriminator import MultiScaleDiscriminator
+from megen.models.equivariance import RandomTransform
+from megen.models.full import build_model
+from megen.models.losses import (
+    equivariance_jacobian, equivariance_value, feature_matching, flow_supervision, lsgan_discriminator,
+    lsgan_generator, perceptual_pyramid,
+)
+from megen.models.motion import deformation_to_flow
+from megen.models.perceptual import ImagePyramid, Vgg19
+from megen.video import contact_sheet, difference, write_png
+
+
+class MotionTransferSystem(pl.LightningModule):
+    """Trains a MotionTransferModel (FOMM or MRAA family, any prior input) with its losses.
+
+    Args are plain mappings (the resolved Hydra config groups), saved as hyper-parameters so a
+    checkpoint rebuilds its own model: ``model``, ``prior``, ``loss``, ``optim``.
+    """
+
+    def __init__(self, model: dict, prior: dict, loss: dict, optim: dict, sample_count: int = 6,
+                 sample_amplify: float = 10.0):
+        super().__init__()
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        self.strict_loading = False   # the frozen VGG is not stored in checkpoints
+        self.model = build_model(model, prior)
+        self.loss_cfg = loss
+        w = loss["weights"]
+        disc = dict(model.get("discriminator", {}))
+        self.use_gan = bool(disc.pop("enabled", True)) and float(w.get("generator_gan", 0)) > 0
+        self.discriminator = MultiScaleDiscriminator(**disc) if self.use_gan else None
+        perceptual = loss.get("perceptual", {})
+        self.vgg = Vgg19(perceptual.get("weights_path"), allow_random=perceptual.get("allow_random", False))
+        self.pyramid = ImagePyramid(loss["scales"], model.get("num_channels", 3))
+        self._val = None
+        self._samples = None
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("vgg.")}
+
+    # -- forward ----------------------------------------------------------------------------
+    def forward(self, source, driving, prior=None, keypoints=None) -> dict:
+        return self.model(source, driving, prior, keypoints)
+
+    def _generator_losses(self, batch: dict, out: dict) -> dict:
+        w = self.loss_cfg["weights"]
+        driving, pred = batch["driving"], out["prediction"]
+        losses = {}
+        real, fake = self.pyramid(driving), self.pyramid(pred)
+        if any(w["perceptual"]):
+            losses["perceptual"] = perceptual_pyramid(self.vgg, real, fake, w["perceptual"])
+        if w.get("l1", 0) > 0:
+            losses["l1"] = w["l1"] * (pred - driving).abs().mean()
+        if self.use_gan:
+            d_fake = self.discriminator(pred)
+            d_real = self.discriminator(driving)
+            losses["generator_gan"] = w["generator_gan"] * lsgan_generator(d_fake)
+            if any(w.get("feature_matching", [])):
+                losses["feature_matching"] = feature_matching(d_real, d_fake, w["feature_matching"])
+        ev, ej = w.get("equivariance_value", 0), w.get("equivariance_jacobian", 0)
+        if ev > 0 or ej > 0:
+            eq = self.loss_cfg["equivariance"]
+            t = RandomTransform(driving.shape[0], eq["sigma_affine"], eq["sigma_tps"], eq["points_tps"],
+                                device=driving.device, dtype=driving.dtype)
+            prior = batch.get("prior")
+            prior_t = t.transform_frame(prior) if prior is not None else None
+            m_t = self.model.motion(t.transform_frame(driving), prior_t, batch.get("keypoints"))
+            m_d = out["motion_driving"]
+            if ev > 0 and self.model.motion_net.mode == "learned":
+                losses["equivariance_value"] = ev * equivariance_value(m_d["value"], m_t["value"], t)
+            if ej > 0:
+                losses["equivariance_jacobian"] = ej * equivariance_jacobian(m_d["jacobian"], m_t["jacobian"],
+                                                                             m_t["value"], t)
+        if w.get("flow", 0) > 0 and "flow" in batch:
+            losses["flow"] = w["flow"] * flow_supervision(out["deformation"], batch["flow"])
+        return losses
+
+    def training_step(self, batch: dict, batch_idx: int):
+        opts = self.optimizers()
+        opts = opts if isinstance(opts, list) else [opts]
+        opt_motion, opt_gen = opts[0], opts[1]
+        out = self(batch["source"], batch["driving"], batch.get("prior"), batch.get("keypoints"))
+        losses = self._generator_losses(batch, out)
+        total = sum(losses.values())
+        self._check_finite(total, losses)
+        opt_motion.zero_grad(set_to_none=True)
+        opt_gen.zero_grad(set_to_none=True)
+        self.manual_backward(total)
+        opt_motion.step()
+        opt_gen.step()
+        logs = {f"train/{k}": v.detach() for k, v in losses.items()}
+        logs["train/total"] = total.detach()
+        if self.use_gan:
+            opt_d = opts[2]
+            d_real = self.discriminator(batch["driving"])
+            d_fake = self.discriminator(out["prediction"].detach())
+            loss_d = self.loss_cfg["weights"]["discriminator_gan"] * lsgan_discriminator(d_real, d_fake)
+            opt_d.zero_grad(set_to_none=True)
+            self.manual_backward(loss_d)
+            opt_d.step()
+            logs["train/discriminator_gan"] = loss_d.detach()
+        self.log_dict(logs, prog_bar=False, on_step=True, on_epoch=True, batch_size=batch["source"].shape[0])
+        self.log("loss", total.detach(), prog_bar=True, on_step=True, on_epoch=False, logger=False)
+        return total.detach()
+
+    def _check_finite(self, total, losses) -> None:
+        if not torch.isfinite(total):
+            bad = {k: float(v.detach()) for k, v in losses.items()}
+            raise FloatingPointError(f"non-finite loss at global step {self.global_step}: {bad}")
+
+    def on_train_epoch_end(self) -> None:
+        scheds = self.lr_schedulers()
+        for s in scheds if isinstance(scheds, list) else [scheds]:
+            if s is not None:
+                s.step()
+
+    # -- validation -------------------------------------------------------------------------
+    def on_validation_epoch_start(self) -> None:
+        self._val = torch.zeros(8, dtype=torch.float64, device=self.device)
+        self._samples = None
+
+    def validation_step(self, batch: dict, batch_idx: int):
+        src, drv = batch["source"], batch["driving"]
+        prior, kp = batch.get("prior"), batch.get("keypoints")
+        out = self(src, drv, prior, kp)
+        g = out["prediction"]
+        g1 = self(src, src, prior, kp)["prediction"]          # the model's own zero-motion output
+        true_motion = (drv - src).abs().sum()
+        stats = [
+            ((g - g1) - (drv - src)).abs().sum(),              # rMTE numerator
+            true_motion,                                        # rMTE / MTE denominator
+            (g - drv).abs().sum(),                              # MTE numerator (= sum |G - GT|)
+            (g - drv).abs().mean(dim=(1, 2, 3)).sum(),          # L1 per sample
+            (src - drv).abs().mean(dim=(1, 2, 3)).sum(),        # static-copy L1 per sample
+            torch.tensor(float(src.shape[0]), device=src.device),
+        ]
+        epe = torch.zeros(2, device=src.device)
+        if "flow" in batch:
+            size = src.shape[-1]
+            pred = deformation_to_flow(out["deformation"]) * (size / out["deformation"].shape[2])
+            pred = F.interpolate(pred.permute(0, 3, 1, 2), size=src.shape[2:], mode="bilinear",
+                                 align_corners=False).permute(0, 2, 3, 1)
+            gt = batch["flow"]
+            epe = torch.stack([(pred - gt).norm(dim=-1).mean(dim=(1, 2)).sum(), gt.norm(dim=-1).mean(dim=(1, 2)).sum()])
+        self._val += torch.cat([torch.stack(stats).double(), epe.double()])
+        if self._samples is None:
+            n = self.hparams.sample_count
+            self._samples = (drv[:n].detach().cpu(), g[:n].detach().cpu(), src[:n].detach().cpu())
+
+    def on_validation_epoch_end(self) -> None:
+        v = self.all_gather(self._val)
+        v = v.sum(0) if v.dim() > 1 else v
+        n = v[5].clamp_min(1)
+        metrics = {
+            "val/rmte": v[0] / v[1].clamp_min(1e-12),
+            "val/mte": v[2] / v[1].clamp_min(1e-12),
+            "val/l1": v[3] / n,
+            "val/l1_static": v[4] / n,
+        }
+        if v[7] > 0:
+            metrics["val/epe"] = v[6] / n
+            metrics["val/epe_zero"] = v[7] / n
+        self.log_dict({k: x.float() for k, x in metrics.items()}, prog_bar=True, sync_dist=False)
+        if self._samples is not None and self.trainer.is_global_zero and not self.trainer.sanity_checking:
+            self._write_samples()
+
+    def _write_samples(self) -> None:
+        drv, gen, src = self._samples
+        rows = [drv, gen, difference(gen, src, self.hparams.sample_amplify)]
+        sheet = contact_sheet(rows)
+        folder = Path(self.trainer.default_root_dir) / "samples"
+        path = write_png(folder / f"epoch{self.current_epoch:03d}-step{self.global_step:06d}.png", sheet)
+        logger = self.logger
+        if logger is not None and hasattr(logger, "experiment"):
+            exp = logger.experiment
+            if hasattr(exp, "add_image"):                       # tensorboard
+                exp.add_image("val/samples", sheet, self.global_step, dataformats="HWC")
+            elif hasattr(logger, "log_image"):                  # wandb
+                logger.log_image("val/samples", [str(path)], step=self.global_step)
+
+    # -- optimisers -------------------------------------------------------------------------
+    def configure_optimizers(self):
+        o = self.hparams.optim
+        betas = tuple(o.get("betas", (0.5, 0.999)))
+        motion_params = list(self.model.motion_net.parameters())
+        if self.model.background is not None:
+            motion_params += list(self.model.background.parameters())
+        gen_params = list(self.model.generator.parameters()) + list(self.model.dense_motion.parameters())
+        groups = [(motion_params, o["lr_motion"]), (gen_params, o["lr_generator"])]
+        if self.use_gan:
+            groups.append((list(self.discriminator.parameters()), o["lr_discriminator"]))
+        optimizers = [torch.optim.Adam(p, lr=lr, betas=betas) for p, lr in groups]
+        schedulers = [torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(o.get("milestones", [])),
+                                                           gamma=o.get("gamma", 0.1)) for opt in optimizers]
+        return optimizers, schedulers
