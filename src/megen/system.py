@@ -179,7 +179,8 @@ class MotionTransferSystem(pl.LightningModule):
         rows = [drv, gen, difference(gen, src, self.hparams.sample_amplify)]
         sheet = contact_sheet(rows)
         folder = Path(self.trainer.default_root_dir) / "samples"
-        path = write_png(folder / f"epoch{self.current_epoch:03d}-step{self.global_step:06d}.png", sheet)
+        stage = "final" if self.trainer.state.fn == "validate" else "epoch"
+        path = write_png(folder / f"{stage}{self.current_epoch:03d}-step{self.global_step:06d}.png", sheet)
         logger = self.logger
         if logger is not None and hasattr(logger, "experiment"):
             exp = logger.experiment

@@ -45,8 +45,12 @@ def train(cfg: DictConfig) -> dict:
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg)
     system = build_system(cfg)
-    callbacks = [instantiate(c) for c in cfg.callbacks.values()]
-    trainer = pl.Trainer(**OmegaConf.to_container(cfg.trainer, resolve=True), logger=instantiate(cfg.logger),
+    callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None]
+    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
+    if trainer_cfg.get("sync_batchnorm") and trainer_cfg.get("accelerator") == "cpu":
+        print("sync_batchnorm needs GPUs; running DDP on CPU with per-process BatchNorm statistics")
+        trainer_cfg["sync_batchnorm"] = False
+    trainer = pl.Trainer(**trainer_cfg, logger=instantiate(cfg.logger),
                          callbacks=callbacks, default_root_dir=str(run_dir), plugins=[AtomicCheckpointIO()])
     ckpt = resolve_ckpt_path(cfg.ckpt_path, Path(cfg.paths.output_root))
     if ckpt:

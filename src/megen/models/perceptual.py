@@ -45,7 +45,7 @@ def _features() -> nn.Sequential:
 
 
 class Vgg19(nn.Module):
-    """(B, 3, H, W) in [0, 1] -> five feature maps (relu1_1 ... relu5_1). Frozen."""
+    """(B, 3, H, W) in [0, 1] -> five feature maps (relu1_1 ... relu5_1; fewer below 16x16). Frozen."""
 
     def __init__(self, weights_path: str | None = None, allow_random: bool = False, seed: int = 0):
         super().__init__()
@@ -82,6 +82,8 @@ class Vgg19(nn.Module):
         x = (x - self.mean) / self.std
         out = []
         for a, b in _SLICES:
+            if min(x.shape[-2:]) < 2 and any(isinstance(m, nn.MaxPool2d) for m in self.features[a:b]):
+                break   # tiny pyramid levels have no deep features; the loss uses the ones there are
             for layer in self.features[a:b]:
                 x = layer(x)
             out.append(x)

@@ -1,0 +1,32 @@
+"""Shared test settings: a tiny configuration that trains in seconds."""
+import subprocess
+import sys
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+
+from megen.paths import conf_dir
+
+TINY = [
+    "dataset.n_subjects=4", "dataset.clips_per_subject=2", "dataset.frame_size=32",
+    "model.motion.block_expansion=8", "model.motion.max_features=32", "model.motion.num_blocks=2",
+    "model.dense_motion.block_expansion=8", "model.dense_motion.max_features=32", "model.dense_motion.num_blocks=2",
+    "model.generator.block_expansion=8", "model.generator.max_features=32", "model.generator.num_bottleneck_blocks=1",
+    "model.discriminator.block_expansion=8", "model.discriminator.max_features=32", "model.discriminator.num_blocks=2",
+    "data.batch_size=2", "data.repeats=1", "trainer.max_epochs=1", "trainer.limit_train_batches=2",
+    "trainer.limit_val_batches=1", "trainer.enable_model_summary=false", "trainer.log_every_n_steps=1",
+]
+
+
+def tiny_overrides(tmp: Path, *extra: str) -> list[str]:
+    return [*TINY, f"paths.data_dir={tmp / 'data'}", f"paths.output_root={tmp / 'out'}", *extra]
+
+
+def compose_train(tmp: Path, *extra: str):
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        return compose("train", overrides=[*tiny_overrides(tmp, *extra), f"run_dir={tmp / 'run'}"])
+
+
+def run_module(module: str, *args: str, cwd: Path, env=None, timeout=600):
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env)

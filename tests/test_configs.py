@@ -1,0 +1,51 @@
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from megen.paths import conf_dir
+from megen.train import build_system, prior_setting
+
+
+def _compose(*overrides):
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        return compose("train", overrides=list(overrides) + ["run_dir=/tmp/unused"])
+
+
+def test_default_is_the_cpu_sized_facial_prior_fomm():
+    cfg = _compose()
+    assert cfg.dataset.name == "synthetic" and cfg.model.family == "fomm" and cfg.prior.input == "concat"
+    assert cfg.trainer.accelerator == "cpu" and cfg.loss.perceptual.allow_random is True
+    assert prior_setting(cfg)["map_size"] == cfg.dataset.frame_size * cfg.model.motion.scale_factor
+
+
+def test_paper_experiment_matches_the_reference_configuration():
+    cfg = _compose("experiment=fp_fomm_paper")
+    assert cfg.dataset.frame_size == 256 and cfg.data.batch_size == 9 and cfg.data.repeats == 50
+    assert cfg.prior.keypoint_mode == "landmarks" and cfg.prior.kernel == "reference" and cfg.model.num_kp == 18
+    assert list(cfg.optim.milestones) == [60, 90] and cfg.trainer.max_epochs == 100
+    m = cfg.model
+    assert (m.motion.block_expansion, m.motion.max_features, m.motion.num_blocks, m.motion.scale_factor) == (32, 1024, 5, 0.25)
+    assert (m.generator.block_expansion, m.generator.max_features, m.generator.num_bottleneck_blocks) == (64, 512, 6)
+    assert (m.dense_motion.block_expansion, m.dense_motion.max_features, m.dense_motion.num_blocks) == (64, 1024, 5)
+    assert list(cfg.loss.scales) == [1, 0.5, 0.25, 0.125] and cfg.loss.weights.equivariance_jacobian == 10
+    assert prior_setting(cfg)["map_size"] == 64
+
+
+def test_vox256_experiment_builds_and_runs_a_256_frame():
+    cfg = _compose("experiment=fomm_vox256")
+    assert cfg.prior.input == "none" and cfg.model.num_kp == 10
+    system = build_system(cfg).eval()
+    with torch.no_grad():
+        out = system(torch.rand(1, 3, 256, 256), torch.rand(1, 3, 256, 256))
+    assert out["prediction"].shape == (1, 3, 256, 256)
+    assert out["deformation"].shape == (1, 64, 64, 2)
+
+
+@pytest.mark.parametrize("group,name", [("model", "mraa"), ("prior", "none"), ("prior", "all68"),
+                                        ("prior", "au24"), ("prior", "adaptive"), ("trainer", "gpu"),
+                                        ("trainer", "ddp"), ("logger", "tensorboard"), ("logger", "wandb")])
+def test_every_group_option_composes(group, name):
+    cfg = _compose(f"{group}={name}")
+    OmegaConf.to_container(cfg.model, resolve=True)
+    OmegaConf.to_container(cfg.trainer, resolve=True)

@@ -1,0 +1,84 @@
+import json
+import os
+
+import cv2
+import pandas as pd
+import pytest
+import torch
+
+from helpers import compose_train, run_module, tiny_overrides
+from megen.checkpoints import load_checkpoint
+from megen.train import train
+
+LOSS_TERMS = {"perceptual", "generator_gan", "feature_matching", "equivariance_value", "equivariance_jacobian",
+              "flow", "discriminator_gan", "total"}
+
+
+def test_cli_trains_checkpoints_samples_and_resumes(tmp_path):
+    out = run_module("megen.train", *tiny_overrides(tmp_path), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    run = next((tmp_path / "out" / "train").iterdir())
+    result = json.loads((run / "metrics.json").read_text())
+    m = result["metrics"]
+    for key in ("val/rmte", "val/mte", "val/l1", "val/l1_static", "val/epe", "val/epe_zero", "test/rmte"):
+        assert key in m and m[key] == m[key]          # present and not NaN
+    assert m["val/l1_static"] < 0.05 and m["val/epe_zero"] > 0
+    ckpts = {p.name for p in (run / "checkpoints").iterdir()}
+    assert "last.ckpt" in ckpts and any(n.startswith("best-") for n in ckpts)
+    sheet = cv2.imread(str(sorted((run / "samples").glob("epoch*.png"))[0]))
+    assert sheet.shape[0] == 3 * (32 + 2) + 2                      # driving, generated, difference rows
+    logged = pd.read_csv(run / "logs" / "metrics.csv")
+    assert {f"train/{t}_step" for t in LOSS_TERMS} <= set(logged.columns)
+    assert (run / "config.yaml").is_file()
+
+    first = load_checkpoint(run / "checkpoints" / "last.ckpt")
+    assert "optimizer_states" in first and len(first["optimizer_states"]) == 3 and first["lr_schedulers"]
+    assert not any(k.startswith("vgg.") for k in first["state_dict"])
+    again = run_module("megen.train", *tiny_overrides(tmp_path, "ckpt_path=last", "trainer.max_epochs=2"),
+                       cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"resuming from {run / 'checkpoints' / 'last.ckpt'}" in again.stdout
+    runs = sorted((tmp_path / "out" / "train").iterdir())
+    resumed = load_checkpoint(runs[-1] / "checkpoints" / "last.ckpt")
+    assert resumed["global_step"] == 2 * first["global_step"] and resumed["epoch"] == 1
+
+
+@pytest.mark.parametrize("extra", [
+    ("model=mraa", "prior=none", "logger=tensorboard"),
+    ("prior.keypoint_mode=landmarks", "prior.kernel=reference", "prior.sigma=1.0"),
+    ("prior=adaptive", "prior.keypoints=au24"),
+])
+def test_model_and_prior_variants_train(tmp_path, extra):
+    cfg = compose_train(tmp_path, *extra)
+    result = train(cfg)
+    assert result["global_step"] > 0
+    assert 0 < result["metrics"]["val/rmte"] < 10
+
+
+def test_wandb_logger_offline(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    result = train(compose_train(tmp_path, "logger=wandb"))
+    assert result["global_step"] > 0
+    assert list((tmp_path / "run").rglob("*.wandb"))
+
+
+def test_missing_vgg_weights_fail_with_instructions(tmp_path):
+    cfg = compose_train(tmp_path, "loss.perceptual.allow_random=false",
+                        f"loss.perceptual.weights_path={tmp_path / 'nope.pth'}")
+    with pytest.raises(FileNotFoundError, match="vgg19-dcbb9e9d.pth"):
+        train(cfg)
+
+
+def test_ddp_on_cpu_with_two_processes(tmp_path):
+    env = {**os.environ, "PL_DISABLE_FORK": "1"}
+    out = run_module("megen.train", *tiny_overrides(tmp_path, "trainer=ddp", "trainer.accelerator=cpu",
+                                                     "trainer.devices=2", "trainer.max_epochs=1",
+                                                     "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
+                                                     "evaluate_at_end=false", "callbacks.progress=null"),
+                     cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    run = next((tmp_path / "out" / "train").iterdir())
+    ckpt = load_checkpoint(run / "checkpoints" / "last.ckpt")
+    assert ckpt["global_step"] > 0
+    assert torch.isfinite(torch.tensor(json.loads((run / "metrics.json").read_text())["metrics"]["val/rmte"]))
