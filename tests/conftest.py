@@ -26,3 +26,16 @@ def identities(small_spec):
 def prepared(tmp_path_factory, small_spec):
     folder, _ = prepare_synthetic(small_spec, tmp_path_factory.mktemp("cache"), progress=False)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A tiny model trained for two steps at 64x64; returns (run folder, config)."""
+    from helpers import compose_train
+
+    from megen.train import train
+
+    tmp = tmp_path_factory.mktemp("tiny_run")
+    cfg = compose_train(tmp, "dataset.frame_size=64")
+    result = train(cfg)
+    return tmp / "run", cfg, result

@@ -23,11 +23,12 @@ class MotionTransferSystem(pl.LightningModule):
     """Trains a MotionTransferModel (FOMM or MRAA family, any prior input) with its losses.
 
     Args are plain mappings (the resolved Hydra config groups), saved as hyper-parameters so a
-    checkpoint rebuilds its own model: ``model``, ``prior``, ``loss``, ``optim``.
+    checkpoint rebuilds its own model: ``model``, ``prior``, ``loss``, ``optim``, and the
+    ``frame_size`` it was trained at (generation crops faces to it).
     """
 
-    def __init__(self, model: dict, prior: dict, loss: dict, optim: dict, sample_count: int = 6,
-                 sample_amplify: float = 10.0):
+    def __init__(self, model: dict, prior: dict, loss: dict, optim: dict, frame_size: int | None = None,
+                 sample_count: int = 6, sample_amplify: float = 10.0):
         super().__init__()
         self.save_hyperparameters()
         self.automatic_optimization = False

@@ -34,7 +34,8 @@ def build_datamodule(cfg: DictConfig, progress: bool = True) -> MicroExpressionD
 
 def build_system(cfg: DictConfig) -> MotionTransferSystem:
     c = lambda node: OmegaConf.to_container(node, resolve=True)  # noqa: E731
-    return MotionTransferSystem(model=c(cfg.model), prior=prior_setting(cfg), loss=c(cfg.loss), optim=c(cfg.optim))
+    return MotionTransferSystem(model=c(cfg.model), prior=prior_setting(cfg), loss=c(cfg.loss), optim=c(cfg.optim),
+                                frame_size=int(cfg.dataset.frame_size))
 
 
 def train(cfg: DictConfig) -> dict:

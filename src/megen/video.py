@@ -48,3 +48,89 @@ def write_png(path, image: np.ndarray) -> Path:
     with atomic_open(path, "wb") as fh:
         fh.write(buf.tobytes())
     return path
+
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".gif")
+
+
+def numeric_key(path: Path):
+    """Sort key: the digit runs of a file name as numbers (img9 before img10)."""
+    import re
+
+    parts = re.split(r"(\d+)", Path(path).stem)
+    return [int(p) if p.isdigit() else p.lower() for p in parts]
+
+
+def frame_paths(folder) -> list[Path]:
+    """Image files of a folder, sorted numerically; error names the folder when there are none."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"frame folder not found: {folder}")
+    paths = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=numeric_key)
+    if not paths:
+        raise ValueError(f"no image frames ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+    return paths
+
+
+def read_image(path) -> np.ndarray:
+    """An image file as (H, W) or (H, W, 3|4) RGB(A) array, any bit depth; errors name the file."""
+    path = Path(path)
+    data = np.fromfile(str(path), dtype=np.uint8) if path.is_file() else None   # works for non-ASCII paths too
+    if data is None:
+        raise FileNotFoundError(f"image not found: {path}")
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None:
+        raise ValueError(f"cannot decode image {path} (corrupt or not an image)")
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    return image
+
+
+def read_video(path) -> tuple[list[np.ndarray], float]:
+    """All frames (RGB uint8) and the frame rate of a video file; errors name the file."""
+    import imageio.v2 as imageio
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"video not found: {path}")
+    try:
+        reader = imageio.get_reader(str(path), format="gif" if path.suffix.lower() == ".gif" else "ffmpeg")
+        meta = reader.get_meta_data()
+        frames = [np.asarray(f)[..., :3] for f in reader]
+        reader.close()
+    except Exception as err:  # noqa: BLE001  (imageio/ffmpeg raise many types for bad files)
+        raise ValueError(f"cannot read video {path}: {err}") from err
+    if not frames:
+        raise ValueError(f"video {path} has no frames")
+    fps = float(meta.get("fps") or (1000.0 / meta["duration"] if meta.get("duration") else 0) or 0)
+    return frames, fps
+
+
+def write_video(path, frames: np.ndarray, fps: float) -> Path:
+    """(T, H, W, 3) uint8 -> H.264 MP4 (even sizes), written atomically."""
+    import imageio.v2 as imageio
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    writer = imageio.get_writer(str(tmp), format="ffmpeg", fps=float(fps), codec="libx264", quality=9,
+                                macro_block_size=1, pixelformat="yuv420p", ffmpeg_log_level="error")
+    try:
+        for f in frames:
+            writer.append_data(np.ascontiguousarray(f))
+    finally:
+        writer.close()
+    tmp.replace(path)
+    return path
+
+
+def write_gif(path, frames: np.ndarray, fps: float) -> Path:
+    """(T, H, W, 3) uint8 -> looping GIF. GIF delays are whole 10 ms steps: 100 fps is the fastest."""
+    from PIL import Image
+
+    path = Path(path)
+    images = [Image.fromarray(f) for f in frames]
+    duration = max(10, int(round(1000.0 / fps / 10.0)) * 10)
+    with atomic_open(path, "wb") as fh:
+        images[0].save(fh, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=0)
+    return path

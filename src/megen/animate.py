@@ -1,0 +1,97 @@
+"""Animate a target face with a driving clip: the source side is computed once per clip."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from megen.models.full import MotionTransferModel
+from megen.models.motion import movement_scale, relative_motion
+
+
+@dataclass
+class FaceInput:
+    """A cropped face and its onset prior: frames (T, 3, S, S) in [0, 1], prior (1, C, s, s), keypoints (1, K, 2)."""
+
+    frames: torch.Tensor
+    prior: torch.Tensor
+    keypoints: torch.Tensor
+    landmarks: np.ndarray | None = None     # (68, 2) pixels of the crop, onset frame
+    face_found: bool = True
+
+
+def _expand(motion: dict, n: int) -> dict:
+    return {k: v.expand(n, *v.shape[1:]) for k, v in motion.items()}
+
+
+@torch.inference_mode()
+def animate(model: MotionTransferModel, target: FaceInput, driving: FaceInput, relative: bool = True,
+            adapt_movement_scale: bool = False, batch_size: int = 8, start: int = 0) -> torch.Tensor:
+    """Generated frames (T, 3, S, S) with the target's appearance and the driving clip's motion.
+
+    The target is encoded once and its key points / heatmaps computed once; driving frames go
+    through the network in batches. ``relative`` transfers motion relative to driving frame
+    ``start`` (the paper's setting); otherwise driving key points are used as they are.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    source = target.frames[:1].to(device)
+    src_prior, src_kp = target.prior.to(device), target.keypoints.to(device)
+    drv_prior, drv_kp = driving.prior.to(device), driving.keypoints.to(device)
+    motion_s = model.motion(source, src_prior, src_kp)
+    features = model.generator.encode(source)
+    frames = driving.frames
+    motion_d0 = model.motion(frames[start:start + 1].to(device), drv_prior, drv_kp)
+    scale = movement_scale(motion_s["value"], motion_d0["value"]) if adapt_movement_scale else 1.0
+    out = []
+    for a in range(0, len(frames), batch_size):
+        drv = frames[a:a + batch_size].to(device)
+        n = drv.shape[0]
+        motion_d = model.motion(drv, drv_prior.expand(n, *drv_prior.shape[1:]), drv_kp.expand(n, *drv_kp.shape[1:]))
+        if relative:
+            kp, jac = relative_motion(motion_s["value"].expand(n, -1, -1), motion_d["value"],
+                                      motion_d0["value"].expand(n, -1, -1), motion_s["jacobian"].expand(n, -1, -1, -1),
+                                      motion_d["jacobian"], motion_d0["jacobian"].expand(n, -1, -1, -1), scale)
+            motion_new = {"value": kp, "jacobian": jac}
+            if "covar" in motion_s:
+                motion_new["covar"] = jac @ jac.transpose(-1, -2)
+        else:
+            motion_new = motion_d
+        src_n, feat_n = source.expand(n, -1, -1, -1), features.expand(n, -1, -1, -1)
+        bg = None
+        if model.background is not None:   # background motion of the driving clip, relative to its start frame
+            bg_ref = frames[start:start + 1].to(device).expand(n, -1, -1, -1) if relative else src_n
+            bg = model.background(bg_ref, drv)
+        dense = model.dense_motion(src_n, _expand(motion_s, n), motion_new, bg)
+        generated = model.generator.decode(feat_n, src_n, dense)
+        out.append(generated["prediction"].float().cpu())
+    return torch.cat(out)
+
+
+def normalised_landmarks(landmarks: np.ndarray) -> np.ndarray:
+    """Landmarks centred and scaled to unit RMS radius (pose/expression comparison without size)."""
+    lm = np.asarray(landmarks, dtype=np.float64)
+    lm = lm - lm.mean(axis=0)
+    return lm / max(np.sqrt((lm**2).sum(axis=1).mean()), 1e-9)
+
+
+def best_frame(target_landmarks: np.ndarray, driving_landmarks: list) -> int:
+    """Index of the driving frame whose normalised landmarks are closest to the target's (None = no face)."""
+    t = normalised_landmarks(target_landmarks)
+    best, best_d = 0, np.inf
+    for i, lm in enumerate(driving_landmarks):
+        if lm is None:
+            continue
+        d = np.abs(normalised_landmarks(lm) - t).sum()
+        if d < best_d:
+            best, best_d = i, d
+    return best
+
+
+def animate_from_best_frame(model, target: FaceInput, driving: FaceInput, best: int, **kw) -> torch.Tensor:
+    """Animate forwards from ``best`` and backwards to the first frame, both relative to ``best``."""
+    forward = animate(model, target, FaceInput(driving.frames[best:], driving.prior, driving.keypoints), **kw)
+    backward = animate(model, target, FaceInput(driving.frames[: best + 1].flip(0), driving.prior, driving.keypoints),
+                       **kw)
+    return torch.cat([backward.flip(0)[:-1], forward])
