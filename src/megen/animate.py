@@ -69,6 +69,12 @@ def animate(model: MotionTransferModel, target: FaceInput, driving: FaceInput, r
     return torch.cat(out)
 
 
+def default_batch_size(device) -> int:
+    """Frames per forward pass: 1 on CPUs (256x256 activations of a batch overflow the caches and
+    run slower per frame), 8 on GPUs."""
+    return 1 if str(device).startswith("cpu") else 8
+
+
 def normalised_landmarks(landmarks: np.ndarray) -> np.ndarray:
     """Landmarks centred and scaled to unit RMS radius (pose/expression comparison without size)."""
     lm = np.asarray(landmarks, dtype=np.float64)

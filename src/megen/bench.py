@@ -2,6 +2,8 @@
 
 Cases:
     synthetic   time ``prepare`` of the default synthetic set into a fresh temporary cache
+    generate    frames per second animating a 256x256 clip (vox-256 FOMM and the paper configuration),
+                megen's clip animation against a per-frame loop that re-encodes the target every frame
 """
 from __future__ import annotations
 
@@ -36,7 +38,60 @@ def _parse(value: str):
     return yaml.safe_load(value)
 
 
-CASES = {"synthetic": bench_synthetic}
+def _compose_train(*overrides):
+    from hydra import compose, initialize_config_dir
+
+    from megen.paths import conf_dir
+
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        return compose("train", overrides=[*overrides, "run_dir=/tmp/unused"])
+
+
+def bench_generate(args) -> None:
+    import torch
+
+    from megen.animate import FaceInput, animate, default_batch_size
+    from megen.models.full import build_model
+    from megen.train import prior_setting
+
+    opts = dict(item.split("=", 1) for item in args.overrides)
+    n_frames = int(opts.get("frames", 16))
+    device = opts.get("device", "cuda" if torch.cuda.is_available() else "cpu")
+    batch = int(opts.get("batch_size", default_batch_size(device)))
+    torch.manual_seed(0)
+    print(f"device={device} threads={torch.get_num_threads()} frames={n_frames} batch_size={batch}")
+    for name in opts.get("experiments", "fomm_vox256,fp_fomm_paper").split(","):
+        cfg = _compose_train(f"experiment={name}")
+        prior = prior_setting(cfg)
+        model = build_model(OmegaConf.to_container(cfg.model, resolve=True), prior).to(device).eval()
+        size = int(cfg.dataset.frame_size)
+        channels = 1 if prior.get("fusion", "sum") == "sum" else 18
+        target = FaceInput(torch.rand(1, 3, size, size), torch.rand(1, channels, prior["map_size"], prior["map_size"]),
+                           torch.rand(1, 18, 2) * 2 - 1)
+        driving = FaceInput(torch.rand(n_frames, 3, size, size), target.prior, target.keypoints)
+
+        def reference_loop():
+            # one frame per call: the target is re-encoded and its key points recomputed every frame
+            with torch.inference_mode():
+                src = target.frames.to(device)
+                for f in driving.frames:
+                    model(src, f[None].to(device), target.prior.to(device), target.keypoints.to(device))
+
+        def clip_animation():
+            animate(model, target, driving, batch_size=batch)
+
+        for label, fn in (("reference-loop", reference_loop), ("megen", clip_animation)):
+            fn() if device != "cpu" else None      # warm-up on GPUs (kernels, allocator)
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            fn()
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            print(f"{name}-{label} fps={n_frames / (time.perf_counter() - start):.2f}")
+
+
+CASES = {"synthetic": bench_synthetic, "generate": bench_generate}
 
 
 def main(argv=None) -> None:

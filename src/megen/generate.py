@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from megen.animate import FaceInput, animate, animate_from_best_frame, best_frame
+from megen.animate import FaceInput, animate, animate_from_best_frame, best_frame, default_batch_size
 from megen.checkpoints import load_checkpoint
 from megen.face.crop import crop_and_resize, crop_box, transform_points
 from megen.face.keypoints import keypoint_set
@@ -207,8 +207,9 @@ def run(cfg: DictConfig) -> list[Path]:
     gen = Generator.from_checkpoint(cfg.ckpt, device=device, family=cfg.get("family"))
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
+    batch_size = default_batch_size(device) if cfg.batch_size == "auto" else int(cfg.batch_size)
     options = dict(relative=cfg.relative, adapt_movement_scale=cfg.adapt_movement_scale,
-                   find_best_frame=cfg.find_best_frame, crop=cfg.crop, fps=cfg.fps, batch_size=cfg.batch_size,
+                   find_best_frame=cfg.find_best_frame, crop=cfg.crop, fps=cfg.fps, batch_size=batch_size,
                    cache_dir=cfg.paths.cache_dir)
     if cfg.get("protocol"):
         from megen.megc import run_protocol

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-import torch.nn.functional as F
 
 from megen.models.discriminator import MultiScaleDiscriminator
 from megen.models.equivariance import RandomTransform
@@ -14,7 +13,7 @@ from megen.models.losses import (
     equivariance_jacobian, equivariance_value, feature_matching, flow_supervision, lsgan_discriminator,
     lsgan_generator, perceptual_pyramid,
 )
-from megen.models.motion import deformation_to_flow
+from megen.models.motion import deformation_to_frame_flow
 from megen.models.perceptual import ImagePyramid, Vgg19
 from megen.video import contact_sheet, difference, write_png
 
@@ -42,8 +41,8 @@ class MotionTransferSystem(pl.LightningModule):
         perceptual = loss.get("perceptual", {})
         self.vgg = Vgg19(perceptual.get("weights_path"), allow_random=perceptual.get("allow_random", False))
         self.pyramid = ImagePyramid(loss["scales"], model.get("num_channels", 3))
-        self._val = None
         self._samples = None
+        self._build_val_metrics()
 
     # -- checkpoints ------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
@@ -126,52 +125,46 @@ class MotionTransferSystem(pl.LightningModule):
                 s.step()
 
     # -- validation -------------------------------------------------------------------------
+    def _build_val_metrics(self) -> None:
+        from torch import nn
+
+        from megen.metrics import FlowEndPointError, L1Error, MotionTransferError
+
+        self.val_metrics = nn.ModuleDict({
+            "rmte": MotionTransferError(relative=True), "mte": MotionTransferError(relative=False),
+            "l1": L1Error(), "l1_static": L1Error(), "epe": FlowEndPointError(), "epe_zero": FlowEndPointError(),
+        })
+
     def on_validation_epoch_start(self) -> None:
-        self._val = torch.zeros(8, dtype=torch.float64, device=self.device)
         self._samples = None
 
     def validation_step(self, batch: dict, batch_idx: int):
+        """Reconstruct the driving frame from the source; score motion against the static copy."""
         src, drv = batch["source"], batch["driving"]
         prior, kp = batch.get("prior"), batch.get("keypoints")
         out = self(src, drv, prior, kp)
         g = out["prediction"]
         g1 = self(src, src, prior, kp)["prediction"]          # the model's own zero-motion output
-        true_motion = (drv - src).abs().sum()
-        stats = [
-            ((g - g1) - (drv - src)).abs().sum(),              # rMTE numerator
-            true_motion,                                        # rMTE / MTE denominator
-            (g - drv).abs().sum(),                              # MTE numerator (= sum |G - GT|)
-            (g - drv).abs().mean(dim=(1, 2, 3)).sum(),          # L1 per sample
-            (src - drv).abs().mean(dim=(1, 2, 3)).sum(),        # static-copy L1 per sample
-            torch.tensor(float(src.shape[0]), device=src.device),
-        ]
-        epe = torch.zeros(2, device=src.device)
+        m = self.val_metrics
+        m["rmte"].update(g, drv, g1, src)
+        m["mte"].update(g, drv, src)
+        m["l1"].update(g, drv)
+        m["l1_static"].update(src, drv)
         if "flow" in batch:
-            size = src.shape[-1]
-            pred = deformation_to_flow(out["deformation"]) * (size / out["deformation"].shape[2])
-            pred = F.interpolate(pred.permute(0, 3, 1, 2), size=src.shape[2:], mode="bilinear",
-                                 align_corners=False).permute(0, 2, 3, 1)
-            gt = batch["flow"]
-            epe = torch.stack([(pred - gt).norm(dim=-1).mean(dim=(1, 2)).sum(), gt.norm(dim=-1).mean(dim=(1, 2)).sum()])
-        self._val += torch.cat([torch.stack(stats).double(), epe.double()])
+            pred = deformation_to_frame_flow(out["deformation"], tuple(src.shape[2:]))
+            m["epe"].update(pred, batch["flow"])
+            m["epe_zero"].update(torch.zeros_like(batch["flow"]), batch["flow"])
         if self._samples is None:
             n = self.hparams.sample_count
             self._samples = (drv[:n].detach().cpu(), g[:n].detach().cpu(), src[:n].detach().cpu())
 
     def on_validation_epoch_end(self) -> None:
-        v = self.all_gather(self._val)
-        v = v.sum(0) if v.dim() > 1 else v
-        n = v[5].clamp_min(1)
-        metrics = {
-            "val/rmte": v[0] / v[1].clamp_min(1e-12),
-            "val/mte": v[2] / v[1].clamp_min(1e-12),
-            "val/l1": v[3] / n,
-            "val/l1_static": v[4] / n,
-        }
-        if v[7] > 0:
-            metrics["val/epe"] = v[6] / n
-            metrics["val/epe_zero"] = v[7] / n
-        self.log_dict({k: x.float() for k, x in metrics.items()}, prog_bar=True, sync_dist=False)
+        metrics = {}
+        for name, metric in self.val_metrics.items():
+            if metric.update_called:
+                metrics[f"val/{name}"] = metric.compute().float()
+            metric.reset()
+        self.log_dict(metrics, prog_bar=True)
         if self._samples is not None and self.trainer.is_global_zero and not self.trainer.sanity_checking:
             self._write_samples()
 

@@ -125,3 +125,12 @@ def deformation_to_flow(deformation: torch.Tensor) -> torch.Tensor:
     grid = coordinate_grid(h, w, dtype=deformation.dtype, device=deformation.device)
     scale = torch.tensor([w / 2.0, h / 2.0], dtype=deformation.dtype, device=deformation.device)
     return (deformation - grid) * scale
+
+
+def deformation_to_frame_flow(deformation: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(B, h, w, 2) deformation -> backward flow (B, H, W, 2) in pixels of an (H, W) frame."""
+    h, w = deformation.shape[1:3]
+    flow = deformation_to_flow(deformation) * torch.tensor([size[1] / w, size[0] / h], dtype=deformation.dtype,
+                                                           device=deformation.device)
+    flow = F.interpolate(flow.permute(0, 3, 1, 2), size=size, mode="bilinear", align_corners=False)
+    return flow.permute(0, 2, 3, 1)
