@@ -1,0 +1,136 @@
+"""Synthetic micro-expression clips with ground-truth landmarks and motion."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from megen.data.synthetic.action_units import EMOTION_AUS, EMOTION_WEIGHTS, expression_template, intensity_curve
+from megen.data.synthetic.identities import Identity
+from megen.data.synthetic.warp import anchor_points, backward_flow, warp_image, with_anchors
+
+
+@dataclass(frozen=True)
+class ExpressionProgram:
+    """What a clip does, independent of the face it is rendered on.
+
+    Intensities are in eye-distance units, so the same program on another identity moves its
+    landmarks in proportion to that identity's eye distance (the cross-identity ground truth).
+    """
+
+    emotion: str
+    aus: tuple[int, ...]
+    au_weights: tuple[float, ...]
+    n_frames: int
+    apex: int
+    intensity: float                  # apex: largest landmark displacement / eye distance
+    jitter: tuple[tuple[float, float], ...] = ()   # per-frame head shift, eye-distance units
+    noise: float = 0.0                # sensor noise sd on [0, 1] frames (not on the onset)
+    fps: float = 200.0
+
+    @property
+    def onset(self) -> int:
+        return 0
+
+    @property
+    def offset(self) -> int:
+        return self.n_frames - 1
+
+    @property
+    def action_units(self) -> str:
+        return "+".join(str(a) for a in self.aus)
+
+
+@dataclass
+class SyntheticClip:
+    """A rendered clip: uint8 gray frames and per-frame ground-truth landmarks."""
+
+    subject: str
+    clip: str
+    identity: str
+    program: ExpressionProgram
+    frames: np.ndarray        # (T, S, S) uint8
+    landmarks: np.ndarray     # (T, 68, 2) float32 pixel (x, y), ground truth for every frame
+    shifts: np.ndarray        # (T, 2) float32 head shift in pixels (moves the anchors too)
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def onset(self) -> int:
+        return self.program.onset
+
+    @property
+    def apex(self) -> int:
+        return self.program.apex
+
+    @property
+    def offset(self) -> int:
+        return self.program.offset
+
+
+def clip_landmarks(identity: Identity, program: ExpressionProgram) -> tuple[np.ndarray, np.ndarray]:
+    """Ground-truth (T, 68, 2) landmarks and (T, 2) head shifts of ``program`` on ``identity``."""
+    e = identity.eye_distance
+    template = expression_template(program.aus, program.au_weights, roll=identity.roll)   # (68, 2)
+    curve = intensity_curve(program.n_frames, program.apex)                                # (T,)
+    shifts = np.zeros((program.n_frames, 2)) if not program.jitter else np.asarray(program.jitter) * e
+    disp = curve[:, None, None] * program.intensity * e * template[None]
+    return identity.landmarks[None] + disp + shifts[:, None, :], shifts
+
+
+def motion_between(landmarks_src, landmarks_dst, shift_src, shift_dst, onset_landmarks, size: int) -> np.ndarray:
+    """Ground-truth backward flow (size, size, 2) from a frame ``dst`` to a frame ``src`` of one clip.
+
+    Pixel p of frame dst shows what frame src shows at p + flow(p); exact at the landmarks
+    and, for src = onset, exactly the warp that rendered the clip.
+    """
+    anchors = anchor_points(size, onset_landmarks)
+    return backward_flow(
+        with_anchors(landmarks_src, anchors, shift_src), with_anchors(landmarks_dst, anchors, shift_dst), size
+    )
+
+
+def render_clip(identity: Identity, program: ExpressionProgram, rng: np.random.Generator | None = None):
+    """Render ``program`` on ``identity`` -> (frames (T,S,S) uint8, landmarks (T,68,2), shifts (T,2))."""
+    size = identity.image.shape[0]
+    landmarks, shifts = clip_landmarks(identity, program)
+    frames = np.empty((program.n_frames, size, size), dtype=np.uint8)
+    for k in range(program.n_frames):
+        if k == program.onset and not shifts[k].any():
+            img = identity.image
+        else:
+            flow = motion_between(identity.landmarks, landmarks[k], (0.0, 0.0), shifts[k], identity.landmarks, size)
+            img = warp_image(identity.image, flow)
+        if program.noise > 0 and k != program.onset and rng is not None:
+            img = img + rng.normal(0.0, program.noise, img.shape)
+        frames[k] = np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
+    return frames, landmarks.astype(np.float32), shifts.astype(np.float32)
+
+
+def sample_program(
+    rng: np.random.Generator,
+    eye_distance: float,
+    apex_px: tuple[float, float],
+    duration_s: tuple[float, float] = (1 / 25, 1 / 5),
+    fps: float = 200.0,
+    jitter_px: float = 0.0,
+    noise: float = 0.0,
+    emotions: dict[str, float] | None = None,
+) -> ExpressionProgram:
+    """Draw an expression: emotion (CASME II-like frequencies), AUs, timing, amplitude in pixels."""
+    weights = emotions or EMOTION_WEIGHTS
+    names = sorted(weights)
+    p = np.array([weights[n] for n in names], dtype=np.float64)
+    emotion = names[rng.choice(len(names), p=p / p.sum())]
+    options = EMOTION_AUS[emotion]
+    aus = options[rng.integers(len(options))]
+    au_weights = tuple(float(w) for w in rng.uniform(0.6, 1.0, size=len(aus)))
+    n_frames = int(round(rng.uniform(*duration_s) * fps)) + 1
+    apex = int(np.clip(round(rng.uniform(0.3, 0.6) * (n_frames - 1)), 1, n_frames - 2))
+    intensity = float(rng.uniform(*apex_px)) / eye_distance
+    jitter: tuple = ()
+    if jitter_px > 0:
+        walk = np.cumsum(rng.normal(0.0, jitter_px / np.sqrt(n_frames), size=(n_frames, 2)), axis=0)
+        walk -= walk[0]
+        jitter = tuple(map(tuple, (walk / eye_distance).tolist()))
+    return ExpressionProgram(emotion, tuple(int(a) for a in aus), au_weights, n_frames, apex, intensity,
+                             jitter, float(noise), float(fps))

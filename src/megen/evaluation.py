@@ -1,0 +1,224 @@
+"""Evaluate a checkpoint: reconstruction, cross-identity transfer and motion fidelity, each beside
+the static baseline (a copy of the source / target)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.progress import Progress
+
+from megen.animate import FaceInput, animate
+from megen.data.cache import PreparedSet
+from megen.data.priors import PriorSetting, cached_prior_maps, clip_keypoints
+from megen.data.splits import split_subjects
+from megen.generate import Generator
+from megen.metrics import (
+    PSNR, SSIM, AverageEuclideanDistance, AverageKeypointDistance, FlowEndPointError, L1Error, MotionTransferError,
+    RegionalMotionFidelity,
+)
+from megen.models.motion import deformation_to_frame_flow
+
+#: metric key -> (description, lower is better)
+METRIC_INFO = {
+    "l1": ("mean absolute error", True), "psnr": ("PSNR, dB", False), "ssim": ("SSIM", False),
+    "akd": ("average keypoint distance, px", True), "aed": ("average face-descriptor distance", True),
+    "rmte": ("onset-relative motion transfer error", True), "mte": ("motion transfer error", True),
+    "epe": ("flow end-point error, px", True), "corr": ("regional motion correlation", False),
+    "ratio": ("regional motion amplitude ratio", None),
+}
+
+
+def _frames(arr: np.ndarray) -> torch.Tensor:
+    """(T, S, S) uint8 -> (T, 3, S, S) float in [0, 1]."""
+    return torch.from_numpy(arr).float().div(255.0)[:, None].expand(-1, 3, -1, -1).contiguous()
+
+
+class PairedScores:
+    """The same metrics for the model and for the static baseline."""
+
+    def __init__(self, face_metrics: bool):
+        def make():
+            m = {"l1": L1Error(), "psnr": PSNR(), "ssim": SSIM()}
+            if face_metrics:
+                m.update(akd=AverageKeypointDistance(), aed=AverageEuclideanDistance())
+            return m
+
+        self.model, self.static = make(), make()
+        self.rmte, self.mte, self.rmte_static = MotionTransferError(True), MotionTransferError(False), MotionTransferError(True)
+        self.epe, self.epe_zero = FlowEndPointError(), FlowEndPointError()
+        self.face_metrics = face_metrics
+
+    def update(self, generated, target, source, generated_onset, face_every: int = 1):
+        for name, metric in self.model.items():
+            if name in ("akd", "aed"):
+                metric.update(generated[::face_every], target[::face_every])
+                self.static[name].update(source.expand_as(target)[::face_every], target[::face_every])
+            else:
+                metric.update(generated, target)
+                self.static[name].update(source.expand_as(target), target)
+        self.rmte.update(generated, target, generated_onset, target[:1])
+        self.rmte_static.update(source.expand_as(target), target, source, target[:1])
+        self.mte.update(generated, target, source)
+
+    def result(self) -> dict:
+        out = {}
+        for name in self.model:
+            out[name] = {"model": float(self.model[name].compute()), "static": float(self.static[name].compute())}
+        out["rmte"] = {"model": float(self.rmte.compute()), "static": float(self.rmte_static.compute())}
+        out["mte"] = {"model": float(self.mte.compute()), "static": 1.0}
+        if self.epe.update_called:
+            out["epe"] = {"model": float(self.epe.compute()), "static": float(self.epe_zero.compute())}
+        if self.face_metrics:
+            out["akd"]["skipped"] = int(self.model["akd"].skipped)
+        return out
+
+
+def test_split(prepared: PreparedSet, split: dict, exclude=()) -> list[int]:
+    """Indices of the test split's clips, the same subject-wise split as training."""
+    keep = [i for i, r in enumerate(prepared.rows) if r["clip"] not in set(exclude)]
+    subjects = [prepared.rows[i]["subject"] for i in keep]
+    names = split_subjects(subjects, split.get("val", 0.15), split.get("test", 0.15), split.get("seed", 0))
+    return [i for i in keep if prepared.rows[i]["subject"] in set(names["test"])]
+
+
+def _face_input(gen: Generator, arrays: dict, prior: np.ndarray) -> FaceInput:
+    frames = arrays["frames"]
+    size = frames.shape[-1]
+    kp = clip_keypoints(arrays, gen.prior["keypoints"])
+    return FaceInput(_frames(frames), torch.from_numpy(prior.astype(np.float32))[None],
+                     torch.from_numpy((2.0 * kp + 1.0) / size - 1.0).float()[None], arrays["landmarks"])
+
+
+@torch.inference_mode()
+def reconstruction(gen: Generator, prepared: PreparedSet, indices, priors, face_metrics=True, face_every=4,
+                   batch_size=8, progress=None) -> dict:
+    """Source = onset frame, driving = every frame of the same clip (absolute motion)."""
+    scores = PairedScores(face_metrics)
+    task = progress.add_task("reconstruction", total=len(indices)) if progress else None
+    for i in indices:
+        arrays = prepared.load(i)
+        face = _face_input(gen, arrays, priors[i])
+        frames, source = face.frames, face.frames[:1]
+        outs, flows = [], []
+        for a in range(0, len(frames), batch_size):
+            drv = frames[a:a + batch_size]
+            n = len(drv)
+            out = gen.model(source.expand(n, -1, -1, -1), drv, face.prior.expand(n, -1, -1, -1),
+                            face.keypoints.expand(n, -1, -1))
+            outs.append(out["prediction"])
+            flows.append(deformation_to_frame_flow(out["deformation"], tuple(frames.shape[2:])))
+        generated = torch.cat(outs)
+        scores.update(generated, frames, source, generated[:1], face_every)
+        if "gt_landmarks" in arrays:
+            from megen.data.synthetic.clips import motion_between
+
+            lm, sh = arrays["gt_landmarks"], arrays["gt_shifts"]
+            size = frames.shape[-1]
+            true = torch.from_numpy(np.stack([motion_between(lm[0], lm[k], sh[0], sh[k], lm[0], size)
+                                              for k in range(len(frames))]))
+            scores.epe.update(torch.cat(flows), true)
+            scores.epe_zero.update(torch.zeros_like(true), true)
+        if progress:
+            progress.advance(task)
+    return scores.result()
+
+
+@torch.inference_mode()
+def cross_identity(gen: Generator, spec, prepared: PreparedSet, indices, face_metrics=True, face_every=4,
+                   batch_size=8, progress=None, max_pairs: int = 16) -> tuple[dict, dict]:
+    """Drive identity B with clip A of the synthetic set; the truth is A's program rendered on B.
+
+    Returns (transfer scores, regional motion fidelity of model and static outputs).
+    """
+    from megen.data.synthetic.generator import make_identities, program_for
+    from megen.data.synthetic.generator import render as render_program
+    from megen.face.keypoints import keypoint_set
+    from megen.face.prior import prior_map
+
+    identities = {ident.name: (k, ident) for k, ident in enumerate(make_identities(spec))}
+    subjects = sorted({prepared.rows[i]["subject"] for i in indices})
+    scores = PairedScores(face_metrics)
+    fidelity, fidelity_static = RegionalMotionFidelity(), RegionalMotionFidelity()
+    pairs = [(i, s) for i in indices for s in subjects if s != prepared.rows[i]["subject"]][:max_pairs]
+    task = progress.add_task("cross-identity", total=len(pairs)) if progress else None
+    p = PriorSetting.from_config(gen.prior)
+    for i, target_subject in pairs:
+        row = prepared.rows[i]
+        si, ident_a = identities[row["subject"]]
+        ti, ident_b = identities[target_subject]
+        j = int(row["clip"].rsplit("_", 1)[1]) - 1
+        program = program_for(spec, ident_a, si, j)
+        truth = render_program(ident_b, program, target_subject, row["clip"], spec.seed)
+        driving_arrays = prepared.load(i)
+        size = truth.frames.shape[-1]
+
+        def face_of(frames, landmarks):
+            kp = keypoint_set(p.keypoints, landmarks)
+            prior = prior_map(kp[None], p.map_size, p.sigma, kernel=p.kernel, fusion=p.fusion, frame_size=size)
+            return FaceInput(_frames(frames), prior, torch.from_numpy((2.0 * kp + 1.0) / size - 1.0).float()[None],
+                             landmarks)
+
+        target = face_of(truth.frames[:1], truth.landmarks[0].astype(np.float64))
+        driving = face_of(driving_arrays["frames"], driving_arrays["landmarks"])
+        generated = animate(gen.model, target, driving, relative=True, batch_size=batch_size)
+        gt = _frames(truth.frames)
+        scores.update(generated, gt, target.frames, generated[:1], face_every)
+        fidelity.update(driving.frames, generated, driving_arrays["landmarks"], truth.landmarks[0])
+        fidelity_static.update(driving.frames, target.frames.expand_as(generated), driving_arrays["landmarks"],
+                               truth.landmarks[0])
+        if progress:
+            progress.advance(task)
+    f, fs = fidelity.compute(), fidelity_static.compute()
+    regional = {k: {"model": float(v), "static": float(fs[k])} for k, v in f.items()}
+    return scores.result(), regional
+
+
+def evaluate_checkpoint(ckpt, prepared_folder, split: dict, out_dir, exclude=(), face_metrics=True,
+                        face_every: int = 4, batch_size: int = 8, max_clips: int | None = None,
+                        max_pairs: int = 16, show_progress: bool = True) -> dict:
+    """Run every section available for the data and write ``metrics.json`` and ``metrics.md``."""
+    gen = Generator.from_checkpoint(ckpt)
+    prepared = PreparedSet.open(prepared_folder)
+    priors = cached_prior_maps(prepared, PriorSetting.from_config(gen.prior), gen.frame_size)
+    indices = test_split(prepared, split, exclude)[:max_clips]
+    if not indices:
+        raise ValueError(f"the test split of {prepared_folder} is empty; check dataset.split")
+    results: dict = {"checkpoint": str(ckpt), "data": str(prepared_folder), "test_clips": len(indices)}
+    with Progress(disable=not show_progress, transient=True) as progress:
+        results["reconstruction"] = reconstruction(gen, prepared, indices, priors, face_metrics, face_every,
+                                                   batch_size, progress)
+        meta = json.loads((Path(prepared_folder) / "meta.json").read_text())
+        if meta.get("dataset") == "synthetic":
+            from megen.data.synthetic.generator import SyntheticSpec
+
+            spec = SyntheticSpec.from_config(meta["spec"])
+            results["cross_identity"], results["motion_fidelity"] = cross_identity(
+                gen, spec, prepared, indices, face_metrics, face_every, batch_size, progress, max_pairs)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    from megen.io import atomic_write_text
+
+    atomic_write_text(out_dir / "metrics.json", json.dumps(results, indent=2, sort_keys=True))
+    atomic_write_text(out_dir / "metrics.md", metrics_markdown(results))
+    return results
+
+
+def metrics_markdown(results: dict) -> str:
+    """One table per section: metric | model | static baseline."""
+    lines = [f"# Evaluation of `{Path(results['checkpoint']).name}`", "",
+             f"{results['test_clips']} test clips from `{results['data']}`.", ""]
+    titles = {"reconstruction": "Reconstruction (source = onset frame, driving = the same clip)",
+              "cross_identity": "Cross-identity transfer (synthetic ground truth)",
+              "motion_fidelity": "Regional motion fidelity (driving vs generated optical flow)"}
+    for section, title in titles.items():
+        if section not in results:
+            continue
+        lines += [f"## {title}", "", "| metric | model | static baseline |", "|---|---|---|"]
+        for key, v in results[section].items():
+            base = key.split("/")[0]
+            arrow = {True: " (lower is better)", False: " (higher is better)", None: ""}[METRIC_INFO.get(base, ("", None))[1]]
+            lines.append(f"| {key}{arrow} | {v['model']:.4f} | {v['static']:.4f} |")
+        lines.append("")
+    return "\n".join(lines)
