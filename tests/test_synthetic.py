@@ -109,3 +109,14 @@ def test_identities_differ_and_keep_faces(identities):
     assert all(np.abs(imgs[0] - x).mean() > 0.01 for x in imgs[1:])
     for ident in identities:
         assert 8 < ident.eye_distance < 40   # a face of sensible size at 64x64
+
+
+def test_spec_from_config_is_plain_and_keyed_by_values():
+    from omegaconf import OmegaConf
+
+    from megen.data.synthetic import SyntheticSpec
+
+    cfg = OmegaConf.create({"name": "synthetic", "apex_px": [1.0, 4.0], "duration_s": [0.04, 0.2], "seed": 0})
+    spec = SyntheticSpec.from_config(cfg)
+    assert spec.apex_px == (1.0, 4.0) and isinstance(spec.duration_s, tuple)
+    assert spec.key() == SyntheticSpec.from_config(OmegaConf.to_container(cfg)).key()

@@ -139,6 +139,8 @@ def cross_identity(gen: Generator, spec, prepared: PreparedSet, indices, face_me
 
     identities = {ident.name: (k, ident) for k, ident in enumerate(make_identities(spec))}
     subjects = sorted({prepared.rows[i]["subject"] for i in indices})
+    if len(subjects) < 2:   # one test subject: borrow target faces from the other identities of the set
+        subjects = sorted(identities)
     scores = PairedScores(face_metrics)
     fidelity, fidelity_static = RegionalMotionFidelity(), RegionalMotionFidelity()
     pairs = [(i, s) for i in indices for s in subjects if s != prepared.rows[i]["subject"]][:max_pairs]

@@ -32,8 +32,11 @@ class SyntheticSpec:
 
     @classmethod
     def from_config(cls, cfg) -> "SyntheticSpec":
+        from omegaconf import DictConfig, OmegaConf
+
+        plain = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
         names = set(cls.__dataclass_fields__)
-        kw = {k: (tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in dict(cfg).items() if k in names}
+        kw = {k: (tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in plain.items() if k in names}
         if "emotions" in kw:
             kw["emotions"] = dict(kw["emotions"] or {})
         return cls(**kw)

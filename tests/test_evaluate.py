@@ -1,0 +1,43 @@
+import json
+import math
+from pathlib import Path
+
+from helpers import run_module
+from megen.evaluation import evaluate_checkpoint
+
+KEYS = {"l1", "psnr", "ssim", "akd", "aed", "mte", "rmte", "epe"}
+
+
+def test_evaluate_writes_every_metric_beside_the_static_baseline(tiny_run, tmp_path):
+    run, cfg, _ = tiny_run
+    folder = next(Path(cfg.paths.cache_dir).glob("synthetic-*"))
+    results = evaluate_checkpoint(run / "checkpoints" / "last.ckpt", folder, {"val": 0.2, "test": 0.2, "seed": 0},
+                                  tmp_path, face_every=8, max_pairs=2, show_progress=False)
+    rec = results["reconstruction"]
+    assert KEYS <= set(rec)
+    for key in KEYS:
+        assert set(rec[key]) >= {"model", "static"}
+    assert rec["rmte"]["static"] == 1.0 and rec["mte"]["static"] == 1.0
+    assert rec["l1"]["static"] > 0 and rec["epe"]["static"] > 0       # the clips move
+    assert KEYS - {"epe"} <= set(results["cross_identity"])
+    assert results["cross_identity"]["rmte"]["static"] == 1.0
+    fid = results["motion_fidelity"]
+    assert fid["ratio"]["static"] == 0.0 and math.isfinite(fid["ratio"]["model"])
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    assert on_disk["reconstruction"]["l1"] == rec["l1"]
+    md = (tmp_path / "metrics.md").read_text()
+    assert "| rmte (lower is better) |" in md and "static baseline" in md
+
+
+def test_evaluate_cli_prints_its_run_folder(tiny_run, tmp_path):
+    run, cfg, _ = tiny_run
+    args = [f"ckpt={run / 'checkpoints' / 'last.ckpt'}", f"paths.data_dir={Path(cfg.paths.data_dir)}",
+            f"paths.output_root={tmp_path}", "dataset.n_subjects=4", "dataset.clips_per_subject=2",
+            "dataset.frame_size=64", "face_metrics=false", "max_pairs=1", "progress=false",
+            "dataset.split.val=0.2", "dataset.split.test=0.2"]
+    out = run_module("megen.evaluate", *args, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    folder = Path(out.stdout.split("run folder: ")[1].splitlines()[0])
+    assert (folder / "metrics.json").is_file() and folder.parent == tmp_path / "evaluate"
+    bad = run_module("megen.evaluate", *args[1:], cwd=tmp_path)
+    assert bad.returncode == 2 and "ckpt=" in bad.stderr
