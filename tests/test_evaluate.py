@@ -22,7 +22,7 @@ def test_evaluate_writes_every_metric_beside_the_static_baseline(tiny_run, tmp_p
     assert KEYS - {"epe"} <= set(results["cross_identity"])
     assert results["cross_identity"]["rmte"]["static"] == 1.0
     fid = results["motion_fidelity"]
-    assert fid["ratio"]["static"] == 0.0 and math.isfinite(fid["ratio"]["model"])
+    assert fid["ratio"]["static"] < 0.01 and math.isfinite(fid["ratio"]["model"])
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
     assert on_disk["reconstruction"]["l1"] == rec["l1"]
     md = (tmp_path / "metrics.md").read_text()
