@@ -7,8 +7,8 @@ from hydra import compose, initialize_config_dir
 
 from megen.paths import conf_dir
 
+TINY_SYNTHETIC = ["dataset.n_subjects=4", "dataset.clips_per_subject=2", "dataset.frame_size=32"]
 TINY = [
-    "dataset.n_subjects=4", "dataset.clips_per_subject=2", "dataset.frame_size=32",
     "model.motion.block_expansion=8", "model.motion.max_features=32", "model.motion.num_blocks=2",
     "model.dense_motion.block_expansion=8", "model.dense_motion.max_features=32", "model.dense_motion.num_blocks=2",
     "model.generator.block_expansion=8", "model.generator.max_features=32", "model.generator.num_bottleneck_blocks=1",
@@ -19,7 +19,8 @@ TINY = [
 
 
 def tiny_overrides(tmp: Path, *extra: str) -> list[str]:
-    return [*TINY, f"paths.data_dir={tmp / 'data'}", f"paths.output_root={tmp / 'out'}", *extra]
+    data = [] if any(e.startswith("dataset=") for e in extra) else TINY_SYNTHETIC
+    return [*data, *TINY, f"paths.data_dir={tmp / 'data'}", f"paths.output_root={tmp / 'out'}", *extra]
 
 
 def compose_train(tmp: Path, *extra: str):

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from megen.data.cache import PreparedSet
 from megen.data.datamodule import MicroExpressionDataModule
 from megen.data.transforms import hflip_sample, normalized_to_pixels, pixels_to_normalized
 from megen.face import flip_index, keypoint_set
@@ -9,7 +10,8 @@ from megen.face import flip_index, keypoint_set
 
 def _dm(prepared, **kw):
     prior = {"keypoints": "paper18", "sigma": 4.0, "map_size": 16, **kw.pop("prior", {})}
-    dm = MicroExpressionDataModule(prepared, prior, batch_size=3, split={"val": 0.2, "test": 0.2, "seed": 1}, **kw)
+    split = kw.pop("split_override", {"val": 0.2, "test": 0.2, "seed": 1})
+    dm = MicroExpressionDataModule(prepared, prior, batch_size=3, split=split, **kw)
     dm.setup()
     return dm
 
@@ -36,9 +38,37 @@ def test_splits_are_subject_wise_and_cover_everything(prepared):
     assert all(subjects.values())
     assert not (subjects["train"] & subjects["val"]) and not (subjects["train"] & subjects["test"])
     assert not (subjects["val"] & subjects["test"])
-    for split, idx in dm.splits.items():
-        assert {dm.prepared.rows[i]["subject"] for i in idx} == subjects[split]
-    assert sum(len(v) for v in dm.splits.values()) == len(dm.prepared)
+    for split, clips in dm.splits.items():
+        assert {c.subject_key for c in clips} == subjects[split]
+    assert sum(len(v) for v in dm.splits.values()) == 10
+
+
+def test_leave_one_subject_out_folds(prepared):
+    held = set()
+    for k in range(5):
+        dm = _dm(prepared, split_override={"loso": k})
+        assert len(dm.subject_splits["test"]) == 1 and len(dm.subject_splits["train"]) == 4
+        held |= set(dm.subject_splits["test"])
+    assert len(held) == 5
+    with pytest.raises(ValueError, match="folds 0..4"):
+        _dm(prepared, split_override={"loso": 5})
+
+
+def test_mix_of_sources_with_weights(prepared, tmp_path):
+    import shutil
+
+    twin = tmp_path / "twin"
+    shutil.copytree(prepared, twin)
+    dm = MicroExpressionDataModule([prepared, twin], {"keypoints": "paper18", "sigma": 4.0, "map_size": 16},
+                                   batch_size=4, split={"val": 0.2, "test": 0.2, "seed": 1}, weights=[1.0, 3.0])
+    dm.setup()
+    loader = dm.train_dataloader()
+    assert loader.sampler.__class__.__name__ == "WeightedRandomSampler"
+    w = loader.sampler.weights
+    n = len(dm.splits["train"]) // 2
+    assert torch.isclose(w[n:].sum() / w[:n].sum(), torch.tensor(3.0, dtype=torch.double))
+    with pytest.raises(ValueError, match="weights"):
+        MicroExpressionDataModule([prepared], {"keypoints": "paper18"}, weights=[1, 2])
 
 
 def test_prior_maps_are_cached_once_per_setting(prepared):
@@ -78,7 +108,8 @@ def test_normalised_coordinates_roundtrip():
 
 def test_exclusion_and_empty_dataset_errors(prepared):
     dm = _dm(prepared, exclude=["s01_01"])
-    assert all(r["clip"] != "s01_01" for i in sum(dm.splits.values(), []) for r in [dm.prepared.rows[i]])
-    all_clips = [r["clip"] for r in dm.prepared.rows]
+    kept = [c.row["clip"] for v in dm.splits.values() for c in v]
+    assert "s01_01" not in kept and len(kept) == 9 and [c.row["clip"] for c in dm.excluded] == ["s01_01"]
+    all_clips = [r["clip"] for r in PreparedSet.open(prepared).rows]
     with pytest.raises(ValueError, match="no clips left"):
         _dm(prepared, exclude=all_clips)

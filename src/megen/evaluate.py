@@ -6,7 +6,7 @@ import sys
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from megen.data.preparation import prepare_dataset
+from megen.data.preparation import prepare_sources
 from megen.evaluation import evaluate_checkpoint
 
 
@@ -14,7 +14,10 @@ def run(cfg: DictConfig) -> dict:
     if not cfg.get("ckpt"):
         raise ValueError("ckpt=<checkpoint file> is required")
     print(f"run folder: {cfg.run_dir}")
-    folder, _ = prepare_dataset(cfg.dataset, cfg.paths.cache_dir, progress=cfg.progress)
+    sources = prepare_sources(cfg.dataset, cfg.paths.cache_dir, progress=cfg.progress, data_dir=cfg.paths.data_dir)
+    if len(sources) != 1:
+        raise ValueError("evaluate one dataset at a time (dataset=mix is for training)")
+    folder = sources[0][0]
     results = evaluate_checkpoint(
         cfg.ckpt, folder, OmegaConf.to_container(cfg.dataset.split, resolve=True), cfg.run_dir,
         exclude=list(cfg.dataset.get("exclude", []) or []), face_metrics=cfg.face_metrics, face_every=cfg.face_every,

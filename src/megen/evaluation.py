@@ -12,7 +12,6 @@ from rich.progress import Progress
 from megen.animate import FaceInput, animate
 from megen.data.cache import PreparedSet
 from megen.data.priors import PriorSetting, cached_prior_maps, clip_keypoints
-from megen.data.splits import split_subjects
 from megen.generate import Generator
 from megen.metrics import (
     PSNR, SSIM, AverageEuclideanDistance, AverageKeypointDistance, FlowEndPointError, L1Error, MotionTransferError,
@@ -73,14 +72,6 @@ class PairedScores:
         if self.face_metrics:
             out["akd"]["skipped"] = int(self.model["akd"].skipped)
         return out
-
-
-def test_split(prepared: PreparedSet, split: dict, exclude=()) -> list[int]:
-    """Indices of the test split's clips, the same subject-wise split as training."""
-    keep = [i for i, r in enumerate(prepared.rows) if r["clip"] not in set(exclude)]
-    subjects = [prepared.rows[i]["subject"] for i in keep]
-    names = split_subjects(subjects, split.get("val", 0.15), split.get("test", 0.15), split.get("seed", 0))
-    return [i for i in keep if prepared.rows[i]["subject"] in set(names["test"])]
 
 
 def _face_input(gen: Generator, arrays: dict, prior: np.ndarray) -> FaceInput:
@@ -181,10 +172,17 @@ def evaluate_checkpoint(ckpt, prepared_folder, split: dict, out_dir, exclude=(),
                         face_every: int = 4, batch_size: int = 8, max_clips: int | None = None,
                         max_pairs: int = 16, show_progress: bool = True) -> dict:
     """Run every section available for the data and write ``metrics.json`` and ``metrics.md``."""
+    from megen.data.datamodule import MicroExpressionDataModule
+
     gen = Generator.from_checkpoint(ckpt)
+    data = MicroExpressionDataModule(prepared_folder, gen.prior, split=split, exclude=exclude)
+    data.setup()   # the same subject-wise test split as training
+    if data.frame_size != gen.frame_size:
+        raise ValueError(f"{ckpt} was trained on {gen.frame_size}px frames but {prepared_folder} holds "
+                         f"{data.frame_size}px ones; set dataset.frame_size={gen.frame_size}")
     prepared = PreparedSet.open(prepared_folder)
     priors = cached_prior_maps(prepared, PriorSetting.from_config(gen.prior), gen.frame_size)
-    indices = test_split(prepared, split, exclude)[:max_clips]
+    indices = [c.index for c in data.splits["test"]][:max_clips]
     if not indices:
         raise ValueError(f"the test split of {prepared_folder} is empty; check dataset.split")
     results: dict = {"checkpoint": str(ckpt), "data": str(prepared_folder), "test_clips": len(indices)}

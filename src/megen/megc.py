@@ -6,14 +6,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from megen.data.readers import MEGC_DRIVING_CLIPS
 from megen.video import contact_sheet, read_image, write_png
 
 #: The nine driving clips (excluded from training by default): clip id -> (dataset, emotion).
-MEGC_CLIPS: dict[str, tuple[str, str]] = {
-    "EP01_01f": ("casme2", "Positive"), "EP19_06f": ("casme2", "Negative"), "EP01_13": ("casme2", "Surprise"),
-    "022_3_3": ("samm", "Positive"), "018_3_1": ("samm", "Negative"), "007_7_1": ("samm", "Surprise"),
-    "s3_po_05": ("smic", "Positive"), "s11_ne_02": ("smic", "Negative"), "s20_sur_01": ("smic", "Surprise"),
-}
+MEGC_CLIPS: dict[str, tuple[str, str]] = {d.clip: (d.dataset, d.emotion) for d in MEGC_DRIVING_CLIPS}
 KIT_FOLDERS = {"casme2": "casme2_challenge", "samm": "SAMM_challenge", "smic": "Smic_challenge"}
 TEMPLATES = {
     "megc2021": ("normalized_westernMale.jpg", "normalized_asianFemale.jpg"),

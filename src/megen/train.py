@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from megen.checkpoints import AtomicCheckpointIO, resolve_ckpt_path
 from megen.data.datamodule import MicroExpressionDataModule
-from megen.data.preparation import prepare_dataset
+from megen.data.preparation import prepare_sources
 from megen.io import atomic_write_text
 from megen.system import MotionTransferSystem
 
@@ -24,11 +24,13 @@ def prior_setting(cfg: DictConfig) -> dict:
 
 
 def build_datamodule(cfg: DictConfig, progress: bool = True) -> MicroExpressionDataModule:
-    folder, _ = prepare_dataset(cfg.dataset, cfg.paths.cache_dir, progress=progress)
+    folders = [f for f, _ in prepare_sources(cfg.dataset, cfg.paths.cache_dir, progress=progress,
+                                             data_dir=cfg.paths.data_dir)]
     return MicroExpressionDataModule(
-        folder, prior_setting(cfg), batch_size=cfg.data.batch_size, num_workers=cfg.data.num_workers,
+        folders, prior_setting(cfg), batch_size=cfg.data.batch_size, num_workers=cfg.data.num_workers,
         split=OmegaConf.to_container(cfg.dataset.split, resolve=True), repeats=cfg.data.repeats,
         flip_prob=cfg.data.flip_prob, pairs=cfg.data.pairs, exclude=list(cfg.dataset.get("exclude", []) or []),
+        weights=cfg.dataset.get("weights"),
     )
 
 

@@ -1,20 +1,39 @@
-"""Batches of (source, driving) frame pairs from the prepared-clip cache."""
+"""Batches of (source, driving) frame pairs from one or more prepared-clip caches."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from megen.data.cache import PreparedSet
 from megen.data.priors import PriorSetting, cached_prior_maps, clip_keypoints
-from megen.data.splits import split_subjects
+from megen.data.splits import leave_one_subject_out, split_subjects
 from megen.data.transforms import hflip_sample, pixels_to_normalized
 from megen.face.keypoints import flip_index
 
 PAIR_MODES = ("random", "onset", "apex")
+
+
+@dataclass(frozen=True)
+class ClipRef:
+    """One prepared clip: its cache, its manifest row index and its prior map (C, s, s)."""
+
+    prepared: PreparedSet
+    index: int
+    prior: np.ndarray
+
+    @property
+    def row(self) -> dict:
+        return self.prepared.rows[self.index]
+
+    @property
+    def subject_key(self) -> str:
+        """Subjects are only unique within a dataset."""
+        return f"{self.row['dataset']}/{self.row['subject']}"
 
 
 class ClipPairDataset(Dataset):
@@ -33,40 +52,38 @@ class ClipPairDataset(Dataset):
     as source and a random later frame; ``apex`` onset -> apex (deterministic, evaluation).
     """
 
-    def __init__(self, prepared: PreparedSet, indices, priors: np.ndarray, keypoints: str, pairs: str = "random",
-                 repeats: int = 1, flip_prob: float = 0.0, with_flow: bool = False):
+    def __init__(self, clips: list[ClipRef], keypoints: str, pairs: str = "random", repeats: int = 1,
+                 flip_prob: float = 0.0, with_flow: bool = False):
         if pairs not in PAIR_MODES:
             raise ValueError(f"unknown pair mode {pairs!r}; valid: {', '.join(PAIR_MODES)}")
-        self.prepared, self.indices, self.priors = prepared, list(indices), priors
-        self.keypoints, self.pairs, self.repeats = keypoints, pairs, max(int(repeats), 1)
+        self.clips, self.keypoints, self.pairs, self.repeats = list(clips), keypoints, pairs, max(int(repeats), 1)
         self.flip_prob, self.with_flow = float(flip_prob), with_flow
         self.flip_perm = torch.as_tensor(flip_index(keypoints))
 
     def __len__(self) -> int:
-        return len(self.indices) * self.repeats
+        return len(self.clips) * self.repeats
 
     def _frame_pair(self, row: dict, n: int) -> tuple[int, int]:
         if self.pairs == "apex":
             return row["onset"], min(row["apex"], n - 1)
         if self.pairs == "onset":
-            return 0, int(torch.randint(1, n, ()).item())
+            return row["onset"], int(torch.randint(row["onset"] + 1, n, ()).item())
         a, b = torch.randperm(n)[:2].tolist()
         return a, b
 
     def __getitem__(self, i: int) -> dict:
-        index = self.indices[i % len(self.indices)]
-        row = self.prepared.rows[index]
-        arrays = self.prepared.load(index)
+        ref = self.clips[i % len(self.clips)]
+        row = ref.row
+        arrays = ref.prepared.load(ref.index)
         frames = arrays["frames"]
         size = frames.shape[-1]
         src, drv = self._frame_pair(row, len(frames))
-        as_rgb = lambda f: torch.from_numpy(f).float().div_(255.0)[None].expand(3, -1, -1).contiguous()
+        as_rgb = lambda f: torch.from_numpy(f).float().div_(255.0)[None].expand(3, -1, -1).contiguous()  # noqa: E731
         sample = {
             "source": as_rgb(frames[src]),
             "driving": as_rgb(frames[drv]),
-            "prior": torch.from_numpy(self.priors[index].astype(np.float32)),
-            "keypoints": pixels_to_normalized(
-                torch.from_numpy(clip_keypoints(arrays, self.keypoints)).float(), size),
+            "prior": torch.from_numpy(ref.prior.astype(np.float32)),
+            "keypoints": pixels_to_normalized(torch.from_numpy(clip_keypoints(arrays, self.keypoints)).float(), size),
             "landmarks": torch.from_numpy(arrays["landmarks"]).float(),
             "clip": row["file"],
             "source_index": src,
@@ -82,60 +99,102 @@ class ClipPairDataset(Dataset):
         return sample
 
 
+def _excluded(row: dict, exclude: set[str]) -> bool:
+    if "megc" in exclude:
+        from megen.data.readers import is_driving_clip
+
+        if is_driving_clip(row["dataset"], row["subject"], row["clip"]):
+            return True
+    return row["clip"] in exclude
+
+
 class MicroExpressionDataModule(pl.LightningDataModule):
-    """Subject-wise train/val/test splits over one prepared cache folder.
+    """Subject-wise train/val/test splits over one or more prepared cache folders.
 
     Args:
-        cache: prepared folder (from ``megen.prepare``).
+        cache: a prepared folder (from ``megen.prepare``) or a list of them (a training-set mix).
         prior: a PriorSetting or its config mapping.
-        split: ``{val, test, seed}`` fractions of subjects, or explicit ``{train, val, test}`` lists.
+        split: ``{val, test, seed}`` fractions of subjects, ``{loso: k}`` for leave-one-subject-out
+            fold k, or explicit ``{train, val, test}`` lists of ``dataset/subject`` names.
+        weights: sampling weight per cache (mix); each source then contributes in that proportion.
+        exclude: clip ids to leave out; ``megc`` stands for the nine MEGC driving clips.
     """
 
-    def __init__(self, cache: str | Path, prior, batch_size: int = 8, num_workers: int = 0,
-                 split: dict | None = None, repeats: int = 1, flip_prob: float = 0.5, pairs: str = "random",
-                 val_pairs: str = "apex", with_flow: bool = True, exclude=()):
+    def __init__(self, cache, prior, batch_size: int = 8, num_workers: int = 0, split: dict | None = None,
+                 repeats: int = 1, flip_prob: float = 0.5, pairs: str = "random", val_pairs: str = "apex",
+                 with_flow: bool = True, exclude=(), weights=None):
         super().__init__()
-        self.cache = Path(cache)
+        self.caches = [Path(c) for c in (cache if isinstance(cache, (list, tuple)) else [cache])]
         self.prior = prior if isinstance(prior, PriorSetting) else PriorSetting.from_config(prior)
         self.batch_size, self.num_workers = int(batch_size), int(num_workers)
         self.split_cfg = dict(split or {})
         self.repeats, self.flip_prob, self.pairs, self.val_pairs = repeats, flip_prob, pairs, val_pairs
         self.with_flow = with_flow
         self.exclude = {str(x) for x in (exclude or ())}
-        self.splits: dict[str, list[int]] = {}
+        self.weights = list(weights) if weights else None
+        if self.weights and len(self.weights) != len(self.caches):
+            raise ValueError(f"dataset.weights has {len(self.weights)} entries for {len(self.caches)} sources")
+        self.splits: dict[str, list[ClipRef]] = {}
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
-        self.prepared = PreparedSet.open(self.cache)
-        keep = [i for i, r in enumerate(self.prepared.rows) if r["clip"] not in self.exclude]
-        if not keep:
-            raise ValueError(f"no clips left in {self.cache} after excluding {sorted(self.exclude)}")
-        frame_size = int(np.load(self.prepared.clip_path(self.prepared.rows[keep[0]]))["frames"].shape[-1])
-        self.frame_size = frame_size
-        self.priors = cached_prior_maps(self.prepared, self.prior, frame_size)
-        subjects = {i: self.prepared.rows[i]["subject"] for i in keep}
+        clips, self.excluded, sizes = [], [], set()
+        for cache in self.caches:
+            prepared = PreparedSet.open(cache)
+            if not len(prepared):
+                continue
+            size = int(prepared.load(0)["frames"].shape[-1])
+            sizes.add(size)
+            priors = cached_prior_maps(prepared, self.prior, size)
+            for i, row in enumerate(prepared.rows):
+                (self.excluded if _excluded(row, self.exclude) else clips).append(ClipRef(prepared, i, priors[i]))
+        if len(sizes) > 1:
+            raise ValueError(f"prepared sources have different frame sizes {sorted(sizes)}; prepare them alike")
+        if not clips:
+            raise ValueError(f"no clips left in {[str(c) for c in self.caches]} after excluding {sorted(self.exclude)}")
+        self.frame_size = sizes.pop()
+        subjects = sorted({c.subject_key for c in clips})
         if {"train", "val", "test"} <= set(self.split_cfg):
-            names = {k: {str(s) for s in self.split_cfg[k]} for k in ("train", "val", "test")}
+            names = {k: [str(s) for s in self.split_cfg[k]] for k in ("train", "val", "test")}
+        elif self.split_cfg.get("loso") is not None:
+            folds = leave_one_subject_out(subjects)
+            k = int(self.split_cfg["loso"])
+            if not 0 <= k < len(folds):
+                raise ValueError(f"dataset.split.loso={k} but there are {len(folds)} subjects (folds 0..{len(folds) - 1})")
+            names = folds[k]
         else:
-            names = split_subjects(subjects.values(), self.split_cfg.get("val", 0.15),
-                                   self.split_cfg.get("test", 0.15), self.split_cfg.get("seed", 0))
+            names = split_subjects(subjects, self.split_cfg.get("val", 0.15), self.split_cfg.get("test", 0.15),
+                                   self.split_cfg.get("seed", 0))
         self.subject_splits = {k: sorted(v) for k, v in names.items()}
-        self.splits = {k: [i for i in keep if subjects[i] in set(v)] for k, v in names.items()}
+        self.splits = {k: [c for c in clips if c.subject_key in set(v)] for k, v in names.items()}
         if not self.splits["train"]:
-            raise ValueError(f"the training split of {self.cache} is empty (subjects {sorted(set(subjects.values()))})")
+            raise ValueError(f"the training split is empty (subjects {subjects}); check dataset.split")
+        if self.excluded:
+            print(f"excluded {len(self.excluded)} clip(s) from every split: "
+                  f"{', '.join(sorted(c.row['clip'] for c in self.excluded))}")
 
     def dataset(self, split: str, pairs: str | None = None, repeats: int = 1, flip_prob: float = 0.0):
-        return ClipPairDataset(self.prepared, self.splits[split], self.priors, self.prior.keypoints,
-                               pairs or self.val_pairs, repeats, flip_prob, self.with_flow)
+        return ClipPairDataset(self.splits[split], self.prior.keypoints, pairs or self.val_pairs, repeats, flip_prob,
+                               self.with_flow)
 
-    def _loader(self, ds, shuffle: bool) -> DataLoader:
-        return DataLoader(ds, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
-                          drop_last=False, persistent_workers=self.num_workers > 0)
+    def _loader(self, ds, shuffle: bool, sampler=None) -> DataLoader:
+        return DataLoader(ds, batch_size=self.batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
+                          num_workers=self.num_workers, drop_last=False, persistent_workers=self.num_workers > 0)
+
+    def _sampler(self, ds: ClipPairDataset):
+        if not self.weights:
+            return None
+        counts: dict[Path, int] = {}
+        for c in ds.clips:
+            counts[c.prepared.folder] = counts.get(c.prepared.folder, 0) + 1
+        source_weight = {c: w for c, w in zip(self.caches, self.weights)}
+        per_clip = [source_weight[c.prepared.folder] / counts[c.prepared.folder] for c in ds.clips]
+        return WeightedRandomSampler(torch.tensor(per_clip * ds.repeats, dtype=torch.double), num_samples=len(ds))
 
     def train_dataloader(self) -> DataLoader:
         ds = self.dataset("train", self.pairs, self.repeats, self.flip_prob)
-        return self._loader(ds, shuffle=True)
+        return self._loader(ds, shuffle=True, sampler=self._sampler(ds))
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.dataset("val"), shuffle=False)

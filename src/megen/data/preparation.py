@@ -83,3 +83,42 @@ def prepare_dataset(
     if name in REAL_DATASETS:
         return prepare_real_dataset(name, dataset_cfg, cache_dir, progress=progress, data_dir=data_dir)
     raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(PREPARED_DATASETS)}")
+
+
+def source_configs(dataset_cfg) -> list[dict]:
+    """The dataset config of each source: itself, or for ``mix`` one per listed source.
+
+    A mix source starts from ``conf/dataset/<source>.yaml`` and takes the mix's frame size,
+    crop margin, colour and workers (every source must be prepared alike), its entry in
+    ``roots`` and its entry in ``overrides``.
+    """
+    from omegaconf import OmegaConf
+
+    from megen.paths import conf_dir
+
+    cfg = OmegaConf.to_container(dataset_cfg, resolve=True) if not isinstance(dataset_cfg, dict) else dict(dataset_cfg)
+    if cfg["name"] != "mix":
+        return [cfg]
+    sources = list(cfg.get("sources") or [])
+    if not sources:
+        raise ValueError("dataset=mix needs dataset.sources=[...] (e.g. [casme2,samm,smic])")
+    out = []
+    for source in sources:
+        path = conf_dir() / "dataset" / f"{source}.yaml"
+        if source == "mix" or not path.is_file():
+            valid = sorted(p.stem for p in (conf_dir() / "dataset").glob("*.yaml") if p.stem != "mix")
+            raise ValueError(f"unknown mix source {source!r}; valid: {', '.join(valid)}")
+        sub = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+        for key in ("frame_size", "margin", "color", "workers"):
+            if cfg.get(key) is not None:
+                sub[key] = cfg[key]
+        if (cfg.get("roots") or {}).get(source):
+            sub["root"] = cfg["roots"][source]
+        sub.update((cfg.get("overrides") or {}).get(source, {}))
+        out.append(sub)
+    return out
+
+
+def prepare_sources(dataset_cfg, cache_dir, progress: bool = True, data_dir=None) -> list[tuple[Path, dict]]:
+    """Prepare every source of a dataset config (one, or each of a mix)."""
+    return [prepare_dataset(sub, cache_dir, progress=progress, data_dir=data_dir) for sub in source_configs(dataset_cfg)]
