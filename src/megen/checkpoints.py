@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytorch_lightning as pl
 import torch
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
@@ -53,3 +54,19 @@ def resolve_ckpt_path(ckpt_path, output_root) -> str | None:
     if not Path(ckpt_path).is_file():
         raise FileNotFoundError(f"checkpoint not found: {ckpt_path}")
     return str(ckpt_path)
+
+
+class PeriodicLastCheckpoint(pl.Callback):
+    """Write ``<dirpath>/last.ckpt`` every ``every_n_batches`` training batches (off when None).
+
+    The epoch-end checkpoints wait for validation metrics; on long epochs this bounds what a
+    crash or a killed job can lose. Writes go through the atomic checkpoint IO.
+    """
+
+    def __init__(self, dirpath, every_n_batches: int | None = None):
+        self.dirpath = Path(dirpath)
+        self.every = int(every_n_batches) if every_n_batches else 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self.every and (batch_idx + 1) % self.every == 0 and not trainer.sanity_checking:
+            trainer.save_checkpoint(self.dirpath / "last.ckpt")

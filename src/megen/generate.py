@@ -227,7 +227,7 @@ def run(cfg: DictConfig) -> list[Path]:
 def main(cfg: DictConfig) -> None:
     try:
         run(cfg)
-    except (GenerationError, FileNotFoundError, ValueError, RuntimeError) as err:
+    except (GenerationError, OSError, ValueError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
 

@@ -41,7 +41,7 @@ def run(cfg: DictConfig) -> list[dict]:
 def main(cfg: DictConfig) -> None:
     try:
         run(cfg)
-    except (FileNotFoundError, ValueError) as err:
+    except (OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
 

@@ -42,6 +42,9 @@ class MotionTransferSystem(pl.LightningModule):
         self.vgg = Vgg19(perceptual.get("weights_path"), allow_random=perceptual.get("allow_random", False))
         self.pyramid = ImagePyramid(loss["scales"], model.get("num_channels", 3))
         self._samples = None
+        self.skipped_steps = 0
+        if loss.get("nonfinite", "raise") not in ("raise", "skip"):
+            raise ValueError(f"unknown loss.nonfinite {loss.get('nonfinite')!r}; valid: raise, skip")
         self._build_val_metrics()
 
     # -- checkpoints ------------------------------------------------------------------------
@@ -92,7 +95,8 @@ class MotionTransferSystem(pl.LightningModule):
         out = self(batch["source"], batch["driving"], batch.get("prior"), batch.get("keypoints"))
         losses = self._generator_losses(batch, out)
         total = sum(losses.values())
-        self._check_finite(total, losses)
+        if not self._finite_or_skip(total, losses):
+            return None
         opt_motion.zero_grad(set_to_none=True)
         opt_gen.zero_grad(set_to_none=True)
         self.manual_backward(total)
@@ -113,10 +117,18 @@ class MotionTransferSystem(pl.LightningModule):
         self.log("loss", total.detach(), prog_bar=True, on_step=True, on_epoch=False, logger=False)
         return total.detach()
 
-    def _check_finite(self, total, losses) -> None:
-        if not torch.isfinite(total):
-            bad = {k: float(v.detach()) for k, v in losses.items()}
-            raise FloatingPointError(f"non-finite loss at global step {self.global_step}: {bad}")
+    def _finite_or_skip(self, total, losses) -> bool:
+        """False (skip this batch) or an error naming the step and every term, per ``loss.nonfinite``."""
+        if torch.isfinite(total):
+            return True
+        terms = ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in losses.items())
+        message = f"non-finite loss at global step {self.global_step} (epoch {self.current_epoch}): {terms}"
+        if self.loss_cfg.get("nonfinite", "raise") == "skip":
+            self.skipped_steps += 1
+            print(f"skipping batch: {message}")
+            self.log("train/skipped_steps", float(self.skipped_steps), on_step=True, on_epoch=False)
+            return False
+        raise FloatingPointError(message + "; the last checkpoint is untouched (loss.nonfinite=skip skips such batches)")
 
     def on_train_epoch_end(self) -> None:
         scheds = self.lr_schedulers()

@@ -73,15 +73,22 @@ def frame_paths(folder) -> list[Path]:
     return paths
 
 
+class ImageReadError(OSError):
+    """An image file could not be read or decoded (the message names it)."""
+
+
 def read_image(path) -> np.ndarray:
     """An image file as (H, W) or (H, W, 3|4) RGB(A) array, any bit depth; errors name the file."""
     path = Path(path)
-    data = np.fromfile(str(path), dtype=np.uint8) if path.is_file() else None   # works for non-ASCII paths too
-    if data is None:
-        raise FileNotFoundError(f"image not found: {path}")
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if not path.is_file():
+        raise ImageReadError(f"cannot read image {path} (file missing)")
+    data = np.fromfile(str(path), dtype=np.uint8)   # decoding from memory also copes with non-ASCII paths
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    except cv2.error as err:
+        raise ImageReadError(f"cannot read image {path}: {err}") from err
     if image is None:
-        raise ValueError(f"cannot decode image {path} (corrupt or not an image)")
+        raise ImageReadError(f"cannot read image {path} (empty, truncated or not an image)")
     if image.ndim == 3:
         image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
     return image

@@ -5,7 +5,7 @@ Layout of one prepared set (``<cache_dir>/<dataset>-<key>/``)::
     clips/<uid>.npz        frames (T, S, S) uint8 gray; landmarks (68, 2) onset landmarks, pixels;
                            keypoints (18, 2) onset paper18 prior key points, pixels; face_found ();
                            synthetic only: gt_landmarks (T, 68, 2), gt_shifts (T, 2)
-    manifest.csv           one row per clip (MANIFEST_COLUMNS)
+    manifest.csv           one row per clip (MANIFEST_COLUMNS), with manifest.csv.sha1 beside it
     meta.json              what the key was computed from
     priors/<prior>.npz     prior maps (N, C, s, s) float16 for the manifest's clips, in its order
 
@@ -85,14 +85,24 @@ def write_manifest(folder: Path, rows: list[dict]) -> None:
     writer = csv.DictWriter(buf, fieldnames=list(MANIFEST_COLUMNS), extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
-    atomic_write_text(folder / "manifest.csv", buf.getvalue())
+    text = buf.getvalue()
+    with atomic_open(folder / "manifest.csv", "wb") as fh:
+        fh.write(text.encode("utf-8"))
+    # a sidecar checksum: a truncated or edited manifest would otherwise parse as fewer clips
+    atomic_write_text(folder / "manifest.csv.sha1", hashlib.sha1(text.encode()).hexdigest() + "\n")
 
 
 def read_manifest(folder: Path) -> list[dict]:
     path = Path(folder) / "manifest.csv"
     if not path.is_file():
         raise CacheError(f"no manifest at {path}; run `python -m megen.prepare dataset=...` first")
-    with open(path, newline="") as fh:
+    raw = path.read_bytes()
+    text = raw.decode("utf-8")
+    digest = path.with_name("manifest.csv.sha1")
+    if digest.is_file() and digest.read_text().strip() != hashlib.sha1(raw).hexdigest():
+        raise CacheError(f"manifest {path} does not match its checksum (truncated or edited); "
+                         f"re-run `python -m megen.prepare` to rebuild it")
+    with io.StringIO(text, newline="") as fh:
         reader = csv.DictReader(fh)
         if reader.fieldnames is None or set(MANIFEST_COLUMNS) - set(reader.fieldnames):
             raise CacheError(f"manifest {path} lacks columns {sorted(set(MANIFEST_COLUMNS) - set(reader.fieldnames or []))}")

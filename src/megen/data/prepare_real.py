@@ -28,6 +28,7 @@ from megen.data.priors import default_keypoints
 from megen.data.records import ClipRecord, ReaderReport
 from megen.face.crop import crop_and_resize, crop_box, transform_points
 from megen.face.keypoints import keypoint_set
+from megen.video import ImageReadError, read_image
 from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_uint8
 
 REAL_DATASETS = ("casme2", "samm", "smic")
@@ -35,24 +36,9 @@ COLOR_MODES = ("gray",)
 DETECTOR = "dlib frontal (HOG, upsample 1) then CNN (mmod) on the onset frame"
 
 
-class ImageReadError(OSError):
-    """An image file could not be read or decoded (the message names it)."""
-
-
 def read_gray(path: str | Path) -> np.ndarray:
-    """(H, W) uint8 gray image from any file cv2 reads (gray, BGR, BGRA, 16-bit); names the file on failure."""
-    path = str(path)
-    try:
-        image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    except cv2.error as err:
-        raise ImageReadError(f"cannot read image {path}: {err}") from err
-    if image is None:
-        reason = "file missing" if not os.path.exists(path) else "empty, truncated or not an image"
-        raise ImageReadError(f"cannot read image {path} ({reason})")
-    if image.ndim == 3 and image.shape[2] == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    elif image.ndim == 3 and image.shape[2] == 4:
-        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
+    """(H, W) uint8 gray image from any file (gray, RGB, RGBA, 16-bit); names the file on failure."""
+    image = read_image(path)
     try:
         return to_gray_uint8(image)
     except ValueError as err:

@@ -17,6 +17,7 @@ import numpy as np
 from megen.face.crop import crop_and_resize, crop_box, transform_points
 from megen.face.keypoints import FLIP_68
 from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_uint8
+from megen.video import read_image
 from megen.data.synthetic.warp import anchor_points, backward_flow, warp_image, with_anchors
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
@@ -69,12 +70,7 @@ def photo_paths(extra_dir: str | os.PathLike | None = None) -> list[Path]:
 @functools.lru_cache(maxsize=64)
 def base_face(path: str, size: int, margin: float = 0.35) -> Identity:
     """Detect, crop and resize a photo's face to (size, size) gray; cached per process."""
-    image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise OSError(f"cannot read image {path}")
-    if image.ndim == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-    gray = to_gray_uint8(image)
+    gray = to_gray_uint8(read_image(path))
     try:
         lm = detect_landmarks(gray, source=path)
     except FaceNotFoundError:
