@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from megen.data.cache import CacheError, PreparedSet, clip_uid, read_clip, read_manifest

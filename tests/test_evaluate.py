@@ -3,6 +3,7 @@ import math
 from pathlib import Path
 
 from helpers import run_module
+
 from megen.evaluation import evaluate_checkpoint
 
 KEYS = {"l1", "psnr", "ssim", "akd", "aed", "mte", "rmte", "epe"}

@@ -4,11 +4,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
 from helpers import run_module
+
 from megen.data.synthetic import embedded_photo_paths
 from megen.generate import GenerationError, Generator, generate_pair, load_driving
-from megen.megc import MEGC_CLIPS, TEMPLATES, KIT_FOLDERS, run_protocol
+from megen.megc import KIT_FOLDERS, MEGC_CLIPS, TEMPLATES, run_protocol
 from megen.video import read_image, read_video, write_video
 
 

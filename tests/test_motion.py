@@ -6,8 +6,16 @@ from hypothesis import strategies as st
 
 from megen.models.equivariance import RandomTransform
 from megen.models.motion import (
-    coordinate_grid, deformation_to_flow, gaussian_heatmaps, heatmap_covariance, heatmap_mean, hull_area,
-    movement_scale, relative_motion, sparse_motions, warp,
+    coordinate_grid,
+    deformation_to_flow,
+    gaussian_heatmaps,
+    heatmap_covariance,
+    heatmap_mean,
+    hull_area,
+    movement_scale,
+    relative_motion,
+    sparse_motions,
+    warp,
 )
 
 

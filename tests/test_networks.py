@@ -4,8 +4,13 @@ import pytest
 import torch
 
 from megen.models import (
-    BackgroundMotionPredictor, DenseMotionNetwork, KeypointDetector, MultiScaleDiscriminator, RegionPredictor,
-    Vgg19, build_model,
+    BackgroundMotionPredictor,
+    DenseMotionNetwork,
+    KeypointDetector,
+    MultiScaleDiscriminator,
+    RegionPredictor,
+    Vgg19,
+    build_model,
 )
 from megen.models.blocks import AntiAliasInterpolation2d, Hourglass
 from megen.models.perceptual import VGG19_FILE, WeightsNotFoundError

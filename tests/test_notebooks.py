@@ -3,7 +3,6 @@ import json
 from pathlib import Path
 
 import nbformat
-import pytest
 import yaml
 from nbclient import NotebookClient
 

@@ -1,5 +1,4 @@
 """Faults produced on purpose: kills, NaNs, corrupt caches, racing writers, hostile inputs, unsafe files."""
-import os
 import signal
 import subprocess
 import sys
@@ -10,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from helpers import compose_train, run_module, tiny_overrides
+
 from megen.checkpoints import load_checkpoint
 from megen.data.cache import CacheError, PreparedSet, read_manifest
 from megen.data.preparation import prepare_synthetic

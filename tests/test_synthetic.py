@@ -2,7 +2,14 @@ import numpy as np
 import pytest
 
 from megen.data.synthetic import (
-    ACTION_UNITS, AU_TEMPLATES, EMOTION_AUS, expression_template, generate, intensity_curve, motion_between, render,
+    ACTION_UNITS,
+    AU_TEMPLATES,
+    EMOTION_AUS,
+    expression_template,
+    generate,
+    intensity_curve,
+    motion_between,
+    render,
 )
 from megen.data.synthetic.generator import program_for
 from megen.data.synthetic.warp import tps_eval, tps_fit, warp_image

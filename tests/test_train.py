@@ -5,8 +5,8 @@ import cv2
 import pandas as pd
 import pytest
 import torch
-
 from helpers import compose_train, run_module, tiny_overrides
+
 from megen.checkpoints import load_checkpoint
 from megen.train import train
 

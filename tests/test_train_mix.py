@@ -1,7 +1,7 @@
 """Training on a mix of real-layout datasets (written from synthetic clips) end to end."""
 import pytest
-
 from helpers import compose_train
+
 from megen.data.synthetic import SyntheticSpec, generate
 from megen.data.synthetic.rawtree import write_raw_tree
 from megen.train import build_datamodule, train

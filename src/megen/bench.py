@@ -50,10 +50,41 @@ def _compose_train(*overrides):
         return compose("train", overrides=[*overrides, "run_dir=/tmp/unused"])
 
 
+def _per_frame_loop(model, target, driving, device, batch):
+    """One frame per call, as a plain animation loop does: the target is re-encoded and its key
+    points recomputed for every frame."""
+    import torch
+
+    with torch.inference_mode():
+        src = target.frames.to(device)
+        for f in driving.frames:
+            model(src, f[None].to(device), target.prior.to(device), target.keypoints.to(device))
+
+
+def _clip_animation(model, target, driving, device, batch):
+    from megen.animate import animate
+
+    animate(model, target, driving, batch_size=batch)
+
+
+def _timed(fn, *args) -> float:
+    import torch
+
+    device = args[3]
+    sync = torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
+    if str(device) != "cpu":
+        fn(*args)          # warm-up on GPUs (kernels, allocator)
+    sync()
+    start = time.perf_counter()
+    fn(*args)
+    sync()
+    return time.perf_counter() - start
+
+
 def bench_generate(args) -> None:
     import torch
 
-    from megen.animate import FaceInput, animate, default_batch_size
+    from megen.animate import FaceInput, default_batch_size
     from megen.models.full import build_model
     from megen.train import prior_setting
 
@@ -73,25 +104,9 @@ def bench_generate(args) -> None:
                            torch.rand(1, 18, 2) * 2 - 1)
         driving = FaceInput(torch.rand(n_frames, 3, size, size), target.prior, target.keypoints)
 
-        def reference_loop():
-            # one frame per call: the target is re-encoded and its key points recomputed every frame
-            with torch.inference_mode():
-                src = target.frames.to(device)
-                for f in driving.frames:
-                    model(src, f[None].to(device), target.prior.to(device), target.keypoints.to(device))
-
-        def clip_animation():
-            animate(model, target, driving, batch_size=batch)
-
-        for label, fn in (("reference-loop", reference_loop), ("megen", clip_animation)):
-            fn() if device != "cpu" else None      # warm-up on GPUs (kernels, allocator)
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            fn()
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-            print(f"{name}-{label} fps={n_frames / (time.perf_counter() - start):.2f}")
+        for label, fn in (("reference-loop", _per_frame_loop), ("megen", _clip_animation)):
+            seconds = _timed(fn, model, target, driving, device, batch)
+            print(f"{name}-{label} fps={n_frames / seconds:.2f}")
 
 
 def bench_prepare(args) -> None:

@@ -11,10 +11,16 @@ from rich.progress import Progress
 
 from megen.animate import FaceInput, animate
 from megen.data.cache import PreparedSet
-from megen.data.priors import PriorSetting, cached_prior_maps, clip_keypoints
+from megen.data.priors import clip_keypoints
 from megen.generate import Generator
 from megen.metrics import (
-    PSNR, SSIM, AverageEuclideanDistance, AverageKeypointDistance, FlowEndPointError, L1Error, MotionTransferError,
+    PSNR,
+    SSIM,
+    AverageEuclideanDistance,
+    AverageKeypointDistance,
+    FlowEndPointError,
+    L1Error,
+    MotionTransferError,
     RegionalMotionFidelity,
 )
 from megen.models.motion import deformation_to_frame_flow
@@ -74,23 +80,16 @@ class PairedScores:
         return out
 
 
-def _face_input(gen: Generator, arrays: dict, prior: np.ndarray) -> FaceInput:
-    frames = arrays["frames"]
-    size = frames.shape[-1]
-    kp = clip_keypoints(arrays, gen.prior["keypoints"])
-    return FaceInput(_frames(frames), torch.from_numpy(prior.astype(np.float32))[None],
-                     torch.from_numpy((2.0 * kp + 1.0) / size - 1.0).float()[None], arrays["landmarks"])
-
-
 @torch.inference_mode()
-def reconstruction(gen: Generator, prepared: PreparedSet, indices, priors, face_metrics=True, face_every=4,
+def reconstruction(gen: Generator, prepared: PreparedSet, indices, face_metrics=True, face_every=4,
                    batch_size=8, progress=None) -> dict:
     """Source = onset frame, driving = every frame of the same clip (absolute motion)."""
     scores = PairedScores(face_metrics)
     task = progress.add_task("reconstruction", total=len(indices)) if progress else None
     for i in indices:
         arrays = prepared.load(i)
-        face = _face_input(gen, arrays, priors[i])
+        face = FaceInput.build(arrays["frames"], clip_keypoints(arrays, gen.prior["keypoints"]), gen.prior,
+                               arrays["landmarks"])
         frames, source = face.frames, face.frames[:1]
         outs, flows = [], []
         for a in range(0, len(frames), batch_size):
@@ -126,7 +125,6 @@ def cross_identity(gen: Generator, spec, prepared: PreparedSet, indices, face_me
     from megen.data.synthetic.generator import make_identities, program_for
     from megen.data.synthetic.generator import render as render_program
     from megen.face.keypoints import keypoint_set
-    from megen.face.prior import prior_map
 
     identities = {ident.name: (k, ident) for k, ident in enumerate(make_identities(spec))}
     subjects = sorted({prepared.rows[i]["subject"] for i in indices})
@@ -136,7 +134,6 @@ def cross_identity(gen: Generator, spec, prepared: PreparedSet, indices, face_me
     fidelity, fidelity_static = RegionalMotionFidelity(), RegionalMotionFidelity()
     pairs = [(i, s) for i in indices for s in subjects if s != prepared.rows[i]["subject"]][:max_pairs]
     task = progress.add_task("cross-identity", total=len(pairs)) if progress else None
-    p = PriorSetting.from_config(gen.prior)
     for i, target_subject in pairs:
         row = prepared.rows[i]
         si, ident_a = identities[row["subject"]]
@@ -145,16 +142,11 @@ def cross_identity(gen: Generator, spec, prepared: PreparedSet, indices, face_me
         program = program_for(spec, ident_a, si, j)
         truth = render_program(ident_b, program, target_subject, row["clip"], spec.seed)
         driving_arrays = prepared.load(i)
-        size = truth.frames.shape[-1]
 
-        def face_of(frames, landmarks):
-            kp = keypoint_set(p.keypoints, landmarks)
-            prior = prior_map(kp[None], p.map_size, p.sigma, kernel=p.kernel, fusion=p.fusion, frame_size=size)
-            return FaceInput(_frames(frames), prior, torch.from_numpy((2.0 * kp + 1.0) / size - 1.0).float()[None],
-                             landmarks)
-
-        target = face_of(truth.frames[:1], truth.landmarks[0].astype(np.float64))
-        driving = face_of(driving_arrays["frames"], driving_arrays["landmarks"])
+        onset = truth.landmarks[0].astype(np.float64)
+        target = FaceInput.build(truth.frames[:1], keypoint_set(gen.prior["keypoints"], onset), gen.prior, onset)
+        driving = FaceInput.build(driving_arrays["frames"], keypoint_set(gen.prior["keypoints"], driving_arrays["landmarks"]),
+                                  gen.prior, driving_arrays["landmarks"])
         generated = animate(gen.model, target, driving, relative=True, batch_size=batch_size)
         gt = _frames(truth.frames)
         scores.update(generated, gt, target.frames, generated[:1], face_every)
@@ -181,14 +173,13 @@ def evaluate_checkpoint(ckpt, prepared_folder, split: dict, out_dir, exclude=(),
         raise ValueError(f"{ckpt} was trained on {gen.frame_size}px frames but {prepared_folder} holds "
                          f"{data.frame_size}px ones; set dataset.frame_size={gen.frame_size}")
     prepared = PreparedSet.open(prepared_folder)
-    priors = cached_prior_maps(prepared, PriorSetting.from_config(gen.prior), gen.frame_size)
     indices = [c.index for c in data.splits["test"]][:max_clips]
     if not indices:
         raise ValueError(f"the test split of {prepared_folder} is empty; check dataset.split")
     results: dict = {"checkpoint": str(ckpt), "data": str(prepared_folder), "test_clips": len(indices)}
     with Progress(disable=not show_progress, transient=True) as progress:
-        results["reconstruction"] = reconstruction(gen, prepared, indices, priors, face_metrics, face_every,
-                                                   batch_size, progress)
+        results["reconstruction"] = reconstruction(gen, prepared, indices, face_metrics, face_every, batch_size,
+                                                   progress)
         meta = json.loads((Path(prepared_folder) / "meta.json").read_text())
         if meta.get("dataset") == "synthetic":
             from megen.data.synthetic.generator import SyntheticSpec

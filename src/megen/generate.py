@@ -20,10 +20,17 @@ from megen.checkpoints import load_checkpoint
 from megen.face.crop import crop_and_resize, crop_box, transform_points
 from megen.face.keypoints import keypoint_set
 from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_uint8
-from megen.face.prior import prior_map
 from megen.models.full import MotionTransferModel, build_model
 from megen.video import (
-    VIDEO_SUFFIXES, contact_sheet, difference, frame_paths, read_image, read_video, to_uint8, write_gif, write_png,
+    VIDEO_SUFFIXES,
+    contact_sheet,
+    difference,
+    frame_paths,
+    read_image,
+    read_video,
+    to_uint8,
+    write_gif,
+    write_png,
     write_video,
 )
 
@@ -98,11 +105,7 @@ class Generator:
         else:
             raise GenerationError(f"no face in {source} and no default key points for set {name!r}; use a "
                                   f"paper18 model or a frame with a detectable face")
-        stack = torch.from_numpy(np.stack(gray)).float().div(255.0)[:, None].expand(-1, 3, -1, -1).contiguous()
-        prior = prior_map(kp[None], self.prior["map_size"], self.prior["sigma"], kernel=self.prior["kernel"],
-                          fusion=self.prior["fusion"], frame_size=size)
-        kp_norm = torch.from_numpy((2.0 * kp + 1.0) / size - 1.0).float()[None]
-        return FaceInput(stack, prior, kp_norm, landmarks, face_found)
+        return FaceInput.build(np.stack(gray), kp, self.prior, landmarks, face_found)
 
 
 def load_driving(spec: str, cache_dir: str | None = None) -> tuple[list[np.ndarray], float | None, str, np.ndarray | None]:

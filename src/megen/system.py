@@ -10,8 +10,13 @@ from megen.models.discriminator import MultiScaleDiscriminator
 from megen.models.equivariance import RandomTransform
 from megen.models.full import build_model
 from megen.models.losses import (
-    equivariance_jacobian, equivariance_value, feature_matching, flow_supervision, lsgan_discriminator,
-    lsgan_generator, perceptual_pyramid,
+    equivariance_jacobian,
+    equivariance_value,
+    feature_matching,
+    flow_supervision,
+    lsgan_discriminator,
+    lsgan_generator,
+    perceptual_pyramid,
 )
 from megen.models.motion import deformation_to_frame_flow
 from megen.models.perceptual import ImagePyramid, Vgg19

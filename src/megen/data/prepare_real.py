@@ -28,8 +28,8 @@ from megen.data.priors import default_keypoints
 from megen.data.records import ClipRecord, ReaderReport
 from megen.face.crop import crop_and_resize, crop_box, transform_points
 from megen.face.keypoints import keypoint_set
-from megen.video import ImageReadError, read_image
 from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_uint8
+from megen.video import ImageReadError, read_image
 
 REAL_DATASETS = ("casme2", "samm", "smic")
 COLOR_MODES = ("gray",)

@@ -1,9 +1,9 @@
 """Faces: dlib landmarks, key-point sets, facial prior maps and the crop policy."""
-from megen.face.crop import crop_box, crop_and_resize
+from megen.face.crop import crop_and_resize, crop_box
 from megen.face.keypoints import (
+    DEFAULT_PAPER18_256,
     FLIP_68,
     KEYPOINT_SETS,
-    DEFAULT_PAPER18_256,
     flip_index,
     keypoint_set,
     num_keypoints,

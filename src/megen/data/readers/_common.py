@@ -200,6 +200,43 @@ def match_folder(parent: Path, name: str) -> Path | None:
     return hits[0] if len(hits) == 1 else None
 
 
+def sheet_clip_folder(report: ReaderReport, frames_root: Path, row: dict, subject_folder, used: set[Path]):
+    """The clip folder a sheet row names -> (subject folder name, Filename text, folder), or None.
+
+    ``subject_folder`` turns the Subject cell into the dataset's folder name. Rows whose cells,
+    subject folder or clip folder cannot be found, and repeated rows, are skipped with the
+    reason; the folder found is added to ``used``.
+    """
+    name = cell_text(row["filename"])
+    subject = subject_folder(row["subject"])
+    key = f"{subject or cell_text(row['subject'])}/{name}"
+    where = f"sheet row {row['_row']}"
+    if subject is None or not name:
+        report.skip(key, f"{where}: unreadable Subject/Filename cells")
+        return None
+    subject_dir = frames_root / subject
+    if not subject_dir.is_dir():
+        report.skip(key, f"{where}: subject folder {subject_dir} not found")
+        return None
+    folder = match_folder(subject_dir, name)
+    if folder is None:
+        report.skip(key, f"{where}: clip folder {subject_dir / name} not found")
+        return None
+    if folder in used:
+        report.skip(key, f"{where}: duplicate row for {folder}")
+        return None
+    used.add(folder)
+    return subject, name, folder
+
+
+def skip_unlisted_folders(report: ReaderReport, frames_root: Path, used: set[Path]) -> None:
+    """Report every <subject>/<clip> folder that no sheet row named."""
+    for subject_dir in sorted(p for p in frames_root.iterdir() if p.is_dir()):
+        for folder in sorted(p for p in subject_dir.iterdir() if p.is_dir()):
+            if folder not in used:
+                report.skip(f"{subject_dir.name}/{folder.name}", "folder not in the sheet")
+
+
 def cut_clip(
     report: ReaderReport,
     dataset: str,

@@ -10,10 +10,11 @@ from megen.data.readers._common import (
     check_root,
     cut_clip,
     find_trees,
-    match_folder,
     read_table,
     require_columns,
     resolve_sheet,
+    sheet_clip_folder,
+    skip_unlisted_folders,
 )
 from megen.data.records import ClipRecord, DatasetRootError, ReaderReport
 
@@ -63,25 +64,11 @@ def read_samm(root, sheet=None) -> tuple[list[ClipRecord], ReaderReport]:
     records: list[ClipRecord] = []
     used: set[Path] = set()
     for row in rows:
+        found = sheet_clip_folder(report, frames_root, row, subject_folder, used)
+        if found is None:
+            continue
+        subject, name, folder = found
         raw_name = row["filename"]
-        name = cell_text(raw_name)
-        subject = subject_folder(row["subject"])
-        key = f"{subject or cell_text(row['subject'])}/{name}"
-        if subject is None or not name:
-            report.skip(key, f"sheet row {row['_row']}: unreadable Subject/Filename cells")
-            continue
-        subject_dir = frames_root / subject
-        if not subject_dir.is_dir():
-            report.skip(key, f"sheet row {row['_row']}: subject folder {subject_dir} not found")
-            continue
-        folder = match_folder(subject_dir, name)
-        if folder is None:
-            report.skip(key, f"sheet row {row['_row']}: clip folder {subject_dir / name} not found")
-            continue
-        if folder in used:
-            report.skip(key, f"sheet row {row['_row']}: duplicate row for {folder}")
-            continue
-        used.add(folder)
         notes = ()
         if not isinstance(raw_name, str) or folder.name != name:
             note = f"Filename cell {raw_name!r} ({type(raw_name).__name__}) matched folder {folder.name}"
@@ -96,9 +83,5 @@ def read_samm(root, sheet=None) -> tuple[list[ClipRecord], ReaderReport]:
         )
         if record is not None:
             records.append(record)
-
-    for subject_dir in sorted(p for p in frames_root.iterdir() if p.is_dir()):
-        for folder in sorted(p for p in subject_dir.iterdir() if p.is_dir()):
-            if folder not in used:
-                report.skip(f"{subject_dir.name}/{folder.name}", "folder not in the sheet")
+    skip_unlisted_folders(report, frames_root, used)
     return records, report

@@ -5,7 +5,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from megen.data.synthetic.action_units import EMOTION_AUS, EMOTION_WEIGHTS, expression_template, intensity_curve
+from megen.data.synthetic.action_units import (
+    EMOTION_AUS,
+    EMOTION_WEIGHTS,
+    expression_template,
+    intensity_curve,
+)
 from megen.data.synthetic.identities import Identity
 from megen.data.synthetic.warp import anchor_points, backward_flow, warp_image, with_anchors
 
