@@ -29,7 +29,7 @@ lint: install
 	$(PY) -m ruff check src tests
 
 bench: install
-	$(PY) -m megen.bench $(ARGS)
+	$(PY) -m megen.bench $(or $(ARGS),all)
 
 clean:
 	rm -rf outputs multirun .pytest_cache

@@ -4,6 +4,7 @@ Cases:
     synthetic   time ``prepare`` of the default synthetic set into a fresh temporary cache
     prepare     preparation throughput on a generated CASME II-sized raw tree (about 250 clips of about
                 60 frames, 640x480 JPEG): ``clips=250 frames=60 workers=2``
+    all         the three cases above and below, in turn
     generate    frames per second animating a 256x256 clip (vox-256 FOMM and the paper configuration),
                 megen's clip animation against a per-frame loop that re-encodes the target every frame
 """
@@ -140,7 +141,12 @@ def bench_prepare(args) -> None:
           f"frames_per_s={frames / cold:.0f} rerun_seconds={warm:.1f}")
 
 
-CASES = {"synthetic": bench_synthetic, "generate": bench_generate, "prepare": bench_prepare}
+def bench_all(args) -> None:
+    for case in ("synthetic", "prepare", "generate"):
+        CASES[case](args)
+
+
+CASES = {"synthetic": bench_synthetic, "generate": bench_generate, "prepare": bench_prepare, "all": bench_all}
 
 
 def main(argv=None) -> None:
