@@ -75,39 +75,45 @@ def frame_descriptor(frame: torch.Tensor, min_size: int = 256, upsample: int = 0
     return np.asarray(_face_descriptor_model().compute_face_descriptor(rgb, shape), dtype=np.float64)
 
 
+def _landmark_distance(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b, axis=1).mean())
+
+
+def _descriptor_distance(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b))
+
+
 class _PairedFaceMetric(Metric):
-    """Accumulates one distance per (generated, target) frame pair where both have a face."""
+    """Accumulates one distance per (generated, target) frame pair where both have a face.
+
+    ``features(frame, min_size, upsample)`` describes one frame (or raises FaceNotFoundError);
+    ``distance(a, b)`` compares two descriptions.
+    """
 
     is_differentiable = False
     higher_is_better = False
     full_state_update = False
 
-    def __init__(self, min_size: int = 256, upsample: int = 0, **kwargs):
+    def __init__(self, features, distance, min_size: int = 256, upsample: int = 0, **kwargs):
         super().__init__(**kwargs)
+        self.features, self.distance = features, distance
         self.min_size = min_size
         self.upsample = upsample
         self.add_state("dist_sum", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("n", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
         self.add_state("skipped", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
-    def _features(self, frame: torch.Tensor) -> np.ndarray:
-        raise NotImplementedError
-
-    @staticmethod
-    def _distance(a: np.ndarray, b: np.ndarray) -> float:
-        raise NotImplementedError
-
     def update(self, generated: torch.Tensor, target: torch.Tensor) -> None:
         """generated, target: (B, C, H, W) in [0, 1]; target is the driving/ground-truth frame."""
         check_pair(generated, target)
         for g, t in zip(generated, target):
             try:
-                fg = self._features(g)
-                ft = self._features(t)
+                fg = self.features(g, self.min_size, self.upsample)
+                ft = self.features(t, self.min_size, self.upsample)
             except FaceNotFoundError:
                 self.skipped += 1
                 continue
-            self.dist_sum += self._distance(fg, ft)
+            self.dist_sum += self.distance(fg, ft)
             self.n += 1
 
     def compute(self) -> torch.Tensor:
@@ -118,12 +124,8 @@ class _PairedFaceMetric(Metric):
 class AverageKeypointDistance(_PairedFaceMetric):
     """AKD: mean Euclidean distance (pixels of the input frames) of the 68 dlib landmarks."""
 
-    def _features(self, frame: torch.Tensor) -> np.ndarray:
-        return frame_landmarks(frame, self.min_size, self.upsample)
-
-    @staticmethod
-    def _distance(a: np.ndarray, b: np.ndarray) -> float:
-        return float(np.linalg.norm(a - b, axis=1).mean())
+    def __init__(self, min_size: int = 256, upsample: int = 0, **kwargs):
+        super().__init__(frame_landmarks, _landmark_distance, min_size, upsample, **kwargs)
 
 
 class AverageEuclideanDistance(_PairedFaceMetric):
@@ -132,12 +134,8 @@ class AverageEuclideanDistance(_PairedFaceMetric):
     dlib's own same-person threshold is about 0.6.
     """
 
-    def _features(self, frame: torch.Tensor) -> np.ndarray:
-        return frame_descriptor(frame, self.min_size, self.upsample)
-
-    @staticmethod
-    def _distance(a: np.ndarray, b: np.ndarray) -> float:
-        return float(np.linalg.norm(a - b))
+    def __init__(self, min_size: int = 256, upsample: int = 0, **kwargs):
+        super().__init__(frame_descriptor, _descriptor_distance, min_size, upsample, **kwargs)
 
 
 __all__ = ["AverageEuclideanDistance", "AverageKeypointDistance", "frame_descriptor", "frame_landmarks", "upscale"]
