@@ -54,6 +54,11 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".gif")
 
 
+def is_image(path: Path) -> bool:
+    """A visible file with an image suffix (any case)."""
+    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+
+
 def numeric_key(path: Path):
     """Sort key: the digit runs of a file name as numbers (img9 before img10)."""
     import re
@@ -67,7 +72,7 @@ def frame_paths(folder) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"frame folder not found: {folder}")
-    paths = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=numeric_key)
+    paths = sorted((p for p in folder.iterdir() if is_image(p)), key=numeric_key)
     if not paths:
         raise ValueError(f"no image frames ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
     return paths

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+from megen.video import is_image
 
 _TRAILING_DIGITS = re.compile(r"(\d+)$")
 
@@ -75,10 +75,6 @@ def frame_number(name: str | Path) -> int:
     if match is None:
         raise ValueError(f"no frame number in file name {str(name)!r} (expected digits at the end of the name)")
     return int(match.group(1))
-
-
-def is_image(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
 
 def sorted_frames(folder: str | Path) -> list[Path]:

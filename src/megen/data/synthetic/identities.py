@@ -18,9 +18,7 @@ from megen.data.synthetic.warp import anchor_points, backward_flow, warp_image, 
 from megen.face.crop import crop_and_resize, crop_box, transform_points
 from megen.face.keypoints import FLIP_68
 from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_uint8
-from megen.video import read_image
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+from megen.video import is_image, read_image
 
 
 @dataclass(frozen=True)
@@ -63,7 +61,7 @@ def photo_paths(extra_dir: str | os.PathLike | None = None) -> list[Path]:
         folder = Path(extra_dir)
         if not folder.is_dir():
             raise FileNotFoundError(f"synthetic identity folder not found: {folder}")
-        paths += sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        paths += sorted(p for p in folder.iterdir() if is_image(p))
     return paths
 
 
