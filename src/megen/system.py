@@ -93,12 +93,16 @@ class MotionTransferSystem(pl.LightningModule):
             losses["flow"] = w["flow"] * flow_supervision(out["deformation"], batch["flow"])
         return losses
 
+    def generator_losses(self, batch: dict) -> tuple[dict, dict]:
+        """One forward pass on a batch -> (weighted loss terms {name: scalar}, model outputs)."""
+        out = self(batch["source"], batch["driving"], batch.get("prior"), batch.get("keypoints"))
+        return self._generator_losses(batch, out), out
+
     def training_step(self, batch: dict, batch_idx: int):
         opts = self.optimizers()
         opts = opts if isinstance(opts, list) else [opts]
         opt_motion, opt_gen = opts[0], opts[1]
-        out = self(batch["source"], batch["driving"], batch.get("prior"), batch.get("keypoints"))
-        losses = self._generator_losses(batch, out)
+        losses, out = self.generator_losses(batch)
         total = sum(losses.values())
         if not self._finite_or_skip(total, losses):
             return None
