@@ -51,16 +51,19 @@ def animate(model: MotionTransferModel, target: FaceInput, driving: FaceInput, r
     source = target.frames[:1].to(device)
     src_prior, src_kp = target.prior.to(device), target.keypoints.to(device)
     drv_prior, drv_kp = driving.prior.to(device), driving.keypoints.to(device)
-    motion_s = model.motion(source, src_prior, src_kp)
+    motion_s = model.motion(source, src_prior, src_kp, source)
     features = model.generator.encode(source)
     frames = driving.frames
-    motion_d0 = model.motion(frames[start:start + 1].to(device), drv_prior, drv_kp)
+    # key points tracked from the onset (landmarks mode) are measured against the start frame
+    reference = frames[start:start + 1].to(device)
+    motion_d0 = model.motion(reference, drv_prior, drv_kp, reference)
     scale = movement_scale(motion_s["value"], motion_d0["value"]) if adapt_movement_scale else 1.0
     out = []
     for a in range(0, len(frames), batch_size):
         drv = frames[a:a + batch_size].to(device)
         n = drv.shape[0]
-        motion_d = model.motion(drv, drv_prior.expand(n, *drv_prior.shape[1:]), drv_kp.expand(n, *drv_kp.shape[1:]))
+        motion_d = model.motion(drv, drv_prior.expand(n, *drv_prior.shape[1:]), drv_kp.expand(n, *drv_kp.shape[1:]),
+                                reference.expand(n, -1, -1, -1))
         if relative:
             kp, jac = relative_motion(motion_s["value"].expand(n, -1, -1), motion_d["value"],
                                       motion_d0["value"].expand(n, -1, -1), motion_s["jacobian"].expand(n, -1, -1, -1),

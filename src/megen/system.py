@@ -10,6 +10,7 @@ from megen.models.discriminator import MultiScaleDiscriminator
 from megen.models.equivariance import RandomTransform
 from megen.models.full import build_model
 from megen.models.losses import (
+    equivariance_flow,
     equivariance_jacobian,
     equivariance_value,
     feature_matching,
@@ -57,8 +58,8 @@ class MotionTransferSystem(pl.LightningModule):
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("vgg.")}
 
     # -- forward ----------------------------------------------------------------------------
-    def forward(self, source, driving, prior=None, keypoints=None) -> dict:
-        return self.model(source, driving, prior, keypoints)
+    def forward(self, source, driving, prior=None, keypoints=None, reference=None) -> dict:
+        return self.model(source, driving, prior, keypoints, reference)
 
     def _generator_losses(self, batch: dict, out: dict) -> dict:
         w = self.loss_cfg["weights"]
@@ -76,26 +77,38 @@ class MotionTransferSystem(pl.LightningModule):
             if any(w.get("feature_matching", [])):
                 losses["feature_matching"] = feature_matching(d_real, d_fake, w["feature_matching"])
         ev, ej = w.get("equivariance_value", 0), w.get("equivariance_jacobian", 0)
-        if ev > 0 or ej > 0:
+        ef = w.get("equivariance_flow", 0)
+        mode = self.model.motion_net.mode
+        # anchored key points are checked by the exact equivariance flow instead: their anchors
+        # do not move with T, so value / Jacobian equivariance does not apply to them
+        ev = ev if mode == "learned" else 0
+        ej = ej if mode in ("learned", "reference") else 0
+        if ev > 0 or ej > 0 or ef > 0:
             eq = self.loss_cfg["equivariance"]
             t = RandomTransform(driving.shape[0], eq["sigma_affine"], eq["sigma_tps"], eq["points_tps"],
                                 device=driving.device, dtype=driving.dtype)
-            prior = batch.get("prior")
+            prior, kp = batch.get("prior"), batch.get("keypoints")
             prior_t = t.transform_frame(prior) if prior is not None else None
-            m_t = self.model.motion(t.transform_frame(driving), prior_t, batch.get("keypoints"))
+            # T(driving) is tracked against the driving frame: the pair (driving -> T(driving))
+            m_t = self.model.motion(t.transform_frame(driving), prior_t, kp, driving)
             m_d = out["motion_driving"]
-            if ev > 0 and self.model.motion_net.mode == "learned":
+            if ev > 0:
                 losses["equivariance_value"] = ev * equivariance_value(m_d["value"], m_t["value"], t)
             if ej > 0:
                 losses["equivariance_jacobian"] = ej * equivariance_jacobian(m_d["jacobian"], m_t["jacobian"],
                                                                              m_t["value"], t)
+            if ef > 0:
+                m_dd = self.model.motion(driving, prior, kp, driving) if mode == "landmarks" else m_d
+                dense = self.model.dense_motion(driving, m_dd, m_t)
+                losses["equivariance_flow"] = ef * equivariance_flow(dense["deformation"], t)
         if w.get("flow", 0) > 0 and "flow" in batch:
-            losses["flow"] = w["flow"] * flow_supervision(out["deformation"], batch["flow"])
+            losses["flow"] = w["flow"] * flow_supervision(out["deformation"], batch["flow"],
+                                                          normalise=bool(self.loss_cfg.get("flow_normalise", False)))
         return losses
 
     def generator_losses(self, batch: dict) -> tuple[dict, dict]:
         """One forward pass on a batch -> (weighted loss terms {name: scalar}, model outputs)."""
-        out = self(batch["source"], batch["driving"], batch.get("prior"), batch.get("keypoints"))
+        out = self(batch["source"], batch["driving"], batch.get("prior"), batch.get("keypoints"), batch.get("reference"))
         return self._generator_losses(batch, out), out
 
     def training_step(self, batch: dict, batch_idx: int):
@@ -162,10 +175,10 @@ class MotionTransferSystem(pl.LightningModule):
     def validation_step(self, batch: dict, batch_idx: int):
         """Reconstruct the driving frame from the source; score motion against the static copy."""
         src, drv = batch["source"], batch["driving"]
-        prior, kp = batch.get("prior"), batch.get("keypoints")
-        out = self(src, drv, prior, kp)
+        prior, kp, ref = batch.get("prior"), batch.get("keypoints"), batch.get("reference")
+        out = self(src, drv, prior, kp, ref)
         g = out["prediction"]
-        g1 = self(src, src, prior, kp)["prediction"]          # the model's own zero-motion output
+        g1 = self(src, src, prior, kp, ref)["prediction"]     # the model's own zero-motion output
         m = self.val_metrics
         m["rmte"].update(g, drv, g1, src)
         m["mte"].update(g, drv, src)

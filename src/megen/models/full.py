@@ -6,7 +6,12 @@ from torch import nn
 
 from megen.models.dense_motion import DenseMotionNetwork
 from megen.models.generator import OcclusionAwareGenerator
-from megen.models.motion_networks import BackgroundMotionPredictor, KeypointDetector, RegionPredictor
+from megen.models.motion_networks import (
+    ANCHORED_MODES,
+    BackgroundMotionPredictor,
+    KeypointDetector,
+    RegionPredictor,
+)
 
 FAMILIES = {"fomm": KeypointDetector, "mraa": RegionPredictor}
 
@@ -15,7 +20,10 @@ class MotionTransferModel(nn.Module):
     """Animate ``source`` (B, C, H, W) with the motion of ``driving``.
 
     ``prior`` (B, P, h, w) and ``keypoints`` (B, K, 2) describe the clip's onset face and are
-    shared by source and driving (the paper computes them on the onset frame only).
+    shared by source and driving (the paper computes them on the onset frame only);
+    ``reference`` (B, C, H, W) is the clip's onset frame, which key points tracked from the onset
+    (``landmarks`` mode) are measured against. It defaults to the source: a source that is the
+    onset, as in onset-relative training and animation.
     """
 
     def __init__(self, family: str, motion: nn.Module, dense_motion: DenseMotionNetwork,
@@ -27,8 +35,8 @@ class MotionTransferModel(nn.Module):
         self.generator = generator
         self.background = background
 
-    def motion(self, frame, prior=None, keypoints=None) -> dict:
-        return self.motion_net(frame, prior, keypoints)
+    def motion(self, frame, prior=None, keypoints=None, reference=None) -> dict:
+        return self.motion_net(frame, prior, keypoints, reference)
 
     def transfer(self, source, source_features, motion_s: dict, motion_d: dict, driving=None) -> dict:
         """Render from already computed source-side pieces (used when animating a whole clip)."""
@@ -37,9 +45,10 @@ class MotionTransferModel(nn.Module):
         out = self.generator.decode(source_features, source, dense)
         return {**dense, **out}
 
-    def forward(self, source, driving, prior=None, keypoints=None) -> dict:
-        motion_s = self.motion(source, prior, keypoints)
-        motion_d = self.motion(driving, prior, keypoints)
+    def forward(self, source, driving, prior=None, keypoints=None, reference=None) -> dict:
+        reference = source if reference is None else reference
+        motion_s = self.motion(source, prior, keypoints, reference)
+        motion_d = self.motion(driving, prior, keypoints, reference)
         out = self.transfer(source, self.generator.encode(source), motion_s, motion_d, driving)
         return {**out, "motion_source": motion_s, "motion_driving": motion_d}
 
@@ -54,9 +63,10 @@ def build_model(model: dict, prior: dict) -> MotionTransferModel:
     mode = prior.get("keypoint_mode", "learned")
     num_kp = int(model["num_kp"])
     prior_input = prior.get("input", "concat")
-    k_prior = num_keypoints(prior["keypoints"]) if prior_input != "none" or mode == "landmarks" else 1
-    if mode == "landmarks":
-        num_kp = k_prior   # positions are the prior key points themselves
+    anchored = mode in ANCHORED_MODES
+    k_prior = num_keypoints(prior["keypoints"]) if prior_input != "none" or anchored else 1
+    if anchored:
+        num_kp = k_prior   # one key point per prior key point
     prior_maps = k_prior if prior.get("fusion", "sum") == "separate" else 1
     channels = int(model.get("num_channels", 3))
     motion_cfg = dict(model["motion"])

@@ -45,17 +45,52 @@ def equivariance_jacobian(jac: torch.Tensor, jac_transformed: torch.Tensor, kp_t
     return (eye - torch.inverse(jac) @ moved).abs().mean()
 
 
-def flow_supervision(deformation: torch.Tensor, true_flow_px: torch.Tensor) -> torch.Tensor:
+def _normalised_target(true_flow_px: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(B, H, W, 2) backward flow in frame pixels -> (B, h, w, 2) displacement in [-1, 1] units."""
+    h, w = size
+    H, W = true_flow_px.shape[1:3]
+    flow = F.interpolate(true_flow_px.permute(0, 3, 1, 2), size=(h, w), mode="bilinear", align_corners=False)
+    return flow.permute(0, 2, 3, 1) * torch.tensor([2.0 / W, 2.0 / H], dtype=flow.dtype, device=flow.device)
+
+
+def deformation_error(deformation: torch.Tensor, true_displacement: torch.Tensor, normalise: bool = False,
+                      floor_px: float = 0.05) -> torch.Tensor:
+    """L1 between a (B, h, w, 2) deformation and grid + (B, h, w, 2) true displacement ([-1, 1] units).
+
+    ``normalise`` divides by the L1 of the true displacement itself (floored at ``floor_px``
+    pixels of the (h, w) grid per component): predicting no motion then costs 1 however small the
+    motion, instead of a vanishing amount that lets micro-motion collapse to zero flow.
+    """
+    from megen.models.motion import coordinate_grid
+
+    h, w = deformation.shape[1:3]
+    grid = coordinate_grid(h, w, dtype=deformation.dtype, device=deformation.device)
+    error = (deformation - grid - true_displacement).abs()
+    if not normalise:
+        return error.mean()
+    floor = floor_px * 2.0 / max(h, w)
+    return error.sum() / (true_displacement.abs().sum() + floor * true_displacement.numel())
+
+
+def flow_supervision(deformation: torch.Tensor, true_flow_px: torch.Tensor, normalise: bool = False) -> torch.Tensor:
     """L1 between the predicted deformation and the true backward flow, both in [-1, 1] units.
 
     deformation (B, h, w, 2) at the dense-motion resolution; true_flow_px (B, H, W, 2) in frame
-    pixels, resized to (h, w) and converted to normalised displacement.
+    pixels, resized to (h, w) and converted to normalised displacement. ``normalise``: see
+    :func:`deformation_error`.
+    """
+    return deformation_error(deformation, _normalised_target(true_flow_px, deformation.shape[1:3]), normalise)
+
+
+def equivariance_flow(deformation: torch.Tensor, transform) -> torch.Tensor:
+    """Normalised L1 between the deformation predicted for the pair (X -> T(X)) and T's own, exact one.
+
+    A pixel z of T(X) shows X at T(z), so the true deformation is T(z) itself: a flow target
+    known exactly on any dataset, real or synthetic.
     """
     from megen.models.motion import coordinate_grid
 
     b, h, w, _ = deformation.shape
-    H, W = true_flow_px.shape[1:3]
-    flow = F.interpolate(true_flow_px.permute(0, 3, 1, 2), size=(h, w), mode="bilinear", align_corners=False)
-    flow = flow.permute(0, 2, 3, 1) * torch.tensor([2.0 / W, 2.0 / H], dtype=flow.dtype, device=flow.device)
-    target = coordinate_grid(h, w, dtype=deformation.dtype, device=deformation.device) + flow
-    return (deformation - target).abs().mean()
+    grid = coordinate_grid(h, w, dtype=deformation.dtype, device=deformation.device)
+    target = transform.warp_coordinates(grid.reshape(1, -1, 2).expand(b, -1, -1)).view(b, h, w, 2)
+    return deformation_error(deformation, (target - grid).detach(), normalise=True)

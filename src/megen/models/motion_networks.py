@@ -19,25 +19,55 @@ from megen.models.blocks import AntiAliasInterpolation2d, DownBlock2d, Hourglass
 from megen.models.motion import heatmap_covariance, heatmap_mean
 from megen.models.prior_input import PriorInput
 
-KEYPOINT_MODES = ("learned", "landmarks")
+#: learned: key point = heatmap mean (FOMM / MRAA).
+#: anchored: the clip's onset prior key points plus offsets regressed from the frame.
+#: landmarks: the onset prior key points tracked onto the frame: offsets regressed from the frame
+#:     and its clip's onset (reference) frame, so driving key points move with the face.
+#: reference: the paper's public code: the onset points themselves for every frame (no displacement,
+#:     all motion from the Jacobians); kept for faithful reproduction and ablation.
+KEYPOINT_MODES = ("learned", "anchored", "landmarks", "reference")
+ANCHORED_MODES = ("anchored", "landmarks", "reference")
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in KEYPOINT_MODES:
+        raise ValueError(f"unknown key-point mode {mode!r}; valid: {', '.join(KEYPOINT_MODES)}")
+
+
+def _check_anchors(keypoints, k: int, mode: str) -> None:
+    if keypoints is None or keypoints.shape[1] != k:
+        raise ValueError(f"{mode} mode needs (B, {k}, 2) prior key points, got "
+                         f"{None if keypoints is None else tuple(keypoints.shape)}")
 
 
 class HeatmapTrunk(nn.Module):
-    """Frame (+ prior) -> K softmax heatmaps at ``scale_factor`` of the input and the hourglass features."""
+    """Frame (+ reference difference) (+ prior) -> K softmax heatmaps at ``scale_factor`` and the features.
+
+    With ``reference_input`` the network also sees ``frame - reference`` (the clip's onset frame):
+    the temporal difference is where micro-motion is visible at all, a few pixels at most.
+    """
 
     def __init__(self, num_kp: int, num_channels: int = 3, block_expansion: int = 32, max_features: int = 256,
                  num_blocks: int = 4, temperature: float = 0.1, scale_factor: float = 0.25,
-                 prior_input: str = "concat", prior_maps: int = 1):
+                 prior_input: str = "concat", prior_maps: int = 1, reference_input: bool = False):
         super().__init__()
         self.down = AntiAliasInterpolation2d(num_channels, scale_factor)
         self.prior = PriorInput(prior_input, prior_maps)
-        self.hourglass = Hourglass(num_channels + self.prior.extra_channels, block_expansion, num_blocks, max_features)
+        self.reference_input = reference_input
+        in_channels = num_channels * (2 if reference_input else 1) + self.prior.extra_channels
+        self.hourglass = Hourglass(in_channels, block_expansion, num_blocks, max_features)
         self.head = nn.Conv2d(self.hourglass.out_channels, num_kp, kernel_size=7, padding=3)
         self.temperature = temperature
         self.num_kp = num_kp
 
-    def forward(self, image: torch.Tensor, prior: torch.Tensor | None = None):
-        x = self.prior(self.down(image), prior)
+    def forward(self, image: torch.Tensor, prior: torch.Tensor | None = None, reference: torch.Tensor | None = None):
+        x = self.down(image)
+        if self.reference_input:
+            if reference is None:
+                raise ValueError("this key-point mode tracks the onset: it needs the clip's reference (onset) frame")
+            # amplified: micro-motion changes a pixel by a few gray levels
+            x = torch.cat([x, 10.0 * (x - self.down(reference))], dim=1)
+        x = self.prior(x, prior)
         features = self.hourglass(x)
         logits = self.head(features)
         b, k, h, w = logits.shape
@@ -45,57 +75,93 @@ class HeatmapTrunk(nn.Module):
         return heatmap, features
 
 
+class AnchorOffsetHead(nn.Module):
+    """Offsets and local affine corrections of key points anchored at given positions.
+
+    Features (B, F, h, w) are sampled on a ``patch`` x ``patch`` neighbourhood (feature pixels)
+    around each anchor (B, K, 2); one linear map shared by all key points turns the patch into an
+    offset (B, K, 2) (at most ``max_offset`` in [-1, 1] units) and a Jacobian (B, K, 2, 2). It
+    starts at zero offset and identity Jacobian, i.e. at the anchors themselves.
+    """
+
+    def __init__(self, features: int, patch: int = 5, max_offset: float = 0.2):
+        super().__init__()
+        self.patch, self.max_offset = patch, max_offset
+        self.linear = nn.Linear(features * patch * patch, 6)
+        nn.init.zeros_(self.linear.weight)
+        nn.init.zeros_(self.linear.bias)
+
+    def forward(self, features: torch.Tensor, anchors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b, f, h, w = features.shape
+        k = anchors.shape[1]
+        r = torch.arange(self.patch, dtype=anchors.dtype, device=anchors.device) - (self.patch - 1) / 2
+        step = torch.stack(torch.meshgrid(r * 2 / w, r * 2 / h, indexing="xy"), dim=-1).reshape(-1, 2)  # (P, 2)
+        where = anchors[:, :, None, :] + step                                          # (B, K, P, 2)
+        patch = F.grid_sample(features, where, mode="bilinear", padding_mode="border", align_corners=False)
+        out = self.linear(patch.permute(0, 2, 1, 3).reshape(b, k, -1))                  # (B, K, 6)
+        offset = self.max_offset * torch.tanh(out[..., :2] / self.max_offset)
+        eye = torch.eye(2, dtype=out.dtype, device=out.device)
+        return offset, eye + out[..., 2:].reshape(b, k, 2, 2)
+
+
 class KeypointDetector(nn.Module):
     """FOMM key points with local Jacobians.
 
-    Modes: ``learned`` (key point = heatmap mean) or ``landmarks`` (the paper's reference
-    implementation: positions are the given onset prior key points, shared by source and driving;
-    the heatmaps only weight the Jacobians, so all motion comes from J_s J_d^-1).
+    Modes (see ``KEYPOINT_MODES``): ``learned`` key point = heatmap mean, Jacobian weighted by the
+    heatmap; ``anchored`` / ``landmarks`` the onset prior key points plus a learned offset and
+    Jacobian read from the features around them (``landmarks`` also sees the onset frame, so it
+    tracks); ``reference`` the prior key points unchanged, heatmap-weighted Jacobians.
     """
 
     def __init__(self, num_kp: int = 10, mode: str = "learned", estimate_jacobian: bool = True, **trunk):
         super().__init__()
-        if mode not in KEYPOINT_MODES:
-            raise ValueError(f"unknown key-point mode {mode!r}; valid: {', '.join(KEYPOINT_MODES)}")
+        _check_mode(mode)
         self.mode, self.num_kp = mode, num_kp
-        self.trunk = HeatmapTrunk(num_kp, **trunk)
+        self.trunk = HeatmapTrunk(num_kp, reference_input=mode == "landmarks", **trunk)
+        channels = self.trunk.hourglass.out_channels
+        self.anchor_head = AnchorOffsetHead(channels) if mode in ("anchored", "landmarks") else None
         self.jacobian = None
-        if estimate_jacobian:
-            self.jacobian = nn.Conv2d(self.trunk.hourglass.out_channels, 4 * num_kp, kernel_size=7, padding=3)
+        if estimate_jacobian and self.anchor_head is None:
+            self.jacobian = nn.Conv2d(channels, 4 * num_kp, kernel_size=7, padding=3)
             nn.init.zeros_(self.jacobian.weight)
             self.jacobian.bias.data.copy_(torch.tensor([1.0, 0.0, 0.0, 1.0]).repeat(num_kp))
+        self.estimate_jacobian = estimate_jacobian
 
-    def forward(self, image, prior=None, keypoints=None) -> dict:
-        heatmap, features = self.trunk(image, prior)
+    def forward(self, image, prior=None, keypoints=None, reference=None) -> dict:
+        heatmap, features = self.trunk(image, prior, reference)
         b, k, h, w = heatmap.shape
-        if self.mode == "landmarks":
-            if keypoints is None or keypoints.shape[1] != k:
-                raise ValueError(f"landmarks mode needs (B, {k}, 2) prior key points, got "
-                                 f"{None if keypoints is None else tuple(keypoints.shape)}")
-            value = keypoints.to(heatmap.dtype)
-        else:
-            value = heatmap_mean(heatmap)
-        out = {"value": value, "heatmap": heatmap}
+        eye = torch.eye(2, device=image.device, dtype=heatmap.dtype).expand(b, k, 2, 2)
+        if self.mode in ANCHORED_MODES:
+            _check_anchors(keypoints, k, self.mode)
+        if self.anchor_head is not None:
+            offset, jacobian = self.anchor_head(features, keypoints.to(features.dtype))
+            return {"value": keypoints.to(offset.dtype) + offset, "heatmap": heatmap,
+                    "jacobian": jacobian if self.estimate_jacobian else eye}
+        value = keypoints.to(heatmap.dtype) if self.mode == "reference" else heatmap_mean(heatmap)
+        out = {"value": value, "heatmap": heatmap, "jacobian": eye}
         if self.jacobian is not None:
             jac = self.jacobian(features).view(b, k, 4, h, w)
             out["jacobian"] = (jac * heatmap[:, :, None]).sum(dim=(3, 4)).view(b, k, 2, 2)
-        else:
-            out["jacobian"] = torch.eye(2, device=image.device, dtype=heatmap.dtype).expand(b, k, 2, 2)
         return out
 
 
 class RegionPredictor(nn.Module):
-    """MRAA regions: centre = heatmap mean, affine = U diag(sqrt(s)) from the covariance's SVD."""
+    """MRAA regions: centre = heatmap mean, affine = U diag(sqrt(s)) from the covariance's SVD.
+
+    In the anchored modes the centre is the prior key point (plus a learned offset, as for
+    key points); the region's shape still comes from its heatmap.
+    """
 
     def __init__(self, num_kp: int = 10, mode: str = "learned", **trunk):
         super().__init__()
-        if mode not in KEYPOINT_MODES:
-            raise ValueError(f"unknown key-point mode {mode!r}; valid: {', '.join(KEYPOINT_MODES)}")
+        _check_mode(mode)
         self.mode, self.num_kp = mode, num_kp
-        self.trunk = HeatmapTrunk(num_kp, **trunk)
+        self.trunk = HeatmapTrunk(num_kp, reference_input=mode == "landmarks", **trunk)
+        self.anchor_head = (AnchorOffsetHead(self.trunk.hourglass.out_channels)
+                            if mode in ("anchored", "landmarks") else None)
 
-    def forward(self, image, prior=None, keypoints=None) -> dict:
-        heatmap, _ = self.trunk(image, prior)
+    def forward(self, image, prior=None, keypoints=None, reference=None) -> dict:
+        heatmap, features = self.trunk(image, prior, reference)
         mean = heatmap_mean(heatmap)
         covar = heatmap_covariance(heatmap, mean)
         u, s, _ = torch.linalg.svd(covar)
@@ -103,11 +169,13 @@ class RegionPredictor(nn.Module):
         sign = torch.sign(u[..., 0:1, :]).masked_fill(u[..., 0:1, :] == 0, 1.0)
         affine = (u * sign) * s.clamp_min(1e-8).sqrt()[..., None, :]
         value = mean
-        if self.mode == "landmarks":
-            if keypoints is None or keypoints.shape[1] != self.num_kp:
-                raise ValueError(f"landmarks mode needs (B, {self.num_kp}, 2) prior key points")
+        if self.mode in ANCHORED_MODES:
+            _check_anchors(keypoints, self.num_kp, self.mode)
             value = keypoints.to(mean.dtype)
-        return {"value": value, "jacobian": affine, "heatmap": heatmap, "covar": covar}
+        if self.anchor_head is not None:
+            offset, correction = self.anchor_head(features, value)
+            value, affine = value + offset, correction @ affine
+        return {"value": value, "jacobian": affine, "heatmap": heatmap, "covar": affine @ affine.transpose(-1, -2)}
 
 
 BACKGROUND_MODES = ("none", "affine", "perspective")
