@@ -3,16 +3,22 @@ import json
 import pytest
 import yaml
 
-from megen.report import collect, markdown_table, report
+from megen.report import aggregate, better, collect, main, markdown_table, report, variant_table
+
+
+def _write_run(folder, overrides, metrics=None, **sections):
+    folder.mkdir(parents=True)
+    if overrides is not None:
+        (folder / ".hydra").mkdir()
+        (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    data = {"metrics": metrics} if metrics is not None else {}
+    (folder / "metrics.json").write_text(json.dumps({**data, **sections}))
 
 
 def _fake_run(folder, sigma, rmte, l1):
-    folder.mkdir(parents=True)
-    (folder / ".hydra").mkdir()
-    (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([f"prior.sigma={sigma}", "trainer.max_epochs=1"]))
-    (folder / "metrics.json").write_text(json.dumps({"metrics": {
+    _write_run(folder, [f"prior.sigma={sigma}", "trainer.max_epochs=1"], {
         "test/rmte": rmte, "test/mte": 2.0, "test/l1": l1, "test/l1_static": 0.003,
-        "test/epe": 0.5, "test/epe_zero": 0.6, "val/rmte": 9.0}}))
+        "test/epe": 0.5, "test/epe_zero": 0.6, "val/rmte": 9.0})
 
 
 def test_report_over_a_fake_multirun(tmp_path):
@@ -27,8 +33,102 @@ def test_report_over_a_fake_multirun(tmp_path):
     assert lines[0] == "CPU-scale synthetic run"
     assert lines[2].startswith("| run | prior.sigma | rmte (static)")      # only the swept key is a column
     assert "| 2 | 8 | 0.8000 (1.0000) |" in table
+    # no seed override: every run is a variant of n = 1, shown without sd and never marked
+    variants = aggregate(runs)
+    assert [v["runs"] for v in variants] == [["0"], ["1"], ["2"]]
+    assert variants[2]["stats"]["rmte"] == {"mean": 0.8, "sd": None, "n": 1, "static": 1.0,
+                                            "best": False, "differs": False}
+    agg = variant_table(variants)
+    assert agg.splitlines()[0] == ("| runs | prior.sigma | rmte | rmte static | mte | mte static | l1 | l1 static "
+                                   "| epe | epe zero flow |")
+    assert "| 2 | 8 | 0.8000 (1) | 1.0000 | 2.0000 (1) | 1.0000 | 0.03000 (1) | 0.00300 | 0.5000 (1) | 0.6000 |" in agg
+    assert "*" not in agg.split("\n\n")[0] and "**" not in agg.split("\n\n")[0]
     md, png = report(tmp_path)
-    assert md.read_text() == markdown_table(runs) and png.stat().st_size > 1000
+    assert md.read_text() == agg and png.stat().st_size > 1000
+
+
+def _seed_sweep(root):
+    """Hydra-style jobs: sigma 2, 4, 8 with seeds 0-2, job 9 crashed, sigma 16 with one seed as job 10."""
+    rmte = {"2": [0.90, 0.92, 0.94], "4": [0.95, 0.97, 0.99], "8": [0.91, 0.94, 0.97], "16": [1.00]}
+    job = 0
+    for sigma, values in rmte.items():
+        for seed, value in enumerate(values):
+            job += job == 9
+            _write_run(root / str(job), [f"prior.sigma={sigma}", f"seed={seed}", "trainer.max_epochs=1"], {
+                "test/rmte": value, "test/mte": 1.5, "test/l1": 0.010 + 0.002 * seed,
+                "test/l1_static": 0.003 + 0.001 * seed})
+            job += 1
+
+
+def test_seeds_aggregate_into_variants_with_spread_marks(tmp_path):
+    _seed_sweep(tmp_path)
+    variants = aggregate(collect(tmp_path))
+    assert [v["runs"] for v in variants] == [["0", "1", "2"], ["3", "4", "5"], ["6", "7", "8"], ["10"]]
+    assert [v["overrides"] for v in variants][0] == {"prior.sigma": "2", "trainer.max_epochs": "1"}
+    s = [v["stats"]["rmte"] for v in variants]
+    assert [x["mean"] for x in s] == pytest.approx([0.92, 0.97, 0.94, 1.0])
+    assert [x["sd"] for x in s[:3]] == pytest.approx([0.02, 0.02, 0.03]) and s[3]["sd"] is None
+    assert [x["n"] for x in s] == [3, 3, 3, 1]
+    # sigma 2 is best; 4 is 0.05 away > 0.02 + 0.02; 8 is 0.02 away < 0.03 + 0.02; 16 has n = 1
+    assert [x["best"] for x in s] == [True, False, False, False]
+    assert [x["differs"] for x in s] == [False, True, False, False]
+    l1 = variants[1]["stats"]["l1"]
+    assert (l1["mean"], l1["sd"], l1["n"], l1["static"]) == pytest.approx((0.012, 0.002, 3, 0.004))
+
+    table = variant_table(variants, "sigma x 3 seeds")
+    lines = table.splitlines()
+    assert lines[0] == "sigma x 3 seeds"
+    assert lines[2] == "| runs | prior.sigma | rmte | rmte static | mte | mte static | l1 | l1 static |"
+    # l1's lowest mean is sigma 16's single run: no spread to compare with, so no bold and no mark
+    # mte is the same in every run: the tied variants share the bold and none differs
+    assert lines[4] == ("| 0, 1, 2 | 2 | **0.9200** ± 0.0200 (3) | 1.0000 | **1.5000** ± 0.0000 (3) | 1.0000 "
+                        "| 0.01200 ± 0.00200 (3) | 0.00400 |")
+    assert lines[5].startswith("| 3, 4, 5 | 4 | 0.9700 ± 0.0200 (3) * | 1.0000 | **1.5000** ± 0.0000 (3) | ")
+    assert lines[6].startswith("| 6, 7, 8 | 8 | 0.9400 ± 0.0300 (3) | 1.0000 |")
+    assert lines[7] == ("| 10 | 16 | 1.0000 (1) | 1.0000 | 1.5000 (1) | 1.0000 | 0.01000 (1) | 0.00300 |")
+    assert lines[8] == "" and lines[9].startswith("mean ± sample sd (n runs)") and "*: differs" in lines[9]
+    assert sum(line.count(") *") for line in lines[4:8]) == 1
+
+    main([str(tmp_path), "--runs"])
+    text = (tmp_path / "report.md").read_text()
+    assert text.startswith(variant_table(variants)) and text.endswith(markdown_table(collect(tmp_path), "Runs"))
+    assert "| 10 | 16 | 0 | 1.0000 (1.0000) |" in text and (tmp_path / "report.png").stat().st_size > 1000
+
+
+def test_no_marks_when_the_best_has_one_run_and_seed_only_sweeps(tmp_path):
+    for i, (overrides, rmte) in enumerate([(["prior=none"], 0.5), (["prior=paper", "seed=0"], 0.9),
+                                           (["prior=paper", "seed=1"], 1.1)]):
+        _write_run(tmp_path / "a" / str(i), overrides, {"test/rmte": rmte})
+    variants = aggregate(collect(tmp_path / "a"))
+    assert [(v["overrides"], v["stats"]["rmte"]["n"]) for v in variants] == [({"prior": "none"}, 1),
+                                                                            ({"prior": "paper"}, 2)]
+    assert not any(v["stats"]["rmte"][k] for v in variants for k in ("best", "differs"))
+    for seed, rmte in enumerate([1.0, 1.2, 1.1]):
+        _write_run(tmp_path / "b" / str(seed), [f"seed={seed}"], {"test/rmte": rmte})
+    (variant,) = aggregate(collect(tmp_path / "b"))
+    assert variant_table([variant]).splitlines()[:3] == ["| runs | rmte | rmte static |", "|---|---|---|",
+                                                         "| 0, 1, 2 | 1.1000 ± 0.1000 (3) | 1.0000 |"]
+
+
+def test_directions_for_evaluate_metrics(tmp_path):
+    assert [better(m) for m in ("rmte", "x_akd", "aed", "epe", "x_l1")] == ["lower"] * 5
+    assert [better(m) for m in ("psnr", "x_ssim", "fid_corr")] == ["higher"] * 3
+    assert better("fid_ratio") == 1.0 and better("something_new") is None
+    for k, (model, psnr, ratio) in enumerate([("fomm", 30.0, 0.5), ("fomm", 31.0, 0.9), ("fomm", 33.0, 0.95),
+                                              ("mraa", 35.0, 1.1), ("mraa", 37.0, 1.2)]):
+        _write_run(tmp_path / str(k), [f"model={model}", f"seed={k}"],
+                   reconstruction={"psnr": {"model": psnr, "static": 28.0}},
+                   motion_fidelity={"ratio": {"model": ratio, "static": 0.0},
+                                    "ratio/brows": {"model": 9.0, "static": 0.0}})
+    fomm, mraa = aggregate(collect(tmp_path))
+    # psnr, higher is better: mraa 36 ± 1.41 beats fomm 31.33 ± 1.53 by 4.67 > 2.94
+    assert mraa["stats"]["psnr"]["best"] and fomm["stats"]["psnr"]["differs"]
+    # ratio, nearest 1 is best: mraa 1.15 ± 0.07 over fomm 0.78 ± 0.25 (the lower one), 0.37 apart > 0.32
+    assert fomm["stats"]["fid_ratio"]["mean"] == pytest.approx(0.78333, abs=1e-5)
+    assert mraa["stats"]["fid_ratio"]["best"] and fomm["stats"]["fid_ratio"]["differs"]
+    assert fomm["stats"]["fid_ratio"]["static"] == 0.0 and "fid_ratio/brows" not in fomm["stats"]
+    assert "| 0, 1, 2 | fomm | 31.3333 ± 1.5275 (3) * | 28.0000 | 0.7833 ± 0.2466 (3) * | 0.0000 |" in \
+        variant_table([fomm, mraa])
 
 
 def test_report_reads_evaluate_results_and_fails_clearly(tmp_path):
@@ -39,8 +139,20 @@ def test_report_reads_evaluate_results_and_fails_clearly(tmp_path):
                                                                       "corr/brows": {"model": 1, "static": 0}}}))
     runs = collect(tmp_path)
     assert runs[0]["metrics"] == {"l1": 0.1, "l1_static": 0.2, "fid_corr": 0.5, "fid_corr_static": 0.0}
+    _write_run(tmp_path / "f", None, reconstruction={"l1": {"model": 0.3, "static": 0.2}})
+    variants = aggregate(collect(tmp_path))      # no overrides at all: runs cannot be told apart, so kept apart
+    assert [(v["runs"], v["stats"]["l1"]["n"]) for v in variants] == [(["e"], 1), (["f"], 1)]
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no metrics.json"):
         collect(tmp_path / "empty")
     with pytest.raises(FileNotFoundError, match="no such folder"):
         collect(tmp_path / "missing")
+
+
+def test_a_diverged_seed_shows_nan_without_breaking_the_table(tmp_path):
+    for job, (sigma, rmte) in enumerate([(2, float("nan")), (2, 1.0), (4, 0.5), (4, 0.6), (8, 0.9), (8, 0.9)]):
+        _write_run(tmp_path / str(job), [f"prior.sigma={sigma}", f"seed={job % 2}"], {"test/rmte": rmte})
+    table = variant_table(aggregate(collect(tmp_path)))
+    assert "| 0, 1 | 2 | nan ± nan (2) | 1.0000 |" in table
+    assert "| 2, 3 | 4 | **0.5500** ± 0.0707 (2) | 1.0000 |" in table
+    assert "| 4, 5 | 8 | 0.9000 ± 0.0000 (2) * | 1.0000 |" in table

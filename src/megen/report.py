@@ -1,12 +1,16 @@
 """``python -m megen.report <multirun folder>``: one markdown table and a plot from many runs.
 
 A run is any folder holding a ``metrics.json`` (written by ``megen.train`` or ``megen.evaluate``);
-its swept settings come from Hydra's ``.hydra/overrides.yaml`` beside it.
+its swept settings come from Hydra's ``.hydra/overrides.yaml`` beside it. Runs whose overrides
+differ only in ``seed`` are one variant: the table shows each metric's mean ± sample sd over them.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import re
+import statistics
 from pathlib import Path
 
 import yaml
@@ -15,6 +19,29 @@ from megen.io import atomic_write_text
 
 #: metric -> its static-baseline partner in train metrics (None: the baseline is 1 by definition)
 TRAIN_METRICS = {"rmte": None, "mte": None, "l1": "l1_static", "epe": "epe_zero"}
+
+#: metric name without its section prefix -> what "better" means: "lower", "higher", or a target
+#: value the best variant lies closest to (an amplitude ratio of 1 means the driving's motion).
+BETTER = {"rmte": "lower", "mte": "lower", "l1": "lower", "epe": "lower", "akd": "lower", "aed": "lower",
+          "psnr": "higher", "ssim": "higher", "corr": "higher", "ratio": 1.0}
+SECTION_PREFIXES = ("x_", "fid_")
+
+#: the override that repeats a variant rather than making a new one
+SEED_KEY = "seed"
+
+LEGEND = ("mean ± sample sd (n runs) over seeds, n = 1 without sd; static: the copy-of-source baseline "
+          "(zero flow for epe), mean; **bold**: the best variant of a metric (lowest error, highest psnr, "
+          "ssim and corr, ratio nearest 1) where it has n ≥ 2; *: differs from that best by more than "
+          "the seed spread, |mean - mean_best| > sd + sd_best, with n ≥ 2.")
+
+
+def better(metric: str):
+    """The direction of ``metric`` from :data:`BETTER`, or None when unknown."""
+    for prefix in SECTION_PREFIXES:
+        if metric.startswith(prefix):
+            metric = metric[len(prefix):]
+            break
+    return BETTER.get(metric)
 
 
 def flatten_metrics(data: dict) -> dict[str, float]:
@@ -37,13 +64,18 @@ def flatten_metrics(data: dict) -> dict[str, float]:
     return out
 
 
+def _natural(path: Path):
+    # Hydra numbers jobs 0..N-1; "10" must come after "2".
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.as_posix())]
+
+
 def collect(folder) -> list[dict]:
     """Every run under ``folder``: {"run", "overrides": {key: value}, "metrics": {...}}."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"no such folder: {folder}")
     runs = []
-    for path in sorted(folder.rglob("metrics.json")):
+    for path in sorted(folder.rglob("metrics.json"), key=_natural):
         run = path.parent
         overrides = {}
         ov = run / ".hydra" / "overrides.yaml"
@@ -66,9 +98,14 @@ def swept_keys(runs: list[dict]) -> list[str]:
     return [k for k in keys if len({r["overrides"].get(k) for r in runs}) > 1] or keys
 
 
+def _metric_names(runs: list[dict]) -> list[str]:
+    return [m for m in dict.fromkeys(k for r in runs for k in r["metrics"]) if not m.endswith("_static")]
+
+
 def markdown_table(runs: list[dict], caption: str = "") -> str:
+    """One row per run, each metric as ``model (static)``."""
     keys = swept_keys(runs)
-    metrics = [m for m in dict.fromkeys(k for r in runs for k in r["metrics"]) if not m.endswith("_static")]
+    metrics = _metric_names(runs)
     header = ["run", *keys] + [f"{m} (static)" for m in metrics]
     lines = ([caption, ""] if caption else []) + ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in runs:
@@ -80,6 +117,96 @@ def markdown_table(runs: list[dict], caption: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
+def aggregate(runs: list[dict]) -> list[dict]:
+    """Group runs into variants and summarise each metric over the variant's runs.
+
+    Returns, in order of first appearance, {"runs": [run names], "overrides": {non-seed key: value},
+    "stats": {metric: {"mean", "sd" (None below n = 2), "n", "static" (mean or None), "best", "differs"}}};
+    "best" and "differs" are set only where the best variant has n >= 2 (see :func:`_compare`).
+    A run without any override cannot be told apart from another, so it stays a variant of its own.
+    """
+    groups: dict = {}
+    for r in runs:
+        own = {k: v for k, v in r["overrides"].items() if k != SEED_KEY}
+        key = tuple(sorted(own.items())) if r["overrides"] else ("run", r["run"])
+        g = groups.setdefault(key, {"runs": [], "overrides": own, "members": []})
+        g["runs"].append(r["run"])
+        g["members"].append(r["metrics"])
+    variants = []
+    for g in groups.values():
+        stats = {}
+        for m in _metric_names(runs):
+            values = [x[m] for x in g["members"] if m in x]
+            if not values:
+                continue
+            statics = [x[f"{m}_static"] for x in g["members"] if f"{m}_static" in x]
+            stats[m] = {"mean": statistics.fmean(values), "n": len(values),
+                        "sd": _sd(values) if len(values) > 1 else None,
+                        "static": statistics.fmean(statics) if statics else None,
+                        "best": False, "differs": False}
+        variants.append({"runs": g["runs"], "overrides": g["overrides"], "stats": stats})
+    _compare(variants)
+    return variants
+
+
+def _sd(values: list[float]) -> float:
+    # statistics.stdev raises on NaN, and a diverged run does write NaN metrics.
+    return statistics.stdev(values) if all(math.isfinite(v) for v in values) else float("nan")
+
+
+def _compare(variants: list[dict]) -> None:
+    """Flag each metric's best variant and the variants beyond the seed spread from it."""
+    for m in dict.fromkeys(k for v in variants for k in v["stats"]):
+        direction = better(m)
+        scored = [v["stats"][m] for v in variants if m in v["stats"] and math.isfinite(v["stats"][m]["mean"])]
+        if direction is None or len(scored) < 2:
+            continue
+        if direction == "lower":
+            best = min(scored, key=lambda s: s["mean"])
+        elif direction == "higher":
+            best = max(scored, key=lambda s: s["mean"])
+        else:
+            best = min(scored, key=lambda s: abs(s["mean"] - direction))
+        if best["sd"] is None:   # one run: no spread to judge a winner by
+            continue
+        for s in scored:
+            s["best"] = s["mean"] == best["mean"] and s["sd"] is not None   # exact ties share it
+            if not s["best"] and s["sd"] is not None:
+                s["differs"] = abs(s["mean"] - best["mean"]) > s["sd"] + best["sd"]
+
+
+def _decimals(values) -> int:
+    # Four places, or more so that small metrics (L1 ~ 0.005) keep three significant digits.
+    small = min((abs(v) for v in values if v and math.isfinite(v)), default=1.0)
+    return min(10, max(4, 2 - math.floor(math.log10(small))))
+
+
+def variant_table(variants: list[dict], caption: str = "") -> str:
+    """One row per variant: ``mean ± sd (n)`` of each metric beside its static baseline, and a legend."""
+    keys = [k for k in swept_keys([{"overrides": v["overrides"]} for v in variants]) if k != SEED_KEY]
+    metrics = list(dict.fromkeys(m for v in variants for m in v["stats"]))
+    header = ["runs", *keys]
+    for m in metrics:
+        header += [m, f"{m} {'zero flow' if m.endswith('epe') else 'static'}"]
+    lines = ([caption, ""] if caption else []) + ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    places = {m: _decimals([x for v in variants if m in v["stats"]
+                            for x in (v["stats"][m]["mean"], v["stats"][m]["static"]) if x is not None])
+              for m in metrics}
+    for v in variants:
+        cells = [", ".join(v["runs"]), *(v["overrides"].get(k, "") for k in keys)]
+        for m in metrics:
+            s, d = v["stats"].get(m), places[m]
+            if s is None:
+                cells += ["", ""]
+                continue
+            mean = f"{s['mean']:.{d}f}"
+            cell = (f"**{mean}**" if s["best"] else mean) + ("" if s["sd"] is None else f" ± {s['sd']:.{d}f}")
+            cells.append(cell + f" ({s['n']})" + (" *" if s["differs"] else ""))
+            cells.append("" if s["static"] is None else f"{s['static']:.{d}f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n\n" + LEGEND + "\n"
+
+
 def _as_number(v):
     try:
         return float(v)
@@ -88,27 +215,30 @@ def _as_number(v):
 
 
 def plot(runs: list[dict], path, metrics=("rmte", "l1", "epe")) -> Path:
-    """Metric vs the (first) swept value, one panel per metric, static baseline dashed."""
+    """Variant means vs the (first) swept value with sd error bars, one panel per metric, static dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = swept_keys(runs)
+    variants = aggregate(runs)
+    keys = [k for k in swept_keys([{"overrides": v["overrides"]} for v in variants]) if k != SEED_KEY]
     key = keys[0] if keys else None
-    labels = [r["overrides"].get(key, r["run"]) if key else r["run"] for r in runs]
+    labels = [v["overrides"].get(key, ", ".join(v["runs"])) if key else ", ".join(v["runs"]) for v in variants]
     numeric = all(_as_number(x) is not None for x in labels)
-    order = sorted(range(len(runs)), key=lambda i: _as_number(labels[i]) if numeric else str(labels[i]))
-    panels = [m for m in metrics if any(m in r["metrics"] for r in runs)] or [
-        next(k for k in runs[0]["metrics"] if not k.endswith("_static"))]
+    order = sorted(range(len(variants)), key=lambda i: _as_number(labels[i]) if numeric else str(labels[i]))
+    panels = [m for m in metrics if any(m in v["stats"] for v in variants)] or [next(iter(variants[0]["stats"]))]
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.2), squeeze=False)
+    nan = {"mean": float("nan"), "sd": None, "static": None}
     for ax, m in zip(axes[0], panels):
         xs = [_as_number(labels[i]) if numeric else k for k, i in enumerate(order)]
-        ax.plot(xs, [runs[i]["metrics"].get(m, float("nan")) for i in order], "o-", label="model")
-        ax.plot(xs, [runs[i]["metrics"].get(f"{m}_static", float("nan")) for i in order], "k--", label="static")
+        stats = [variants[i]["stats"].get(m, nan) for i in order]
+        ax.errorbar(xs, [s["mean"] for s in stats], yerr=[s["sd"] or 0.0 for s in stats], fmt="o-", capsize=3,
+                    label="model (mean ± sd)")
+        ax.plot(xs, [float("nan") if s["static"] is None else s["static"] for s in stats], "k--", label="static")
         if not numeric:
             ax.set_xticks(xs, [str(labels[i]) for i in order], rotation=30, ha="right")
-        ax.set_xlabel(key or "run")
+        ax.set_xlabel(key or "runs")
         ax.set_title(m)
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -118,13 +248,16 @@ def plot(runs: list[dict], path, metrics=("rmte", "l1", "epe")) -> Path:
     return path
 
 
-def report(folder, caption: str = "") -> tuple[Path, Path]:
+def report(folder, caption: str = "", per_run: bool = False) -> tuple[Path, Path]:
+    """Write ``report.md`` (the variant table; with ``per_run`` the per-run table too) and ``report.png``."""
     runs = collect(folder)
-    table = markdown_table(runs, caption)
+    text = variant_table(aggregate(runs), caption)
+    if per_run:
+        text += "\n" + markdown_table(runs, "Runs")
     md = Path(folder) / "report.md"
-    atomic_write_text(md, table)
+    atomic_write_text(md, text)
     png = plot(runs, Path(folder) / "report.png")
-    print(table)
+    print(text)
     print(f"wrote {md} and {png}")
     return md, png
 
@@ -134,8 +267,9 @@ def main(argv=None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", help="a Hydra multirun folder (or any folder of runs)")
     parser.add_argument("--caption", default="", help="a line written above the table")
+    parser.add_argument("--runs", action="store_true", help="add the per-run table under the variant table")
     args = parser.parse_args(argv)
-    report(args.folder, args.caption)
+    report(args.folder, args.caption, per_run=args.runs)
 
 
 if __name__ == "__main__":
