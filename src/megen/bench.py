@@ -7,6 +7,8 @@ Cases:
     all         the three cases above and below, in turn
     generate    frames per second animating a 256x256 clip (vox-256 FOMM and the paper configuration),
                 megen's clip animation against a per-frame loop that re-encodes the target every frame
+    gradients   one training batch of the train config (Hydra overrides): each loss term's gradient norm
+                on each network, its share of the sum over terms, and the predicted against the true motion
 """
 from __future__ import annotations
 
@@ -141,12 +143,42 @@ def bench_prepare(args) -> None:
           f"frames_per_s={frames / cold:.0f} rerun_seconds={warm:.1f}")
 
 
+def bench_gradients(args) -> None:
+    import pytorch_lightning as pl
+
+    from megen.diagnostics import diagnose
+
+    # late: the training module's builders are being reshaped elsewhere
+    from megen.train import build_datamodule, build_system
+
+    cfg = _compose_train(*args.overrides)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = build_datamodule(cfg, progress=False)
+    datamodule.setup("fit")
+    batch = next(iter(datamodule.train_dataloader()))
+    system = build_system(cfg).train()
+    start = time.perf_counter()
+    norms, summary = diagnose(system, batch)
+    seconds = time.perf_counter() - start
+    print(f"gradients batch_size={batch['source'].shape[0]} frame_size={batch['source'].shape[-1]} "
+          f"seconds={seconds:.2f}")
+    nets = list(next(iter(norms.values()), {}))
+    totals = {net: sum(per_net[net] for per_net in norms.values()) for net in nets}
+    for term, per_net in norms.items():
+        for net, value in per_net.items():
+            share = value / totals[net] if totals[net] > 0 else 0.0
+            print(f"grad term={term} net={net} norm={value:.4g} share={share:.3f}")
+    for name, value in summary.items():
+        print(f"motion {name}={value:.4g}")
+
+
 def bench_all(args) -> None:
     for case in ("synthetic", "prepare", "generate"):
         CASES[case](args)
 
 
-CASES = {"synthetic": bench_synthetic, "generate": bench_generate, "prepare": bench_prepare, "all": bench_all}
+CASES = {"synthetic": bench_synthetic, "generate": bench_generate, "prepare": bench_prepare, "all": bench_all,
+         "gradients": bench_gradients}
 
 
 def main(argv=None) -> None:
