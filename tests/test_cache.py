@@ -17,6 +17,7 @@ def test_manifest_columns_and_rows(prepared, small_spec):
         arrays = read_clip(prepared / "clips" / r["file"])
         assert arrays["frames"].shape == (r["n_frames"], 64, 64)
         assert arrays["keypoints"].shape == (18, 2) and arrays["gt_landmarks"].shape == (r["n_frames"], 68, 2)
+        assert arrays["gt_flow"].shape == (r["n_frames"], 64, 64, 2)
         assert r["face_found"] is True and r["dataset"] == "synthetic"
 
 
@@ -36,6 +37,17 @@ def test_truncated_clip_is_detected_and_named(tmp_path, prepared):
     bad = tmp_path / src.name
     bad.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
     with pytest.raises(CacheError, match=src.name):
+        read_clip(bad)
+
+
+def test_flow_of_the_wrong_shape_is_detected_and_named(tmp_path, prepared):
+    from megen.data.cache import write_clip
+
+    arrays = read_clip(next((prepared / "clips").iterdir()))
+    arrays["gt_flow"] = arrays["gt_flow"][:-1]
+    bad = tmp_path / "short_flow.npz"
+    write_clip(bad, arrays)
+    with pytest.raises(CacheError, match="short_flow.npz.*gt_flow"):
         read_clip(bad)
 
 

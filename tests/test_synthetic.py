@@ -80,17 +80,32 @@ def test_apex_motion_within_configured_range(clips, small_spec):
 
 
 def test_pixels_move_as_the_ground_truth_flow_says(clips):
-    # warping the onset with the true flow must reproduce the apex frame (beyond uint8 rounding),
-    # and much better than the static onset does
+    # warping the onset with the true flow brings it much closer to the apex than the static onset;
+    # not to within uint8 rounding, because the apex is rendered finer and area-reduced, not resampled
+    # from the onset, and a bilinear warp of a sharp 64-px face cannot reproduce that exactly
+    warped_l1, static_l1 = 0.0, 0.0
     for c in clips[:4]:
         lm, sh = c.landmarks, c.shifts
         flow = motion_between(lm[0], lm[c.apex], sh[0], sh[c.apex], lm[0], 64)
         onset = c.frames[0].astype(np.float32)
         apex = c.frames[c.apex].astype(np.float32)
-        warped = warp_image(onset, flow)
-        assert np.abs(warped - apex).max() <= 1.0
-        moved = np.abs(onset - apex).mean()
-        assert moved > 0 and np.abs(warped - apex).mean() < 0.5 * moved
+        warped_l1 += np.abs(warp_image(onset, flow) - apex).mean()
+        static_l1 += np.abs(onset - apex).mean()
+    assert static_l1 > 0 and warped_l1 < 0.6 * static_l1
+
+
+def test_render_scale_keeps_frame_geometry(small_spec, identities):
+    from dataclasses import replace
+
+    from megen.data.synthetic import make_identities
+
+    assert all(i.hires.shape == (256, 256) and i.render_scale == 4 for i in identities)
+    coarse = make_identities(replace(small_spec, n_subjects=1, render_scale=1))[0]
+    assert coarse.hires is None and coarse.image.shape == identities[0].image.shape
+    # every geometric step scales with the frame, so the landmarks agree exactly and the faces up to resampling
+    np.testing.assert_allclose(coarse.landmarks, identities[0].landmarks, atol=1e-6)
+    assert np.abs(coarse.image - identities[0].image).mean() < 0.05
+    assert replace(small_spec, render_scale=1).key() != small_spec.key()
 
 
 def test_determinism(small_spec, identities, clips):

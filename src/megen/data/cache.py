@@ -4,7 +4,11 @@ Layout of one prepared set (``<cache_dir>/<dataset>-<key>/``)::
 
     clips/<uid>.npz        frames (T, S, S) uint8 gray; landmarks (68, 2) onset landmarks, pixels;
                            keypoints (18, 2) onset paper18 prior key points, pixels; face_found ();
-                           synthetic only: gt_landmarks (T, 68, 2), gt_shifts (T, 2)
+                           synthetic only: gt_landmarks (T, 68, 2), gt_shifts (T, 2) ground truth
+                           in pixels; gt_flow (T, S, S, 2) float16 (float32 where float16 would
+                           be off by 1e-3 px or more), the backward flow of every frame k to the
+                           onset frame 0: pixel p of frame k shows what the onset shows at
+                           p + gt_flow[k](p), i.e. motion_between(lm[0], lm[k], sh[0], sh[k], lm[0], S)
     manifest.csv           one row per clip (MANIFEST_COLUMNS), with manifest.csv.sha1 beside it
     meta.json              what the key was computed from
     priors/<prior>.npz     prior maps (N, C, s, s) float16 for the manifest's clips, in its order
@@ -69,6 +73,9 @@ def read_clip(path: Path) -> dict[str, np.ndarray]:
         raise CacheError(f"invalid prepared clip {path}: missing {missing} or bad frames; re-run prepare")
     if arrays["landmarks"].shape != (68, 2):
         raise CacheError(f"invalid prepared clip {path}: landmarks shape {arrays['landmarks'].shape}")
+    if "gt_flow" in arrays and arrays["gt_flow"].shape != frames.shape + (2,):
+        raise CacheError(f"invalid prepared clip {path}: gt_flow shape {arrays['gt_flow'].shape} "
+                         f"for frames {frames.shape}; re-run prepare")
     return arrays
 
 

@@ -1,6 +1,7 @@
 """Batches of (source, driving) frame pairs from one or more prepared-clip caches."""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,19 +38,23 @@ class ClipRef:
 
 
 class ClipPairDataset(Dataset):
-    """Two frames of one clip with the clip's onset key points and prior map.
+    """Two frames of one clip with the clip's onset frame, key points and prior map.
 
     Item (S = frame size, s = prior map size, K = key points)::
 
         source, driving   (3, S, S) float32 in [0, 1] (gray replicated)
+        reference         (3, S, S) float32 in [0, 1], the clip's onset frame (what key points,
+                          landmarks and prior describe; equals source when the source is the onset)
         prior             (C, s, s) float32, C = 1 (sum) or K (separate)
         keypoints         (K, 2) onset prior key points in [-1, 1] (shared by both frames)
         landmarks         (68, 2) onset landmarks, pixels
-        flow              (S, S, 2) true backward flow driving -> source, pixels (synthetic, if asked)
+        flow              (S, S, 2) true backward flow driving -> source, pixels (synthetic, if asked):
+                          pixel p of driving shows what source shows at p + flow(p)
         clip, source_index, driving_index
 
     ``pairs``: ``random`` two frames of the clip (training, as FOMM); ``onset`` the onset
     as source and a random later frame; ``apex`` onset -> apex (deterministic, evaluation).
+    A flip (``flip_prob``) mirrors every frame, the maps, points and flow together.
     """
 
     def __init__(self, clips: list[ClipRef], keypoints: str, pairs: str = "random", repeats: int = 1,
@@ -82,6 +87,7 @@ class ClipPairDataset(Dataset):
         sample = {
             "source": as_rgb(frames[src]),
             "driving": as_rgb(frames[drv]),
+            "reference": as_rgb(frames[row["onset"]]),
             "prior": torch.from_numpy(ref.prior.astype(np.float32)),
             "keypoints": pixels_to_normalized(torch.from_numpy(clip_keypoints(arrays, self.keypoints)).float(), size),
             "landmarks": torch.from_numpy(arrays["landmarks"]).float(),
@@ -90,13 +96,46 @@ class ClipPairDataset(Dataset):
             "driving_index": drv,
         }
         if self.with_flow and "gt_landmarks" in arrays:
-            from megen.data.synthetic.clips import motion_between
-
-            lm, sh = arrays["gt_landmarks"], arrays["gt_shifts"]
-            sample["flow"] = torch.from_numpy(motion_between(lm[src], lm[drv], sh[src], sh[drv], lm[0], size))
+            sample["flow"] = torch.from_numpy(true_flow(arrays, src, drv))
         if self.flip_prob > 0 and torch.rand(()) < self.flip_prob:
             sample = hflip_sample(sample, self.flip_perm)
         return sample
+
+
+def true_flow(arrays: dict[str, np.ndarray], src: int, drv: int) -> np.ndarray:
+    """The true backward flow (S, S, 2) float32 from frame ``drv`` to frame ``src`` of a synthetic clip.
+
+    Read from the cached ``gt_flow`` when the source is the onset (frame 0), as for ``onset`` and
+    ``apex`` pairs; other pairs rebuild it from the ground-truth landmarks (a thin-plate solve).
+    """
+    if src == 0 and "gt_flow" in arrays:
+        return arrays["gt_flow"][drv].astype(np.float32)
+    from megen.data.synthetic.clips import motion_between
+
+    lm, sh = arrays["gt_landmarks"], arrays["gt_shifts"]
+    with _one_blas_thread():
+        return motion_between(lm[src], lm[drv], sh[src], sh[drv], lm[0], arrays["frames"].shape[-1])
+
+
+_BLAS_CONTROLLER = None
+
+
+def _one_blas_thread():
+    """Keep BLAS on one thread while a flow is rebuilt, so that loader workers do not oversubscribe.
+
+    Uses threadpoolctl when it is installed. It is not a megen dependency; without it nothing is
+    limited, which costs little: the rebuild's solve goes through scipy and its grid products are
+    banded small enough that OpenBLAS runs them on one thread anyway (``synthetic.warp``). Setting
+    ``OPENBLAS_NUM_THREADS=1`` before start-up limits BLAS for the whole process.
+    """
+    global _BLAS_CONTROLLER
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return contextlib.nullcontext()
+    if _BLAS_CONTROLLER is None:   # inspecting the loaded libraries costs milliseconds: once per process
+        _BLAS_CONTROLLER = ThreadpoolController()
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
 
 
 def _excluded(row: dict, exclude: set[str]) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 from rich.progress import Progress
 
 from megen.data.cache import clip_uid, is_valid_clip, write_clip, write_manifest, write_meta
@@ -12,17 +13,30 @@ from megen.data.synthetic.generator import SyntheticSpec, make_identities, progr
 from megen.face.keypoints import keypoint_set
 
 PREPARED_DATASETS = ("synthetic",) + REAL_DATASETS
+FLOW_TOLERANCE_PX = 1e-3    # largest error of a stored ground-truth flow
 
 
 def _progress(enabled: bool) -> Progress:
     return Progress(disable=not enabled, transient=True)
 
 
+def compact_flow(flow: np.ndarray, tolerance: float = FLOW_TOLERANCE_PX) -> np.ndarray:
+    """(T, S, S, 2) float32 -> float16 when that stays within ``tolerance`` pixels everywhere, else float32.
+
+    float16 rounds within 1e-3 px only below 4 px of motion: enough for 64-px frames (about 1 px
+    at most), not always for larger frames or head jitter. Readers cast to float32 either way.
+    """
+    flow = np.asarray(flow, dtype=np.float32)
+    half = flow.astype(np.float16)
+    return half if np.abs(half.astype(np.float32) - flow).max(initial=0.0) < tolerance else flow
+
+
 def prepare_synthetic(spec: SyntheticSpec, cache_dir: str | Path, progress: bool = True) -> tuple[Path, dict]:
     """Render the synthetic set into ``<cache_dir>/synthetic-<key>``, reusing valid clip files.
 
     Synthetic clips store their true onset landmarks (no detection needed) plus per-frame
-    ground truth (``gt_landmarks``, ``gt_shifts``) from which any frame-to-frame flow is rebuilt.
+    ground truth (``gt_landmarks``, ``gt_shifts``) from which any frame-to-frame flow is rebuilt,
+    and ``gt_flow``, the flow of every frame to the onset, which loaders read instead of rebuilding.
     Returns the folder and a summary ``{clips, built, reused}``.
     """
     folder = Path(cache_dir) / f"synthetic-{spec.key()}"
@@ -54,6 +68,7 @@ def prepare_synthetic(spec: SyntheticSpec, cache_dir: str | Path, progress: bool
                         "face_found": True,
                         "gt_landmarks": clip.landmarks,
                         "gt_shifts": clip.shifts,
+                        "gt_flow": compact_flow(clip.flows),
                     })
                     built += 1
                 rows.append({

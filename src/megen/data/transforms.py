@@ -7,14 +7,16 @@ import torch
 def hflip_sample(sample: dict, flip_perm: torch.Tensor) -> dict:
     """Mirror a sample horizontally.
 
-    Frames (C, H, W) and prior maps flip along W; normalised key points (K, 2) in [-1, 1]
-    negate x and are re-ordered with ``flip_perm`` (so point k keeps its facial meaning);
+    Frames (C, H, W: source, driving and, when present, reference) and prior maps flip along W;
+    normalised key points (K, 2) in [-1, 1] negate x and are re-ordered with ``flip_perm`` (so
+    point k keeps its facial meaning);
     separate prior channels follow the same order; landmarks (68, 2) in pixels mirror and
     swap left/right; a backward flow (H, W, 2) flips and negates its x component.
     """
     out = dict(sample)
-    for key in ("source", "driving"):
-        out[key] = sample[key].flip(-1)
+    for key in ("source", "driving", "reference"):
+        if key in sample:
+            out[key] = sample[key].flip(-1)
     prior = sample["prior"].flip(-1)
     out["prior"] = prior[flip_perm] if prior.shape[0] == len(flip_perm) and len(flip_perm) > 1 else prior
     kp = sample["keypoints"][flip_perm].clone()

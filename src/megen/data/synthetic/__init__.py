@@ -11,13 +11,16 @@ from megen.data.synthetic.clips import (
     SyntheticClip,
     clip_landmarks,
     motion_between,
+    motion_model,
     render_clip,
+    render_with_flow,
 )
 from megen.data.synthetic.generator import SyntheticSpec, generate, make_identities, render
-from megen.data.synthetic.identities import Identity, base_face, embedded_photo_paths, make_identity
+from megen.data.synthetic.identities import Identity, at_frame_size, base_face, embedded_photo_paths, make_identity
 
 __all__ = [
     "ACTION_UNITS", "AU_TEMPLATES", "EMOTION_AUS", "ExpressionProgram", "Identity", "SyntheticClip", "SyntheticSpec",
-    "base_face", "clip_landmarks", "embedded_photo_paths", "expression_template", "generate", "intensity_curve",
-    "make_identities", "make_identity", "motion_between", "render", "render_clip",
+    "at_frame_size", "base_face", "clip_landmarks", "embedded_photo_paths", "expression_template", "generate",
+    "intensity_curve", "make_identities", "make_identity", "motion_between", "motion_model", "render", "render_clip",
+    "render_with_flow",
 ]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from megen.data.synthetic.action_units import (
@@ -12,7 +13,7 @@ from megen.data.synthetic.action_units import (
     intensity_curve,
 )
 from megen.data.synthetic.identities import Identity
-from megen.data.synthetic.warp import anchor_points, backward_flow, warp_image, with_anchors
+from megen.data.synthetic.warp import anchor_points, flow_model, grid_flow, warp_image, with_anchors
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class ExpressionProgram:
 
 @dataclass
 class SyntheticClip:
-    """A rendered clip: uint8 gray frames and per-frame ground-truth landmarks."""
+    """A rendered clip: uint8 gray frames and per-frame ground-truth landmarks and motion."""
 
     subject: str
     clip: str
@@ -57,6 +58,7 @@ class SyntheticClip:
     frames: np.ndarray        # (T, S, S) uint8
     landmarks: np.ndarray     # (T, 68, 2) float32 pixel (x, y), ground truth for every frame
     shifts: np.ndarray        # (T, 2) float32 head shift in pixels (moves the anchors too)
+    flows: np.ndarray | None = None   # (T, S, S, 2) float32 backward flow frame k -> onset, pixels
     meta: dict = field(default_factory=dict)
 
     @property
@@ -82,33 +84,59 @@ def clip_landmarks(identity: Identity, program: ExpressionProgram) -> tuple[np.n
     return identity.landmarks[None] + disp + shifts[:, None, :], shifts
 
 
+def motion_model(landmarks_src, landmarks_dst, shift_src, shift_dst, onset_landmarks, size: int):
+    """The spline behind ``motion_between`` (evaluate it with ``warp.grid_flow`` at any scale)."""
+    anchors = anchor_points(size, onset_landmarks)
+    return flow_model(with_anchors(landmarks_src, anchors, shift_src), with_anchors(landmarks_dst, anchors, shift_dst))
+
+
 def motion_between(landmarks_src, landmarks_dst, shift_src, shift_dst, onset_landmarks, size: int) -> np.ndarray:
     """Ground-truth backward flow (size, size, 2) from a frame ``dst`` to a frame ``src`` of one clip.
 
     Pixel p of frame dst shows what frame src shows at p + flow(p); exact at the landmarks
-    and, for src = onset, exactly the warp that rendered the clip.
+    and, for src = onset, the spline that rendered the clip (there sampled ``render_scale`` times finer).
     """
-    anchors = anchor_points(size, onset_landmarks)
-    return backward_flow(
-        with_anchors(landmarks_src, anchors, shift_src), with_anchors(landmarks_dst, anchors, shift_dst), size
-    )
+    return grid_flow(motion_model(landmarks_src, landmarks_dst, shift_src, shift_dst, onset_landmarks, size), size)
+
+
+def render_with_flow(identity: Identity, program: ExpressionProgram, rng: np.random.Generator | None = None):
+    """Render ``program`` on ``identity`` with its ground truth.
+
+    Returns frames (T, S, S) uint8, landmarks (T, 68, 2) float32, shifts (T, 2) float32 and
+    flows (T, S, S, 2) float32, where flows[k] = motion_between(lm[0], lm[k], sh[0], sh[k], lm[0], S)
+    of the returned arrays. Frame k is ``identity.hires`` warped by that same spline sampled r
+    times finer, then area-reduced like the identity itself, so no frame is a resampling of
+    another; the onset is ``identity.image`` itself.
+    """
+    size = identity.image.shape[0]
+    fine = identity.hires if identity.hires is not None else identity.image
+    scale = identity.render_scale
+    landmarks, shifts = clip_landmarks(identity, program)
+    # render from the float32 geometry that is stored, so flows rebuilt from it are the warps used
+    landmarks, shifts = landmarks.astype(np.float32), shifts.astype(np.float32)
+    t0 = program.onset
+    if shifts[t0].any():
+        raise ValueError("a program's head shift must be zero at the onset (the identity's own pose)")
+    frames = np.empty((program.n_frames, size, size), dtype=np.uint8)
+    flows = np.zeros((program.n_frames, size, size, 2), dtype=np.float32)
+    for k in range(program.n_frames):
+        if k == t0:
+            img = identity.image   # zero motion; flows[t0] stays 0, which is what the spline gives
+        else:
+            model = motion_model(landmarks[t0], landmarks[k], shifts[t0], shifts[k], landmarks[t0], size)
+            flows[k] = grid_flow(model, size)
+            img = warp_image(fine, grid_flow(model, size, scale))
+            if scale > 1:
+                img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+        if program.noise > 0 and k != t0 and rng is not None:
+            img = img + rng.normal(0.0, program.noise, img.shape)
+        frames[k] = np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
+    return frames, landmarks, shifts, flows
 
 
 def render_clip(identity: Identity, program: ExpressionProgram, rng: np.random.Generator | None = None):
     """Render ``program`` on ``identity`` -> (frames (T,S,S) uint8, landmarks (T,68,2), shifts (T,2))."""
-    size = identity.image.shape[0]
-    landmarks, shifts = clip_landmarks(identity, program)
-    frames = np.empty((program.n_frames, size, size), dtype=np.uint8)
-    for k in range(program.n_frames):
-        if k == program.onset and not shifts[k].any():
-            img = identity.image
-        else:
-            flow = motion_between(identity.landmarks, landmarks[k], (0.0, 0.0), shifts[k], identity.landmarks, size)
-            img = warp_image(identity.image, flow)
-        if program.noise > 0 and k != program.onset and rng is not None:
-            img = img + rng.normal(0.0, program.noise, img.shape)
-        frames[k] = np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
-    return frames, landmarks.astype(np.float32), shifts.astype(np.float32)
+    return render_with_flow(identity, program, rng)[:3]
 
 
 def sample_program(

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
 import numpy as np
 
-from megen.data.synthetic.clips import ExpressionProgram, SyntheticClip, render_clip, sample_program
-from megen.data.synthetic.identities import Identity, base_face, make_identity, photo_paths
+from megen.data.synthetic.clips import ExpressionProgram, SyntheticClip, render_with_flow, sample_program
+from megen.data.synthetic.identities import Identity, at_frame_size, base_face, make_identity, photo_paths
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,14 @@ class SyntheticSpec:
     jitter_px: float = 0.0
     noise: float = 0.0
     variation: float = 1.0
+    render_scale: int = 4    # faces and frames are rendered this many times finer, then area-reduced
     identity_dir: str | None = None
     emotions: dict = field(default_factory=dict)   # emotion -> weight; empty = CASME II frequencies
+
+    def __post_init__(self):
+        if int(self.render_scale) != self.render_scale or self.render_scale < 1:
+            raise ValueError(f"render_scale must be a positive integer, got {self.render_scale!r}")
+        object.__setattr__(self, "render_scale", int(self.render_scale))   # 4.0 from a config keys as 4
 
     @classmethod
     def from_config(cls, cfg) -> "SyntheticSpec":
@@ -57,10 +64,16 @@ def subject_name(i: int) -> str:
 
 
 def make_identities(spec: SyntheticSpec) -> list[Identity]:
-    """One pseudo-identity per subject, cycling through the available photos."""
-    bases = [base_face(str(p), spec.frame_size) for p in photo_paths(spec.identity_dir)]
+    """One pseudo-identity per subject, cycling through the available photos.
+
+    Each is built at ``render_scale`` times the frame size and reduced to it (``at_frame_size``),
+    keeping the fine image that clips are rendered from.
+    """
+    scale = int(spec.render_scale)
+    bases = [base_face(str(p), spec.frame_size * scale) for p in photo_paths(spec.identity_dir)]
     return [
-        make_identity(bases[i % len(bases)], np.random.default_rng([spec.seed, 0, i]), subject_name(i), spec.variation)
+        at_frame_size(make_identity(bases[i % len(bases)], np.random.default_rng([spec.seed, 0, i]), subject_name(i),
+                                    spec.variation), scale)
         for i in range(spec.n_subjects)
     ]
 
@@ -74,9 +87,13 @@ def program_for(spec: SyntheticSpec, identity: Identity, subject: int, index: in
 
 
 def render(identity: Identity, program: ExpressionProgram, subject: str, clip: str, seed=0) -> SyntheticClip:
-    """Render one program on one identity (also used for cross-identity ground truth)."""
-    frames, landmarks, shifts = render_clip(identity, program, np.random.default_rng([seed, 2, hash(clip) % 2**31]))
-    return SyntheticClip(subject, clip, identity.name, program, frames, landmarks, shifts)
+    """Render one program on one identity (also used for cross-identity ground truth).
+
+    The noise stream is seeded by a stable digest of ``clip`` (str ``hash`` differs between processes).
+    """
+    frames, landmarks, shifts, flows = render_with_flow(identity, program,
+                                                        np.random.default_rng([seed, 2, zlib.crc32(clip.encode())]))
+    return SyntheticClip(subject, clip, identity.name, program, frames, landmarks, shifts, flows)
 
 
 def generate(spec: SyntheticSpec, identities: list[Identity] | None = None) -> Iterator[SyntheticClip]:

@@ -3,12 +3,17 @@
 Every pseudo-identity is a deterministic function of (base photo, seed, index): a horizontal
 flip, a similarity transform, a landmark-driven shape morph and photometric changes. Its
 landmarks follow every geometric step exactly, so the onset frame needs no face detection.
+
+Identities are built at a render scale r (the photo cropped to r times the frame size) and
+reduced once with area averaging (``at_frame_size``); clips are rendered from the fine image and
+reduced the same way, so every frame, onset included, is sampled alike and none is a resampling
+of another (whose extra blur no flow would explain).
 """
 from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -23,11 +28,21 @@ from megen.video import is_image, read_image
 
 @dataclass(frozen=True)
 class Identity:
-    """A gray face at frame size with its 68 landmarks."""
+    """A gray face at frame size with its 68 landmarks.
+
+    ``hires``, when set, is the same face r times finer, (r*S, r*S) float32 in [0, 1], whose
+    area average is ``image`` (before uint8 quantisation); clips are rendered from it. Frame
+    pixel p and fine pixel q share a centre where p = (q + 0.5) / r - 0.5.
+    """
 
     name: str
-    image: np.ndarray       # (S, S) float32 in [0, 1]
-    landmarks: np.ndarray   # (68, 2) float64 pixel (x, y)
+    image: np.ndarray       # (S, S) float32 in [0, 1], on the uint8 grid
+    landmarks: np.ndarray   # (68, 2) float64 pixel (x, y) of the frame
+    hires: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def render_scale(self) -> int:
+        return 1 if self.hires is None else self.hires.shape[0] // self.image.shape[0]
 
     @property
     def eye_distance(self) -> float:
@@ -149,6 +164,22 @@ def make_identity(base: Identity, rng: np.random.Generator, name: str, variation
     )
     ident = _shape_morph(ident, rng, strength=variation)
     return Identity(name, _quantise(_photometric(ident.image, rng, size)), ident.landmarks)
+
+
+def at_frame_size(fine: Identity, scale: int) -> Identity:
+    """The frame-size identity of a face built ``scale`` times finer; it keeps ``fine.image`` to render from.
+
+    ``scale`` = 1 keeps the image (and no ``hires``: clips are then resampled at frame size).
+    """
+    if scale == 1:
+        return Identity(fine.name, _quantise(fine.image), fine.landmarks)
+    big = fine.image.shape[0]
+    if big % scale or fine.image.shape[1] != big:
+        raise ValueError(f"a {fine.image.shape} image does not reduce by {scale}")
+    size = big // scale
+    image = cv2.resize(fine.image, (size, size), interpolation=cv2.INTER_AREA)
+    landmarks = (np.asarray(fine.landmarks, dtype=np.float64) + 0.5) / scale - 0.5
+    return Identity(fine.name, _quantise(image), landmarks, hires=np.ascontiguousarray(fine.image, dtype=np.float32))
 
 
 def _quantise(image: np.ndarray) -> np.ndarray:
