@@ -22,7 +22,7 @@ def test_default_is_the_cpu_sized_facial_prior_fomm():
 def test_paper_experiment_matches_the_reference_configuration():
     cfg = _compose("experiment=fp_fomm_paper")
     assert cfg.dataset.frame_size == 256 and cfg.data.batch_size == 9 and cfg.data.repeats == 50
-    assert cfg.prior.keypoint_mode == "landmarks" and cfg.prior.kernel == "reference" and cfg.model.num_kp == 18
+    assert cfg.prior.keypoint_mode == "reference" and cfg.prior.kernel == "reference" and cfg.model.num_kp == 18
     assert list(cfg.optim.milestones) == [60, 90] and cfg.trainer.max_epochs == 100
     m = cfg.model
     assert (m.motion.block_expansion, m.motion.max_features, m.motion.num_blocks, m.motion.scale_factor) == (32, 1024, 5, 0.25)

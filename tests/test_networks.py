@@ -43,13 +43,42 @@ def test_keypoint_detector_learned_and_identity_jacobian():
     assert torch.allclose(out["heatmap"].sum(dim=(2, 3)), torch.ones(2, 5))
 
 
-def test_landmarks_mode_uses_the_given_points():
-    det = KeypointDetector(num_kp=18, mode="landmarks", prior_input="concat", **TINY_TRUNK)
+def test_reference_mode_uses_the_given_points():
+    det = KeypointDetector(num_kp=18, mode="reference", prior_input="concat", **TINY_TRUNK)
     kp = torch.rand(2, 18, 2) * 2 - 1
     out = det(torch.rand(2, 3, 32, 32), torch.rand(2, 1, 16, 16), kp)
     torch.testing.assert_close(out["value"], kp)
-    with pytest.raises(ValueError, match="landmarks mode"):
+    with pytest.raises(ValueError, match="reference mode"):
         det(torch.rand(2, 3, 32, 32), torch.rand(2, 1, 16, 16), None)
+
+
+@pytest.mark.parametrize("family", [KeypointDetector, RegionPredictor])
+def test_anchored_modes_start_at_the_anchors_and_can_move(family):
+    """Offsets start at zero; once the head learns anything, driving key points leave their anchors."""
+    kp = torch.rand(2, 18, 2) * 1.6 - 0.8
+    frame, onset = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    for mode in ("anchored", "landmarks"):
+        det = family(num_kp=18, mode=mode, prior_input="none", **TINY_TRUNK)
+        out = det(frame, None, kp, onset)
+        torch.testing.assert_close(out["value"], kp)
+        torch.nn.init.normal_(det.anchor_head.linear.weight, std=0.1)
+        moved = det(frame, None, kp, onset)["value"]
+        assert (moved - kp).abs().max() > 1e-3
+        assert (moved - kp).abs().max() <= det.anchor_head.max_offset + 1e-6
+
+
+def test_landmarks_mode_tracks_against_the_onset():
+    """The same frame against itself and against another onset gives different key points, and
+    the mode refuses to guess without an onset frame."""
+    det = KeypointDetector(num_kp=18, mode="landmarks", prior_input="none", **TINY_TRUNK)
+    torch.nn.init.normal_(det.anchor_head.linear.weight, std=0.1)
+    kp = torch.rand(1, 18, 2) * 1.6 - 0.8
+    frame = torch.rand(1, 3, 32, 32)
+    still = det(frame, None, kp, frame)["value"]
+    moved = det(frame, None, kp, torch.rand(1, 3, 32, 32))["value"]
+    assert (still - moved).abs().max() > 1e-4
+    with pytest.raises(ValueError, match="onset"):
+        det(frame, None, kp, None)
 
 
 def test_prior_input_errors_are_clear():
@@ -106,7 +135,7 @@ def test_discriminator_scales_and_spectral_norm():
 
 
 @pytest.mark.parametrize("family,prior_input,mode", list(itertools.product(
-    ["fomm", "mraa"], ["none", "concat", "learned"], ["learned", "landmarks"])))
+    ["fomm", "mraa"], ["none", "concat", "learned"], ["learned", "anchored", "landmarks", "reference"])))
 def test_every_family_prior_and_mode_combination_runs(family, prior_input, mode):
     model_cfg = {**TINY_MODEL, "family": family, "background": "affine" if family == "mraa" else "none"}
     prior = {"keypoints": "paper18", "input": prior_input, "keypoint_mode": mode,
@@ -116,7 +145,7 @@ def test_every_family_prior_and_mode_combination_runs(family, prior_input, mode)
     src, drv = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
     out = model(src, drv, torch.rand(2, channels, 16, 16), torch.rand(2, 18, 2) * 2 - 1)
     assert out["prediction"].shape == (2, 3, 32, 32)
-    k = 18 if mode == "landmarks" else 5
+    k = 5 if mode == "learned" else 18
     assert out["motion_source"]["value"].shape == (2, k, 2)
     out["prediction"].mean().backward()
 

@@ -94,3 +94,19 @@ def equivariance_flow(deformation: torch.Tensor, transform) -> torch.Tensor:
     grid = coordinate_grid(h, w, dtype=deformation.dtype, device=deformation.device)
     target = transform.warp_coordinates(grid.reshape(1, -1, 2).expand(b, -1, -1)).view(b, h, w, 2)
     return deformation_error(deformation, (target - grid).detach(), normalise=True)
+
+
+def keypoint_flow(kp_source: torch.Tensor, kp_driving: torch.Tensor, true_flow_px: torch.Tensor,
+                  floor_px: float = 0.05) -> torch.Tensor:
+    """Key points follow the true motion: |kp_s - (kp_d + flow(kp_d))|, normalised by |flow(kp_d)|.
+
+    kp (B, K, 2) in [-1, 1]; true_flow_px (B, H, W, 2) backward flow in frame pixels (driving pixel
+    z shows the source at z + flow(z)). A direct signal to the key-point network that does not
+    pass through the dense-motion masks, so it survives a collapse of the masks to the background.
+    """
+    b, h, w, _ = true_flow_px.shape
+    scale = torch.tensor([2.0 / w, 2.0 / h], dtype=kp_driving.dtype, device=kp_driving.device)
+    flow = F.grid_sample(true_flow_px.permute(0, 3, 1, 2), kp_driving.detach()[:, :, None, :], mode="bilinear",
+                         padding_mode="border", align_corners=False)[..., 0].permute(0, 2, 1) * scale  # (B, K, 2)
+    error = (kp_source - kp_driving - flow).abs()
+    return error.sum() / (flow.abs().sum() + floor_px * float(scale[0]) * flow.numel())

@@ -18,11 +18,12 @@ from torch import nn
 from megen.models.blocks import AntiAliasInterpolation2d, DownBlock2d, Hourglass
 from megen.models.motion import heatmap_covariance, heatmap_mean
 from megen.models.prior_input import PriorInput
+from megen.models.tracking import lucas_kanade, to_gray
 
 #: learned: key point = heatmap mean (FOMM / MRAA).
 #: anchored: the clip's onset prior key points plus offsets regressed from the frame.
-#: landmarks: the onset prior key points tracked onto the frame: offsets regressed from the frame
-#:     and its clip's onset (reference) frame, so driving key points move with the face.
+#: landmarks: the onset prior key points tracked onto the frame (Lucas-Kanade against the clip's
+#:     onset frame) plus a learned residual offset, so driving key points move with the face.
 #: reference: the paper's public code: the onset points themselves for every frame (no displacement,
 #:     all motion from the Jacobians); kept for faithful reproduction and ablation.
 KEYPOINT_MODES = ("learned", "anchored", "landmarks", "reference")
@@ -32,6 +33,19 @@ ANCHORED_MODES = ("anchored", "landmarks", "reference")
 def _check_mode(mode: str) -> None:
     if mode not in KEYPOINT_MODES:
         raise ValueError(f"unknown key-point mode {mode!r}; valid: {', '.join(KEYPOINT_MODES)}")
+
+
+def track_anchors(frame: torch.Tensor, reference: torch.Tensor | None, anchors: torch.Tensor) -> torch.Tensor:
+    """(B, K, 2) displacement of the onset ``anchors`` from ``reference`` (B, C, H, W) to ``frame``.
+
+    The window is 6 % of the frame width (4 px at 64, 15 px at 256), a patch of face texture
+    around each key point; tracking is not learned, so no gradient flows through it.
+    """
+    if reference is None:
+        raise ValueError("landmarks mode tracks the onset key points: it needs the clip's reference (onset) frame")
+    radius = max(2, round(0.06 * frame.shape[-1]))
+    with torch.no_grad():
+        return lucas_kanade(to_gray(frame), to_gray(reference), anchors, radius_px=radius)
 
 
 def _check_anchors(keypoints, k: int, mode: str) -> None:
@@ -108,9 +122,10 @@ class KeypointDetector(nn.Module):
     """FOMM key points with local Jacobians.
 
     Modes (see ``KEYPOINT_MODES``): ``learned`` key point = heatmap mean, Jacobian weighted by the
-    heatmap; ``anchored`` / ``landmarks`` the onset prior key points plus a learned offset and
-    Jacobian read from the features around them (``landmarks`` also sees the onset frame, so it
-    tracks); ``reference`` the prior key points unchanged, heatmap-weighted Jacobians.
+    heatmap; ``anchored`` the onset prior key points plus a learned offset and Jacobian read from
+    the features around them; ``landmarks`` the same after tracking the onset points onto the
+    frame (the network also sees the frame's difference from the onset); ``reference`` the prior
+    key points unchanged, heatmap-weighted Jacobians.
     """
 
     def __init__(self, num_kp: int = 10, mode: str = "learned", estimate_jacobian: bool = True, **trunk):
@@ -134,8 +149,11 @@ class KeypointDetector(nn.Module):
         if self.mode in ANCHORED_MODES:
             _check_anchors(keypoints, k, self.mode)
         if self.anchor_head is not None:
-            offset, jacobian = self.anchor_head(features, keypoints.to(features.dtype))
-            return {"value": keypoints.to(offset.dtype) + offset, "heatmap": heatmap,
+            anchors = keypoints.to(features.dtype)
+            if self.mode == "landmarks":
+                anchors = anchors + track_anchors(image, reference, anchors)
+            offset, jacobian = self.anchor_head(features, anchors)
+            return {"value": anchors + offset, "heatmap": heatmap,
                     "jacobian": jacobian if self.estimate_jacobian else eye}
         value = keypoints.to(heatmap.dtype) if self.mode == "reference" else heatmap_mean(heatmap)
         out = {"value": value, "heatmap": heatmap, "jacobian": eye}
@@ -172,6 +190,8 @@ class RegionPredictor(nn.Module):
         if self.mode in ANCHORED_MODES:
             _check_anchors(keypoints, self.num_kp, self.mode)
             value = keypoints.to(mean.dtype)
+        if self.mode == "landmarks":
+            value = value + track_anchors(image, reference, value)
         if self.anchor_head is not None:
             offset, correction = self.anchor_head(features, value)
             value, affine = value + offset, correction @ affine
