@@ -156,3 +156,20 @@ def test_a_diverged_seed_shows_nan_without_breaking_the_table(tmp_path):
     assert "| 0, 1 | 2 | nan ± nan (2) | 1.0000 |" in table
     assert "| 2, 3 | 4 | **0.5500** ± 0.0707 (2) | 1.0000 |" in table
     assert "| 4, 5 | 8 | 0.9000 ± 0.0000 (2) * | 1.0000 |" in table
+
+
+def test_placement_overrides_do_not_split_variants(tmp_path):
+    """run_dir / paths.* / progress overrides differ per run but are not settings."""
+    import json
+
+    from megen.report import aggregate, collect
+
+    for seed in (0, 1):
+        run = tmp_path / f"row/seed{seed}"
+        (run / ".hydra").mkdir(parents=True)
+        (run / ".hydra" / "overrides.yaml").write_text(
+            f"- seed={seed}\n- run_dir={run}\n- paths.output_root=/x{seed}\n- callbacks.progress=null\n- prior.sigma=4\n")
+        (run / "metrics.json").write_text(json.dumps({"metrics": {"test/rmte": 0.5 + 0.1 * seed}}))
+    variants = aggregate(collect(tmp_path))
+    assert len(variants) == 1 and variants[0]["overrides"] == {"prior.sigma": "4"}
+    assert abs(variants[0]["stats"]["rmte"]["mean"] - 0.55) < 1e-9

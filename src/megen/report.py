@@ -69,6 +69,15 @@ def _natural(path: Path):
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.as_posix())]
 
 
+#: overrides that say where a run writes or how it shows progress, not what it trains
+PLACEMENT_KEYS = ("run_dir", "callbacks.progress", "trainer.enable_progress_bar")
+PLACEMENT_PREFIXES = ("paths.", "hydra.")
+
+
+def _is_placement(key: str) -> bool:
+    return key in PLACEMENT_KEYS or key.startswith(PLACEMENT_PREFIXES)
+
+
 def collect(folder) -> list[dict]:
     """Every run under ``folder``: {"run", "overrides": {key: value}, "metrics": {...}}."""
     folder = Path(folder)
@@ -82,7 +91,9 @@ def collect(folder) -> list[dict]:
         if ov.is_file():
             for item in yaml.safe_load(ov.read_text()) or []:
                 key, _, value = str(item).partition("=")
-                overrides[key.lstrip("+~")] = value
+                key = key.lstrip("+~")
+                if not _is_placement(key):
+                    overrides[key] = value
         try:
             metrics = flatten_metrics(json.loads(path.read_text()))
         except (json.JSONDecodeError, KeyError, TypeError) as err:
