@@ -15,6 +15,7 @@ TINY = [
     "model.discriminator.block_expansion=8", "model.discriminator.max_features=32", "model.discriminator.num_blocks=2",
     "data.batch_size=2", "data.repeats=1", "trainer.max_epochs=1", "trainer.limit_train_batches=2",
     "trainer.limit_val_batches=1", "trainer.enable_model_summary=false", "trainer.log_every_n_steps=1",
+    "loss.weights.generator_gan=1",   # the tiny runs exercise the whole GAN path (off in the CPU default)
 ]
 
 

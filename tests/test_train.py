@@ -10,7 +10,7 @@ from helpers import compose_train, run_module, tiny_overrides
 from megen.checkpoints import load_checkpoint
 from megen.train import train
 
-LOSS_TERMS = {"perceptual", "generator_gan", "feature_matching", "equivariance_value", "equivariance_jacobian",
+LOSS_TERMS = {"perceptual", "generator_gan", "feature_matching", "equivariance_value", "equivariance_flow",
               "flow", "discriminator_gan", "total"}
 
 

@@ -15,6 +15,7 @@ from megen.models.losses import (
     equivariance_value,
     feature_matching,
     flow_supervision,
+    keypoint_flow,
     lsgan_discriminator,
     lsgan_generator,
     perceptual_pyramid,
@@ -79,9 +80,9 @@ class MotionTransferSystem(pl.LightningModule):
         ev, ej = w.get("equivariance_value", 0), w.get("equivariance_jacobian", 0)
         ef = w.get("equivariance_flow", 0)
         mode = self.model.motion_net.mode
-        # anchored key points are checked by the exact equivariance flow instead: their anchors
-        # do not move with T, so value / Jacobian equivariance does not apply to them
-        ev = ev if mode == "learned" else 0
+        # reference-mode key points are the onset points themselves: they cannot move with T;
+        # anchored Jacobians are relative corrections, checked by the equivariance flow instead
+        ev = ev if mode != "reference" else 0
         ej = ej if mode in ("learned", "reference") else 0
         if ev > 0 or ej > 0 or ef > 0:
             eq = self.loss_cfg["equivariance"]
@@ -91,16 +92,19 @@ class MotionTransferSystem(pl.LightningModule):
             prior_t = t.transform_frame(prior) if prior is not None else None
             # T(driving) is tracked against the driving frame: the pair (driving -> T(driving))
             m_t = self.model.motion(t.transform_frame(driving), prior_t, kp, driving)
-            m_d = out["motion_driving"]
+            # tracked key points of the driving frame against itself: the other end of the pair
+            m_d = self.model.motion(driving, prior, kp, driving) if mode == "landmarks" else out["motion_driving"]
             if ev > 0:
                 losses["equivariance_value"] = ev * equivariance_value(m_d["value"], m_t["value"], t)
             if ej > 0:
                 losses["equivariance_jacobian"] = ej * equivariance_jacobian(m_d["jacobian"], m_t["jacobian"],
                                                                              m_t["value"], t)
             if ef > 0:
-                m_dd = self.model.motion(driving, prior, kp, driving) if mode == "landmarks" else m_d
-                dense = self.model.dense_motion(driving, m_dd, m_t)
+                dense = self.model.dense_motion(driving, m_d, m_t)
                 losses["equivariance_flow"] = ef * equivariance_flow(dense["deformation"], t)
+        if w.get("keypoint_flow", 0) > 0 and "flow" in batch:
+            losses["keypoint_flow"] = w["keypoint_flow"] * keypoint_flow(
+                out["motion_source"]["value"], out["motion_driving"]["value"], batch["flow"])
         if w.get("flow", 0) > 0 and "flow" in batch:
             losses["flow"] = w["flow"] * flow_supervision(out["deformation"], batch["flow"],
                                                           normalise=bool(self.loss_cfg.get("flow_normalise", False)))

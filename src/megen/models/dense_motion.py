@@ -30,8 +30,8 @@ class DenseMotionNetwork(nn.Module):
 
     def __init__(self, num_kp: int, num_channels: int = 3, block_expansion: int = 32, num_blocks: int = 4,
                  max_features: int = 256, scale_factor: float = 0.25, kp_variance: float = 0.01,
-                 estimate_occlusion: bool = True, mask_prior: bool = False, mask_prior_variance: float = 0.02,
-                 background_level: float = 0.1, displacement_input: bool = False):
+                 estimate_occlusion: bool = True, mask_prior: bool = False, mask_prior_variance: float = 0.005,
+                 background_level: float = 0.5, displacement_input: bool = False):
         super().__init__()
         self.down = AntiAliasInterpolation2d(num_channels, scale_factor)
         self.displacement_input = displacement_input

@@ -6,7 +6,7 @@ to know which family produced it::
 
     value     (B, K, 2)     key point / region centre in [-1, 1]
     jacobian  (B, K, 2, 2)  local affine (identity when not estimated)
-    heatmap   (B, K, h, w)  softmax heatmaps
+    heatmap   (B, K, h, w)  softmax heatmaps (not for anchored FOMM key points)
     covar     (B, K, 2, 2)  region covariance (MRAA only)
 """
 from __future__ import annotations
@@ -63,14 +63,17 @@ class HeatmapTrunk(nn.Module):
 
     def __init__(self, num_kp: int, num_channels: int = 3, block_expansion: int = 32, max_features: int = 256,
                  num_blocks: int = 4, temperature: float = 0.1, scale_factor: float = 0.25,
-                 prior_input: str = "concat", prior_maps: int = 1, reference_input: bool = False):
+                 prior_input: str = "concat", prior_maps: int = 1, reference_input: bool = False,
+                 heatmaps: bool = True):
         super().__init__()
         self.down = AntiAliasInterpolation2d(num_channels, scale_factor)
         self.prior = PriorInput(prior_input, prior_maps)
         self.reference_input = reference_input
         in_channels = num_channels * (2 if reference_input else 1) + self.prior.extra_channels
         self.hourglass = Hourglass(in_channels, block_expansion, num_blocks, max_features)
-        self.head = nn.Conv2d(self.hourglass.out_channels, num_kp, kernel_size=7, padding=3)
+        # without heatmaps (anchored key points) the trunk only gives features: no parameters
+        # that no loss reaches, which distributed training would refuse
+        self.head = nn.Conv2d(self.hourglass.out_channels, num_kp, kernel_size=7, padding=3) if heatmaps else None
         self.temperature = temperature
         self.num_kp = num_kp
 
@@ -83,6 +86,8 @@ class HeatmapTrunk(nn.Module):
             x = torch.cat([x, 10.0 * (x - self.down(reference))], dim=1)
         x = self.prior(x, prior)
         features = self.hourglass(x)
+        if self.head is None:
+            return None, features
         logits = self.head(features)
         b, k, h, w = logits.shape
         heatmap = F.softmax(logits.flatten(2) / self.temperature, dim=2).view(b, k, h, w)
@@ -132,9 +137,10 @@ class KeypointDetector(nn.Module):
         super().__init__()
         _check_mode(mode)
         self.mode, self.num_kp = mode, num_kp
-        self.trunk = HeatmapTrunk(num_kp, reference_input=mode == "landmarks", **trunk)
+        anchored = mode in ("anchored", "landmarks")
+        self.trunk = HeatmapTrunk(num_kp, reference_input=mode == "landmarks", heatmaps=not anchored, **trunk)
         channels = self.trunk.hourglass.out_channels
-        self.anchor_head = AnchorOffsetHead(channels) if mode in ("anchored", "landmarks") else None
+        self.anchor_head = AnchorOffsetHead(channels) if anchored else None
         self.jacobian = None
         if estimate_jacobian and self.anchor_head is None:
             self.jacobian = nn.Conv2d(channels, 4 * num_kp, kernel_size=7, padding=3)
@@ -144,8 +150,8 @@ class KeypointDetector(nn.Module):
 
     def forward(self, image, prior=None, keypoints=None, reference=None) -> dict:
         heatmap, features = self.trunk(image, prior, reference)
-        b, k, h, w = heatmap.shape
-        eye = torch.eye(2, device=image.device, dtype=heatmap.dtype).expand(b, k, 2, 2)
+        b, k = image.shape[0], self.num_kp
+        eye = torch.eye(2, device=image.device, dtype=features.dtype).expand(b, k, 2, 2)
         if self.mode in ANCHORED_MODES:
             _check_anchors(keypoints, k, self.mode)
         if self.anchor_head is not None:
@@ -153,8 +159,8 @@ class KeypointDetector(nn.Module):
             if self.mode == "landmarks":
                 anchors = anchors + track_anchors(image, reference, anchors)
             offset, jacobian = self.anchor_head(features, anchors)
-            return {"value": anchors + offset, "heatmap": heatmap,
-                    "jacobian": jacobian if self.estimate_jacobian else eye}
+            return {"value": anchors + offset, "jacobian": jacobian if self.estimate_jacobian else eye}
+        h, w = heatmap.shape[2:]
         value = keypoints.to(heatmap.dtype) if self.mode == "reference" else heatmap_mean(heatmap)
         out = {"value": value, "heatmap": heatmap, "jacobian": eye}
         if self.jacobian is not None:
