@@ -61,7 +61,11 @@ def train(cfg: DictConfig) -> dict:
     trainer.fit(system, datamodule=datamodule, ckpt_path=ckpt)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
     if cfg.get("evaluate_at_end", True) and datamodule.splits.get("test"):
-        tested = trainer.validate(system, dataloaders=datamodule.test_dataloader(), verbose=False)
+        # model selection on validation, score on test: the best-val-rMTE checkpoint, not whatever the
+        # last epoch left (micro-motion runs swing by several hundredths of rMTE between epochs)
+        best = getattr(trainer.checkpoint_callback, "best_model_path", "")
+        tested = trainer.validate(system, dataloaders=datamodule.test_dataloader(), verbose=False,
+                                  ckpt_path="best" if best else None)
         metrics.update({k.replace("val/", "test/"): float(v) for k, v in (tested[0] if tested else {}).items()})
     result = {"run_dir": str(run_dir), "global_step": int(trainer.global_step), "metrics": metrics,
               "best_checkpoint": getattr(trainer.checkpoint_callback, "best_model_path", "")}
