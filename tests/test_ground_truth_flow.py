@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from megen.data.cache import PreparedSet
-from megen.data.datamodule import ClipPairDataset, ClipRef, true_flow
+from megen.data.datamodule import ClipPairDataset, ClipRef
+from megen.data.ground_truth import true_flow
 from megen.data.synthetic import motion_between
 from megen.models.motion import coordinate_grid, warp
 

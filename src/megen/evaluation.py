@@ -11,6 +11,7 @@ from rich.progress import Progress
 
 from megen.animate import FaceInput, animate
 from megen.data.cache import PreparedSet
+from megen.data.ground_truth import true_flow
 from megen.data.priors import clip_keypoints
 from megen.generate import Generator
 from megen.metrics import (
@@ -102,12 +103,7 @@ def reconstruction(gen: Generator, prepared: PreparedSet, indices, face_metrics=
         generated = torch.cat(outs)
         scores.update(generated, frames, source, generated[:1], face_every)
         if "gt_landmarks" in arrays:
-            from megen.data.synthetic.clips import motion_between
-
-            lm, sh = arrays["gt_landmarks"], arrays["gt_shifts"]
-            size = frames.shape[-1]
-            true = torch.from_numpy(np.stack([motion_between(lm[0], lm[k], sh[0], sh[k], lm[0], size)
-                                              for k in range(len(frames))]))
+            true = torch.from_numpy(np.stack([true_flow(arrays, 0, k) for k in range(len(frames))]))
             scores.epe.update(torch.cat(flows), true)
             scores.epe_zero.update(torch.zeros_like(true), true)
         if progress:

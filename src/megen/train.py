@@ -60,15 +60,15 @@ def train(cfg: DictConfig) -> dict:
         print(f"resuming from {ckpt}")
     trainer.fit(system, datamodule=datamodule, ckpt_path=ckpt)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+    best = getattr(trainer.checkpoint_callback, "best_model_path", "")
     if cfg.get("evaluate_at_end", True) and datamodule.splits.get("test"):
         # model selection on validation, score on test: the best-val-rMTE checkpoint, not whatever the
         # last epoch left (micro-motion runs swing by several hundredths of rMTE between epochs)
-        best = getattr(trainer.checkpoint_callback, "best_model_path", "")
         tested = trainer.validate(system, dataloaders=datamodule.test_dataloader(), verbose=False,
                                   ckpt_path="best" if best else None)
         metrics.update({k.replace("val/", "test/"): float(v) for k, v in (tested[0] if tested else {}).items()})
     result = {"run_dir": str(run_dir), "global_step": int(trainer.global_step), "metrics": metrics,
-              "best_checkpoint": getattr(trainer.checkpoint_callback, "best_model_path", "")}
+              "best_checkpoint": best}
     if trainer.is_global_zero:
         atomic_write_text(run_dir / "metrics.json", json.dumps(result, indent=2, sort_keys=True))
         print(f"run folder: {run_dir}")

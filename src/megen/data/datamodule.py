@@ -1,7 +1,6 @@
 """Batches of (source, driving) frame pairs from one or more prepared-clip caches."""
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from megen.data.cache import PreparedSet
+from megen.data.ground_truth import true_flow
 from megen.data.priors import PriorSetting, cached_prior_maps, clip_keypoints
 from megen.data.splits import leave_one_subject_out, split_subjects
 from megen.data.transforms import hflip_sample, pixels_to_normalized
@@ -100,42 +100,6 @@ class ClipPairDataset(Dataset):
         if self.flip_prob > 0 and torch.rand(()) < self.flip_prob:
             sample = hflip_sample(sample, self.flip_perm)
         return sample
-
-
-def true_flow(arrays: dict[str, np.ndarray], src: int, drv: int) -> np.ndarray:
-    """The true backward flow (S, S, 2) float32 from frame ``drv`` to frame ``src`` of a synthetic clip.
-
-    Read from the cached ``gt_flow`` when the source is the onset (frame 0), as for ``onset`` and
-    ``apex`` pairs; other pairs rebuild it from the ground-truth landmarks (a thin-plate solve).
-    """
-    if src == 0 and "gt_flow" in arrays:
-        return arrays["gt_flow"][drv].astype(np.float32)
-    from megen.data.synthetic.clips import motion_between
-
-    lm, sh = arrays["gt_landmarks"], arrays["gt_shifts"]
-    with _one_blas_thread():
-        return motion_between(lm[src], lm[drv], sh[src], sh[drv], lm[0], arrays["frames"].shape[-1])
-
-
-_BLAS_CONTROLLER = None
-
-
-def _one_blas_thread():
-    """Keep BLAS on one thread while a flow is rebuilt, so that loader workers do not oversubscribe.
-
-    Uses threadpoolctl when it is installed. It is not a megen dependency; without it nothing is
-    limited, which costs little: the rebuild's solve goes through scipy and its grid products are
-    banded small enough that OpenBLAS runs them on one thread anyway (``synthetic.warp``). Setting
-    ``OPENBLAS_NUM_THREADS=1`` before start-up limits BLAS for the whole process.
-    """
-    global _BLAS_CONTROLLER
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:
-        return contextlib.nullcontext()
-    if _BLAS_CONTROLLER is None:   # inspecting the loaded libraries costs milliseconds: once per process
-        _BLAS_CONTROLLER = ThreadpoolController()
-    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
 
 
 def _excluded(row: dict, exclude: set[str]) -> bool:

@@ -106,7 +106,8 @@ def keypoint_flow(kp_source: torch.Tensor, kp_driving: torch.Tensor, true_flow_p
     """
     b, h, w, _ = true_flow_px.shape
     scale = torch.tensor([2.0 / w, 2.0 / h], dtype=kp_driving.dtype, device=kp_driving.device)
-    flow = F.grid_sample(true_flow_px.permute(0, 3, 1, 2), kp_driving.detach()[:, :, None, :], mode="bilinear",
-                         padding_mode="border", align_corners=False)[..., 0].permute(0, 2, 1) * scale  # (B, K, 2)
+    where = kp_driving.detach()[:, :, None, :]
+    flow = F.grid_sample(true_flow_px.permute(0, 3, 1, 2), where, mode="bilinear", align_corners=False,
+                         padding_mode="border")[..., 0].permute(0, 2, 1) * scale  # (B, K, 2)
     error = (kp_source - kp_driving - flow).abs()
     return error.sum() / (flow.abs().sum() + floor_px * float(scale[0]) * flow.numel())

@@ -28,6 +28,7 @@ from megen.models.tracking import lucas_kanade, to_gray
 #:     all motion from the Jacobians); kept for faithful reproduction and ablation.
 KEYPOINT_MODES = ("learned", "anchored", "landmarks", "reference")
 ANCHORED_MODES = ("anchored", "landmarks", "reference")
+OFFSET_MODES = ("anchored", "landmarks")     # anchored modes with a learned offset head
 
 
 def _check_mode(mode: str) -> None:
@@ -35,14 +36,13 @@ def _check_mode(mode: str) -> None:
         raise ValueError(f"unknown key-point mode {mode!r}; valid: {', '.join(KEYPOINT_MODES)}")
 
 
-def track_anchors(frame: torch.Tensor, reference: torch.Tensor | None, anchors: torch.Tensor) -> torch.Tensor:
+def track_anchors(frame: torch.Tensor, reference: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
     """(B, K, 2) displacement of the onset ``anchors`` from ``reference`` (B, C, H, W) to ``frame``.
 
     The window is 6 % of the frame width (4 px at 64, 15 px at 256), a patch of face texture
-    around each key point; tracking is not learned, so no gradient flows through it.
+    around each key point; tracking is not learned, so no gradient flows through it. (A missing
+    reference is refused earlier, by the trunk that sees it too.)
     """
-    if reference is None:
-        raise ValueError("landmarks mode tracks the onset key points: it needs the clip's reference (onset) frame")
     radius = max(2, round(0.06 * frame.shape[-1]))
     with torch.no_grad():
         return lucas_kanade(to_gray(frame), to_gray(reference), anchors, radius_px=radius)
@@ -137,10 +137,10 @@ class KeypointDetector(nn.Module):
         super().__init__()
         _check_mode(mode)
         self.mode, self.num_kp = mode, num_kp
-        anchored = mode in ("anchored", "landmarks")
-        self.trunk = HeatmapTrunk(num_kp, reference_input=mode == "landmarks", heatmaps=not anchored, **trunk)
+        with_offsets = mode in OFFSET_MODES
+        self.trunk = HeatmapTrunk(num_kp, reference_input=mode == "landmarks", heatmaps=not with_offsets, **trunk)
         channels = self.trunk.hourglass.out_channels
-        self.anchor_head = AnchorOffsetHead(channels) if anchored else None
+        self.anchor_head = AnchorOffsetHead(channels) if with_offsets else None
         self.jacobian = None
         if estimate_jacobian and self.anchor_head is None:
             self.jacobian = nn.Conv2d(channels, 4 * num_kp, kernel_size=7, padding=3)
@@ -182,7 +182,7 @@ class RegionPredictor(nn.Module):
         self.mode, self.num_kp = mode, num_kp
         self.trunk = HeatmapTrunk(num_kp, reference_input=mode == "landmarks", **trunk)
         self.anchor_head = (AnchorOffsetHead(self.trunk.hourglass.out_channels)
-                            if mode in ("anchored", "landmarks") else None)
+                            if mode in OFFSET_MODES else None)
 
     def forward(self, image, prior=None, keypoints=None, reference=None) -> dict:
         heatmap, features = self.trunk(image, prior, reference)
@@ -198,10 +198,11 @@ class RegionPredictor(nn.Module):
             value = keypoints.to(mean.dtype)
         if self.mode == "landmarks":
             value = value + track_anchors(image, reference, value)
-        if self.anchor_head is not None:
+        if self.anchor_head is not None:   # the corrected affine changes the region's shape too
             offset, correction = self.anchor_head(features, value)
             value, affine = value + offset, correction @ affine
-        return {"value": value, "jacobian": affine, "heatmap": heatmap, "covar": affine @ affine.transpose(-1, -2)}
+            covar = affine @ affine.transpose(-1, -2)
+        return {"value": value, "jacobian": affine, "heatmap": heatmap, "covar": covar}
 
 
 BACKGROUND_MODES = ("none", "affine", "perspective")
