@@ -1,0 +1,117 @@
+"""Onset -> apex optical flow and optical strain as a 3-channel map (OFF-ApexNet / STSTNet input).
+
+Pure numpy / OpenCV functions: no files, no torch.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+FEATURE_CHANNELS = ("u", "v", "strain")
+
+
+@dataclass(frozen=True)
+class FlowSettings:
+    """Farnebäck parameters and the feature map size (everything that changes the features' bytes)."""
+
+    size: int = 28
+    pyr_scale: float = 0.5
+    levels: int = 3
+    winsize: int = 15
+    iterations: int = 3
+    poly_n: int = 5
+    poly_sigma: float = 1.2
+
+    def __post_init__(self):
+        if int(self.size) < 4:
+            raise ValueError(f"features.size must be at least 4, got {self.size}")
+        if self.poly_n not in (5, 7):
+            raise ValueError(f"features.poly_n must be 5 or 7 (OpenCV's Farnebäck), got {self.poly_n}")
+        if not 0 < self.pyr_scale < 1:
+            raise ValueError(f"features.pyr_scale must be in (0, 1), got {self.pyr_scale}")
+
+    @classmethod
+    def from_config(cls, cfg) -> "FlowSettings":
+        cfg = dict(cfg or {})
+        unknown = set(cfg) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown features setting(s) {sorted(unknown)}; valid: {sorted(cls.__dataclass_fields__)}")
+        return cls(**cfg)
+
+    def key(self) -> str:
+        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _gray_u8(frame: np.ndarray, name: str) -> np.ndarray:
+    frame = np.asarray(frame)
+    if frame.ndim != 2:
+        raise ValueError(f"{name} must be a (H, W) gray frame, got shape {frame.shape}")
+    if frame.dtype != np.uint8:
+        frame = np.clip(np.rint(frame.astype(np.float64)), 0, 255).astype(np.uint8)
+    return frame
+
+
+def farneback_flow(onset: np.ndarray, apex: np.ndarray, settings: FlowSettings = FlowSettings()) -> np.ndarray:
+    """Dense forward flow (H, W, 2) float32 [dx, dy] in pixels from ``onset`` (H, W) to ``apex`` (H, W).
+
+    Forward: the content at p in the onset frame is at p + flow(p) in the apex frame.
+    The frames are mirror-padded first: OpenCV's Farnebäck reports up to a tenth of a pixel of
+    motion along the image border even between identical frames, as large as a micro-expression.
+    """
+    a, b = _gray_u8(onset, "onset"), _gray_u8(apex, "apex")
+    if a.shape != b.shape:
+        raise ValueError(f"onset {a.shape} and apex {b.shape} frames differ in size")
+    pad = settings.winsize + settings.poly_n
+    a, b = (cv2.copyMakeBorder(f, pad, pad, pad, pad, cv2.BORDER_REFLECT_101) for f in (a, b))
+    flow = cv2.calcOpticalFlowFarneback(a, b, None, settings.pyr_scale, settings.levels, settings.winsize,
+                                        settings.iterations, settings.poly_n, settings.poly_sigma, 0)
+    return np.ascontiguousarray(flow[pad:-pad, pad:-pad], dtype=np.float32)
+
+
+def optical_strain(flow: np.ndarray) -> np.ndarray:
+    """Magnitude of the strain tensor of ``flow`` (H, W, 2) -> (H, W) float32.
+
+    |e| = sqrt(u_x^2 + v_y^2 + 0.5 (u_y + v_x)^2): the shear term counts twice (e_xy and e_yx).
+    A rigid translation has zero strain, so strain isolates the skin's deformation from head shift.
+    """
+    flow = np.asarray(flow, dtype=np.float64)
+    if flow.ndim != 3 or flow.shape[-1] != 2:
+        raise ValueError(f"flow must be (H, W, 2), got shape {flow.shape}")
+    u_y, u_x = np.gradient(flow[..., 0])
+    v_y, v_x = np.gradient(flow[..., 1])
+    return np.sqrt(u_x ** 2 + v_y ** 2 + 0.5 * (u_y + v_x) ** 2).astype(np.float32)
+
+
+def flow_features(flow: np.ndarray, size: int = 28) -> np.ndarray:
+    """(H, W, 2) flow -> (3, size, size) float32 map: horizontal, vertical flow and optical strain.
+
+    Strain is taken at the full resolution (gradients of a reduced flow would mix neighbouring
+    regions); all three are then area-averaged to ``size``. The flow channels are rescaled to
+    pixels of the ``size`` map, so a motion covering the same fraction of the face gives the
+    same feature whatever the prepared frame size.
+    """
+    flow = np.asarray(flow, dtype=np.float32)
+    if flow.ndim != 3 or flow.shape[-1] != 2:
+        raise ValueError(f"flow must be (H, W, 2), got shape {flow.shape}")
+    h, w = flow.shape[:2]
+    strain = optical_strain(flow)
+    resize = lambda m: cv2.resize(m, (size, size), interpolation=cv2.INTER_AREA)   # noqa: E731
+    u = resize(flow[..., 0]) * (size / w)
+    v = resize(flow[..., 1]) * (size / h)
+    return np.stack([u, v, resize(strain)]).astype(np.float32)
+
+
+def onset_apex_features(onset: np.ndarray, apex: np.ndarray, settings: FlowSettings = FlowSettings()) -> np.ndarray:
+    """Onset (H, W) and apex (H, W) gray frames -> (3, size, size) flow + strain features."""
+    return flow_features(farneback_flow(onset, apex, settings), settings.size)
+
+
+def hflip_features(features: np.ndarray) -> np.ndarray:
+    """Mirror (..., 3, S, S) features left-right: the horizontal flow changes sign, the rest moves."""
+    out = np.flip(np.asarray(features), axis=-1).copy()
+    out[..., 0, :, :] *= -1
+    return out
