@@ -42,7 +42,31 @@ def test_vox256_experiment_builds_and_runs_a_256_frame():
     assert out["deformation"].shape == (1, 64, 64, 2)
 
 
-@pytest.mark.parametrize("group,name", [("model", "mraa"), ("prior", "none"), ("prior", "all68"),
+def test_tpsmm_vox256_experiment_is_the_published_configuration():
+    cfg = _compose("experiment=tpsmm_vox256")
+    m, w, o = cfg.model, cfg.loss.weights, cfg.optim
+    assert m.family == "tps" and cfg.prior.input == "none" and cfg.prior.keypoint_mode == "learned"
+    assert cfg.dataset.frame_size == 256 and (m.num_tps, m.background, m.background_start) == (10, "affine", 10)
+    assert (m.generator.block_expansion, m.generator.max_features, m.generator.num_down_blocks) == (64, 512, 3)
+    d = m.dense_motion
+    assert (d.block_expansion, d.max_features, d.num_blocks, d.scale_factor, d.multi_mask) == (64, 1024, 5, 0.25, True)
+    assert dict(m.dropout) == {"until_epoch": 35, "start_p": 0.1, "max_p": 0.3, "ramp_epochs": 10}
+    assert not m.discriminator.enabled and m.tps_regularisation == 0.01
+    assert (cfg.trainer.max_epochs, cfg.data.repeats, cfg.data.batch_size) == (100, 75, 28)
+    assert list(o.milestones) == [70, 90] and o.gamma == 0.1 and o.lr_motion == o.lr_generator == 2e-4
+    assert list(o.betas) == [0.5, 0.999] and o.weight_decay == 1e-4 and o.clip_grad_inf == 10
+    assert list(cfg.loss.scales) == [1, 0.5, 0.25, 0.125] and list(w.perceptual) == [10] * 5
+    assert (w.equivariance_value, w.warp, w.background) == (10, 10, 10)
+    assert (w.equivariance_jacobian, w.generator_gan, w.flow, w.equivariance_flow, w.l1) == (0, 0, 0, 0, 0)
+    assert dict(cfg.loss.equivariance) == {"sigma_affine": 0.05, "sigma_tps": 0.005, "points_tps": 5}
+    system = build_system(cfg).eval()
+    with torch.no_grad():
+        out = system(torch.rand(1, 3, 256, 256), torch.rand(1, 3, 256, 256))
+    assert out["prediction"].shape == (1, 3, 256, 256) and out["deformation"].shape == (1, 64, 64, 2)
+    assert [o.shape[-1] for o in out["occlusion_maps"]] == [32, 64, 128, 256] and out["mask"].shape[1] == 11
+
+
+@pytest.mark.parametrize("group,name", [("model", "mraa"), ("model", "tps"), ("prior", "none"), ("prior", "all68"),
                                         ("prior", "au24"), ("prior", "adaptive"), ("trainer", "gpu"),
                                         ("trainer", "ddp"), ("logger", "tensorboard"), ("logger", "wandb")])
 def test_every_group_option_composes(group, name):

@@ -152,8 +152,8 @@ def test_every_family_prior_and_mode_combination_runs(family, prior_input, mode)
 
 
 def test_unknown_family_lists_valid():
-    with pytest.raises(ValueError, match="fomm, mraa"):
-        build_model({**TINY_MODEL, "family": "tps"}, {"keypoints": "paper18"})
+    with pytest.raises(ValueError, match="fomm, mraa, tps"):
+        build_model({**TINY_MODEL, "family": "vae"}, {"keypoints": "paper18"})
 
 
 def test_vgg_loads_torchvision_state_dict_and_refuses_missing_weights(tmp_path):

@@ -147,7 +147,7 @@ def test_corrupt_image_is_named(tmp_path):
 @pytest.mark.parametrize("override,valid", [
     ("prior.kernel=box", "gaussian, paper, reference"),
     ("prior.keypoints=nose3", "all68, au24, paper18"),
-    ("model.family=tps", "fomm, mraa"),
+    ("model.family=vae", "fomm, mraa, tps"),
     ("prior.input=sometimes", "none, concat, learned"),
     ("loss.nonfinite=ignore", "raise, skip"),
     ("dataset.name=casme3", "valid"),

@@ -10,6 +10,7 @@ from megen.models.discriminator import MultiScaleDiscriminator
 from megen.models.equivariance import RandomTransform
 from megen.models.full import build_model
 from megen.models.losses import (
+    background_cycle,
     equivariance_flow,
     equivariance_jacobian,
     equivariance_value,
@@ -19,6 +20,7 @@ from megen.models.losses import (
     lsgan_discriminator,
     lsgan_generator,
     perceptual_pyramid,
+    warp_loss,
 )
 from megen.models.motion import deformation_to_frame_flow
 from megen.models.perceptual import ImagePyramid, Vgg19
@@ -26,7 +28,7 @@ from megen.video import contact_sheet, difference, write_png
 
 
 class MotionTransferSystem(pl.LightningModule):
-    """Trains a MotionTransferModel (FOMM or MRAA family, any prior input) with its losses.
+    """Trains a MotionTransferModel (FOMM, MRAA or TPS family, any prior input) with its losses.
 
     Args are plain mappings (the resolved Hydra config groups), saved as hyper-parameters so a
     checkpoint rebuilds its own model: ``model``, ``prior``, ``loss``, ``optim``, and the
@@ -84,6 +86,7 @@ class MotionTransferSystem(pl.LightningModule):
         # anchored Jacobians are relative corrections, checked by the equivariance flow instead
         ev = ev if mode != "reference" else 0
         ej = ej if mode in ("learned", "reference") else 0
+        ej = ej if getattr(self.model.motion_net, "estimate_jacobian", True) else 0   # constant identity: nothing to learn
         if ev > 0 or ej > 0 or ef > 0:
             eq = self.loss_cfg["equivariance"]
             t = RandomTransform(driving.shape[0], eq["sigma_affine"], eq["sigma_tps"], eq["points_tps"],
@@ -108,6 +111,14 @@ class MotionTransferSystem(pl.LightningModule):
         if w.get("flow", 0) > 0 and "flow" in batch:
             losses["flow"] = w["flow"] * flow_supervision(out["deformation"], batch["flow"],
                                                           normalise=bool(self.loss_cfg.get("flow_normalise", False)))
+        if w.get("warp", 0) > 0 and "warped_features" in out:   # generators with multi-scale occlusion (tps)
+            target = self.model.generator.target_features(driving, out["occlusion_maps"])
+            losses["warp"] = w["warp"] * warp_loss(target, out["warped_features"])
+        if w.get("background", 0) > 0 and self.model.background is not None:
+            forward = self.model.background(batch["source"], driving)
+            if forward is not None:                                # None before a scheduled start
+                backward = self.model.background(driving, batch["source"])
+                losses["background"] = w["background"] * background_cycle(forward, backward)
         return losses
 
     def generator_losses(self, batch: dict) -> tuple[dict, dict]:
@@ -126,6 +137,11 @@ class MotionTransferSystem(pl.LightningModule):
         opt_motion.zero_grad(set_to_none=True)
         opt_gen.zero_grad(set_to_none=True)
         self.manual_backward(total)
+        clip = self.hparams.optim.get("clip_grad_inf")
+        if clip:   # TPSMM: each motion network's largest gradient entry capped, one network at a time
+            for net in (self.model.motion_net, self.model.dense_motion, self.model.background):
+                if net is not None:
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), max_norm=float(clip), norm_type=float("inf"))
         opt_motion.step()
         opt_gen.step()
         logs = {f"train/{k}": v.detach() for k, v in losses.items()}
@@ -155,6 +171,12 @@ class MotionTransferSystem(pl.LightningModule):
             self.log("train/skipped_steps", float(self.skipped_steps), on_step=True, on_epoch=False)
             return False
         raise FloatingPointError(message + "; the last checkpoint is untouched (loss.nonfinite=skip skips such batches)")
+
+    def on_train_epoch_start(self) -> None:
+        # epoch-scheduled parts (TPS dropout, a background transform that joins later)
+        for module in self.model.modules():
+            if hasattr(module, "set_epoch"):
+                module.set_epoch(self.current_epoch)
 
     def on_train_epoch_end(self) -> None:
         scheds = self.lr_schedulers()
@@ -232,7 +254,8 @@ class MotionTransferSystem(pl.LightningModule):
         groups = [(motion_params, o["lr_motion"]), (gen_params, o["lr_generator"])]
         if self.use_gan:
             groups.append((list(self.discriminator.parameters()), o["lr_discriminator"]))
-        optimizers = [torch.optim.Adam(p, lr=lr, betas=betas) for p, lr in groups]
+        decay = float(o.get("weight_decay", 0.0))
+        optimizers = [torch.optim.Adam(p, lr=lr, betas=betas, weight_decay=decay) for p, lr in groups]
         schedulers = [torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(o.get("milestones", [])),
                                                            gamma=o.get("gamma", 0.1)) for opt in optimizers]
         return optimizers, schedulers

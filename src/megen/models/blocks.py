@@ -75,16 +75,22 @@ class Hourglass(nn.Module):
             up.append(UpBlock2d(cin, _width(block_expansion, i, max_features)))
         self.up = nn.ModuleList(up)
         self.out_channels = block_expansion + in_channels
+        # channels of each decoder level, coarsest (H / 2**(num_blocks - 1)) to finest (H)
+        self.level_channels = [2 * _width(block_expansion, i, max_features) for i in reversed(range(1, num_blocks))]
+        self.level_channels.append(self.out_channels)
         self.num_blocks = num_blocks
 
-    def forward(self, x):
+    def forward(self, x, all_levels: bool = False):
+        """The finest decoder output, or with ``all_levels`` every decoder level, coarsest first."""
         skips = [x]
         for block in self.down:
             skips.append(block(skips[-1]))
         out = skips.pop()
+        levels = []
         for block in self.up:
             out = torch.cat([block(out), skips.pop()], dim=1)
-        return out
+            levels.append(out)
+        return levels if all_levels else out
 
 
 class AntiAliasInterpolation2d(nn.Module):

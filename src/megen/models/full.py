@@ -13,7 +13,8 @@ from megen.models.motion_networks import (
     RegionPredictor,
 )
 
-FAMILIES = {"fomm": KeypointDetector, "mraa": RegionPredictor}
+#: the motion network of each family (tps: key points without Jacobians, see models.tps_motion)
+FAMILIES = {"fomm": KeypointDetector, "mraa": RegionPredictor, "tps": KeypointDetector}
 
 
 class MotionTransferModel(nn.Module):
@@ -58,6 +59,10 @@ def build_model(model: dict, prior: dict) -> MotionTransferModel:
     family = model["family"]
     if family not in FAMILIES:
         raise ValueError(f"unknown model family {family!r}; valid: {', '.join(FAMILIES)}")
+    if family == "tps":
+        from megen.models.tps_motion import build_tps_parts
+
+        return MotionTransferModel(family, *build_tps_parts(model, prior))
     from megen.face.keypoints import num_keypoints
 
     mode = prior.get("keypoint_mode", "learned")

@@ -111,3 +111,21 @@ def keypoint_flow(kp_source: torch.Tensor, kp_driving: torch.Tensor, true_flow_p
                          padding_mode="border")[..., 0].permute(0, 2, 1) * scale  # (B, K, 2)
     error = (kp_source - kp_driving - flow).abs()
     return error.sum() / (flow.abs().sum() + floor_px * float(scale[0]) * flow.numel())
+
+
+def warp_loss(target_features: list, warped_features: list) -> torch.Tensor:
+    """TPSMM's warp loss: sum over scales of mean |features(driving) - warp(features(source))|.
+
+    Both lists coarse to fine, (B, F_s, H_s, W_s) each, occluded alike; only the deformation carries
+    gradient (see ``MultiScaleOcclusionGenerator``), so it is a feature-space motion loss.
+    """
+    return sum((t - w).abs().mean() for t, w in zip(target_features, warped_features))
+
+
+def background_cycle(source_to_driving: torch.Tensor, driving_to_source: torch.Tensor) -> torch.Tensor:
+    """TPSMM's background loss: mean |I - B(s, d) B(d, s)| of (B, 3, 3) background transforms.
+
+    The background motion predicted one way must undo the one predicted the other way.
+    """
+    eye = torch.eye(3, dtype=source_to_driving.dtype, device=source_to_driving.device)
+    return (eye - source_to_driving @ driving_to_source).abs().mean()
