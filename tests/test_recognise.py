@@ -321,3 +321,28 @@ def test_recognise_main_names_a_bad_class_mode(tmp_path):
     with pytest.raises(FileNotFoundError, match="extra="):
         run(_compose(tmp_path, f"extra=[{tmp_path / 'nowhere'}]"))
     assert not (tmp_path / "data").exists()          # refused before anything was prepared
+
+
+def test_recognise_main_on_a_mix_of_real_dataset_layouts(tmp_path):
+    """CASME II, SAMM and SMIC-HS raw trees (written from synthetic clips, with the releases' quirks)."""
+    from megen.data.synthetic import SyntheticSpec, generate
+    from megen.data.synthetic.rawtree import write_raw_tree
+    from megen.recognise import run
+
+    clips = list(generate(SyntheticSpec(seed=4, frame_size=64, n_subjects=2, clips_per_subject=3,
+                                        duration_s=(0.04, 0.06), fps=100.0)))
+    for layout in ("casme2", "samm", "smic"):
+        write_raw_tree(clips, tmp_path / "data" / layout, layout, canvas=(288, 352), quirks=True, seed=1)
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        cfg = compose("recognise", overrides=[
+            "dataset=mix", "dataset.frame_size=64", "dataset.workers=1", "classes=emotions", "train.epochs=2",
+            "progress=false", f"paths.data_dir={tmp_path / 'data'}", f"out_dir={tmp_path / 'out'}"])
+    result = run(cfg)
+    per_dataset = result.data["real"]["per_dataset"]
+    assert set(per_dataset) == set(result.summary["per_dataset"]) == {"casme2", "samm", "smic"}
+    assert len({p["subject"] for p in result.predictions}) == len(result.folds) == 6   # subjects are per dataset
+    # SMIC never annotates apexes; the CASME II '/' apex and SAMM's missing / impossible apexes are flagged
+    assert per_dataset["smic"]["apex_estimated"] == per_dataset["smic"]["clips"]
+    assert per_dataset["casme2"]["apex_estimated"] >= 1 and per_dataset["samm"]["apex_estimated"] >= 2
+    notes = {p["dataset"]: p["apex_note"] for p in result.predictions if p["apex_estimated"]}
+    assert "does not annotate apexes" in notes["smic"] and notes["casme2"].startswith("reader: apex")

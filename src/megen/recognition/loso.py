@@ -151,7 +151,7 @@ class LosoResult:
     """Per-clip predictions, per-fold facts and the UF1 / UAR summary of one LOSO run."""
 
     classes: tuple[str, ...]
-    predictions: list[dict]     # dataset, subject, clip, emotion, label, pred, majority, apex_estimated
+    predictions: list[dict]     # dataset, subject, clip, emotion, label, pred, majority, apex, apex_estimated, apex_note
     folds: list[Fold]
     summary: dict               # {"overall": {...}, "per_dataset": {name: {...}}}; see score_predictions
     data: dict                  # RecognitionSet.describe() of the real set (and of the extra set)
@@ -219,6 +219,7 @@ def run_loso_on_sets(real: RecognitionSet, extra: RecognitionSet | None = None,
                     "dataset": real.datasets[i], "subject": real.subjects[i], "clip": real.clips[i],
                     "emotion": real.emotions[i], "label": int(real.labels[i]), "pred": int(p), "majority": majority,
                     "apex": int(real.apex[i]), "apex_estimated": bool(real.apex_estimated[i]),
+                    "apex_note": real.apex_notes[i],
                 })
             fold.seconds = time.perf_counter() - t0
             bar.advance(task)

@@ -9,7 +9,8 @@ from pathlib import Path
 from megen.io import atomic_write_text
 from megen.recognition.loso import LosoResult
 
-PREDICTION_COLUMNS = ("dataset", "subject", "clip", "emotion", "label", "pred", "majority", "apex", "apex_estimated")
+PREDICTION_COLUMNS = ("dataset", "subject", "clip", "emotion", "label", "pred", "majority", "apex", "apex_estimated",
+                      "apex_note")
 
 
 def _rows(name: str, block: dict) -> list[str]:
