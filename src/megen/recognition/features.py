@@ -30,7 +30,6 @@ from megen.recognition.flow import FlowSettings, onset_apex_features
 
 #: Datasets whose apex is never annotated (the readers put the middle frame in the manifest).
 APEX_NOT_ANNOTATED = frozenset({"smic"})
-_READER_APEX_FLAGS = ("apex not annotated", "apex ")   # prefixes of the readers' apex repairs
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,9 @@ def reader_apex_flags(folder: Path) -> dict[str, str]:
     flags = {}
     for item in ((meta.get("reader") or {}).get("flagged") or []):
         key, reason = str(item[0]), str(item[1])
-        if reason.startswith(_READER_APEX_FLAGS[0]) or (reason.startswith(_READER_APEX_FLAGS[1]) and "middle" in reason):
+        # "apex not annotated (...): middle frame ..." and "apex N outside onset..offset ...: middle frame used";
+        # "apex frame N not on disk: nearest frame used" keeps an annotated apex
+        if reason.startswith("apex") and "middle frame" in reason:
             flags[key] = reason
     return flags
 
