@@ -2,7 +2,7 @@
 # The default recipe's ablation: each ingredient switched off in turn, and the real-data amplitude.
 # Usage: experiments/recipe/run.sh ["<seeds>"] ["<shared overrides>"]   e.g. experiments/recipe/run.sh "0" "trainer.max_epochs=4"
 cd "$(dirname "$0")/../.."
-exec experiments/run_study.sh experiments/recipe "${1:-0}" "${2:-}" <<'ROWS'
+exec experiments/run_study.sh experiments/recipe "${1:-0 1 2}" "${2:-}" <<'ROWS'
 default
 kp_learned prior.keypoint_mode=learned
 kp_anchored prior.keypoint_mode=anchored
