@@ -6,6 +6,7 @@ import torch
 from helpers import compose_train
 
 from megen.face.keypoints import keypoint_set, num_keypoints
+from megen.face.prior import PriorSetting
 from megen.models.full import build_model
 from megen.models.generator import MultiScaleOcclusionGenerator
 from megen.models.losses import background_cycle, warp_loss
@@ -194,7 +195,7 @@ def test_generator_consumes_every_occlusion_scale():
 
 def test_warp_loss_trains_the_motion_only_and_vanishes_for_a_still_pair():
     torch.manual_seed(0)
-    model = build_model(TINY_TPS, {"keypoints": "paper18", "input": "none", "keypoint_mode": "learned"}).train()
+    model = build_model(TINY_TPS, PriorSetting("paper18", input="none", keypoint_mode="learned").model_args()).train()
     frame = torch.rand(2, 3, SIZE, SIZE)
     out = model(frame, frame)
     target = model.generator.target_features(frame, out["occlusion_maps"])
@@ -228,7 +229,7 @@ def test_model_runs_in_each_prior_input_and_keypoint_mode(prior_input, mode):
     torch.manual_seed(0)
     prior = {"keypoints": "paper18", "input": prior_input, "keypoint_mode": mode,
              "fusion": "separate" if prior_input == "learned" else "sum"}
-    model = build_model(TINY_TPS, prior).train()
+    model = build_model(TINY_TPS, PriorSetting(**prior).model_args()).train()
     if model.motion_net.anchor_head is not None:   # starts at exactly zero offset: give the features a say
         torch.nn.init.normal_(model.motion_net.anchor_head.linear.weight, std=1e-3)
     src, drv = torch.rand(2, 3, SIZE, SIZE), torch.rand(2, 3, SIZE, SIZE)
@@ -248,7 +249,7 @@ def test_model_runs_in_each_prior_input_and_keypoint_mode(prior_input, mode):
 
 def test_same_frame_gives_identity_motion_and_the_source_back_where_visible():
     torch.manual_seed(0)
-    model = build_model(TINY_TPS, {"keypoints": "paper18", "input": "concat", "keypoint_mode": "landmarks"}).eval()
+    model = build_model(TINY_TPS, PriorSetting("paper18", input="concat", keypoint_mode="landmarks").model_args()).eval()
     frame = torch.rand(1, 3, SIZE, SIZE)
     kp = _points(1, 18, spread=0.5, seed=14)
     out = model(frame, frame, torch.rand(1, 1, 32, 32), kp, frame)
@@ -258,10 +259,10 @@ def test_same_frame_gives_identity_motion_and_the_source_back_where_visible():
 
 
 def test_animation_with_relative_motion_and_movement_scale():
-    from megen.animate import FaceInput, animate
+    from megen.animation import FaceInput, animate
 
     torch.manual_seed(0)
-    model = build_model(TINY_TPS, {"keypoints": "paper18", "input": "concat", "keypoint_mode": "landmarks"})
+    model = build_model(TINY_TPS, PriorSetting("paper18", input="concat", keypoint_mode="landmarks").model_args())
     kp = _points(1, 18, spread=0.5, seed=15)
     target = FaceInput(torch.rand(1, 3, SIZE, SIZE), torch.rand(1, 1, 32, 32), kp)
     still = torch.rand(1, 3, SIZE, SIZE)
@@ -285,3 +286,21 @@ def test_tps_trains_on_the_synthetic_set(tmp_path):
     logged = pd.read_csv(tmp_path / "run" / "logs" / "metrics.csv")
     assert {"train/warp_step", "train/background_step", "train/equivariance_value_step"} <= set(logged.columns)
     assert "train/equivariance_jacobian_step" not in logged.columns          # no Jacobians to hold equivariant
+
+
+def test_tps_trains_with_ddp_on_cpu(tmp_path):
+    """Two processes, through the dropout epochs: every parameter gets a gradient in every step."""
+    import json
+    import os
+
+    from helpers import run_module, tiny_overrides
+
+    env = {**os.environ, "PL_DISABLE_FORK": "1"}
+    out = run_module("megen.train", *tiny_overrides(tmp_path, "model=tps", "trainer=ddp", "trainer.accelerator=cpu",
+                                                     "trainer.devices=2", "trainer.max_epochs=2",
+                                                     "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
+                                                     "evaluate_at_end=false", "callbacks.progress=null"),
+                     cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    run = next((tmp_path / "out" / "train").iterdir())
+    assert np.isfinite(json.loads((run / "metrics.json").read_text())["metrics"]["val/rmte"])
