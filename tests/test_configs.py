@@ -1,10 +1,11 @@
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from megen.face.prior import PriorSetting
 from megen.paths import conf_dir
-from megen.train import build_system, prior_setting
 
 
 def _compose(*overrides):
@@ -12,11 +13,15 @@ def _compose(*overrides):
         return compose("train", overrides=list(overrides) + ["run_dir=/tmp/unused"])
 
 
+def _map_size(cfg) -> int:
+    return PriorSetting.from_config(cfg.prior, cfg.dataset.frame_size, cfg.model.motion.scale_factor).map_size
+
+
 def test_default_is_the_cpu_sized_facial_prior_fomm():
     cfg = _compose()
     assert cfg.dataset.name == "synthetic" and cfg.model.family == "fomm" and cfg.prior.input == "concat"
     assert cfg.trainer.accelerator == "cpu" and cfg.loss.perceptual.allow_random is True
-    assert prior_setting(cfg)["map_size"] == cfg.dataset.frame_size * cfg.model.motion.scale_factor
+    assert _map_size(cfg) == cfg.dataset.frame_size * cfg.model.motion.scale_factor
 
 
 def test_paper_experiment_matches_the_reference_configuration():
@@ -29,13 +34,13 @@ def test_paper_experiment_matches_the_reference_configuration():
     assert (m.generator.block_expansion, m.generator.max_features, m.generator.num_bottleneck_blocks) == (64, 512, 6)
     assert (m.dense_motion.block_expansion, m.dense_motion.max_features, m.dense_motion.num_blocks) == (64, 1024, 5)
     assert list(cfg.loss.scales) == [1, 0.5, 0.25, 0.125] and cfg.loss.weights.equivariance_jacobian == 10
-    assert prior_setting(cfg)["map_size"] == 64
+    assert _map_size(cfg) == 64
 
 
 def test_vox256_experiment_builds_and_runs_a_256_frame():
     cfg = _compose("experiment=fomm_vox256")
     assert cfg.prior.input == "none" and cfg.model.num_kp == 10
-    system = build_system(cfg).eval()
+    system = instantiate(cfg.system).eval()
     with torch.no_grad():
         out = system(torch.rand(1, 3, 256, 256), torch.rand(1, 3, 256, 256))
     assert out["prediction"].shape == (1, 3, 256, 256)
@@ -59,7 +64,7 @@ def test_tpsmm_vox256_experiment_is_the_published_configuration():
     assert (w.equivariance_value, w.warp, w.background) == (10, 10, 10)
     assert (w.equivariance_jacobian, w.generator_gan, w.flow, w.equivariance_flow, w.l1) == (0, 0, 0, 0, 0)
     assert dict(cfg.loss.equivariance) == {"sigma_affine": 0.05, "sigma_tps": 0.005, "points_tps": 5}
-    system = build_system(cfg).eval()
+    system = instantiate(cfg.system).eval()
     with torch.no_grad():
         out = system(torch.rand(1, 3, 256, 256), torch.rand(1, 3, 256, 256))
     assert out["prediction"].shape == (1, 3, 256, 256) and out["deformation"].shape == (1, 64, 64, 2)

@@ -14,16 +14,16 @@ from megen.diagnostics import GradientShareMonitor, diagnose, loss_gradient_norm
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """(tmp folder, config, system in training mode, an onset -> apex batch of 2 synthetic pairs)."""
-    from megen.train import build_datamodule, build_system
+    from hydra.utils import instantiate
 
     tmp = tmp_path_factory.mktemp("diagnostics")
     cfg = compose_train(tmp)
-    datamodule = build_datamodule(cfg, progress=False)
+    datamodule = instantiate(cfg.data, progress=False)
     datamodule.setup("fit")
     # apex pairs: deterministic, and the pair that moves most
     batch = next(iter(DataLoader(datamodule.dataset("train", pairs="apex"), batch_size=2)))
     torch.manual_seed(0)
-    system = build_system(cfg).train()
+    system = instantiate(cfg.system).train()
     return tmp, cfg, system, batch
 
 

@@ -6,16 +6,16 @@ import pytest
 import torch
 from helpers import run_module
 
+from megen.animation import Animator, GenerationError, generate_pair, load_driving
+from megen.animation.megc import KIT_FOLDERS, MEGC_CLIPS, TEMPLATES, run_protocol
 from megen.data.synthetic import embedded_photo_paths
-from megen.generate import GenerationError, Generator, generate_pair, load_driving
-from megen.megc import KIT_FOLDERS, MEGC_CLIPS, TEMPLATES, run_protocol
 from megen.video import read_image, read_video, write_video
 
 
 @pytest.fixture(scope="module")
 def gen(tiny_run):
     run, _, _ = tiny_run
-    return Generator.from_checkpoint(run / "checkpoints" / "last.ckpt")
+    return Animator.from_checkpoint(run / "checkpoints" / "last.ckpt")
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_generate_from_mp4_and_dataset_id(gen, frame_folder, tmp_path, driving_c
 
 
 def test_relative_generation_of_the_onset_is_the_zero_motion_output(gen, driving_clip):
-    from megen.animate import animate
+    from megen.animation import animate
 
     target = gen.face_input([read_image(_target())])
     still = np.repeat(driving_clip[0][:1], 3, axis=0)
@@ -105,11 +105,11 @@ def test_bad_inputs_are_named(gen, tmp_path, frame_folder):
 def test_checkpoint_checks(tiny_run, tmp_path):
     run, _, _ = tiny_run
     with pytest.raises(GenerationError, match="holds a 'fomm' model, not 'mraa'"):
-        Generator.from_checkpoint(run / "checkpoints" / "last.ckpt", family="mraa")
+        Animator.from_checkpoint(run / "checkpoints" / "last.ckpt", family="mraa")
     bogus = tmp_path / "other.ckpt"
     torch.save({"state_dict": {}}, bogus)
     with pytest.raises(GenerationError, match="other.ckpt is not a megen"):
-        Generator.from_checkpoint(bogus)
+        Animator.from_checkpoint(bogus)
 
 
 def test_cli_exits_non_zero_with_a_message(tiny_run, tmp_path):

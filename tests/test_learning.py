@@ -10,10 +10,10 @@ this batch: rMTE 0.99 -> 0.71 and flow EPE 0.99 -> 0.62 of zero flow's after 120
 import pytest
 import torch
 from helpers import compose_train
+from hydra.utils import instantiate
 
 from megen.metrics import MotionTransferError
 from megen.models.motion import deformation_to_frame_flow
-from megen.train import build_datamodule, build_system
 
 STEPS = 120
 
@@ -22,7 +22,7 @@ def _fixed_batch(tmp_path):
     # the default recipe on a tiny model; one perceptual scale keeps the fit to a minute
     cfg = compose_train(tmp_path, "dataset.n_subjects=4", "dataset.clips_per_subject=2", "dataset.frame_size=64",
                         "dataset.apex_px_at=64", "data.batch_size=6", "loss.scales=[1]", "loss.weights.generator_gan=0")
-    dm = build_datamodule(cfg, progress=False)
+    dm = instantiate(cfg.data, progress=False)
     dm.setup()
     items = [dm.dataset("train", pairs="apex")[i] for i in range(len(dm.splits["train"]))]
     # the pairs with the most motion: a learning signal, not sensor noise
@@ -67,7 +67,7 @@ def fixed(tmp_path_factory):
 def test_default_recipe_learns_the_motion_of_a_fixed_batch(fixed):
     cfg, batch = fixed
     torch.manual_seed(0)
-    system = build_system(cfg)
+    system = instantiate(cfg.system)
     before = _scores(system, batch)
     _fit(system, batch)
     rmte, epe = _scores(system, batch)
@@ -79,7 +79,7 @@ def test_a_cut_path_from_the_losses_to_the_motion_does_not_learn(fixed, monkeypa
     """The same fit with the dense deformation detached from every loss stays a static copy."""
     cfg, batch = fixed
     torch.manual_seed(0)
-    system = build_system(cfg)
+    system = instantiate(cfg.system)
     dense = system.model.dense_motion
     forward = dense.forward
 

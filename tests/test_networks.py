@@ -3,6 +3,7 @@ import itertools
 import pytest
 import torch
 
+from megen.face.prior import PriorSetting
 from megen.models import (
     BackgroundMotionPredictor,
     DenseMotionNetwork,
@@ -141,7 +142,7 @@ def test_every_family_prior_and_mode_combination_runs(family, prior_input, mode)
     model_cfg = {**TINY_MODEL, "family": family, "background": "affine" if family == "mraa" else "none"}
     prior = {"keypoints": "paper18", "input": prior_input, "keypoint_mode": mode,
              "fusion": "separate" if prior_input == "learned" else "sum"}
-    model = build_model(model_cfg, prior)
+    model = build_model(model_cfg, PriorSetting(**prior).model_args())
     channels = 18 if prior_input == "learned" else 1
     src, drv = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
     out = model(src, drv, torch.rand(2, channels, 16, 16), torch.rand(2, 18, 2) * 2 - 1)
@@ -153,7 +154,7 @@ def test_every_family_prior_and_mode_combination_runs(family, prior_input, mode)
 
 def test_unknown_family_lists_valid():
     with pytest.raises(ValueError, match="fomm, mraa, tps"):
-        build_model({**TINY_MODEL, "family": "vae"}, {"keypoints": "paper18"})
+        build_model({**TINY_MODEL, "family": "vae"}, PriorSetting().model_args())
 
 
 def test_vgg_loads_torchvision_state_dict_and_refuses_missing_weights(tmp_path):

@@ -1,10 +1,11 @@
 """Training on a mix of real-layout datasets (written from synthetic clips) end to end."""
 import pytest
 from helpers import compose_train
+from hydra.utils import instantiate
 
 from megen.data.synthetic import SyntheticSpec, generate
 from megen.data.synthetic.rawtree import write_raw_tree
-from megen.train import build_datamodule, train
+from megen.train import train
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,7 @@ def test_mix_of_casme2_samm_smic_trains(tmp_path, data_dir):
     cfg = compose_train(tmp_path, "dataset=mix", "dataset.sources=[casme2,samm,smic]", "dataset.frame_size=64",
                         "dataset.weights=[1,1,2]", "dataset.workers=1", f"paths.data_dir={data_dir}",
                         "loss.perceptual.allow_random=true", "dataset.split.val=0.2", "dataset.split.test=0.2")
-    dm = build_datamodule(cfg, progress=False)
+    dm = instantiate(cfg.data, progress=False)
     dm.setup()
     datasets = {c.row["dataset"] for split in dm.splits.values() for c in split}
     assert datasets == {"casme2", "samm", "smic"}
@@ -35,4 +36,4 @@ def test_missing_root_names_the_layout(tmp_path):
     cfg = compose_train(tmp_path, "dataset=samm", "dataset.frame_size=64", f"paths.data_dir={tmp_path / 'nowhere'}",
                         "loss.perceptual.allow_random=true")
     with pytest.raises(FileNotFoundError, match="nowhere/samm"):
-        build_datamodule(cfg, progress=False)
+        instantiate(cfg.data, progress=False).prepare_data()

@@ -65,7 +65,7 @@ def _per_frame_loop(model, target, driving, device, batch):
 
 
 def _clip_animation(model, target, driving, device, batch):
-    from megen.animate import animate
+    from megen.animation import animate
 
     animate(model, target, driving, batch_size=batch)
 
@@ -87,9 +87,9 @@ def _timed(fn, *args) -> float:
 def bench_generate(args) -> None:
     import torch
 
-    from megen.animate import FaceInput, default_batch_size
+    from megen.animation import FaceInput, default_batch_size
+    from megen.face.prior import PriorSetting
     from megen.models.full import build_model
-    from megen.train import prior_setting
 
     opts = dict(item.split("=", 1) for item in args.overrides)
     n_frames = int(opts.get("frames", 16))
@@ -99,12 +99,11 @@ def bench_generate(args) -> None:
     print(f"device={device} threads={torch.get_num_threads()} frames={n_frames} batch_size={batch}")
     for name in opts.get("experiments", "fomm_vox256,fp_fomm_paper").split(","):
         cfg = _compose_train(f"experiment={name}")
-        prior = prior_setting(cfg)
-        model = build_model(OmegaConf.to_container(cfg.model, resolve=True), prior).to(device).eval()
         size = int(cfg.dataset.frame_size)
-        channels = 1 if prior.get("fusion", "sum") == "sum" else 18
-        target = FaceInput(torch.rand(1, 3, size, size), torch.rand(1, channels, prior["map_size"], prior["map_size"]),
-                           torch.rand(1, 18, 2) * 2 - 1)
+        prior = PriorSetting.from_config(cfg.prior, size, cfg.model.motion.scale_factor)
+        model = build_model(OmegaConf.to_container(cfg.model, resolve=True), prior.model_args()).to(device).eval()
+        target = FaceInput(torch.rand(1, 3, size, size), torch.rand(1, prior.channels, prior.map_size, prior.map_size),
+                           torch.rand(1, prior.num_keypoints, 2) * 2 - 1)
         driving = FaceInput(torch.rand(n_frames, 3, size, size), target.prior, target.keypoints)
 
         for label, fn in (("reference-loop", _per_frame_loop), ("megen", _clip_animation)):
@@ -145,18 +144,16 @@ def bench_prepare(args) -> None:
 
 def bench_gradients(args) -> None:
     import pytorch_lightning as pl
+    from hydra.utils import instantiate
 
     from megen.diagnostics import diagnose
 
-    # late: the training module's builders are being reshaped elsewhere
-    from megen.train import build_datamodule, build_system
-
     cfg = _compose_train(*args.overrides)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = build_datamodule(cfg, progress=False)
+    datamodule = instantiate(cfg.data, progress=False)
     datamodule.setup("fit")
     batch = next(iter(datamodule.train_dataloader()))
-    system = build_system(cfg).train()
+    system = instantiate(cfg.system).train()
     start = time.perf_counter()
     norms, summary = diagnose(system, batch)
     seconds = time.perf_counter() - start

@@ -1,25 +1,11 @@
-"""Checkpoint files: atomic writes, safe loading, finding the newest ``last.ckpt``."""
+"""Checkpoint files: safe loading and finding the newest ``last.ckpt`` (no Lightning import, so
+generation and evaluation start fast; the training side is ``megen.checkpointing``)."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import pytorch_lightning as pl
 import torch
-from pytorch_lightning.plugins.io import TorchCheckpointIO
-
-from megen.io import atomic_open
-
-
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Write checkpoints to a temporary file and rename: a crash never leaves a half-written one."""
-
-    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
-        with atomic_open(path, "wb") as fh:
-            torch.save(checkpoint, fh)
-
-    def load_checkpoint(self, path, map_location=None, weights_only=None):
-        return load_checkpoint(path, map_location or "cpu")
 
 
 def load_checkpoint(path, map_location="cpu", allow_unsafe: bool = False) -> dict:
@@ -54,19 +40,3 @@ def resolve_ckpt_path(ckpt_path, output_root) -> str | None:
     if not Path(ckpt_path).is_file():
         raise FileNotFoundError(f"checkpoint not found: {ckpt_path}")
     return str(ckpt_path)
-
-
-class PeriodicLastCheckpoint(pl.Callback):
-    """Write ``<dirpath>/last.ckpt`` every ``every_n_batches`` training batches (off when None).
-
-    The epoch-end checkpoints wait for validation metrics; on long epochs this bounds what a
-    crash or a killed job can lose. Writes go through the atomic checkpoint IO.
-    """
-
-    def __init__(self, dirpath, every_n_batches: int | None = None):
-        self.dirpath = Path(dirpath)
-        self.every = int(every_n_batches) if every_n_batches else 0
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if self.every and (batch_idx + 1) % self.every == 0 and not trainer.sanity_checking:
-            trainer.save_checkpoint(self.dirpath / "last.ckpt")

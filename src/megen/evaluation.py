@@ -9,11 +9,12 @@ import numpy as np
 import torch
 from rich.progress import Progress
 
-from megen.animate import FaceInput, animate
+from megen.animation import Animator, FaceInput, animate
 from megen.data.cache import PreparedSet
 from megen.data.ground_truth import true_flow
 from megen.data.priors import clip_keypoints
-from megen.generate import Generator
+from megen.data.splits import select_splits
+from megen.io import atomic_write_text
 from megen.metrics import (
     PSNR,
     SSIM,
@@ -82,14 +83,14 @@ class PairedScores:
 
 
 @torch.inference_mode()
-def reconstruction(gen: Generator, prepared: PreparedSet, indices, face_metrics=True, face_every=4,
+def reconstruction(gen: Animator, prepared: PreparedSet, indices, face_metrics=True, face_every=4,
                    batch_size=8, progress=None) -> dict:
     """Source = onset frame, driving = every frame of the same clip (absolute motion)."""
     scores = PairedScores(face_metrics)
     task = progress.add_task("reconstruction", total=len(indices)) if progress else None
     for i in indices:
         arrays = prepared.load(i)
-        face = FaceInput.build(arrays["frames"], clip_keypoints(arrays, gen.prior["keypoints"]), gen.prior,
+        face = FaceInput.build(arrays["frames"], clip_keypoints(arrays, gen.prior.keypoints), gen.prior,
                                arrays["landmarks"])
         frames, source = face.frames, face.frames[:1]
         outs, flows = [], []
@@ -112,7 +113,7 @@ def reconstruction(gen: Generator, prepared: PreparedSet, indices, face_metrics=
 
 
 @torch.inference_mode()
-def cross_identity(gen: Generator, spec, prepared: PreparedSet, indices, face_metrics=True, face_every=4,
+def cross_identity(gen: Animator, spec, prepared: PreparedSet, indices, face_metrics=True, face_every=4,
                    batch_size=8, progress=None, max_pairs: int = 16) -> tuple[dict, dict]:
     """Drive identity B with clip A of the synthetic set; the truth is A's program rendered on B.
 
@@ -140,8 +141,8 @@ def cross_identity(gen: Generator, spec, prepared: PreparedSet, indices, face_me
         driving_arrays = prepared.load(i)
 
         onset = truth.landmarks[0].astype(np.float64)
-        target = FaceInput.build(truth.frames[:1], keypoint_set(gen.prior["keypoints"], onset), gen.prior, onset)
-        driving = FaceInput.build(driving_arrays["frames"], keypoint_set(gen.prior["keypoints"], driving_arrays["landmarks"]),
+        target = FaceInput.build(truth.frames[:1], keypoint_set(gen.prior.keypoints, onset), gen.prior, onset)
+        driving = FaceInput.build(driving_arrays["frames"], keypoint_set(gen.prior.keypoints, driving_arrays["landmarks"]),
                                   gen.prior, driving_arrays["landmarks"])
         generated = animate(gen.model, target, driving, relative=True, batch_size=batch_size)
         gt = _frames(truth.frames)
@@ -160,16 +161,16 @@ def evaluate_checkpoint(ckpt, prepared_folder, split: dict, out_dir, exclude=(),
                         face_every: int = 4, batch_size: int = 8, max_clips: int | None = None,
                         max_pairs: int = 16, show_progress: bool = True) -> dict:
     """Run every section available for the data and write ``metrics.json`` and ``metrics.md``."""
-    from megen.data.datamodule import MicroExpressionDataModule
-
-    gen = Generator.from_checkpoint(ckpt)
-    data = MicroExpressionDataModule(prepared_folder, gen.prior, split=split, exclude=exclude)
-    data.setup()   # the same subject-wise test split as training
-    if data.frame_size != gen.frame_size:
-        raise ValueError(f"{ckpt} was trained on {gen.frame_size}px frames but {prepared_folder} holds "
-                         f"{data.frame_size}px ones; set dataset.frame_size={gen.frame_size}")
+    gen = Animator.from_checkpoint(ckpt)
     prepared = PreparedSet.open(prepared_folder)
-    indices = [c.index for c in data.splits["test"]][:max_clips]
+    if not len(prepared):
+        raise ValueError(f"{prepared_folder} holds no clips")
+    frame_size = int(prepared.load(0)["frames"].shape[-1])
+    if frame_size != gen.frame_size:
+        raise ValueError(f"{ckpt} was trained on {gen.frame_size}px frames but {prepared_folder} holds "
+                         f"{frame_size}px ones; set dataset.frame_size={gen.frame_size}")
+    splits, _ = select_splits(prepared.rows, split, exclude)   # the same subject-wise test split as training
+    indices = splits["test"][:max_clips]
     if not indices:
         raise ValueError(f"the test split of {prepared_folder} is empty; check dataset.split")
     results: dict = {"checkpoint": str(ckpt), "data": str(prepared_folder), "test_clips": len(indices)}
@@ -185,8 +186,6 @@ def evaluate_checkpoint(ckpt, prepared_folder, split: dict, out_dir, exclude=(),
                 gen, spec, prepared, indices, face_metrics, face_every, batch_size, progress, max_pairs)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    from megen.io import atomic_write_text
-
     atomic_write_text(out_dir / "metrics.json", json.dumps(results, indent=2, sort_keys=True))
     atomic_write_text(out_dir / "metrics.md", metrics_markdown(results))
     return results

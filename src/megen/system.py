@@ -6,6 +6,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 
+from megen.face.prior import PriorSetting
 from megen.models.discriminator import MultiScaleDiscriminator
 from megen.models.equivariance import RandomTransform
 from megen.models.full import build_model
@@ -38,10 +39,15 @@ class MotionTransferSystem(pl.LightningModule):
     def __init__(self, model: dict, prior: dict, loss: dict, optim: dict, frame_size: int | None = None,
                  sample_count: int = 6, sample_amplify: float = 10.0):
         super().__init__()
+        scale = model.get("motion", {}).get("scale_factor")
+        setting = PriorSetting.from_config(prior, frame_size, scale) if frame_size and scale else \
+            PriorSetting.from_config(prior)
+        prior = {**dict(prior), "map_size": setting.map_size}   # stored: animation rebuilds the same maps
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.strict_loading = False   # the frozen VGG is not stored in checkpoints
-        self.model = build_model(model, prior)
+        self.prior_setting = setting
+        self.model = build_model(model, setting.model_args())
         self.loss_cfg = loss
         w = loss["weights"]
         disc = dict(model.get("discriminator", {}))
@@ -198,7 +204,16 @@ class MotionTransferSystem(pl.LightningModule):
     def on_validation_epoch_start(self) -> None:
         self._samples = None
 
+    def on_test_epoch_start(self) -> None:
+        self._samples = None
+
     def validation_step(self, batch: dict, batch_idx: int):
+        self._score(batch)
+
+    def test_step(self, batch: dict, batch_idx: int):
+        self._score(batch)
+
+    def _score(self, batch: dict) -> None:
         """Reconstruct the driving frame from the source; score motion against the static copy."""
         src, drv = batch["source"], batch["driving"]
         prior, kp, ref = batch.get("prior"), batch.get("keypoints"), batch.get("reference")
@@ -219,10 +234,16 @@ class MotionTransferSystem(pl.LightningModule):
             self._samples = (drv[:n].detach().cpu(), g[:n].detach().cpu(), src[:n].detach().cpu())
 
     def on_validation_epoch_end(self) -> None:
+        self._log_scores("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_scores("test")
+
+    def _log_scores(self, prefix: str) -> None:
         metrics = {}
         for name, metric in self.val_metrics.items():
             if metric.update_called:
-                metrics[f"val/{name}"] = metric.compute().float()
+                metrics[f"{prefix}/{name}"] = metric.compute().float()
             metric.reset()
         self.log_dict(metrics, prog_bar=True)
         if self._samples is not None and self.trainer.is_global_zero and not self.trainer.sanity_checking:
@@ -233,7 +254,7 @@ class MotionTransferSystem(pl.LightningModule):
         rows = [drv, gen, difference(gen, src, self.hparams.sample_amplify)]
         sheet = contact_sheet(rows)
         folder = Path(self.trainer.default_root_dir) / "samples"
-        stage = "final" if self.trainer.state.fn == "validate" else "epoch"
+        stage = {"validate": "final", "test": "test"}.get(getattr(self.trainer.state.fn, "value", None), "epoch")
         path = write_png(folder / f"{stage}{self.current_epoch:03d}-step{self.global_step:06d}.png", sheet)
         logger = self.logger
         if logger is not None and hasattr(logger, "experiment"):

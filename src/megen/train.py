@@ -1,4 +1,8 @@
-"""``python -m megen.train``: train a motion-transfer model (defaults: facial-prior FOMM, synthetic data, CPU)."""
+"""``python -m megen.train``: train a motion-transfer model (defaults: facial-prior FOMM, synthetic data, CPU).
+
+What is built comes from conf/: ``data`` (the data module), ``system`` (the LightningModule),
+``trainer``, ``logger`` and ``callbacks``, each instantiated from its ``_target_``.
+"""
 from __future__ import annotations
 
 import json
@@ -6,55 +10,46 @@ from pathlib import Path
 
 import hydra
 import pytorch_lightning as pl
-from hydra.utils import instantiate
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate as hydra_instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from megen.checkpoints import AtomicCheckpointIO, resolve_ckpt_path
-from megen.data.datamodule import MicroExpressionDataModule
-from megen.data.preparation import prepare_sources
+from megen.checkpointing import AtomicCheckpointIO
+from megen.checkpoints import resolve_ckpt_path
 from megen.io import atomic_write_text
-from megen.system import MotionTransferSystem
 
 
-def prior_setting(cfg: DictConfig) -> dict:
-    """The prior config plus the map size the key-point detector needs (frame * its scale factor)."""
-    prior = OmegaConf.to_container(cfg.prior, resolve=True)
-    prior["map_size"] = int(round(cfg.dataset.frame_size * cfg.model.motion.scale_factor))
-    return prior
+def instantiate(node, **kwargs):
+    """``hydra.utils.instantiate`` that raises the constructor's own error (which names the bad file
+    or setting) rather than Hydra's wrapper around it."""
+    try:
+        return hydra_instantiate(node, **kwargs)
+    except InstantiationException as err:
+        if isinstance(err.__cause__, Exception):
+            raise err.__cause__ from None
+        raise
 
 
-def build_datamodule(cfg: DictConfig, progress: bool = True) -> MicroExpressionDataModule:
-    folders = [f for f, _ in prepare_sources(cfg.dataset, cfg.paths.cache_dir, progress=progress,
-                                             data_dir=cfg.paths.data_dir)]
-    return MicroExpressionDataModule(
-        folders, prior_setting(cfg), batch_size=cfg.data.batch_size, num_workers=cfg.data.num_workers,
-        split=OmegaConf.to_container(cfg.dataset.split, resolve=True), repeats=cfg.data.repeats,
-        flip_prob=cfg.data.flip_prob, pairs=cfg.data.pairs, exclude=list(cfg.dataset.get("exclude", []) or []),
-        weights=cfg.dataset.get("weights"),
-    )
-
-
-def build_system(cfg: DictConfig) -> MotionTransferSystem:
-    c = lambda node: OmegaConf.to_container(node, resolve=True)  # noqa: E731
-    return MotionTransferSystem(model=c(cfg.model), prior=prior_setting(cfg), loss=c(cfg.loss), optim=c(cfg.optim),
-                                frame_size=int(cfg.dataset.frame_size))
+def build_trainer(cfg: DictConfig, run_dir: Path) -> pl.Trainer:
+    overrides = {}
+    if cfg.trainer.get("sync_batchnorm") and cfg.trainer.get("accelerator") == "cpu":
+        print("sync_batchnorm needs GPUs; running DDP on CPU with per-process BatchNorm statistics")
+        overrides["sync_batchnorm"] = False
+    callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None]
+    return instantiate(cfg.trainer, logger=instantiate(cfg.logger), callbacks=callbacks, default_root_dir=str(run_dir),
+                       plugins=[AtomicCheckpointIO()], **overrides)
 
 
 def train(cfg: DictConfig) -> dict:
-    """Train, validate every epoch, keep `last` and the best-rMTE checkpoint; returns final metrics."""
+    """Train, validate every epoch, keep `last` and the best-rMTE checkpoint, then score the test
+    split with the best checkpoint (model selection on validation); returns the final metrics."""
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     pl.seed_everything(cfg.seed, workers=True)
-    datamodule = build_datamodule(cfg)
-    system = build_system(cfg)
-    callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None]
-    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
-    if trainer_cfg.get("sync_batchnorm") and trainer_cfg.get("accelerator") == "cpu":
-        print("sync_batchnorm needs GPUs; running DDP on CPU with per-process BatchNorm statistics")
-        trainer_cfg["sync_batchnorm"] = False
-    trainer = pl.Trainer(**trainer_cfg, logger=instantiate(cfg.logger),
-                         callbacks=callbacks, default_root_dir=str(run_dir), plugins=[AtomicCheckpointIO()])
+    datamodule = instantiate(cfg.data)
+    system = instantiate(cfg.system)
+    trainer = build_trainer(cfg, run_dir)
     ckpt = resolve_ckpt_path(cfg.ckpt_path, Path(cfg.paths.output_root))
     if ckpt:
         print(f"resuming from {ckpt}")
@@ -62,11 +57,8 @@ def train(cfg: DictConfig) -> dict:
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
     best = getattr(trainer.checkpoint_callback, "best_model_path", "")
     if cfg.get("evaluate_at_end", True) and datamodule.splits.get("test"):
-        # model selection on validation, score on test: the best-val-rMTE checkpoint, not whatever the
-        # last epoch left (micro-motion runs swing by several hundredths of rMTE between epochs)
-        tested = trainer.validate(system, dataloaders=datamodule.test_dataloader(), verbose=False,
-                                  ckpt_path="best" if best else None)
-        metrics.update({k.replace("val/", "test/"): float(v) for k, v in (tested[0] if tested else {}).items()})
+        tested = trainer.test(system, datamodule=datamodule, ckpt_path="best" if best else None, verbose=False)
+        metrics.update({k: float(v) for k, v in (tested[0] if tested else {}).items() if k.startswith("test/")})
     result = {"run_dir": str(run_dir), "global_step": int(trainer.global_step), "metrics": metrics,
               "best_checkpoint": best}
     if trainer.is_global_zero:

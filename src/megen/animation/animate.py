@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from megen.face.prior import prior_map
+from megen.face.prior import PriorSetting
 from megen.models.full import MotionTransferModel
 from megen.models.motion import movement_scale, relative_motion
 
@@ -22,13 +22,12 @@ class FaceInput:
     face_found: bool = True
 
     @classmethod
-    def build(cls, frames: np.ndarray, keypoints: np.ndarray, prior: dict, landmarks=None, face_found=True):
+    def build(cls, frames: np.ndarray, keypoints: np.ndarray, prior: PriorSetting, landmarks=None, face_found=True):
         """From (T, S, S) uint8 gray frames and (K, 2) onset key points in pixels, with ``prior``
-        the model's prior setting (keys keypoints, sigma, kernel, fusion, map_size)."""
+        the model's prior setting."""
         size = frames.shape[-1]
         stack = torch.from_numpy(np.ascontiguousarray(frames)).float().div(255.0)[:, None].expand(-1, 3, -1, -1)
-        maps = prior_map(keypoints[None], prior["map_size"], prior["sigma"], kernel=prior["kernel"],
-                         fusion=prior["fusion"], frame_size=size)
+        maps = prior.maps(np.asarray(keypoints)[None], size)
         kp = torch.from_numpy((2.0 * np.asarray(keypoints) + 1.0) / size - 1.0).float()[None]
         return cls(stack.contiguous(), maps, kp, landmarks, face_found)
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from megen.animation.pair import generate_pair
 from megen.data.readers import MEGC_DRIVING_CLIPS
 from megen.video import contact_sheet, read_image, write_png
 
@@ -55,8 +56,6 @@ def find_driving_clips(root: Path) -> dict[str, Path]:
 
 def run_protocol(gen, protocol: str, megc_root, out_dir, **options) -> list[Path]:
     """Write the 18 (2021) or 36 (2022) ``<driving>-<template>`` videos and one overview sheet."""
-    from megen.generate import generate_pair
-
     if not megc_root:
         raise ValueError(f"protocol={protocol} needs megc_root=<test kit>; expected layout: {kit_layout('<kit>')}")
     root = Path(megc_root)

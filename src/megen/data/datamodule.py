@@ -11,10 +11,12 @@ from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from megen.data.cache import PreparedSet
 from megen.data.ground_truth import true_flow
-from megen.data.priors import PriorSetting, cached_prior_maps, clip_keypoints
-from megen.data.splits import leave_one_subject_out, split_subjects
+from megen.data.preparation import prepare_sources
+from megen.data.priors import cached_prior_maps, clip_keypoints
+from megen.data.splits import select_splits, subject_key
 from megen.data.transforms import hflip_sample, pixels_to_normalized
 from megen.face.keypoints import flip_index
+from megen.face.prior import PriorSetting
 
 PAIR_MODES = ("random", "onset", "apex")
 
@@ -33,8 +35,7 @@ class ClipRef:
 
     @property
     def subject_key(self) -> str:
-        """Subjects are only unique within a dataset."""
-        return f"{self.row['dataset']}/{self.row['subject']}"
+        return subject_key(self.row)
 
 
 class ClipPairDataset(Dataset):
@@ -102,77 +103,81 @@ class ClipPairDataset(Dataset):
         return sample
 
 
-def _excluded(row: dict, exclude: set[str]) -> bool:
-    if "megc" in exclude:
-        from megen.data.readers import is_driving_clip
-
-        if is_driving_clip(row["dataset"], row["subject"], row["clip"]):
-            return True
-    return row["clip"] in exclude
-
-
 class MicroExpressionDataModule(pl.LightningDataModule):
     """Subject-wise train/val/test splits over one or more prepared cache folders.
 
+    Built by ``hydra.utils.instantiate(cfg.data)`` (see conf/train.yaml) from a ``dataset`` config,
+    which ``prepare_data`` prepares (or finds prepared) under ``cache_dir``; or from ``cache``,
+    folders prepared already.
+
     Args:
         cache: a prepared folder (from ``megen.prepare``) or a list of them (a training-set mix).
-        prior: a PriorSetting or its config mapping.
+        prior: a PriorSetting or its config mapping; with ``scale_factor`` (the key-point
+            detector's) the prior map size follows the prepared frame size.
         split: ``{val, test, seed}`` fractions of subjects, ``{loso: k}`` for leave-one-subject-out
             fold k, or explicit ``{train, val, test}`` lists of ``dataset/subject`` names.
         weights: sampling weight per cache (mix); each source then contributes in that proportion.
         exclude: clip ids to leave out; ``megc`` stands for the nine MEGC driving clips.
+        dataset, cache_dir, data_dir, progress: what ``prepare_data`` prepares, where, and whether
+            it shows progress.
     """
 
-    def __init__(self, cache, prior, batch_size: int = 8, num_workers: int = 0, split: dict | None = None,
+    def __init__(self, cache=None, prior=None, batch_size: int = 8, num_workers: int = 0, split: dict | None = None,
                  repeats: int = 1, flip_prob: float = 0.5, pairs: str = "random", val_pairs: str = "apex",
-                 with_flow: bool = True, exclude=(), weights=None):
+                 with_flow: bool = True, exclude=(), weights=None, dataset=None, cache_dir=None, data_dir=None,
+                 scale_factor: float | None = None, progress: bool = True):
         super().__init__()
-        self.caches = [Path(c) for c in (cache if isinstance(cache, (list, tuple)) else [cache])]
-        self.prior = prior if isinstance(prior, PriorSetting) else PriorSetting.from_config(prior)
+        if cache is None and dataset is None:
+            raise ValueError("MicroExpressionDataModule needs prepared folders (cache=...) or a dataset config")
+        self.caches = [Path(c) for c in (cache if isinstance(cache, (list, tuple)) else [cache])] if cache else []
+        self.dataset_cfg, self.cache_dir, self.data_dir, self.progress = dataset, cache_dir, data_dir, progress
+        self.prior = prior if isinstance(prior, PriorSetting) else PriorSetting.from_config(prior or {})
+        self._prior_cfg, self.scale_factor = prior, scale_factor
         self.batch_size, self.num_workers = int(batch_size), int(num_workers)
         self.split_cfg = dict(split or {})
         self.repeats, self.flip_prob, self.pairs, self.val_pairs = repeats, flip_prob, pairs, val_pairs
         self.with_flow = with_flow
-        self.exclude = {str(x) for x in (exclude or ())}
+        self.exclude = [str(x) for x in (exclude or ())]
         self.weights = list(weights) if weights else None
-        if self.weights and len(self.weights) != len(self.caches):
-            raise ValueError(f"dataset.weights has {len(self.weights)} entries for {len(self.caches)} sources")
+        self._check_weights()
         self.splits: dict[str, list[ClipRef]] = {}
+
+    def _check_weights(self) -> None:
+        if self.weights and self.caches and len(self.weights) != len(self.caches):
+            raise ValueError(f"dataset.weights has {len(self.weights)} entries for {len(self.caches)} sources")
+
+    def prepare_data(self) -> None:
+        """Prepare the dataset's clips (once per node; reused when the cache is complete)."""
+        self._folders()
+
+    def _folders(self) -> list[Path]:
+        if not self.caches:
+            if self.progress:
+                print(f"preparing data: dataset={self.dataset_cfg['name']} into {self.cache_dir}")
+            self.caches = [f for f, _ in prepare_sources(self.dataset_cfg, self.cache_dir, progress=self.progress,
+                                                         data_dir=self.data_dir)]
+        self._check_weights()
+        return self.caches
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
-        clips, self.excluded, sizes = [], [], set()
-        for cache in self.caches:
-            prepared = PreparedSet.open(cache)
-            if not len(prepared):
-                continue
-            size = int(prepared.load(0)["frames"].shape[-1])
-            sizes.add(size)
-            priors = cached_prior_maps(prepared, self.prior, size)
-            for i, row in enumerate(prepared.rows):
-                (self.excluded if _excluded(row, self.exclude) else clips).append(ClipRef(prepared, i, priors[i]))
+        sets = [p for p in (PreparedSet.open(c) for c in self._folders()) if len(p)]
+        sizes = {int(p.load(0)["frames"].shape[-1]) for p in sets}
         if len(sizes) > 1:
             raise ValueError(f"prepared sources have different frame sizes {sorted(sizes)}; prepare them alike")
-        if not clips:
-            raise ValueError(f"no clips left in {[str(c) for c in self.caches]} after excluding {sorted(self.exclude)}")
+        if not sets:
+            raise ValueError(f"no clips in {[str(c) for c in self.caches]}")
         self.frame_size = sizes.pop()
-        subjects = sorted({c.subject_key for c in clips})
-        if {"train", "val", "test"} <= set(self.split_cfg):
-            names = {k: [str(s) for s in self.split_cfg[k]] for k in ("train", "val", "test")}
-        elif self.split_cfg.get("loso") is not None:
-            folds = leave_one_subject_out(subjects)
-            k = int(self.split_cfg["loso"])
-            if not 0 <= k < len(folds):
-                raise ValueError(f"dataset.split.loso={k} but there are {len(folds)} subjects (folds 0..{len(folds) - 1})")
-            names = folds[k]
-        else:
-            names = split_subjects(subjects, self.split_cfg.get("val", 0.15), self.split_cfg.get("test", 0.15),
-                                   self.split_cfg.get("seed", 0))
-        self.subject_splits = {k: sorted(v) for k, v in names.items()}
-        self.splits = {k: [c for c in clips if c.subject_key in set(v)] for k, v in names.items()}
-        if not self.splits["train"]:
-            raise ValueError(f"the training split is empty (subjects {subjects}); check dataset.split")
+        if self.scale_factor is not None and not isinstance(self._prior_cfg, PriorSetting):
+            self.prior = PriorSetting.from_config(self._prior_cfg or {}, self.frame_size, self.scale_factor)
+        refs = [(p, i) for p in sets for i in range(len(p))]
+        selected, excluded = select_splits([p.rows[i] for p, i in refs], self.split_cfg, self.exclude)
+        priors = {p.folder: cached_prior_maps(p, self.prior, self.frame_size) for p in sets}
+        clip = lambda k: ClipRef(refs[k][0], refs[k][1], priors[refs[k][0].folder][refs[k][1]])  # noqa: E731
+        self.splits = {name: [clip(k) for k in ks] for name, ks in selected.items()}
+        self.excluded = [clip(k) for k in excluded]
+        self.subject_splits = {name: sorted({c.subject_key for c in refs_}) for name, refs_ in self.splits.items()}
         if self.excluded:
             print(f"excluded {len(self.excluded)} clip(s) from every split: "
                   f"{', '.join(sorted(c.row['clip'] for c in self.excluded))}")

@@ -24,10 +24,9 @@ import numpy as np
 from rich.progress import Progress
 
 from megen.data.cache import CacheError, clip_uid, read_clip, write_clip, write_manifest, write_meta
-from megen.data.priors import default_keypoints
 from megen.data.records import ClipRecord, ReaderReport
 from megen.face.crop import crop_and_resize, crop_box, transform_points
-from megen.face.keypoints import keypoint_set
+from megen.face.keypoints import default_keypoints, keypoint_set
 from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_uint8
 from megen.video import ImageReadError, read_image
 

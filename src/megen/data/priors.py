@@ -1,34 +1,16 @@
-"""Prior key points and prior maps per (clip, prior setting), cached next to the prepared clips."""
+"""Prior key points and prior maps per (clip, prior setting), cached next to the prepared clips.
+
+The setting is ``megen.face.PriorSetting``."""
 from __future__ import annotations
 
 import zipfile
-from dataclasses import dataclass
 
 import numpy as np
 
 from megen.data.cache import PreparedSet
-from megen.face.keypoints import DEFAULT_PAPER18_256, keypoint_set
-from megen.face.prior import prior_map
+from megen.face.keypoints import keypoint_set
+from megen.face.prior import PriorSetting
 from megen.io import atomic_open
-
-
-@dataclass(frozen=True)
-class PriorSetting:
-    """How key points become a prior map. ``sigma`` is in pixels of the prepared frame."""
-
-    keypoints: str = "paper18"
-    sigma: float = 8.0
-    kernel: str = "gaussian"
-    fusion: str = "sum"
-    map_size: int = 64
-
-    @classmethod
-    def from_config(cls, cfg) -> "PriorSetting":
-        names = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in dict(cfg).items() if k in names})
-
-    def key(self) -> str:
-        return f"{self.keypoints}-{self.kernel}-{self.fusion}-s{self.sigma:g}-m{self.map_size}"
 
 
 def clip_keypoints(arrays: dict, keypoints: str) -> np.ndarray:
@@ -40,11 +22,6 @@ def clip_keypoints(arrays: dict, keypoints: str) -> np.ndarray:
     if keypoints == "paper18":
         return np.asarray(arrays["keypoints"], dtype=np.float64)
     return keypoint_set(keypoints, arrays["landmarks"])
-
-
-def default_keypoints(frame_size: int) -> np.ndarray:
-    """The reference implementation's no-face paper18 points, scaled to ``frame_size``."""
-    return DEFAULT_PAPER18_256 * (frame_size / 256.0)
 
 
 def all_keypoints(prepared: PreparedSet, keypoints: str) -> np.ndarray:
@@ -71,9 +48,7 @@ def cached_prior_maps(prepared: PreparedSet, setting: PriorSetting, frame_size: 
         except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError):
             pass   # rebuilt below
     points = all_keypoints(prepared, setting.keypoints)
-    maps = prior_map(
-        points, setting.map_size, setting.sigma, kernel=setting.kernel, fusion=setting.fusion, frame_size=frame_size
-    ).numpy().astype(np.float16)
+    maps = setting.maps(points, frame_size).numpy().astype(np.float16)
     with atomic_open(path, "wb") as fh:
         np.savez(fh, maps=maps, files=uids)
     return maps

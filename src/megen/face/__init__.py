@@ -9,15 +9,18 @@ from megen.face.keypoints import (
     num_keypoints,
 )
 from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_uint8
-from megen.face.prior import PRIOR_FUSIONS, PRIOR_KERNELS, prior_map
+from megen.face.prior import KEYPOINT_MODES, PRIOR_FUSIONS, PRIOR_INPUTS, PRIOR_KERNELS, PriorSetting, prior_map
 
 __all__ = [
     "FLIP_68",
     "KEYPOINT_SETS",
     "DEFAULT_PAPER18_256",
     "FaceNotFoundError",
+    "KEYPOINT_MODES",
     "PRIOR_FUSIONS",
+    "PRIOR_INPUTS",
     "PRIOR_KERNELS",
+    "PriorSetting",
     "crop_and_resize",
     "crop_box",
     "detect_landmarks",

@@ -104,3 +104,8 @@ def flip_index(name: str) -> np.ndarray:
             raise ValueError(f"key-point set {name!r} is not left/right symmetric at landmark {i}")
         perm.append(lookup[mirrored])
     return np.array(perm)
+
+
+def default_keypoints(frame_size: int) -> np.ndarray:
+    """The reference implementation's no-face paper18 points, scaled to ``frame_size``."""
+    return DEFAULT_PAPER18_256 * (frame_size / 256.0)

@@ -1,11 +1,19 @@
-"""Facial prior maps from key points, vectorised over a batch of point sets."""
+"""Facial prior maps from key points, vectorised over a batch of point sets, and the prior setting."""
 from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import torch
 
+from megen.face.keypoints import KEYPOINT_SETS, num_keypoints
+
 PRIOR_KERNELS = ("gaussian", "paper", "reference")
 PRIOR_FUSIONS = ("sum", "separate")
+PRIOR_INPUTS = ("none", "concat", "learned")
+#: what the model's key points are: learned heatmap means, onset prior points + learned offsets,
+#: onset points tracked onto each frame + learned residual, or the onset points unchanged
+KEYPOINT_MODES = ("learned", "anchored", "landmarks", "reference")
 
 
 def pixel_grid(size: int, frame_size: float, dtype=torch.float32, device=None) -> torch.Tensor:
@@ -70,3 +78,73 @@ def prior_map(
         maps = maps / maps.amax(dim=(-2, -1), keepdim=True).clamp_min(eps)
     out = maps.to(torch.float32)
     return out[0] if unbatched else out
+
+
+@dataclass(frozen=True)
+class PriorSetting:
+    """The facial prior of a model: which key points, how they become a map, how the model uses it.
+
+    ``sigma`` is in pixels of the prepared frame; ``map_size`` is the side of the map the key-point
+    detector reads (frame size x its scale factor, see ``from_config``). ``input`` is how the map
+    reaches the detector and ``keypoint_mode`` what the model's key points are (see conf/prior).
+    Checked on construction: a bad value raises ``ValueError`` naming the ``prior.<key>`` setting.
+    """
+
+    keypoints: str = "paper18"
+    sigma: float = 8.0
+    kernel: str = "gaussian"
+    fusion: str = "sum"
+    input: str = "concat"
+    keypoint_mode: str = "learned"
+    map_size: int = 64
+
+    def __post_init__(self):
+        choices = {"keypoints": tuple(sorted(KEYPOINT_SETS)), "kernel": PRIOR_KERNELS, "fusion": PRIOR_FUSIONS,
+                   "input": PRIOR_INPUTS, "keypoint_mode": KEYPOINT_MODES}
+        for key, valid in choices.items():
+            if getattr(self, key) not in valid:
+                raise ValueError(f"prior.{key}={getattr(self, key)!r} is not valid; valid: {', '.join(valid)}")
+        for key, kind in (("sigma", float), ("map_size", int)):
+            value = getattr(self, key)
+            try:
+                number = kind(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"prior.{key}={value!r} is not a number") from None
+            if number <= 0 or isinstance(value, bool):
+                raise ValueError(f"prior.{key}={value!r} must be a positive number")
+            object.__setattr__(self, key, number)
+
+    @classmethod
+    def from_config(cls, cfg, frame_size: int | None = None, scale_factor: float | None = None) -> "PriorSetting":
+        """From a ``prior`` config mapping (unknown keys ignored). With ``frame_size`` and the key-point
+        detector's ``scale_factor`` the map size is computed; otherwise the mapping's ``map_size`` is used."""
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in dict(cfg).items() if k in names}
+        if frame_size is not None and scale_factor is not None:
+            values["map_size"] = int(round(float(frame_size) * float(scale_factor)))
+        return cls(**values)
+
+    @property
+    def num_keypoints(self) -> int:
+        return num_keypoints(self.keypoints)
+
+    @property
+    def channels(self) -> int:
+        """Prior map channels: one summed map, or one per key point."""
+        return self.num_keypoints if self.fusion == "separate" else 1
+
+    def key(self) -> str:
+        """A file-name key of everything that changes the maps (cache files are named by it)."""
+        return f"{self.keypoints}-{self.kernel}-{self.fusion}-s{self.sigma:g}-m{self.map_size}"
+
+    def maps(self, points, frame_size: float) -> torch.Tensor:
+        """(B, K, 2) or (K, 2) key points in pixels of a ``frame_size`` frame -> (B, C, s, s) maps."""
+        return prior_map(points, self.map_size, self.sigma, kernel=self.kernel, fusion=self.fusion,
+                         frame_size=frame_size)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def model_args(self) -> dict:
+        """What a model is built from: the setting plus plain counts, so models need no face code."""
+        return {**asdict(self), "num_keypoints": self.num_keypoints, "channels": self.channels}

@@ -55,24 +55,26 @@ class MotionTransferModel(nn.Module):
 
 
 def build_model(model: dict, prior: dict) -> MotionTransferModel:
-    """Build from the ``model`` and ``prior`` config mappings (see conf/model, conf/prior)."""
+    """Build from the ``model`` config mapping (see conf/model) and the prior's model arguments
+    (``megen.face.PriorSetting.model_args()``: ``input``, ``keypoint_mode``, ``keypoints`` (the set's
+    name), and the plain counts ``num_keypoints`` and ``channels``)."""
     family = model["family"]
     if family not in FAMILIES:
         raise ValueError(f"unknown model family {family!r}; valid: {', '.join(FAMILIES)}")
+    missing = {"num_keypoints", "channels"} - set(prior)
+    if missing:
+        raise ValueError(f"build_model needs the prior's counts {sorted(missing)}: pass PriorSetting.model_args()")
     if family == "tps":
         from megen.models.tps_motion import build_tps_parts
 
         return MotionTransferModel(family, *build_tps_parts(model, prior))
-    from megen.face.keypoints import num_keypoints
-
     mode = prior.get("keypoint_mode", "learned")
     num_kp = int(model["num_kp"])
     prior_input = prior.get("input", "concat")
     anchored = mode in ANCHORED_MODES
-    k_prior = num_keypoints(prior["keypoints"]) if prior_input != "none" or anchored else 1
     if anchored:
-        num_kp = k_prior   # one key point per prior key point
-    prior_maps = k_prior if prior.get("fusion", "sum") == "separate" else 1
+        num_kp = int(prior["num_keypoints"])   # one key point per prior key point
+    prior_maps = int(prior["channels"])
     channels = int(model.get("num_channels", 3))
     motion_cfg = dict(model["motion"])
     extra = {"estimate_jacobian": motion_cfg.pop("estimate_jacobian", True)} if family == "fomm" else {}

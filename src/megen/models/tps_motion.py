@@ -266,16 +266,14 @@ class ScheduledBackground(BackgroundMotionPredictor):
 
 def build_tps_parts(model: dict, prior: dict):
     """(motion network, dense motion, generator, background or None) of ``model.family=tps``."""
-    from megen.face.keypoints import num_keypoints
     from megen.models.generator import MultiScaleOcclusionGenerator
     from megen.models.motion_networks import KeypointDetector
 
     mode = prior.get("keypoint_mode", "learned")
     groups = tps_groups(mode, int(model.get("num_tps", 10)), prior.get("keypoints", "paper18"))
     prior_input = prior.get("input", "concat")
-    k_prior = num_keypoints(prior["keypoints"]) if prior_input != "none" or mode != "learned" else 1
-    num_points = 5 * groups.shape[0] if mode == "learned" else k_prior
-    prior_maps = k_prior if prior.get("fusion", "sum") == "separate" else 1
+    num_points = 5 * groups.shape[0] if mode == "learned" else int(prior["num_keypoints"])
+    prior_maps = int(prior["channels"])
     channels = int(model.get("num_channels", 3))
     motion_cfg = {k: v for k, v in dict(model["motion"]).items() if k != "estimate_jacobian"}
     motion = KeypointDetector(num_kp=num_points, mode=mode, estimate_jacobian=False, num_channels=channels,

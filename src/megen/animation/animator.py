@@ -1,0 +1,89 @@
+"""A trained model ready to animate faces: loaded from a checkpoint without Lightning, with the
+prior setting and frame size it was trained with, and the face crop of its inputs."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from megen.animation.animate import FaceInput
+from megen.checkpoints import load_checkpoint
+from megen.face.crop import crop_and_resize, crop_box, transform_points
+from megen.face.keypoints import default_keypoints, keypoint_set
+from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_uint8
+from megen.face.prior import PriorSetting
+from megen.models.full import MotionTransferModel, build_model
+
+
+class GenerationError(RuntimeError):
+    """Bad generation input; the message names the file or setting."""
+
+
+@dataclass
+class Animator:
+    """A trained model ready to animate, with the settings its checkpoint was trained with."""
+
+    model: MotionTransferModel
+    prior: PriorSetting
+    frame_size: int
+    family: str
+
+    @classmethod
+    def from_checkpoint(cls, path, device="cpu", family: str | None = None) -> "Animator":
+        path = Path(path)
+        ckpt = load_checkpoint(path, map_location="cpu")
+        hp = ckpt.get("hyper_parameters") or {}
+        if not {"model", "prior"} <= set(hp) or "state_dict" not in ckpt:
+            raise GenerationError(f"{path} is not a megen training checkpoint (no model/prior hyper-parameters)")
+        if family and hp["model"]["family"] != family:
+            raise GenerationError(f"{path} holds a {hp['model']['family']!r} model, not {family!r}")
+        frame_size = hp.get("frame_size") or int(round(hp["prior"]["map_size"] / hp["model"]["motion"]["scale_factor"]))
+        try:
+            prior = PriorSetting.from_config(hp["prior"], frame_size, hp["model"]["motion"]["scale_factor"])
+        except (ValueError, KeyError) as err:
+            raise GenerationError(f"checkpoint {path} has an unusable prior setting: {err}") from err
+        model = build_model(hp["model"], prior.model_args())
+        state = {k[len("model."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as err:
+            raise GenerationError(f"checkpoint {path} does not match its own config: {str(err)[:300]}") from err
+        return cls(model.to(device).eval(), prior, int(frame_size), hp["model"]["family"])
+
+    def face_input(self, frames: list[np.ndarray], crop: bool = True, source: str = "image",
+                   landmarks: np.ndarray | None = None) -> FaceInput:
+        """Crop frames with one box from the first (onset) frame's face and build its prior.
+
+        Without a detectable face: an error when ``crop``; otherwise the frames are only resized
+        and the reference's default key points stand in (``face_found`` False).
+        """
+        first = to_gray_uint8(frames[0])
+        size = self.frame_size
+        face_found = True
+        if landmarks is None:
+            try:
+                landmarks = detect_landmarks(first, fallback=True, source=source)
+            except FaceNotFoundError as err:
+                if crop:
+                    raise GenerationError(f"{err}; pass crop=false to use the image as it is") from err
+                face_found = False
+        if crop and landmarks is not None:
+            box = crop_box(landmarks, first.shape)
+            gray = [crop_and_resize(to_gray_uint8(f), box, size) for f in frames]
+            landmarks = transform_points(landmarks, box, size)
+        else:
+            h, w = first.shape
+            gray = [crop_and_resize(to_gray_uint8(f), (0, 0, w, h), size) if (h, w) != (size, size)
+                    else to_gray_uint8(f) for f in frames]
+            if landmarks is not None:
+                landmarks = np.asarray(landmarks) * np.array([size / w, size / h])
+        name = self.prior.keypoints
+        if landmarks is not None:
+            kp = keypoint_set(name, landmarks)
+        elif name == "paper18":
+            kp = default_keypoints(size)
+        else:
+            raise GenerationError(f"no face in {source} and no default key points for set {name!r}; use a "
+                                  f"paper18 model or a frame with a detectable face")
+        return FaceInput.build(np.stack(gray), kp, self.prior, landmarks, face_found)

@@ -1,0 +1,41 @@
+"""What generation writes for one (target, driving) pair: frames, MP4, GIF and a contact sheet."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from megen.video import contact_sheet, difference, to_uint8, write_gif, write_png, write_video
+
+
+def write_outputs(out_dir: Path, name: str, target: torch.Tensor, driving: torch.Tensor, generated: torch.Tensor,
+                  fps: float, amplify: float = 10.0, max_columns: int = 12) -> Path:
+    """Frames (PNG), MP4, GIF and a contact sheet for one pair, into ``out_dir/name``.
+
+    Written under a hidden partial name and renamed at the end, so an interrupted run never
+    leaves a folder that looks complete.
+    """
+    final = out_dir / name
+    partial = out_dir / f".{name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    (partial / "frames").mkdir(parents=True)
+    frames = to_uint8(generated)
+    for i, f in enumerate(frames):
+        write_png(partial / "frames" / f"{i:05d}.png", f)
+    write_video(partial / f"{name}.mp4", frames, fps)
+    write_gif(partial / f"{name}.gif", frames, fps)
+    idx = np.unique(np.linspace(0, len(generated) - 1, min(max_columns, len(generated))).round().astype(int))
+    t = target[:1].expand(len(idx), -1, -1, -1)
+    sheet = contact_sheet([
+        torch.cat([target[:1], driving[idx]]),
+        torch.cat([target[:1], generated[idx]]),
+        torch.cat([torch.zeros_like(target[:1]), difference(driving[idx], driving[:1].expand(len(idx), -1, -1, -1), amplify)]),
+        torch.cat([torch.zeros_like(target[:1]), difference(generated[idx], t, amplify)]),
+    ])
+    write_png(partial / "sheet.png", sheet)
+    if final.exists():
+        shutil.rmtree(final)
+    partial.rename(final)
+    return final

@@ -1,0 +1,38 @@
+"""Checkpoints while training: atomic writes through Lightning, and a periodic ``last.ckpt``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.plugins.io import TorchCheckpointIO
+
+from megen.checkpoints import load_checkpoint
+from megen.io import atomic_open
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Write checkpoints to a temporary file and rename: a crash never leaves a half-written one."""
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+        with atomic_open(path, "wb") as fh:
+            torch.save(checkpoint, fh)
+
+    def load_checkpoint(self, path, map_location=None, weights_only=None):
+        return load_checkpoint(path, map_location or "cpu")
+
+
+class PeriodicLastCheckpoint(pl.Callback):
+    """Write ``<dirpath>/last.ckpt`` every ``every_n_batches`` training batches (off when None).
+
+    The epoch-end checkpoints wait for validation metrics; on long epochs this bounds what a
+    crash or a killed job can lose. Writes go through the atomic checkpoint IO.
+    """
+
+    def __init__(self, dirpath, every_n_batches: int | None = None):
+        self.dirpath = Path(dirpath)
+        self.every = int(every_n_batches) if every_n_batches else 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self.every and (batch_idx + 1) % self.every == 0 and not trainer.sanity_checking:
+            trainer.save_checkpoint(self.dirpath / "last.ckpt")

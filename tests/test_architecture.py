@@ -1,0 +1,195 @@
+"""The package's structure, and pins of outputs that moved between modules.
+
+The pinned numbers were computed by the code before generation became a library, the prior one
+object and the splits a pure function; the new code must give the same numbers on the same inputs.
+"""
+import ast
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from helpers import compose_train
+from omegaconf import OmegaConf
+
+import megen
+from megen.animation import Animator, FaceInput, animate
+from megen.data.cache import PreparedSet
+from megen.data.priors import clip_keypoints
+from megen.data.splits import select_splits
+from megen.evaluation import reconstruction
+from megen.face.prior import PriorSetting, prior_map
+from megen.models.full import build_model
+
+SRC = Path(megen.__file__).parent
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(SRC.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports() -> dict[str, set[str]]:
+    """megen module -> the megen modules it imports (anywhere in the file, lazily too)."""
+    graph = {}
+    for path in SRC.rglob("*.py"):
+        name, found = _module_name(path), set()
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                found.add(base)
+                found |= {f"{base}.{a.name}" for a in node.names}
+        graph[name] = {m for m in found if m.split(".")[0] == "megen"}
+    modules = set(graph)
+    return {k: {m for m in v if m in modules and m != k} for k, v in graph.items()}
+
+
+def _commands() -> set[str]:
+    return {_module_name(p) for p in SRC.glob("*.py") if 'if __name__ == "__main__"' in p.read_text()}
+
+
+def test_commands_are_what_the_layout_says():
+    assert {"megen.train", "megen.generate", "megen.evaluate", "megen.prepare", "megen.bench"} <= _commands()
+
+
+def test_no_library_module_imports_a_command():
+    graph, commands = _imports(), _commands()
+    offenders = {m: sorted(graph[m] & commands) for m in graph if m not in commands and graph[m] & commands}
+    assert not offenders
+
+
+def test_layers_models_and_face_stay_below_data():
+    graph = _imports()
+    for module, deps in graph.items():
+        if module.startswith("megen.models"):
+            assert not {d for d in deps if d.startswith(("megen.face", "megen.data"))}, module
+        if module.startswith("megen.face"):
+            assert not {d for d in deps if d.startswith("megen.data")}, module
+
+
+def test_no_import_cycles():
+    graph = _imports()
+    # a package's __init__ re-exporting its modules is not a cycle of the code's own dependencies
+    edges = {m: {d for d in deps if not m.startswith(d + ".") and not d.startswith(m + ".")} for m, deps in graph.items()}
+    state: dict[str, int] = {}
+
+    def visit(m, stack):
+        state[m] = 1
+        for d in edges.get(m, ()):
+            if state.get(d) == 1:
+                raise AssertionError(f"import cycle: {' -> '.join(stack[stack.index(d):] + [d])}")
+            if d not in state:
+                visit(d, stack + [d])
+        state[m] = 2
+
+    for m in sorted(edges):
+        if m not in state:
+            visit(m, [m])
+
+
+# -- pins: old vs new output on fixed inputs -------------------------------------------------------------
+
+SPLIT_PINS = {
+    "fractions": ({"val": 0.2, "test": 0.2, "seed": 0},
+                  {"test": ["s05_01", "s05_02"], "val": ["s03_01", "s03_02"],
+                   "train": ["s01_01", "s01_02", "s02_01", "s02_02", "s04_01", "s04_02"]}),
+    "loso1": ({"loso": 1}, {"test": ["s02_01", "s02_02"], "val": [],
+                            "train": ["s01_01", "s01_02", "s03_01", "s03_02", "s04_01", "s04_02", "s05_01", "s05_02"]}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPLIT_PINS))
+def test_select_splits_matches_the_data_modules_former_splits(prepared, name):
+    split, expected = SPLIT_PINS[name]
+    rows = PreparedSet.open(prepared).rows
+    selected, excluded = select_splits(rows, split, exclude=["megc"])
+    assert {k: sorted(rows[i]["clip"] for i in v) for k, v in selected.items()} == expected
+    assert excluded == []
+
+
+def test_select_splits_excludes_before_splitting(prepared):
+    rows = PreparedSet.open(prepared).rows
+    selected, excluded = select_splits(rows, {"loso": 0}, exclude=["s01_01"])
+    assert [rows[i]["clip"] for i in excluded] == ["s01_01"]
+    assert all(rows[i]["clip"] != "s01_01" for v in selected.values() for i in v)
+
+
+def test_prior_setting_maps_equal_prior_map():
+    pts = np.random.default_rng(0).uniform(5, 59, size=(2, 18, 2))
+    for kernel, fusion in (("gaussian", "sum"), ("reference", "separate"), ("paper", "sum")):
+        s = PriorSetting(sigma=4.0, kernel=kernel, fusion=fusion, map_size=32)
+        torch.testing.assert_close(s.maps(pts, 64), prior_map(pts, 32, 4.0, kernel=kernel, fusion=fusion, frame_size=64))
+        assert s.maps(pts, 64).shape[1] == s.channels
+
+
+def test_prior_setting_names_the_bad_setting():
+    with pytest.raises(ValueError, match=r"prior\.kernel='gausian'.*gaussian"):
+        PriorSetting(kernel="gausian")
+    with pytest.raises(ValueError, match=r"prior\.keypoints='au25'.*au24"):
+        PriorSetting(keypoints="au25")
+    with pytest.raises(ValueError, match=r"prior\.sigma='abc' is not a number"):
+        PriorSetting(sigma="abc")
+    assert PriorSetting.from_config({"sigma": 8}, frame_size=64, scale_factor=0.5).map_size == 32
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory, prepared):
+    cfg = compose_train(tmp_path_factory.mktemp("pins"), "dataset.frame_size=64")
+    setting = PriorSetting.from_config(cfg.prior, 64, cfg.model.motion.scale_factor)
+    torch.manual_seed(0)
+    model = build_model(OmegaConf.to_container(cfg.model, resolve=True), setting.model_args()).eval()
+    return Animator(model, setting, 64, "fomm"), PreparedSet.open(prepared)
+
+
+def test_face_input_and_animation_match_the_pinned_numbers(seeded):
+    animator, prepared = seeded
+    arrays, arrays1 = prepared.load(0), prepared.load(3)
+    face = FaceInput.build(arrays["frames"], clip_keypoints(arrays, animator.prior.keypoints), animator.prior,
+                           arrays["landmarks"])
+    assert list(face.prior.shape) == [1, 1, 32, 32]
+    assert float(face.prior.double().sum()) == pytest.approx(282.0599999238184, rel=1e-6)
+    assert float(face.keypoints.double().sum()) == pytest.approx(0.6907845735549927, rel=1e-6)
+    target = FaceInput.build(arrays1["frames"][:1], clip_keypoints(arrays1, animator.prior.keypoints),
+                             animator.prior, arrays1["landmarks"])
+    out = animate(animator.model, target, face, relative=True, batch_size=4)
+    assert float(out.double().sum()) == pytest.approx(133219.83188052475, rel=1e-5)
+    assert float((out - target.frames[:1]).abs().double().sum()) == pytest.approx(28276.533804431558, rel=1e-4)
+
+
+def test_reconstruction_scores_match_the_pinned_numbers(seeded):
+    animator, prepared = seeded
+    rec = reconstruction(animator, prepared, [0, 1, 2], face_metrics=False, batch_size=4)
+    pinned = {"l1": (0.09800575607877171, 0.000983563609700866), "psnr": (18.726173105465065, 54.01263043821089),
+              "ssim": (0.8189542081503292, 0.998095266417039), "rmte": (0.9820555666172158, 1.0),
+              "mte": (99.64353612938007, 1.0), "epe": (0.010188458134462789, 0.01320684769610879)}
+    for key, (model, static) in pinned.items():
+        assert rec[key]["model"] == pytest.approx(model, rel=1e-4), key
+        assert rec[key]["static"] == pytest.approx(static, rel=1e-4), key
+
+
+def test_test_step_scores_what_validating_on_the_test_split_scored(tiny_run):
+    """``trainer.test`` replaced ``trainer.validate`` on the test loader: the same numbers."""
+    import pytorch_lightning as pl
+    from hydra.utils import instantiate
+
+    from megen.system import MotionTransferSystem
+
+    run, cfg, result = tiny_run
+    system = MotionTransferSystem.load_from_checkpoint(result["best_checkpoint"] or run / "checkpoints" / "last.ckpt",
+                                                       map_location="cpu")
+    dm = instantiate(cfg.data, progress=False)
+    dm.setup()
+    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False,
+                         default_root_dir=str(run))
+    validated = trainer.validate(system, dataloaders=dm.test_dataloader(), verbose=False)[0]
+    tested = trainer.test(system, datamodule=dm, verbose=False)[0]
+    assert {k.replace("val/", "test/") for k in validated} == set(tested)
+    for key, value in validated.items():
+        assert tested[key.replace("val/", "test/")] == pytest.approx(value, rel=1e-5), key
+    for key in ("test/rmte", "test/epe", "test/epe_zero"):
+        assert result["metrics"][key] == pytest.approx(tested[key], rel=1e-5)
