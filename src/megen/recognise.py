@@ -1,12 +1,13 @@
 """``python -m megen.recognise``: LOSO micro-expression recognition (UF1 / UAR beside the baselines)."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from megen.cli import user_errors
+from megen.config_check import validate_dataset_command
 from megen.data.cache import CacheError
 from megen.data.preparation import prepare_sources
 from megen.io import atomic_write_text
@@ -20,6 +21,7 @@ def run(cfg: DictConfig) -> LosoResult:
     """Prepare the dataset (each source of a mix), run LOSO, write the output folder, print the summary."""
     plain = lambda node: OmegaConf.to_container(node, resolve=True) if node is not None else None  # noqa: E731
     # every setting is checked before preparation, which can take minutes on real data
+    validate_dataset_command(cfg)
     if str(cfg.classes) not in CLASS_MODES:
         raise ValueError(f"classes={cfg.classes!r} is not a class mode; valid: {', '.join(CLASS_MODES)}")
     features = FlowSettings.from_config(plain(cfg.features))
@@ -47,11 +49,8 @@ def run(cfg: DictConfig) -> LosoResult:
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="recognise")
 def main(cfg: DictConfig) -> None:
-    try:
+    with user_errors(OSError, ValueError, CacheError):
         run(cfg)
-    except (OSError, ValueError, CacheError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -5,19 +5,19 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-from rich.progress import Progress
 
 from megen.data.cache import clip_uid, is_valid_clip, write_clip, write_manifest, write_meta
 from megen.data.prepare_real import REAL_DATASETS, prepare_real_dataset
 from megen.data.synthetic.generator import SyntheticSpec, make_identities, program_for, render, subject_name
 from megen.face.keypoints import keypoint_set
+from megen.progress import Progress
 
 PREPARED_DATASETS = ("synthetic",) + REAL_DATASETS
 FLOW_TOLERANCE_PX = 1e-3    # largest error of a stored ground-truth flow
 
 
 def _progress(enabled: bool) -> Progress:
-    return Progress(disable=not enabled, transient=True)
+    return Progress(enabled)     # a bar in a terminal, log lines when piped
 
 
 def compact_flow(flow: np.ndarray, tolerance: float = FLOW_TOLERANCE_PX) -> np.ndarray:
@@ -44,7 +44,7 @@ def prepare_synthetic(spec: SyntheticSpec, cache_dir: str | Path, progress: bool
     identities = None
     total = spec.n_subjects * spec.clips_per_subject
     with _progress(progress) as bar:
-        task = bar.add_task("synthetic clips", total=total)
+        task = bar.add_task("synthetic clips", total=total, unit="clips")
         for i in range(spec.n_subjects):
             for j in range(spec.clips_per_subject):
                 subject = subject_name(i)
