@@ -40,6 +40,7 @@ def run(cfg: DictConfig) -> LosoResult:
         folders, extra=extra, classes=str(cfg.classes), features=features, train=train, seed=int(cfg.seed),
         exclude_emotions=list(cfg.get("exclude_emotions") or []), exclude_clips=list(cfg.get("exclude_clips") or []),
         random_draws=int(cfg.get("random_draws", 100)), progress=progress,
+        apex_jitter=[int(k) for k in (cfg.get("apex_jitter") or [])],
     )
     write_results(result, out_dir, {"dataset": plain(cfg.dataset)})
     print(format_summary(result))

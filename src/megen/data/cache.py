@@ -87,9 +87,11 @@ def is_valid_clip(path: Path) -> bool:
         return False
 
 
-def write_manifest(folder: Path, rows: list[dict]) -> None:
+def write_manifest(folder: Path, rows: list[dict], extra_columns=()) -> None:
+    """Write ``manifest.csv`` (MANIFEST_COLUMNS, then ``extra_columns``, e.g. a generated set's provenance)."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(MANIFEST_COLUMNS), extrasaction="ignore")
+    columns = list(MANIFEST_COLUMNS) + [c for c in extra_columns if c not in MANIFEST_COLUMNS]
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
     text = buf.getvalue()

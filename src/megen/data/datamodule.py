@@ -169,6 +169,11 @@ class MicroExpressionDataModule(pl.LightningDataModule):
         if not sets:
             raise ValueError(f"no clips in {[str(c) for c in self.caches]}")
         self.frame_size = sizes.pop()
+        if self.with_flow and len({"gt_landmarks" in p.load(0) for p in sets}) > 1:
+            # a batch cannot mix samples with and without a true flow (synthetic beside real or generated
+            # clips): such a mix trains without the flow loss
+            print("sources differ in ground-truth flow (synthetic beside real or generated clips): batches carry none")
+            self.with_flow = False
         if self.scale_factor is not None and not isinstance(self._prior_cfg, PriorSetting):
             self.prior = PriorSetting.from_config(self._prior_cfg or {}, self.frame_size, self.scale_factor)
         refs = [(p, i) for p in sets for i in range(len(p))]

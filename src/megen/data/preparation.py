@@ -6,13 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
-from megen.data.cache import clip_uid, is_valid_clip, write_clip, write_manifest, write_meta
+from megen.data.cache import (CacheError, PreparedSet, clip_uid, is_valid_clip, write_clip, write_manifest,
+                              write_meta)
 from megen.data.prepare_real import REAL_DATASETS, prepare_real_dataset
 from megen.data.synthetic.generator import SyntheticSpec, make_identities, program_for, render, subject_name
 from megen.face.keypoints import keypoint_set
 from megen.progress import Progress
 
-PREPARED_DATASETS = ("synthetic",) + REAL_DATASETS
+PREPARED_DATASETS = ("synthetic",) + REAL_DATASETS + ("generated",)
 FLOW_TOLERANCE_PX = 1e-3    # largest error of a stored ground-truth flow
 
 
@@ -90,14 +91,41 @@ def prepare_dataset(
 
     casme2 / samm / smic are read from ``dataset_cfg.root``, else ``<data_dir>/<name>`` (see
     ``megen.data.prepare_real.dataset_root`` for the default without ``data_dir``), and
-    prepared into ``<cache_dir>/<name>-<hash of root, frame_size, margin, color>``.
+    prepared into ``<cache_dir>/<name>-<hash of root, frame_size, margin, color>``. ``generated``
+    is a ``megen.augment`` output, used where it lies (``dataset.path``).
     """
     name = dataset_cfg["name"]
     if name == "synthetic":
         return prepare_synthetic(SyntheticSpec.from_config(dataset_cfg), cache_dir, progress)
     if name in REAL_DATASETS:
         return prepare_real_dataset(name, dataset_cfg, cache_dir, progress=progress, data_dir=data_dir)
+    if name == "generated":
+        return open_generated(dataset_cfg)
     raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(PREPARED_DATASETS)}")
+
+
+def open_generated(dataset_cfg) -> tuple[Path, dict]:
+    """A set written by ``python -m megen.augment``: already in the cache format, so only checked.
+
+    ``dataset.path`` (or ``root``, as a mix's ``roots`` entry sets it) names the folder; a given
+    ``frame_size`` must match its clips (sources of one run share a frame size).
+    """
+    path = dataset_cfg.get("path") or dataset_cfg.get("root")
+    if not path:
+        raise ValueError("dataset=generated needs dataset.path=<folder written by `python -m megen.augment out=...`>")
+    folder = Path(str(path)).expanduser()
+    if not (folder / "manifest.csv").is_file():
+        raise FileNotFoundError(f"dataset.path={folder} holds no manifest.csv; expected the out= folder of "
+                                f"`python -m megen.augment` (clips/*.npz, manifest.csv, meta.json)")
+    prepared = PreparedSet.open(folder)
+    if not len(prepared):
+        raise CacheError(f"generated set {folder} has no clips in its manifest")
+    size = int(prepared.load(0)["frames"].shape[-1])
+    wanted = dataset_cfg.get("frame_size")
+    if wanted is not None and int(wanted) != size:
+        raise ValueError(f"generated set {folder} holds {size}-px frames but dataset.frame_size={wanted}; "
+                         f"set dataset.frame_size={size}")
+    return folder, {"clips": len(prepared), "built": 0, "reused": len(prepared)}
 
 
 def source_configs(dataset_cfg) -> list[dict]:

@@ -99,8 +99,14 @@ def manifest_digest(folder: Path) -> str:
         raise CacheError(f"cannot read {path}: {err}; run `python -m megen.prepare` first") from err
 
 
-def cache_path(folder: Path, settings: FlowSettings) -> Path:
-    return Path(folder) / "features" / f"flow-{settings.key()}.npz"
+def cache_path(folder: Path, settings: FlowSettings, apex_shift: int = 0) -> Path:
+    shift = f"-apex{int(apex_shift):+d}" if apex_shift else ""
+    return Path(folder) / "features" / f"flow-{settings.key()}{shift}.npz"
+
+
+def shifted_apex(apex: int, shift: int, onset: int, offset: int) -> int:
+    """``apex + shift`` kept inside onset+1..offset (temporal jitter never reaches the onset)."""
+    return int(min(max(apex + int(shift), onset + 1), max(offset, onset + 1)))
 
 
 def _read_cached(path: Path, digest: str, n: int, size: int) -> dict | None:
@@ -120,8 +126,13 @@ def _read_cached(path: Path, digest: str, n: int, size: int) -> dict | None:
     return data
 
 
-def compute_features(prepared: PreparedSet, settings: FlowSettings, progress: bool = False) -> dict:
-    """Features of every manifest row of ``prepared`` (see the module docstring for the arrays)."""
+def compute_features(prepared: PreparedSet, settings: FlowSettings, progress: bool = False,
+                     apex_shift: int = 0) -> dict:
+    """Features of every manifest row of ``prepared`` (see the module docstring for the arrays).
+
+    ``apex_shift`` moves each clip's apex by that many frames (see ``shifted_apex``): the
+    temporal-jitter copies a recogniser may train on.
+    """
     flags = reader_apex_flags(prepared.folder)
     n = len(prepared)
     feats = np.zeros((n, 3, settings.size, settings.size), np.float32)
@@ -131,6 +142,8 @@ def compute_features(prepared: PreparedSet, settings: FlowSettings, progress: bo
         for i, row in enumerate(prepared.rows):
             frames = prepared.load(i)["frames"]          # (T, S, S) uint8
             apex[i], note = choose_apex(row, len(frames), flags.get(f"{row['subject']}/{row['clip']}", ""))
+            if apex_shift:
+                apex[i] = shifted_apex(apex[i], apex_shift, int(row["onset"]), min(int(row["offset"]), len(frames) - 1))
             notes.append(note)
             feats[i] = onset_apex_features(frames[int(row["onset"])], frames[apex[i]], settings)
             bar.advance(task)
@@ -139,16 +152,17 @@ def compute_features(prepared: PreparedSet, settings: FlowSettings, progress: bo
 
 
 def folder_features(folder, settings: FlowSettings = FlowSettings(), progress: bool = False,
-                    write_cache: bool = True) -> FolderFeatures:
-    """The flow features of a prepared folder, from its cache file or computed (and cached)."""
+                    write_cache: bool = True, apex_shift: int = 0) -> FolderFeatures:
+    """The flow features of a prepared folder, from its cache file or computed (and cached);
+    ``apex_shift``: with every apex moved by that many frames (its own cache file)."""
     prepared = PreparedSet.open(folder)
     if not len(prepared):
         raise CacheError(f"prepared folder {prepared.folder} has no clips in its manifest")
     digest = manifest_digest(prepared.folder)
-    path = cache_path(prepared.folder, settings)
+    path = cache_path(prepared.folder, settings, apex_shift)
     data = _read_cached(path, digest, len(prepared), settings.size)
     if data is None or list(data["files"]) != [r["file"] for r in prepared.rows]:
-        data = compute_features(prepared, settings, progress)
+        data = compute_features(prepared, settings, progress, apex_shift)
         if write_cache:
             try:
                 with atomic_open(path, "wb") as fh:

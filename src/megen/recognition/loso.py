@@ -18,7 +18,7 @@ from megen.recognition.classes import ClassMapping
 from megen.recognition.flow import FlowSettings
 from megen.recognition.metrics import majority_class, random_baseline, uf1_uar
 from megen.recognition.model import RecognitionModule
-from megen.recognition.samples import RecognitionSet, load_recognition_set
+from megen.recognition.samples import RecognitionSet, concat_sets, load_recognition_set
 
 CLASS_WEIGHTING = ("balanced", "none")
 
@@ -35,6 +35,7 @@ class TrainSettings:
     channels: tuple[int, ...] = (3, 5, 8)
     dropout: float = 0.0
     flip_prob: float = 0.0
+    rotate_deg: float = 0.0
     trainer: dict = field(default_factory=lambda: {"accelerator": "cpu", "devices": 1})
 
     def __post_init__(self):
@@ -133,7 +134,7 @@ def train_fold(x: np.ndarray, y: np.ndarray, num_classes: int, settings: TrainSe
     module = RecognitionModule(num_classes, size=x.shape[-1], channels=settings.channels, dropout=settings.dropout,
                                lr=settings.lr, weight_decay=settings.weight_decay,
                                class_weights=class_weights(y, num_classes, settings.class_weights),
-                               flip_prob=settings.flip_prob)
+                               flip_prob=settings.flip_prob, rotate_deg=settings.rotate_deg)
     data = TensorDataset(torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y))
     loader = DataLoader(data, batch_size=settings.batch_size, shuffle=True,
                         generator=torch.Generator().manual_seed(seed))
@@ -233,7 +234,7 @@ def run_loso_on_sets(real: RecognitionSet, extra: RecognitionSet | None = None,
 
 def run_loso(folders, extra=(), classes: str = "composite", features: FlowSettings = FlowSettings(),
              train: TrainSettings = TrainSettings(), seed: int = 0, exclude_emotions=(), exclude_clips=(),
-             random_draws: int = 100, progress: bool = False) -> LosoResult:
+             random_draws: int = 100, progress: bool = False, apex_jitter=()) -> LosoResult:
     """LOSO recognition over prepared ``folders``, with ``extra`` prepared folders for training only.
 
     Args:
@@ -241,6 +242,9 @@ def run_loso(folders, extra=(), classes: str = "composite", features: FlowSettin
         extra: prepared folders (e.g. generated clips) added to every fold's training set, minus the
             clips that carry the held-out subject (see ``samples.identity_keys``).
         classes: ``composite`` (MEGC 2019 negative / positive / surprise) or ``emotions``.
+        apex_jitter: temporal jitter, e.g. ``(-1, 1)``: training copies of every real clip with its
+            apex moved by these frames (extra clips of the clip's own subject, so a fold drops them
+            with the subject).
     Returns a LosoResult: ``.summary["overall"]["model"]["uf1"]`` etc., ``.predictions`` per clip.
     """
     folders = [Path(f) for f in ([folders] if isinstance(folders, (str, Path)) else folders)]
@@ -250,9 +254,12 @@ def run_loso(folders, extra=(), classes: str = "composite", features: FlowSettin
     if not len(real):
         raise ValueError(f"no clip of {[str(f) for f in folders]} "
                          f"maps to a class (classes={classes}); left out: {dict(real.excluded)}")
-    extra_set = load_recognition_set(extra, mapping, features, (), progress) if extra else None
+    extra_sets = [load_recognition_set(extra, mapping, features, (), progress)] if extra else []
+    extra_sets += [load_recognition_set(folders, mapping, features, exclude_clips, progress, apex_shift=int(k))
+                   for k in apex_jitter if int(k)]
+    extra_set = concat_sets(extra_sets) if extra_sets else None
     result = run_loso_on_sets(real, extra_set, train, seed, random_draws, progress)
     result.settings.update({"classes": classes, "features": asdict(features), "exclude_emotions": list(exclude_emotions),
                             "exclude_clips": list(exclude_clips), "folders": [str(f) for f in folders],
-                            "extra": [str(f) for f in extra]})
+                            "extra": [str(f) for f in extra], "apex_jitter": [int(k) for k in apex_jitter]})
     return result

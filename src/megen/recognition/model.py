@@ -12,6 +12,24 @@ def _pooled(size: int) -> int:
     return after_max // 2                      # AvgPool2d(2)
 
 
+def rotate_flow_maps(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
+    """Rotate (B, 3, S, S) u / v / strain maps by ``angles`` (B,) radians about their centre.
+
+    Positive angles turn clockwise on screen (x right, y down): content at the right moves down
+    and a rightward flow (u > 0) becomes a downward one (v > 0). The map moves and its flow
+    vectors turn with it; strain is a magnitude, so it only moves. Outside the rotated map is 0.
+    """
+    cos, sin = torch.cos(angles).to(x.dtype), torch.sin(angles).to(x.dtype)
+    zero = torch.zeros_like(cos)
+    # affine_grid maps output to input coordinates: the inverse rotation R^T
+    theta = torch.stack([torch.stack([cos, sin, zero], -1), torch.stack([-sin, cos, zero], -1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    moved = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    u, v, rest = moved[:, :1], moved[:, 1:2], moved[:, 2:]
+    c, s = cos.view(-1, 1, 1, 1), sin.view(-1, 1, 1, 1)
+    return torch.cat([c * u - s * v, s * u + c * v, rest], 1)
+
+
 class ShallowFlowNet(nn.Module):
     """Parallel 3x3 convolution branches (STSTNet: 3, 5 and 8 channels), pooled, one linear layer.
 
@@ -44,11 +62,13 @@ class RecognitionModule(pl.LightningModule):
     """Cross-entropy training of ShallowFlowNet; batches are (features (B, 3, S, S), labels (B,)).
 
     ``class_weights`` (C,) weights the loss (balanced weights keep a majority class from
-    swallowing UF1 on the imbalanced micro-expression sets). ``flip_prob`` mirrors training maps.
+    swallowing UF1 on the imbalanced micro-expression sets). ``flip_prob`` mirrors training maps;
+    ``rotate_deg`` turns each by a uniform angle in [-rotate_deg, rotate_deg] (head roll).
     """
 
     def __init__(self, num_classes: int, size: int = 28, channels=(3, 5, 8), dropout: float = 0.0,
-                 lr: float = 1e-3, weight_decay: float = 0.0, class_weights=None, flip_prob: float = 0.0):
+                 lr: float = 1e-3, weight_decay: float = 0.0, class_weights=None, flip_prob: float = 0.0,
+                 rotate_deg: float = 0.0):
         super().__init__()
         self.save_hyperparameters(ignore=["class_weights"])
         self.net = ShallowFlowNet(num_classes, size, tuple(channels), dropout)
@@ -69,6 +89,9 @@ class RecognitionModule(pl.LightningModule):
         x, y = batch
         if self.hparams.flip_prob > 0:
             x = self._flip(x)
+        if self.hparams.get("rotate_deg", 0.0) > 0:
+            limit = torch.deg2rad(torch.tensor(float(self.hparams.rotate_deg)))
+            x = rotate_flow_maps(x, (torch.rand(x.shape[0], device=x.device) * 2 - 1) * limit.to(x.device))
         loss = F.cross_entropy(self(x), y, weight=self.class_weights)
         self.log("train/loss", loss, prog_bar=False, on_epoch=True, on_step=False, batch_size=len(y))
         return loss

@@ -89,8 +89,26 @@ class RecognitionSet:
                 "per_dataset": per_dataset}
 
 
+def concat_sets(sets) -> RecognitionSet:
+    """One RecognitionSet of several with the same classes (e.g. generated clips and jitter copies)."""
+    sets = [s for s in sets if s is not None]
+    if not sets:
+        raise ValueError("no recognition sets to concatenate")
+    if len({tuple(s.classes) for s in sets}) > 1:
+        raise ValueError(f"cannot concatenate sets with different classes: {[s.classes for s in sets]}")
+    join = lambda name: tuple(x for s in sets for x in getattr(s, name))   # noqa: E731
+    excluded: Counter = Counter()
+    for s in sets:
+        excluded.update(s.excluded)
+    return RecognitionSet(np.concatenate([s.features for s in sets]), np.concatenate([s.labels for s in sets]),
+                          sets[0].classes, join("datasets"), join("subjects"), join("clips"), join("emotions"),
+                          join("identities"), np.concatenate([s.apex for s in sets]),
+                          np.concatenate([s.apex_estimated for s in sets]), join("apex_notes"), join("folders"),
+                          excluded)
+
+
 def load_recognition_set(folders, classes: str | ClassMapping = "composite", features: FlowSettings = FlowSettings(),
-                         exclude_clips=(), progress: bool = False) -> RecognitionSet:
+                         exclude_clips=(), progress: bool = False, apex_shift: int = 0) -> RecognitionSet:
     """Features and labels of every usable clip of the prepared ``folders``.
 
     Args:
@@ -98,20 +116,26 @@ def load_recognition_set(folders, classes: str | ClassMapping = "composite", fea
         classes: ``composite`` | ``emotions`` or a ClassMapping (pass the real set's mapping to
             label training-only extra folders with the same classes).
         exclude_clips: clip ids to leave out (counted as ``dataset:excluded clip``).
+        apex_shift: temporal jitter: each clip's apex moved by that many frames (clip ids get
+            ``@apex+k``); clips whose apex cannot move that way are left out (no new view).
     Clips whose label maps to no class are left out and counted in ``excluded``.
     """
     folders = [Path(f) for f in ([folders] if isinstance(folders, (str, Path)) else folders)]
     if not folders:
         raise ValueError("no prepared folders given")
     mapping = classes if isinstance(classes, ClassMapping) else ClassMapping(mode=classes)
-    loaded = [folder_features(f, features, progress=progress) for f in folders]
+    loaded = [folder_features(f, features, progress=progress, apex_shift=apex_shift) for f in folders]
+    base_apex = [folder_features(f, features).apex if apex_shift else None for f in folders]
     mapping.fit([r for ff in loaded for r in ff.prepared.rows])
     exclude = {str(c) for c in exclude_clips}
     excluded: Counter = Counter()
     cols: dict[str, list] = {k: [] for k in ("feat", "label", "dataset", "subject", "clip", "emotion", "ident",
                                              "apex", "est", "note", "folder")}
-    for ff in loaded:
+    suffix = f"@apex{int(apex_shift):+d}" if apex_shift else ""
+    for ff, base in zip(loaded, base_apex):
         for i, row in enumerate(ff.prepared.rows):
+            if base is not None and ff.apex[i] == base[i]:
+                continue
             if row["clip"] in exclude:
                 excluded[f"{row['dataset']}:excluded clip"] += 1
                 continue
@@ -120,7 +144,7 @@ def load_recognition_set(folders, classes: str | ClassMapping = "composite", fea
                 excluded[f"{row['dataset']}:{normalise_emotion(row['emotion']) or '<no label>'}"] += 1
                 continue
             for key, value in (("feat", ff.features[i]), ("label", label), ("dataset", row["dataset"]),
-                               ("subject", subject_key(row)), ("clip", row["clip"]), ("emotion", row["emotion"]),
+                               ("subject", subject_key(row)), ("clip", row["clip"] + suffix), ("emotion", row["emotion"]),
                                ("ident", identity_keys(row)), ("apex", ff.apex[i]), ("est", ff.apex_estimated[i]),
                                ("note", ff.apex_note[i]), ("folder", str(ff.prepared.folder))):
                 cols[key].append(value)

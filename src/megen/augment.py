@@ -1,0 +1,59 @@
+"""``python -m megen.augment``: a checkpoint's generated clips as a prepared training set."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hydra
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from megen.animation.animate import default_batch_size
+from megen.animation.animator import Animator, GenerationError
+from megen.augmentation import AugmentResult, augment
+from megen.data.cache import CacheError
+from megen.data.preparation import prepare_sources
+
+
+def run(cfg: DictConfig) -> AugmentResult:
+    """Check the settings, load the model, prepare the driving data, generate, print the summary."""
+    if not cfg.get("ckpt"):
+        raise ValueError("ckpt= is required: a checkpoint from `python -m megen.train`")
+    if not cfg.get("out"):
+        raise ValueError("out= is required: the folder the generated set is written to")
+    ckpt = Path(str(cfg.ckpt)).expanduser()
+    if not ckpt.is_file():
+        raise FileNotFoundError(f"ckpt={ckpt}: no such file")
+    if int(cfg.per_clip) < 1:
+        raise ValueError(f"per_clip={cfg.per_clip}: must be >= 1")
+    targets = cfg.targets
+    targets = list(targets) if OmegaConf.is_list(targets) else str(targets)
+    device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    batch_size = default_batch_size(device) if cfg.batch_size == "auto" else int(cfg.batch_size)
+    animator = Animator.from_checkpoint(ckpt, device=device, family=cfg.get("family"))
+    progress = bool(cfg.get("progress", True))
+    folders = [f for f, _ in prepare_sources(cfg.dataset, cfg.paths.cache_dir, progress=progress,
+                                             data_dir=cfg.paths.data_dir)]
+    print(f"driving: {', '.join(str(f) for f in folders)}; model: {animator.family}, {animator.frame_size}px")
+    result = augment(animator, folders, cfg.out, targets=targets, per_clip=int(cfg.per_clip),
+                     holdout=list(cfg.get("holdout") or []), seed=int(cfg.seed), checkpoint=str(ckpt),
+                     name=str(cfg.name), relative=bool(cfg.relative), adapt_movement_scale=bool(cfg.adapt_movement_scale),
+                     batch_size=batch_size, crop=bool(cfg.crop), exclude_clips=list(cfg.get("exclude_clips") or []),
+                     overwrite=bool(cfg.overwrite), progress=progress)
+    print(result.summary())
+    print(f"use it with: dataset=generated dataset.path={result.folder}   or   python -m megen.recognise "
+          f"extra=[{result.folder}]")
+    return result
+
+
+@hydra.main(version_base="1.3", config_path="../../conf", config_name="augment")
+def main(cfg: DictConfig) -> None:
+    try:
+        run(cfg)
+    except (OSError, ValueError, CacheError, GenerationError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

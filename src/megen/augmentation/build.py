@@ -1,0 +1,237 @@
+"""Turn a checkpoint into a training set: animate target identities with every driving clip and
+write the result as a prepared set (the cache format ``megen.data.cache`` documents).
+
+Output folder (``out``)::
+
+    clips/<uid>.npz   frames (T, S, S) uint8 generated; landmarks (68, 2) and keypoints (18, 2) of the
+                      target's onset face, pixels; face_found ()
+    manifest.csv      MANIFEST_COLUMNS with the driving clip's n_frames, onset / apex / offset, emotion,
+                      action units and fps, plus GENERATED_COLUMNS: generated_from (dataset/subject/clip
+                      of the driving clip), target (dataset/subject, or a photo's file name), checkpoint
+    meta.json         settings, their key, the hold-out subjects, counts
+
+``dataset`` is ``generated`` (``name``), ``subject`` the target identity (a generated clip shows
+that face), ``clip`` ``<dataset>-<subject>-<clip>`` of the driving clip. Clip files are written
+atomically as they are made and reused by a re-run with the same settings (a crash resumes);
+the manifest, written last, is what makes the folder a set.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from rich.progress import Progress
+
+from megen.animation.animate import FaceInput, animate
+from megen.animation.animator import Animator
+from megen.augmentation.leakage import check_rows, check_targets, resolve_subjects, subject_keys
+from megen.augmentation.targets import Target, photo_targets, subject_faces, subject_target
+from megen.data.cache import PreparedSet, clip_uid, is_valid_clip, write_clip, write_manifest, write_meta
+from megen.face.keypoints import keypoint_set
+
+GENERATED_COLUMNS = ("generated_from", "target", "checkpoint")
+_OWN_FILES = ("manifest.csv", "manifest.csv.sha1", "meta.json")
+
+
+@dataclass
+class AugmentResult:
+    """What one augment run wrote."""
+
+    folder: Path
+    clips: int
+    built: int
+    reused: int
+    drivers: int
+    skipped_holdout: int
+    targets: list[str]
+    holdout: list[str]
+    seconds: float = 0.0
+    meta: dict = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return (f"generated set {self.folder}: {self.clips} clips ({self.built} made, {self.reused} reused) from "
+                f"{self.drivers} driving clips x {len(self.targets)} candidate targets; {self.skipped_holdout} "
+                f"driving clip(s) of held-out subjects skipped; {self.seconds:.1f} s")
+
+
+def file_sha1(path: Path) -> str:
+    digest = hashlib.sha1()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _manifest_sha1(folder: Path) -> str:
+    return hashlib.sha1((Path(folder) / "manifest.csv").read_bytes()).hexdigest()
+
+
+def resolve_targets(animator: Animator, targets, sets: list[PreparedSet], holdout: set[str],
+                    crop: bool = True) -> list[Target]:
+    """``subjects`` (every subject of the driving data outside ``holdout``), a list of subject
+    names, or a folder of face photos; refuses held-out identities (LeakageError)."""
+    faces = subject_faces(sets)
+    if isinstance(targets, str) and targets.strip().lower() == "subjects":
+        keys = sorted(k for k in faces if k not in holdout)
+    elif isinstance(targets, (list, tuple)):
+        keys = sorted(resolve_subjects(targets, set(faces), "targets"))
+    else:
+        folder = Path(str(targets)).expanduser()
+        if not folder.is_dir():
+            raise FileNotFoundError(f"targets={targets}: no such folder; targets is `subjects`, a list of "
+                                    f"dataset/subject names, or a folder of face photos")
+        found = photo_targets(animator, folder, crop)
+        check_targets(found, holdout)
+        return found
+    chosen = [subject_target(animator, k, *faces[k]) for k in keys]
+    check_targets(chosen, holdout)
+    return chosen
+
+
+def choose_targets(driver_key: str, uid: str, targets: list[Target], per_clip: int, seed: int) -> list[Target]:
+    """``per_clip`` distinct targets for one driving clip, never the driving subject's own face;
+    a stable draw from (seed, clip), independent of the order clips are visited in."""
+    pool = [t for t in targets if t.identity != driver_key]
+    if len(pool) < per_clip:
+        raise ValueError(f"per_clip={per_clip} but only {len(pool)} target identities are allowed for driving clip "
+                         f"{uid} (its own subject and held-out subjects are never targets); lower per_clip or add targets")
+    rng = np.random.default_rng([int(seed), zlib.crc32(uid.encode())])
+    return [pool[i] for i in sorted(rng.choice(len(pool), size=per_clip, replace=False))]
+
+
+def settings_key(settings: dict) -> str:
+    return hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _prepare_out(out: Path, key: str, overwrite: bool) -> None:
+    """Refuse to mix two settings' clips in one folder; ``overwrite`` clears what augment wrote there."""
+    meta = out / "meta.json"
+    if not meta.is_file():
+        if out.is_dir() and any(out.iterdir()) and not (out / "clips").is_dir():
+            raise FileExistsError(f"out={out} exists and is no generated set; choose an empty or new folder")
+        return
+    try:
+        old = json.loads(meta.read_text()).get("key")
+    except (OSError, ValueError) as err:
+        raise FileExistsError(f"out={out}: unreadable {meta} ({err}); pass overwrite=true to replace the set") from err
+    if old == key:
+        return
+    if not overwrite:
+        raise FileExistsError(f"out={out} holds a generated set made with other settings (key {old}, now {key}); "
+                              f"choose another out= or pass overwrite=true to replace it")
+    for name in _OWN_FILES:
+        (out / name).unlink(missing_ok=True)
+    for sub in ("clips", "features", "priors"):
+        for f in (out / sub).glob("*.npz") if (out / sub).is_dir() else ():
+            f.unlink()
+
+
+def to_gray_frames(generated) -> np.ndarray:
+    """(T, 3, S, S) float frames in [0, 1] -> (T, S, S) uint8 gray (the channels are replicated gray)."""
+    gray = generated.float().mean(1).clamp(0, 1).mul(255.0).round()
+    return gray.numpy().astype(np.uint8)
+
+
+def driving_input(animator: Animator, arrays: dict) -> FaceInput:
+    landmarks = np.asarray(arrays["landmarks"], dtype=np.float64)
+    return FaceInput.build(arrays["frames"], keypoint_set(animator.prior.keypoints, landmarks), animator.prior,
+                           landmarks, bool(arrays["face_found"]))
+
+
+def augment(animator: Animator, driving, out, targets="subjects", per_clip: int = 2, holdout=(), seed: int = 0,
+            checkpoint: str = "", name: str = "generated", relative: bool = True, adapt_movement_scale: bool = False,
+            batch_size: int = 1, crop: bool = True, exclude_clips=(), overwrite: bool = False,
+            progress: bool = True) -> AugmentResult:
+    """Animate ``per_clip`` target identities with every driving clip; write a prepared set to ``out``.
+
+    Args:
+        animator: the trained model (``Animator.from_checkpoint``); ``checkpoint`` is recorded per clip.
+        driving: prepared folders whose clips drive (their frame size must be the model's).
+        targets: ``subjects`` (the driving data's subjects), a list of ``dataset/subject`` names, or a
+            folder of face photos.
+        holdout: subjects of the evaluation fold (``dataset/subject`` or bare names): their clips
+            never drive and their faces are never targets; naming one as a target is refused
+            (LeakageError), and so is a name that matches no subject.
+        exclude_clips: driving clip ids left out.
+    """
+    start = time.perf_counter()
+    if int(per_clip) < 1:
+        raise ValueError(f"per_clip must be >= 1, got {per_clip}")
+    out = Path(out).expanduser()
+    folders = [Path(f) for f in ([driving] if isinstance(driving, (str, Path)) else driving)]
+    sets = [PreparedSet.open(f) for f in folders]
+    rows = [(s, i) for s in sets for i in range(len(s))]
+    if not rows:
+        raise ValueError(f"no driving clips in {[str(f) for f in folders]}")
+    for s in sets:
+        if len(s):
+            size = int(s.load(0)["frames"].shape[-1])
+            if size != animator.frame_size:
+                raise ValueError(f"{checkpoint or 'the model'} animates {animator.frame_size}-px frames but driving "
+                                 f"set {s.folder} holds {size}-px ones; set dataset.frame_size={animator.frame_size}")
+    held = resolve_subjects(holdout, subject_keys(s.rows[i] for s, i in rows), "holdout")
+    chosen_targets = resolve_targets(animator, targets, sets, held, crop)
+    if not chosen_targets:
+        raise ValueError(f"targets={targets}: no target identity left outside holdout")
+    exclude = {str(c) for c in exclude_clips or ()}
+    drivers = [(s, i) for s, i in rows if f"{s.rows[i]['dataset']}/{s.rows[i]['subject']}" not in held
+               and s.rows[i]["clip"] not in exclude]
+    skipped = sum(1 for s, i in rows if f"{s.rows[i]['dataset']}/{s.rows[i]['subject']}" in held)
+    if not drivers:
+        raise ValueError("no driving clip left after leaving out held-out subjects and exclude_clips")
+
+    settings = {"checkpoint_sha1": file_sha1(Path(checkpoint)) if checkpoint and Path(checkpoint).is_file() else "",
+                "driving": [_manifest_sha1(s.folder) for s in sets], "targets": [t.name for t in chosen_targets],
+                "per_clip": int(per_clip), "seed": int(seed), "holdout": sorted(held), "name": name,
+                "relative": bool(relative), "adapt_movement_scale": bool(adapt_movement_scale),
+                "exclude_clips": sorted(exclude), "crop": bool(crop)}
+    key = settings_key(settings)
+    _prepare_out(out, key, overwrite)
+
+    manifest, built, reused = [], 0, 0
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task(f"generating into {out.name}", total=len(drivers) * int(per_clip))
+        for prepared, index in drivers:
+            row = prepared.rows[index]
+            driver_key = f"{row['dataset']}/{row['subject']}"
+            clip_id = f"{row['dataset']}-{row['subject']}-{row['clip']}"
+            drive = None
+            for target in choose_targets(driver_key, clip_uid(row["dataset"], row["subject"], row["clip"]),
+                                         chosen_targets, int(per_clip), seed):
+                uid = clip_uid(name, target.subject, clip_id)
+                path = out / "clips" / f"{uid}.npz"
+                if is_valid_clip(path):
+                    reused += 1
+                else:
+                    if drive is None:
+                        drive = driving_input(animator, prepared.load(index))
+                    generated = animate(animator.model, target.face, drive, relative=relative,
+                                        adapt_movement_scale=adapt_movement_scale, batch_size=batch_size,
+                                        start=int(row["onset"]) if relative else 0)
+                    landmarks = target.landmarks
+                    write_clip(path, {"frames": to_gray_frames(generated), "landmarks": landmarks,
+                                      "keypoints": keypoint_set("paper18", landmarks),
+                                      "face_found": bool(target.face.face_found)})
+                    built += 1
+                manifest.append({
+                    "dataset": name, "subject": target.subject, "clip": clip_id, "n_frames": row["n_frames"],
+                    "onset": row["onset"], "apex": row["apex"], "offset": row["offset"], "emotion": row["emotion"],
+                    "action_units": row["action_units"], "face_found": bool(target.face.face_found), "fps": row["fps"],
+                    "file": f"{uid}.npz", "generated_from": f"{row['dataset']}/{row['subject']}/{row['clip']}",
+                    "target": target.name, "checkpoint": str(checkpoint),
+                })
+                bar.advance(task)
+    check_rows(manifest, held)
+    meta = {"dataset": name, "generated_by": "megen.augment", "key": key, "settings": settings,
+            "checkpoint": str(checkpoint), "family": animator.family, "prior": animator.prior.as_dict(), "frame_size": animator.frame_size,
+            "driving_folders": [str(s.folder) for s in sets], "clips": len(manifest),
+            "skipped_holdout_drivers": skipped}
+    write_meta(out, meta)
+    write_manifest(out, manifest, GENERATED_COLUMNS)
+    return AugmentResult(out, len(manifest), built, reused, len(drivers), skipped, [t.name for t in chosen_targets],
+                         sorted(held), time.perf_counter() - start, meta)
