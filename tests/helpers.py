@@ -32,3 +32,27 @@ def compose_train(tmp: Path, *extra: str):
 def run_module(module: str, *args: str, cwd: Path, env=None, timeout=600):
     return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=env)
+
+
+def run_module_imports(module: str, *args: str, cwd: Path, watch=("torch", "pytorch_lightning"), env=None,
+                       timeout=600):
+    """Run ``python -m module args`` in a subprocess and report which of ``watch`` it imported.
+
+    Returns (completed process, set of imported names); the command's exit status is kept.
+    """
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = [{module!r}, *{list(args)!r}]\n"
+        "status = 0\n"
+        "try:\n"
+        f"    runpy.run_module({module!r}, run_name='__main__', alter_sys=True)\n"
+        "except SystemExit as exit:\n"
+        "    status = exit.code or 0\n"
+        f"print('IMPORTED:' + ','.join(m for m in {list(watch)!r} if m in sys.modules), file=sys.stderr)\n"
+        "sys.exit(status)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                         env=env)
+    line = [x for x in out.stderr.splitlines() if x.startswith("IMPORTED:")][-1]
+    out.stderr = "\n".join(x for x in out.stderr.splitlines() if not x.startswith("IMPORTED:"))
+    return out, {m for m in line[len("IMPORTED:"):].split(",") if m}

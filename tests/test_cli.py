@@ -23,4 +23,4 @@ def test_prepare_cli_prints_folder_and_counts(tmp_path):
 
 def test_unknown_dataset_is_named(tmp_path):
     out = _run("megen.prepare", f"paths.data_dir={tmp_path}", "dataset.name=nope", cwd=tmp_path)
-    assert out.returncode != 0 and "unknown dataset 'nope'" in out.stderr
+    assert out.returncode == 2 and "dataset.name='nope' is not valid; valid: synthetic, casme2" in out.stderr

@@ -1,8 +1,9 @@
 import json
 import math
+import os
 from pathlib import Path
 
-from helpers import run_module
+from helpers import run_module, run_module_imports
 
 from megen.evaluation import evaluate_checkpoint
 
@@ -42,3 +43,27 @@ def test_evaluate_cli_prints_its_run_folder(tiny_run, tmp_path):
     assert (folder / "metrics.json").is_file() and folder.parent == tmp_path / "evaluate"
     bad = run_module("megen.evaluate", *args[1:], cwd=tmp_path)
     assert bad.returncode == 2 and "ckpt=" in bad.stderr
+
+
+def test_evaluate_checks_the_checkpoint_before_the_data_and_logs_progress(tiny_run, tmp_path):
+    run, cfg, _ = tiny_run
+    data = [f"paths.data_dir={Path(cfg.paths.data_dir)}", f"paths.output_root={tmp_path / 'out'}",
+            "dataset.n_subjects=4", "dataset.clips_per_subject=2", "dataset.frame_size=64", "face_metrics=false",
+            "max_pairs=2", "dataset.split.val=0.2", "dataset.split.test=0.2"]
+    out, imported = run_module_imports("megen.evaluate", "ckpt=/no/such.ckpt", *data, cwd=tmp_path)
+    assert out.returncode == 2 and out.stderr.strip() == "error: checkpoint not found: ckpt=/no/such.ckpt"
+    assert not imported and not (tmp_path / "out").exists()
+    photo = tmp_path / "face.ckpt"
+    photo.write_bytes(b"\x89PNG not a checkpoint")
+    out = run_module("megen.evaluate", f"ckpt={photo}", *data, cwd=tmp_path)
+    assert out.returncode == 2 and "face.ckpt" in out.stderr and "Traceback" not in out.stderr
+    assert "preparing data" not in out.stdout and not (tmp_path / "out").exists()
+
+    env = {**os.environ, "MEGEN_PROGRESS_INTERVAL": "0"}
+    out = run_module("megen.evaluate", f"ckpt={run / 'checkpoints' / 'last.ckpt'}", *data, cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert f"preparing data: dataset=synthetic into {Path(cfg.paths.data_dir) / 'cache'}" in lines
+    assert any(x.startswith("synthetic clips: 8/8 clips (100%), done in") for x in lines)
+    assert any(x.startswith("reconstruction: 0/") and x.endswith("clips (0%)") for x in lines)
+    assert any(x.startswith("cross-identity: 2/2 pairs (100%), done in") for x in lines)

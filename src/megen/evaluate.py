@@ -1,39 +1,52 @@
-"""``python -m megen.evaluate ckpt=<file> [dataset=...]``: metrics beside the static baseline."""
+"""``python -m megen.evaluate ckpt=<file> [dataset=...]``: metrics beside the static baseline.
+
+The checkpoint is checked and loaded before the data is prepared (which can take minutes), and
+the heavy imports wait until the file is known to exist.
+"""
 from __future__ import annotations
 
-import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from megen.data.preparation import prepare_sources
-from megen.evaluation import evaluate_checkpoint
+from megen.cli import user_errors
 
 
 def run(cfg: DictConfig) -> dict:
     if not cfg.get("ckpt"):
         raise ValueError("ckpt=<checkpoint file> is required")
-    print(f"run folder: {cfg.run_dir}")
-    sources = prepare_sources(cfg.dataset, cfg.paths.cache_dir, progress=cfg.progress, data_dir=cfg.paths.data_dir)
-    if len(sources) != 1:
+    if not Path(str(cfg.ckpt)).expanduser().is_file():
+        raise FileNotFoundError(f"checkpoint not found: ckpt={cfg.ckpt}")
+    from megen.config_check import validate_evaluate
+
+    validate_evaluate(cfg)
+    from megen.animation import Animator
+    from megen.data.preparation import prepare_sources, source_configs
+    from megen.evaluation import evaluate_checkpoint
+
+    if len(source_configs(cfg.dataset)) != 1:
         raise ValueError("evaluate one dataset at a time (dataset=mix is for training)")
+    gen = Animator.from_checkpoint(cfg.ckpt)
+    print(f"run folder: {cfg.run_dir}")
+    if cfg.progress:
+        print(f"preparing data: dataset={cfg.dataset.name} into {cfg.paths.cache_dir}", flush=True)
+    sources = prepare_sources(cfg.dataset, cfg.paths.cache_dir, progress=cfg.progress, data_dir=cfg.paths.data_dir)
     folder = sources[0][0]
     results = evaluate_checkpoint(
         cfg.ckpt, folder, OmegaConf.to_container(cfg.dataset.split, resolve=True), cfg.run_dir,
         exclude=list(cfg.dataset.get("exclude", []) or []), face_metrics=cfg.face_metrics, face_every=cfg.face_every,
         batch_size=cfg.batch_size, max_clips=cfg.max_clips, max_pairs=cfg.max_pairs, show_progress=cfg.progress,
+        gen=gen,
     )
-    print((f"{cfg.run_dir}/metrics.md"))
+    print(f"{cfg.run_dir}/metrics.md")
     return results
 
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
-    try:
+    with user_errors(OSError, ValueError, RuntimeError):
         run(cfg)
-    except (OSError, ValueError, RuntimeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from rich.progress import Progress
 
 from megen.animation import Animator, FaceInput, animate
 from megen.data.cache import PreparedSet
@@ -26,6 +25,7 @@ from megen.metrics import (
     RegionalMotionFidelity,
 )
 from megen.models.motion import deformation_to_frame_flow
+from megen.progress import Progress
 
 #: metric key -> (description, lower is better)
 METRIC_INFO = {
@@ -87,7 +87,7 @@ def reconstruction(gen: Animator, prepared: PreparedSet, indices, face_metrics=T
                    batch_size=8, progress=None) -> dict:
     """Source = onset frame, driving = every frame of the same clip (absolute motion)."""
     scores = PairedScores(face_metrics)
-    task = progress.add_task("reconstruction", total=len(indices)) if progress else None
+    task = progress.add_task("reconstruction", total=len(indices), unit="clips") if progress else None
     for i in indices:
         arrays = prepared.load(i)
         face = FaceInput.build(arrays["frames"], clip_keypoints(arrays, gen.prior.keypoints), gen.prior,
@@ -130,7 +130,7 @@ def cross_identity(gen: Animator, spec, prepared: PreparedSet, indices, face_met
     scores = PairedScores(face_metrics)
     fidelity, fidelity_static = RegionalMotionFidelity(), RegionalMotionFidelity()
     pairs = [(i, s) for i in indices for s in subjects if s != prepared.rows[i]["subject"]][:max_pairs]
-    task = progress.add_task("cross-identity", total=len(pairs)) if progress else None
+    task = progress.add_task("cross-identity", total=len(pairs), unit="pairs") if progress else None
     for i, target_subject in pairs:
         row = prepared.rows[i]
         si, ident_a = identities[row["subject"]]
@@ -159,9 +159,12 @@ def cross_identity(gen: Animator, spec, prepared: PreparedSet, indices, face_met
 
 def evaluate_checkpoint(ckpt, prepared_folder, split: dict, out_dir, exclude=(), face_metrics=True,
                         face_every: int = 4, batch_size: int = 8, max_clips: int | None = None,
-                        max_pairs: int = 16, show_progress: bool = True) -> dict:
-    """Run every section available for the data and write ``metrics.json`` and ``metrics.md``."""
-    gen = Animator.from_checkpoint(ckpt)
+                        max_pairs: int = 16, show_progress: bool = True, gen: Animator | None = None) -> dict:
+    """Run every section available for the data and write ``metrics.json`` and ``metrics.md``.
+
+    ``gen``: the checkpoint already loaded (the command loads it before preparing data).
+    """
+    gen = gen or Animator.from_checkpoint(ckpt)
     prepared = PreparedSet.open(prepared_folder)
     if not len(prepared):
         raise ValueError(f"{prepared_folder} holds no clips")
@@ -174,7 +177,7 @@ def evaluate_checkpoint(ckpt, prepared_folder, split: dict, out_dir, exclude=(),
     if not indices:
         raise ValueError(f"the test split of {prepared_folder} is empty; check dataset.split")
     results: dict = {"checkpoint": str(ckpt), "data": str(prepared_folder), "test_clips": len(indices)}
-    with Progress(disable=not show_progress, transient=True) as progress:
+    with Progress(show_progress) as progress:
         results["reconstruction"] = reconstruction(gen, prepared, indices, face_metrics, face_every, batch_size,
                                                    progress)
         meta = json.loads((Path(prepared_folder) / "meta.json").read_text())

@@ -2,26 +2,69 @@
 
     python -m megen.generate ckpt=<file> target=<image> driving=<frames folder | video | dataset:clip> out=<folder>
     python -m megen.generate ckpt=<file> protocol=megc2021 megc_root=<test kit> out=<folder>
+
+Checks run cheapest first, so a mistake costs seconds: config values and file paths (no torch
+imported yet), then decoding the inputs and finding their faces, and only then the checkpoint.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import hydra
-import torch
 from omegaconf import DictConfig
 
-from megen.animation import Animator, GenerationError, default_batch_size, generate_pair
-from megen.animation.megc import run_protocol
+from megen.cli import user_errors
+from megen.config_check import validate_generate
+
+
+def check_paths(cfg: DictConfig) -> None:
+    """Every named input exists (for the MEGC protocol: the whole kit); one error lists all that do not."""
+    if not cfg.get("ckpt"):
+        raise ValueError("ckpt=<checkpoint file> is required")
+    protocol = cfg.get("protocol")
+    if not protocol and (not cfg.get("target") or not cfg.get("driving")):
+        raise ValueError("target=<image> and driving=<frames folder | video | dataset:clip> are required "
+                              "(or protocol=megc2021|megc2022 megc_root=<kit>)")
+    missing = []
+    if not Path(str(cfg.ckpt)).expanduser().is_file():
+        missing.append(f"ckpt={cfg.ckpt} (no such file)")
+    if protocol:
+        from megen.megc_kit import KitError, check_kit, kit_layout
+
+        if not cfg.get("megc_root"):
+            raise ValueError(f"protocol={protocol} needs megc_root=<test kit>; expected layout: "
+                                  f"{kit_layout('<kit>')}")
+        try:
+            check_kit(cfg.megc_root, protocol)
+        except KitError as err:
+            missing.append(str(err))
+    else:
+        if not Path(str(cfg.target)).is_file():
+            missing.append(f"target={cfg.target} (no such file)")
+        driving = str(cfg.driving)
+        if not Path(driving).exists() and ":" not in driving:   # <dataset>:<clip> is looked up in the cache later
+            missing.append(f"driving={driving} (no such frame folder or video file, and not <dataset>:<clip>)")
+    if missing:
+        raise FileNotFoundError("missing input: " + "; ".join(missing))
 
 
 def run(cfg: DictConfig) -> list[Path]:
-    if not cfg.get("ckpt"):
-        raise GenerationError("ckpt=<checkpoint file> is required")
-    if not cfg.get("protocol") and (not cfg.get("target") or not cfg.get("driving")):
-        raise GenerationError("target=<image> and driving=<frames folder | video | dataset:clip> are required "
-                              "(or protocol=megc2021|megc2022 megc_root=<kit>)")
+    validate_generate(cfg)
+    check_paths(cfg)
+    # the slow imports (torch, the models, dlib) only once the cheap checks have passed
+    import torch
+
+    from megen.animation import Animator, GenerationError, default_batch_size
+    from megen.animation.megc import load_kit, run_protocol
+    from megen.animation.pair import generate_pair, load_pair_inputs
+    from megen.models.full import FAMILIES
+
+    if cfg.get("family") and cfg.family not in FAMILIES:
+        raise GenerationError(f"family={cfg.family!r} is not valid; valid: {', '.join(FAMILIES)}")
+    if cfg.get("protocol"):
+        kit = load_kit(cfg.protocol, cfg.megc_root, crop=cfg.crop)
+    else:
+        inputs = load_pair_inputs(cfg.target, str(cfg.driving), crop=cfg.crop, cache_dir=cfg.paths.cache_dir)
     device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     animator = Animator.from_checkpoint(cfg.ckpt, device=device, family=cfg.get("family"))
     out = Path(cfg.out)
@@ -29,21 +72,18 @@ def run(cfg: DictConfig) -> list[Path]:
     batch_size = default_batch_size(device) if cfg.batch_size == "auto" else int(cfg.batch_size)
     options = dict(relative=cfg.relative, adapt_movement_scale=cfg.adapt_movement_scale,
                    find_best_frame=cfg.find_best_frame, crop=cfg.crop, fps=cfg.fps, batch_size=batch_size,
-                   cache_dir=cfg.paths.cache_dir)
+                   cache_dir=cfg.paths.cache_dir, progress=cfg.get("progress", True))
     if cfg.get("protocol"):
-        return run_protocol(animator, cfg.protocol, cfg.megc_root, out, **options)
-    folder = generate_pair(animator, cfg.target, cfg.driving, out, **options)
+        return run_protocol(animator, cfg.protocol, cfg.megc_root, out, kit=kit, **options)
+    folder = generate_pair(animator, cfg.target, cfg.driving, out, inputs=inputs, **options)
     print(f"wrote {folder}")
     return [folder]
 
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="generate")
 def main(cfg: DictConfig) -> None:
-    try:
+    with user_errors(OSError, ValueError, RuntimeError):    # RuntimeError: GenerationError, bad checkpoints
         run(cfg)
-    except (GenerationError, OSError, ValueError, RuntimeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,13 @@
 """``python -m megen.prepare dataset=<name>``: build the prepared-clip cache and say where it is."""
 from __future__ import annotations
 
-import sys
 import time
 
 import hydra
 from omegaconf import DictConfig
 
+from megen.cli import user_errors
+from megen.config_check import validate_dataset_command
 from megen.data.preparation import prepare_dataset, source_configs
 
 
@@ -27,6 +28,7 @@ def describe(folder, summary: dict, seconds: float) -> str:
 
 def run(cfg: DictConfig) -> list[dict]:
     """Prepare the dataset (each source of a mix) and print a summary per source."""
+    validate_dataset_command(cfg)
     results = []
     for sub in source_configs(cfg.dataset):
         start = time.perf_counter()
@@ -39,11 +41,8 @@ def run(cfg: DictConfig) -> list[dict]:
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="prepare")
 def main(cfg: DictConfig) -> None:
-    try:
+    with user_errors(OSError, ValueError):
         run(cfg)
-    except (OSError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

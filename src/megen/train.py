@@ -9,13 +9,13 @@ import json
 from pathlib import Path
 
 import hydra
-import pytorch_lightning as pl
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate as hydra_instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from megen.checkpointing import AtomicCheckpointIO
 from megen.checkpoints import resolve_ckpt_path
+from megen.cli import user_errors
+from megen.config_check import ConfigError, validate_train
 from megen.io import atomic_write_text
 
 
@@ -30,7 +30,10 @@ def instantiate(node, **kwargs):
         raise
 
 
-def build_trainer(cfg: DictConfig, run_dir: Path) -> pl.Trainer:
+def build_trainer(cfg: DictConfig, run_dir: Path):
+    """The ``pl.Trainer`` of ``cfg.trainer`` with its logger and callbacks, writing under ``run_dir``."""
+    from megen.checkpointing import AtomicCheckpointIO
+
     overrides = {}
     if cfg.trainer.get("sync_batchnorm") and cfg.trainer.get("accelerator") == "cpu":
         print("sync_batchnorm needs GPUs; running DDP on CPU with per-process BatchNorm statistics")
@@ -42,7 +45,13 @@ def build_trainer(cfg: DictConfig, run_dir: Path) -> pl.Trainer:
 
 def train(cfg: DictConfig) -> dict:
     """Train, validate every epoch, keep `last` and the best-rMTE checkpoint, then score the test
-    split with the best checkpoint (model selection on validation); returns the final metrics."""
+    split with the best checkpoint (model selection on validation); returns the final metrics.
+
+    The config is validated first: a bad value raises ConfigError before anything is written.
+    """
+    validate_train(cfg)
+    import pytorch_lightning as pl   # here, not at the top: a bad config is reported before this slow import
+
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
@@ -69,6 +78,8 @@ def train(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="train")
 def main(cfg: DictConfig) -> None:
+    with user_errors(ConfigError):
+        validate_train(cfg)
     train(cfg)
 
 

@@ -1,18 +1,28 @@
-"""Frames, contact sheets and difference images."""
+"""Frames, contact sheets and difference images.
+
+Tensors are handled by duck typing, not by importing torch: the commands read and check their
+input files before the slow import of torch.
+"""
 from __future__ import annotations
 
+import logging
+import re
+import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 from megen.io import atomic_open
 
 
+def _is_tensor(x) -> bool:
+    return hasattr(x, "detach") and hasattr(x, "cpu")
+
+
 def to_uint8(images) -> np.ndarray:
     """(N, C, H, W) or (N, H, W) tensors/arrays in [0, 1] -> (N, H, W, 3) uint8."""
-    x = images.detach().float().cpu().numpy() if torch.is_tensor(images) else np.asarray(images, dtype=np.float32)
+    x = images.detach().float().cpu().numpy() if _is_tensor(images) else np.asarray(images, dtype=np.float32)
     if x.ndim == 3:
         x = x[:, None]
     x = np.clip(x, 0.0, 1.0).transpose(0, 2, 3, 1)
@@ -23,18 +33,67 @@ def to_uint8(images) -> np.ndarray:
 
 def difference(a, b, amplify: float = 10.0):
     """|a - b| * amplify, clipped to [0, 1] (micro-motion is invisible otherwise)."""
-    return ((a - b).abs() * amplify).clamp(0.0, 1.0) if torch.is_tensor(a) else np.clip(np.abs(a - b) * amplify, 0, 1)
+    return ((a - b).abs() * amplify).clamp(0.0, 1.0) if _is_tensor(a) else np.clip(np.abs(a - b) * amplify, 0, 1)
 
 
-def contact_sheet(rows: list, pad: int = 2) -> np.ndarray:
-    """Grid of image rows -> (H, W, 3) uint8; each row is (N, C, H, W) in [0, 1]."""
+_FONT, _SCALE, _THICK = cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1
+_LINE_H = 14   # pixels per text line at _SCALE
+
+
+def _text_width(text: str) -> int:
+    return cv2.getTextSize(text, _FONT, _SCALE, _THICK)[0][0]
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Split ``text`` into lines of at most ``width`` pixels, at '_', '-' or spaces where possible."""
+    lines = []
+    for para in str(text).split("\n"):
+        line = ""
+        for piece in re.findall(r"[^_\- ]+[_\- ]?|[_\- ]", para):
+            if line and _text_width(line + piece) > width:
+                lines.append(line)
+                line = ""
+            line += piece
+        lines.append(line)
+    return lines
+
+
+def _put_lines(sheet: np.ndarray, lines: list[str], x: int, y: int) -> None:
+    for k, line in enumerate(lines):
+        cv2.putText(sheet, line, (x, y + (k + 1) * _LINE_H - 4), _FONT, _SCALE, (0, 0, 0), _THICK, cv2.LINE_AA)
+
+
+def contact_sheet(rows: list, pad: int = 2, row_labels: list[str] | None = None,
+                  column_labels: list[str] | None = None, title: str | None = None) -> np.ndarray:
+    """Grid of image rows -> (H, W, 3) uint8; each row is (N, C, H, W) in [0, 1].
+
+    ``row_labels`` (one per row) go in a margin on the left; ``column_labels`` above the
+    columns, each spanning an equal group of them (so 4 labels over 12 columns label groups of 3);
+    ``title`` on top. Long labels wrap at '_', '-' and spaces.
+    """
     rows = [to_uint8(r) for r in rows]
     n = max(len(r) for r in rows)
     h, w = rows[0].shape[1:3]
-    sheet = np.full((len(rows) * (h + pad) + pad, n * (w + pad) + pad, 3), 255, np.uint8)
+    if row_labels is not None and len(row_labels) != len(rows):
+        raise ValueError(f"{len(row_labels)} row labels for {len(rows)} rows")
+    if column_labels is not None and (not column_labels or n % len(column_labels)):
+        raise ValueError(f"{len(column_labels or [])} column labels do not divide {n} columns into equal groups")
+    span = n // len(column_labels) if column_labels else 1
+    left = max((_text_width(line) for label in row_labels or [] for line in str(label).split("\n")), default=-8) + 8
+    top_lines = _wrap(title, n * (w + pad)) if title else []
+    header = [_wrap(label, span * (w + pad) - 4) for label in column_labels or []]
+    top = (len(top_lines) + max((len(x) for x in header), default=0)) * _LINE_H + (4 if top_lines or header else 0)
+    sheet = np.full((top + len(rows) * (h + pad) + pad, left + n * (w + pad) + pad, 3), 255, np.uint8)
+    _put_lines(sheet, top_lines, left + pad, 0)
+    for g, lines in enumerate(header):
+        _put_lines(sheet, lines, left + pad + g * span * (w + pad), len(top_lines) * _LINE_H)
     for i, row in enumerate(rows):
+        y = top + pad + i * (h + pad)
+        if row_labels is not None:
+            lines = str(row_labels[i]).split("\n")
+            _put_lines(sheet, lines, 4, y + max(0, (h - len(lines) * _LINE_H) // 2))
         for j, img in enumerate(row):
-            y, x = pad + i * (h + pad), pad + j * (w + pad)
+            x = left + pad + j * (w + pad)
             sheet[y:y + h, x:x + w] = img
     return sheet
 
@@ -99,22 +158,59 @@ def read_image(path) -> np.ndarray:
     return image
 
 
+class VideoReadError(ValueError):
+    """A video file could not be decoded (the message names it and says why, in one line)."""
+
+
+#: ffmpeg's start-up banner: version, build configuration and library versions
+_FFMPEG_BANNER = re.compile(r"^(ffmpeg version|built with|configuration:|lib\w+\s+\d|=== stderr ===)")
+
+
+def _video_problem(err: Exception) -> str:
+    """What went wrong, in one short line, from an imageio/ffmpeg error (which embeds ffmpeg's
+    whole stderr, banner included: some 17 lines, one of them 2,500 characters)."""
+    seen = []
+    for raw in str(err).splitlines():
+        line = re.sub(r"^\[[^\]]*\]\s*", "", raw.strip())          # "[in#0 @ 0x55..] moov atom not found"
+        line = re.sub(r"^Error opening input( files?)?:\s*", "", line)
+        if (not line or _FFMPEG_BANNER.match(line) or line.startswith("Error opening input file")
+                or "misdetection possible" in line or line.startswith("Could not load meta")):
+            continue
+        if line.lower() not in (s.lower() for s in seen):
+            seen.append(line)
+    lines = str(err).strip().splitlines()
+    text = "; ".join(seen) or (lines[0] if lines else type(err).__name__)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
 def read_video(path) -> tuple[list[np.ndarray], float]:
-    """All frames (RGB uint8) and the frame rate of a video file; errors name the file."""
+    """All frames (RGB uint8) and the frame rate of a video file; errors name the file in one line."""
     import imageio.v2 as imageio
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"video not found: {path}")
+    if path.stat().st_size == 0:
+        raise VideoReadError(f"cannot read video {path}: the file is empty")
+    ffmpeg_log = logging.getLogger("imageio_ffmpeg")
+    level = ffmpeg_log.level
     try:
-        reader = imageio.get_reader(str(path), format="gif" if path.suffix.lower() == ".gif" else "ffmpeg")
-        meta = reader.get_meta_data()
-        frames = [np.asarray(f)[..., :3] for f in reader]
-        reader.close()
+        # imageio warns and logs on truncated streams; the one-line error below says it instead
+        ffmpeg_log.setLevel(logging.ERROR)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reader = imageio.get_reader(str(path), format="gif" if path.suffix.lower() == ".gif" else "ffmpeg")
+            try:
+                meta = reader.get_meta_data()
+                frames = [np.asarray(f)[..., :3] for f in reader]
+            finally:
+                reader.close()
     except Exception as err:  # noqa: BLE001  (imageio/ffmpeg raise many types for bad files)
-        raise ValueError(f"cannot read video {path}: {err}") from err
+        raise VideoReadError(f"cannot read video {path} (corrupt, truncated or not a video): {_video_problem(err)}") from None
+    finally:
+        ffmpeg_log.setLevel(level)
     if not frames:
-        raise ValueError(f"video {path} has no frames")
+        raise VideoReadError(f"cannot read video {path}: it has no frames")
     fps = float(meta.get("fps") or (1000.0 / meta["duration"] if meta.get("duration") else 0) or 0)
     return frames, fps
 

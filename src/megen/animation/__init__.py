@@ -6,18 +6,21 @@ from megen.animation.animate import FaceInput, animate, animate_from_best_frame,
 from megen.animation.animator import Animator, GenerationError
 from megen.animation.driving import load_driving
 from megen.animation.outputs import write_outputs
-from megen.animation.pair import DEFAULT_FPS, generate_pair
+from megen.animation.pair import DEFAULT_FPS, PairInputs, generate_pair, load_pair_inputs, render_pair
 
 __all__ = [
     "DEFAULT_FPS",
     "Animator",
     "FaceInput",
     "GenerationError",
+    "PairInputs",
     "animate",
     "animate_from_best_frame",
     "best_frame",
     "default_batch_size",
     "generate_pair",
     "load_driving",
+    "load_pair_inputs",
+    "render_pair",
     "write_outputs",
 ]

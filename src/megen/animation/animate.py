@@ -1,6 +1,7 @@
 """Animate a target face with a driving clip: the source side is computed once per clip."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,12 +39,14 @@ def _expand(motion: dict, n: int) -> dict:
 
 @torch.inference_mode()
 def animate(model: MotionTransferModel, target: FaceInput, driving: FaceInput, relative: bool = True,
-            adapt_movement_scale: bool = False, batch_size: int = 8, start: int = 0) -> torch.Tensor:
+            adapt_movement_scale: bool = False, batch_size: int = 8, start: int = 0,
+            on_frames: Callable[[int], None] | None = None) -> torch.Tensor:
     """Generated frames (T, 3, S, S) with the target's appearance and the driving clip's motion.
 
     The target is encoded once and its key points / heatmaps computed once; driving frames go
     through the network in batches. ``relative`` transfers motion relative to driving frame
     ``start`` (the paper's setting); otherwise driving key points are used as they are.
+    ``on_frames(n)`` is called after each batch of n frames (progress).
     """
     model.eval()
     device = next(model.parameters()).device
@@ -80,6 +83,8 @@ def animate(model: MotionTransferModel, target: FaceInput, driving: FaceInput, r
         dense = model.dense_motion(src_n, _expand(motion_s, n), motion_new, bg)
         generated = model.generator.decode(feat_n, src_n, dense)
         out.append(generated["prediction"].float().cpu())
+        if on_frames is not None:
+            on_frames(n)
     return torch.cat(out)
 
 

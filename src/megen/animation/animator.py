@@ -8,16 +8,13 @@ from pathlib import Path
 import numpy as np
 
 from megen.animation.animate import FaceInput
+from megen.animation.errors import GenerationError
 from megen.checkpoints import load_checkpoint
 from megen.face.crop import crop_and_resize, crop_box, transform_points
 from megen.face.keypoints import default_keypoints, keypoint_set
 from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_uint8
 from megen.face.prior import PriorSetting
 from megen.models.full import MotionTransferModel, build_model
-
-
-class GenerationError(RuntimeError):
-    """Bad generation input; the message names the file or setting."""
 
 
 @dataclass

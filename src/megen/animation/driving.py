@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from megen.animation.animator import GenerationError
+from megen.animation.errors import GenerationError
 from megen.video import VIDEO_SUFFIXES, frame_paths, read_image, read_video
 
 

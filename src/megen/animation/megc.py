@@ -1,76 +1,107 @@
-"""The MEGC 2021 / 2022 generation protocol: 9 driving clips x 2 or 4 template faces."""
+"""The MEGC 2021 / 2022 generation protocol: 9 driving clips x 2 or 4 template faces.
+
+The kit's names and its check live in ``megen.megc_kit`` (no torch); this module runs it.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from megen.animation.pair import generate_pair
-from megen.data.readers import MEGC_DRIVING_CLIPS
-from megen.video import contact_sheet, read_image, write_png
+from megen.animation.animator import Animator
+from megen.animation.driving import load_driving
+from megen.animation.errors import GenerationError
+from megen.megc_kit import KIT_FOLDERS, MEGC_CLIPS, TEMPLATES, KitError, check_kit, kit_layout
+from megen.animation.pair import DEFAULT_FPS, PairInputs, face_inputs, find_face, load_target, render_pair
+from megen.progress import Progress
+from megen.video import contact_sheet, frame_paths, read_image, write_png
 
-#: The nine driving clips (excluded from training by default): clip id -> (dataset, emotion).
-MEGC_CLIPS: dict[str, tuple[str, str]] = {d.clip: (d.dataset, d.emotion) for d in MEGC_DRIVING_CLIPS}
-KIT_FOLDERS = {"casme2": "casme2_challenge", "samm": "SAMM_challenge", "smic": "Smic_challenge"}
-TEMPLATES = {
-    "megc2021": ("normalized_westernMale.jpg", "normalized_asianFemale.jpg"),
-    "megc2022": ("Template_Female_Asian.jpg", "Template_Female_Europe.jpg", "Template_Male_Asian.jpg",
-                 "Template_Male_Europe.JPG"),
-}
+__all__ = ["KIT_FOLDERS", "MEGC_CLIPS", "TEMPLATES", "KitError", "KitInputs", "check_kit", "kit_layout",
+           "load_kit", "run_protocol"]
 
 
-def kit_layout(root) -> str:
-    """The expected test-kit layout, for error messages."""
-    return (f"{root}/source_samples/{{casme2_challenge,SAMM_challenge,Smic_challenge}}/<Emotion>_<clip>/*.jpg and "
-            f"{root}/target_template_face/<template images>")
+@dataclass
+class KitInputs:
+    """A checked kit: template images with their faces, and each driving clip's onset face."""
+
+    protocol: str
+    templates: dict[Path, tuple[np.ndarray, np.ndarray | None]]
+    clips: dict[str, tuple[Path, np.ndarray | None]]
 
 
-def find_templates(root: Path, protocol: str) -> list[Path]:
-    if protocol not in TEMPLATES:
-        raise ValueError(f"unknown protocol {protocol!r}; valid: {', '.join(TEMPLATES)}")
-    folder = root / "target_template_face"
-    found = []
-    for name in TEMPLATES[protocol]:
-        path = folder / name
-        if not path.is_file():   # the kits are inconsistent about .jpg / .JPG
-            matches = [p for p in folder.glob("*") if p.name.lower() == name.lower()] if folder.is_dir() else []
-            if not matches:
-                raise FileNotFoundError(f"template {name} missing in {folder}; expected layout: {kit_layout(root)}")
-            path = matches[0]
-        found.append(path)
-    return found
+def load_kit(protocol: str, megc_root, crop: bool = True) -> KitInputs:
+    """Check the whole kit: every file present, templates and onset frames decode, faces found.
 
-
-def find_driving_clips(root: Path) -> dict[str, Path]:
-    """clip id -> its frame folder in the kit (folders are named <Emotion>_<clip>)."""
-    out = {}
-    for clip, (dataset, _) in MEGC_CLIPS.items():
-        folder = root / "source_samples" / KIT_FOLDERS[dataset]
-        matches = sorted(p for p in folder.glob(f"*{clip}") if p.is_dir() and p.name.endswith(clip)) if folder.is_dir() else []
-        if not matches:
-            raise FileNotFoundError(f"driving clip {clip} missing under {folder}; expected layout: {kit_layout(root)}")
-        out[clip] = matches[0]
-    return out
-
-
-def run_protocol(gen, protocol: str, megc_root, out_dir, **options) -> list[Path]:
-    """Write the 18 (2021) or 36 (2022) ``<driving>-<template>`` videos and one overview sheet."""
+    Every problem is listed in one error (a missing-files ``KitError`` first, then unreadable
+    images and faces not found).
+    """
     if not megc_root:
         raise ValueError(f"protocol={protocol} needs megc_root=<test kit>; expected layout: {kit_layout('<kit>')}")
-    root = Path(megc_root)
-    templates = find_templates(root, protocol)
-    clips = find_driving_clips(root)
-    out_dir = Path(out_dir)
-    folders, rows = [], []
+    templates, clips = check_kit(megc_root, protocol)
+    problems, faces, onsets = [], {}, {}
+    for path in templates:
+        try:
+            faces[path] = load_target(path, crop)
+        except (OSError, GenerationError) as err:
+            problems.append(str(err).split("; pass crop=false")[0])
     for clip, folder in clips.items():
-        for template in templates:
-            name = f"{clip}-{template.stem}"
-            result = generate_pair(gen, template, str(folder), out_dir, name=name, **options)
-            folders.append(result)
-            frames = sorted((result / "frames").glob("*.png"))
-            pick = [frames[i] for i in np.linspace(0, len(frames) - 1, min(6, len(frames))).round().astype(int)]
-            rows.append(torch.stack([torch.from_numpy(read_image(p)).permute(2, 0, 1).float() / 255 for p in pick]))
-    write_png(out_dir / f"{protocol}-overview.png", contact_sheet(rows))
+        onset = frame_paths(folder)[0]
+        try:
+            onsets[clip] = (folder, find_face(read_image(onset), str(onset)) if crop else None)
+        except (OSError, GenerationError) as err:
+            problems.append(str(err).split("; pass crop=false")[0])
+    if problems:
+        hint = " (crop=false uses images without a detectable face as they are)" if crop else ""
+        raise GenerationError(f"the {protocol} test kit at {megc_root} has {len(problems)} unusable file(s){hint}: "
+                              + "; ".join(problems))
+    return KitInputs(protocol, faces, onsets)
+
+
+def _peak(frames: torch.Tensor) -> int:
+    """The frame that moves most from the first (micro-motion is invisible in a random frame)."""
+    return int((frames - frames[:1]).abs().flatten(1).mean(1).argmax())
+
+
+def run_protocol(gen: Animator, protocol: str, megc_root, out_dir, kit: KitInputs | None = None,
+                 relative: bool = True, adapt_movement_scale: bool = False, find_best_frame: bool = False,
+                 crop: bool = True, fps: float | None = None, batch_size: int = 8, cache_dir: str | None = None,
+                 progress: bool = False) -> list[Path]:
+    """Write the 18 (2021) or 36 (2022) ``<driving>-<template>`` videos and one labelled overview sheet.
+
+    ``kit`` from ``load_kit`` skips checking the kit again. Each template is cropped once and
+    each driving clip read once.
+    """
+    kit = kit or load_kit(protocol, megc_root, crop)
+    out_dir = Path(out_dir)
+    folders, rows, labels = [], [], []
+    with Progress(progress) as bar:
+        task = bar.add_task(f"{protocol} pairs", total=len(kit.clips) * len(kit.templates), unit="pairs")
+        targets = [t.stem for t in kit.templates]
+        for clip, (folder, onset_landmarks) in kit.clips.items():
+            frames, clip_fps, _, _ = load_driving(str(folder), cache_dir)
+            cells = []
+            for template, (image, landmarks) in kit.templates.items():
+                inputs = PairInputs(template, image, landmarks, frames, clip_fps, clip, onset_landmarks, False)
+                target, driving = face_inputs(gen, inputs, crop)
+                result = render_pair(gen, target, driving, out_dir, f"{clip}-{template.stem}",
+                                     fps or clip_fps or DEFAULT_FPS, relative=relative,
+                                     adapt_movement_scale=adapt_movement_scale, find_best_frame=find_best_frame,
+                                     batch_size=batch_size, progress=False)
+                folders.append(result)
+                generated = torch.stack([torch.from_numpy(read_image(p)).permute(2, 0, 1).float() / 255
+                                         for p in sorted((result / "frames").glob("*.png"))])
+                peak = _peak(generated)
+                diff = ((generated[peak] - generated[0]).abs() * 10).clamp(0, 1)
+                cells += [generated[0], generated[peak], diff]
+                bar.advance(task)
+            rows.append(torch.stack(cells))
+            dataset, emotion = MEGC_CLIPS.get(clip, ("", ""))
+            labels.append(f"{clip}\n{dataset} {emotion}".rstrip())
+    sheet = contact_sheet(rows, row_labels=labels, column_labels=targets,
+                          title=f"{protocol}: rows = driving clip, columns = template "
+                                f"(onset frame | frame of peak motion | |peak - onset| x10)")
+    write_png(out_dir / f"{protocol}-overview.png", sheet)
     print(f"wrote {len(folders)} videos and {out_dir / f'{protocol}-overview.png'}")
     return folders

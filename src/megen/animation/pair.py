@@ -1,38 +1,111 @@
-"""Generate one (target photo, driving clip) pair end to end: crop, prior, animate, write."""
+"""Generate one (target photo, driving clip) pair end to end: crop, prior, animate, write.
+
+Inputs are read and their faces found (``load_pair_inputs``) before a model is needed, so a
+bad file fails in seconds rather than after the checkpoint has loaded.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from megen.animation.animate import animate, animate_from_best_frame, best_frame
+import numpy as np
+
+from megen.animation.animate import FaceInput, animate, animate_from_best_frame, best_frame
 from megen.animation.animator import Animator
 from megen.animation.driving import load_driving
+from megen.animation.errors import GenerationError
 from megen.animation.outputs import write_outputs
-from megen.face.landmarks import FaceNotFoundError, detect_landmarks
+from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_uint8
+from megen.progress import Progress
 from megen.video import read_image, to_uint8
 
 DEFAULT_FPS = 100.0   # the reference animation frame rate
 
 
+@dataclass
+class PairInputs:
+    """A target image and a driving clip, decoded, with the onset faces found when cropping."""
+
+    target_path: Path
+    target: np.ndarray
+    target_landmarks: np.ndarray | None     # None: crop=false (the model's frame size decides later)
+    frames: list[np.ndarray]
+    fps: float | None
+    driving_name: str
+    driving_landmarks: np.ndarray | None
+    driving_prepared: bool                  # a clip of the prepared cache: already cropped
+
+
+def find_face(image: np.ndarray, source: str) -> np.ndarray:
+    """68 landmarks of the face in ``image``; a GenerationError naming ``source`` when there is none."""
+    try:
+        return detect_landmarks(to_gray_uint8(image), fallback=True, source=source)
+    except FaceNotFoundError as err:
+        raise GenerationError(f"{err}; pass crop=false to use the image as it is") from err
+
+
+def load_target(path, crop: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """A target image and (when cropping) its face landmarks."""
+    image = read_image(path)
+    return image, (find_face(image, str(path)) if crop else None)
+
+
+def load_pair_inputs(target_path, driving_spec: str, crop: bool = True, cache_dir: str | None = None) -> PairInputs:
+    """Read both inputs and find their onset faces; every error names its file."""
+    target, target_lm = load_target(target_path, crop)
+    frames, fps, name, drv_lm = load_driving(str(driving_spec), cache_dir)
+    prepared = drv_lm is not None
+    if crop and not prepared:
+        drv_lm = find_face(frames[0], f"{driving_spec} (first frame)")
+    return PairInputs(Path(target_path), target, target_lm, frames, fps, name, drv_lm, prepared)
+
+
+def face_inputs(gen: Animator, inputs: PairInputs, crop: bool = True) -> tuple[FaceInput, FaceInput]:
+    """The model's view of both inputs: cropped like its training data, with their priors."""
+    target = gen.face_input([inputs.target], crop=crop, source=str(inputs.target_path),
+                            landmarks=inputs.target_landmarks)
+    driving = gen.face_input(inputs.frames, crop=crop and not inputs.driving_prepared, source=inputs.driving_name,
+                             landmarks=inputs.driving_landmarks)
+    return target, driving
+
+
+def render_pair(gen: Animator, target: FaceInput, driving: FaceInput, out_dir, name: str, fps: float,
+                relative: bool = True, adapt_movement_scale: bool = False, find_best_frame: bool = False,
+                batch_size: int = 8, progress: bool = True) -> Path:
+    """Animate ``target`` with ``driving`` and write the outputs into ``out_dir/name``."""
+    kw = {"relative": relative, "adapt_movement_scale": adapt_movement_scale, "batch_size": batch_size}
+    with Progress(progress) as bar:
+        if find_best_frame and target.landmarks is not None:
+            task = bar.add_task(f"best frame for {name}", total=len(driving.frames), unit="frames")
+            per_frame = []
+            for f in to_uint8(driving.frames):
+                try:
+                    per_frame.append(detect_landmarks(f))
+                except FaceNotFoundError:
+                    per_frame.append(None)
+                bar.advance(task)
+            best = best_frame(target.landmarks, per_frame)
+            # the clip is animated forwards from the best frame and backwards to the first
+            task = bar.add_task(f"generating {name}", total=len(driving.frames) + 1, unit="frames")
+            generated = animate_from_best_frame(gen.model, target, driving, best,
+                                                on_frames=lambda n: bar.advance(task, n), **kw)
+        else:
+            task = bar.add_task(f"generating {name}", total=len(driving.frames), unit="frames")
+            generated = animate(gen.model, target, driving, on_frames=lambda n: bar.advance(task, n), **kw)
+    return write_outputs(Path(out_dir), name, target.frames, driving.frames, generated, fps)
+
+
 def generate_pair(gen: Animator, target_path, driving_spec: str, out_dir, relative: bool = True,
                   adapt_movement_scale: bool = False, find_best_frame: bool = False, crop: bool = True,
                   fps: float | None = None, batch_size: int = 8, cache_dir: str | None = None,
-                  name: str | None = None) -> Path:
-    """Generate one (target, driving) pair and write its outputs; returns the output folder."""
-    target_img = read_image(target_path)
-    target = gen.face_input([target_img], crop=crop, source=str(target_path))
-    frames, clip_fps, drv_name, drv_landmarks = load_driving(str(driving_spec), cache_dir)
-    driving = gen.face_input(frames, crop=crop and drv_landmarks is None, source=str(driving_spec),
-                             landmarks=drv_landmarks)
-    kw = {"relative": relative, "adapt_movement_scale": adapt_movement_scale, "batch_size": batch_size}
-    if find_best_frame and target.landmarks is not None:
-        per_frame = []
-        for f in to_uint8(driving.frames):
-            try:
-                per_frame.append(detect_landmarks(f))
-            except FaceNotFoundError:
-                per_frame.append(None)
-        generated = animate_from_best_frame(gen.model, target, driving, best_frame(target.landmarks, per_frame), **kw)
-    else:
-        generated = animate(gen.model, target, driving, **kw)
-    name = name or f"{drv_name}-{Path(target_path).stem}"
-    return write_outputs(Path(out_dir), name, target.frames, driving.frames, generated, fps or clip_fps or DEFAULT_FPS)
+                  name: str | None = None, inputs: PairInputs | None = None, progress: bool = False) -> Path:
+    """Generate one (target, driving) pair and write its outputs; returns the output folder.
+
+    ``inputs`` from ``load_pair_inputs`` skips reading the files again.
+    """
+    inputs = inputs or load_pair_inputs(target_path, driving_spec, crop, cache_dir)
+    target, driving = face_inputs(gen, inputs, crop)
+    name = name or f"{inputs.driving_name}-{Path(target_path).stem}"
+    return render_pair(gen, target, driving, out_dir, name, fps or inputs.fps or DEFAULT_FPS, relative=relative,
+                       adapt_movement_scale=adapt_movement_scale, find_best_frame=find_best_frame,
+                       batch_size=batch_size, progress=progress)

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from rich.progress import Progress
 
 from megen.data.cache import CacheError, clip_uid, read_clip, write_clip, write_manifest, write_meta
 from megen.data.records import ClipRecord, ReaderReport
 from megen.face.crop import crop_and_resize, crop_box, transform_points
 from megen.face.keypoints import default_keypoints, keypoint_set
 from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_uint8
+from megen.progress import Progress
 from megen.video import ImageReadError, read_image
 
 REAL_DATASETS = ("casme2", "samm", "smic")
@@ -168,8 +168,8 @@ def prepare_records(
         else:
             outcomes[i] = {"status": "reused", "face_found": found}
 
-    with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task(f"{dataset} clips", total=len(plan), completed=len(plan) - len(todo))
+    with Progress(progress) as bar:
+        task = bar.add_task(f"{dataset} clips", total=len(plan), completed=len(plan) - len(todo), unit="clips")
         jobs = {i: (plan[i][0], str(plan[i][1]), int(frame_size), float(margin)) for i in todo}
         if workers > 1 and len(todo) > 1:
             with _pool(min(int(workers), len(todo))) as pool:

@@ -1,0 +1,286 @@
+"""One validation pass over a composed config, before any folder is written or model built.
+
+A misspelt value (``prior.kernel=gausian``, ``prior.sigma=abc``) should cost a second and one
+line naming the key, the value and what is valid, not a 30-line traceback from inside training.
+
+Two kinds of check:
+- the config files are the schema for types: a value must have the type its key has in the
+  chosen group option's file (``conf/model/<family>.yaml``, ``conf/dataset/<name>.yaml``, ...),
+  so ``model.motion.num_blocks=four`` fails as "must be a whole number";
+- values with a fixed set of choices are checked against the constants of the code that uses
+  them (``FAMILIES``, ``PAIR_MODES``, ``PriorSetting``, ...), so the valid list cannot drift.
+
+Every problem found is reported at once, separated by "; ". Heavy modules are imported inside
+the checks that need them: generation validates before torch is imported.
+"""
+from __future__ import annotations
+
+import numbers
+from dataclasses import fields
+from pathlib import Path
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from megen.paths import conf_dir
+
+_MISSING = object()
+#: loss.nonfinite: what MotionTransferSystem does with a NaN/Inf loss
+NONFINITE_POLICIES = ("raise", "skip")
+#: generate/evaluate ``device=`` (cuda:N picks one GPU)
+DEVICES = ("auto", "cpu", "cuda", "mps")
+# Copies of what the data module and Lightning accept: importing them would import Lightning,
+# several seconds before a typo could be reported. tests/test_config_check.py keeps them equal.
+PAIR_MODES = ("random", "onset", "apex")
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
+PRECISIONS = ("16-mixed", "bf16-mixed", "32-true", "64-true", "16-true", "bf16-true", "transformer-engine",
+              "transformer-engine-float16", "64", "32", "16", "bf16", 64, 32, 16)
+
+
+class ConfigError(ValueError):
+    """Bad config values; the message names each key, its value and what is valid, on one line."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+def _show(value) -> str:
+    if isinstance(value, (DictConfig, ListConfig)):
+        value = OmegaConf.to_container(value, resolve=False)
+    return repr(value)
+
+
+class Checker:
+    """Collects the problems of one config."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.problems: list[str] = []
+        self._keys: set[str] = set()
+
+    def get(self, key: str, default=_MISSING):
+        try:
+            value = OmegaConf.select(self.cfg, key, default=default, throw_on_missing=True)
+        except Exception as err:  # noqa: BLE001  (a broken interpolation is a config problem too)
+            self.problems.append(f"{key}: {str(err).splitlines()[0]}")
+            return _MISSING
+        return value
+
+    def add(self, key: str, value, what: str) -> None:
+        if key not in self._keys:      # one problem per key (several checks may look at one key)
+            self._keys.add(key)
+            self.problems.append(f"{key}={_show(value)} {what}")
+
+    def choice(self, key: str, valid, optional: bool = False) -> None:
+        value = self.get(key, None)
+        if value is _MISSING or (value is None and optional):
+            return
+        if value not in tuple(valid):
+            shown = list(dict.fromkeys(map(str, valid)))     # 32 and "32" read the same
+            self.add(key, value, f"is not valid; valid: {', '.join(shown)}")
+
+    def number(self, key: str, whole: bool = False, low: float | None = None, high: float | None = None,
+               optional: bool = False, positive: bool = False) -> None:
+        value = self.get(key, None)
+        if value is _MISSING or (value is None and optional):
+            return
+        kind = "a whole number" if whole else "a number"
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            self.add(key, value, f"must be {kind}")
+        elif whole and int(value) != value:
+            self.add(key, value, f"must be {kind}")
+        elif positive and value <= 0:
+            self.add(key, value, "must be > 0")
+        elif low is not None and value < low:
+            self.add(key, value, f"must be >= {low:g}")
+        elif high is not None and value > high:
+            self.add(key, value, f"must be <= {high:g}")
+
+    def boolean(self, key: str) -> None:
+        value = self.get(key, None)
+        if value is not _MISSING and not isinstance(value, bool):
+            self.add(key, value, "must be true or false")
+
+    def like(self, key: str, example) -> None:
+        """``key`` has the types of ``example`` (a config node loaded from the group's file)."""
+        if isinstance(example, DictConfig):
+            for name in example:
+                if not OmegaConf.is_interpolation(example, name):
+                    self.like(f"{key}.{name}" if key else str(name), example[name])
+            return
+        value = self.get(key, _MISSING)
+        if value is _MISSING or value is None or example is None:
+            return
+        if isinstance(example, bool):
+            self.boolean(key)
+        elif isinstance(example, numbers.Real):
+            self.number(key)
+        elif isinstance(example, ListConfig) and not isinstance(value, ListConfig):
+            self.add(key, value, "must be a list, e.g. [1, 2]")
+        elif isinstance(example, ListConfig) and len(example) and all(
+                isinstance(x, numbers.Real) and not isinstance(x, bool) for x in example):
+            if not all(isinstance(x, numbers.Real) and not isinstance(x, bool) for x in value):
+                self.add(key, value, "must be a list of numbers")
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            raise ConfigError(self.problems)
+
+
+def _example(*parts: str):
+    path = conf_dir().joinpath(*parts)
+    return OmegaConf.load(path) if path.is_file() else None
+
+
+# -- groups shared by several commands -------------------------------------------------------------
+
+def check_dataset(c: Checker, key: str = "dataset", cache_dir=None, data_dir=None) -> None:
+    """dataset.name, the types of conf/dataset/<name>.yaml, a mix's sources, a real dataset's root."""
+    from megen.data.preparation import PREPARED_DATASETS, source_configs
+    from megen.data.prepare_real import COLOR_MODES, REAL_DATASETS, dataset_root
+
+    node = c.get(key, None)
+    if not isinstance(node, DictConfig):
+        return
+    name = node.get("name")
+    valid = (*PREPARED_DATASETS, "mix")
+    if name not in valid:
+        c.add(f"{key}.name", name, f"is not valid; valid: {', '.join(valid)}")
+        return
+    example = _example("dataset", f"{name}.yaml")
+    if example is not None:
+        c.like(key, example)
+    c.number(f"{key}.frame_size", whole=True, positive=True, optional=True)
+    c.choice(f"{key}.color", COLOR_MODES, optional=True)
+    c.number(f"{key}.workers", whole=True, positive=True, optional=True)
+    c.number(f"{key}.margin", low=0, optional=True)
+    if name == "synthetic":
+        for field in ("n_subjects", "clips_per_subject"):
+            c.number(f"{key}.{field}", whole=True, positive=True)
+        c.number(f"{key}.fps", positive=True)
+    if name == "mix":
+        try:
+            source_configs(node)
+        except ValueError as err:
+            c.problems.append(str(err).splitlines()[0])
+    if name in REAL_DATASETS and cache_dir is not None:
+        root = dataset_root(name, node, cache_dir, data_dir)
+        if not root.is_dir():
+            c.add(f"{key}.root", str(root), f"is not a folder; put {name} there (layout: README, 'Real datasets') "
+                                            f"or set {key}.root= / paths.data_dir= / MEGEN_DATA_DIR")
+
+
+def check_trainer(c: Checker) -> None:
+    """The basics researchers override: accelerator, devices, precision, epochs, batch limits."""
+    for option in ("cpu", "gpu", "ddp"):
+        example = _example("trainer", f"{option}.yaml")
+        if example is not None:
+            example.pop("devices", None)   # a count, -1, auto or a list: checked below
+            c.like("trainer", example)
+    c.choice("trainer.accelerator", ACCELERATORS)
+    c.choice("trainer.precision", PRECISIONS)
+    devices = c.get("trainer.devices", None)
+    if devices is not _MISSING and devices is not None and not (
+            devices == "auto" or isinstance(devices, ListConfig)
+            or (isinstance(devices, int) and not isinstance(devices, bool) and devices >= -1 and devices != 0)
+            or (isinstance(devices, str) and devices.replace(",", "").strip().isdigit())):
+        c.add("trainer.devices", devices, "is not valid; valid: a count >= 1, -1 (all), auto, or a list of indices")
+    c.number("trainer.max_epochs", whole=True, low=-1, optional=True)
+    c.number("trainer.num_nodes", whole=True, positive=True, optional=True)
+    c.number("trainer.log_every_n_steps", whole=True, positive=True, optional=True)
+    for limit in ("limit_train_batches", "limit_val_batches", "limit_test_batches"):
+        value = c.get(f"trainer.{limit}", None)
+        if value is _MISSING or value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or value < 0 or (
+                isinstance(value, float) and value > 1):
+            c.add(f"trainer.{limit}", value, "is not valid; valid: a batch count, a fraction in [0, 1], or null")
+
+
+# -- per command ------------------------------------------------------------------------------------
+
+def validate_train(cfg) -> None:
+    """Everything ``python -m megen.train`` reads; raises ConfigError listing every problem."""
+    from megen.checkpoints import resolve_ckpt_path
+    from megen.face.prior import PriorSetting
+    from megen.models.full import FAMILIES
+    from megen.models.motion_networks import BACKGROUND_MODES
+
+    c = Checker(cfg)
+    c.number("seed", whole=True)
+    prior = c.get("prior", None)
+    if isinstance(prior, DictConfig):
+        for field in fields(PriorSetting):     # one at a time, so every bad prior value is named
+            if field.name in prior:
+                try:
+                    PriorSetting(**{field.name: prior[field.name]})
+                except (TypeError, ValueError) as err:
+                    c.problems.append(str(err))
+    family = c.get("model.family", None)
+    c.choice("model.family", FAMILIES)
+    if family in FAMILIES:
+        c.like("model", _example("model", f"{family}.yaml"))
+    c.choice("model.background", BACKGROUND_MODES, optional=True)
+    c.like("loss", _example("loss", "default.yaml"))
+    c.choice("loss.nonfinite", NONFINITE_POLICIES)
+    weights = c.get("loss.perceptual.weights_path", None)
+    if weights not in (None, _MISSING) and not Path(str(weights)).expanduser().is_file():
+        c.add("loss.perceptual.weights_path", weights, "is not a file (torchvision's vgg19-dcbb9e9d.pth)")
+    train = _example("train.yaml")
+    for section in ("data", "optim"):
+        c.like(section, train[section])
+    c.choice("data.pairs", PAIR_MODES)
+    c.choice("data.val_pairs", PAIR_MODES, optional=True)
+    c.number("data.batch_size", whole=True, positive=True)
+    c.number("data.num_workers", whole=True, low=0)
+    c.number("data.repeats", whole=True, positive=True)
+    c.number("data.flip_prob", low=0, high=1)
+    for key in ("lr_motion", "lr_generator", "lr_discriminator", "gamma"):
+        c.number(f"optim.{key}", positive=True, optional=True)
+    check_trainer(c)
+    check_dataset(c, cache_dir=c.get("paths.cache_dir", None), data_dir=c.get("paths.data_dir", None))
+    ckpt = c.get("ckpt_path", None)
+    if ckpt not in (None, _MISSING):
+        try:
+            resolve_ckpt_path(ckpt, Path(str(c.get("paths.output_root", "outputs"))))
+        except FileNotFoundError as err:
+            c.problems.append(str(err))
+    c.raise_if_any()
+
+
+def validate_generate(cfg) -> None:
+    """The values ``python -m megen.generate`` reads (no torch: this runs before the slow imports)."""
+    from megen.megc_kit import PROTOCOLS
+
+    c = Checker(cfg)
+    c.choice("protocol", PROTOCOLS, optional=True)
+    for key in ("relative", "adapt_movement_scale", "find_best_frame", "crop"):
+        c.boolean(key)
+    c.number("fps", positive=True, optional=True)
+    if c.get("batch_size", "auto") != "auto":
+        c.number("batch_size", whole=True, positive=True)
+    device = c.get("device", "auto")
+    if device is not _MISSING and not (isinstance(device, str) and device.split(":")[0] in DEVICES):
+        c.add("device", device, f"is not valid; valid: {', '.join(DEVICES)} (cuda:N for one GPU)")
+    c.raise_if_any()
+
+
+def validate_evaluate(cfg) -> None:
+    """The values ``python -m megen.evaluate`` reads."""
+    c = Checker(cfg)
+    for key in ("face_metrics", "progress"):
+        c.boolean(key)
+    c.number("face_every", whole=True, positive=True)
+    c.number("batch_size", whole=True, positive=True)
+    c.number("max_clips", whole=True, positive=True, optional=True)
+    c.number("max_pairs", whole=True, positive=True)
+    check_dataset(c, cache_dir=c.get("paths.cache_dir", None), data_dir=c.get("paths.data_dir", None))
+    c.raise_if_any()
+
+
+def validate_dataset_command(cfg) -> None:
+    """``python -m megen.prepare`` and ``megen.recognise``: the dataset group and ``progress``."""
+    c = Checker(cfg)
+    c.boolean("progress")
+    check_dataset(c, cache_dir=c.get("paths.cache_dir", None), data_dir=c.get("paths.data_dir", None))
+    c.raise_if_any()

@@ -1,0 +1,171 @@
+"""``python -m megen.generate`` as a user meets it: fast, complete errors before the checkpoint is
+loaded, progress in logs, one-line video errors, and the MEGC kit checked and documented."""
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from helpers import run_module, run_module_imports
+
+from megen.megc_kit import KIT_FOLDERS, MEGC_CLIPS, TEMPLATES, kit_markdown
+from megen.data.synthetic import embedded_photo_paths
+from megen.video import contact_sheet, read_image
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+PROGRESS_EVERY_BATCH = {**os.environ, "MEGEN_PROGRESS_INTERVAL": "0"}
+
+
+@pytest.fixture(scope="module")
+def ckpt(tiny_run):
+    return tiny_run[0] / "checkpoints" / "last.ckpt"
+
+
+@pytest.fixture(scope="module")
+def clip_frames(tiny_run):
+    """The frames of a prepared synthetic clip (T, 64, 64) uint8, faces the detector finds when enlarged."""
+    from megen.data.cache import PreparedSet
+
+    prepared = PreparedSet.open(next(Path(tiny_run[1].paths.cache_dir).glob("synthetic-*")))
+    return prepared.load(0)["frames"]
+
+
+@pytest.fixture(scope="module")
+def frame_folder(tmp_path_factory, clip_frames):
+    folder = tmp_path_factory.mktemp("drv") / "clip"
+    folder.mkdir()
+    for i, f in enumerate(clip_frames[:5]):
+        cv2.imwrite(str(folder / f"img{i + 1}.png"), cv2.resize(f, (256, 256)))
+    return folder
+
+
+def _error_line(out) -> str:
+    assert out.returncode == 2, out.stderr[-2000:]
+    lines = [x for x in out.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
+    return lines[0]
+
+
+def test_missing_inputs_are_all_named_before_torch_is_imported(tmp_path):
+    out, imported = run_module_imports("megen.generate", "ckpt=x.ckpt", "target=/missing.png", "driving=/missing",
+                                       f"out={tmp_path / 'o'}", cwd=tmp_path)
+    line = _error_line(out)
+    assert "ckpt=x.ckpt (no such file)" in line and "target=/missing.png (no such file)" in line
+    assert "driving=/missing (no such frame folder or video file" in line
+    assert not imported, f"imported {imported} before reporting a missing file"
+    assert not (tmp_path / "o").exists()
+
+
+def test_inputs_are_decoded_and_faces_found_before_the_checkpoint_is_loaded(tmp_path, frame_folder):
+    not_a_checkpoint = tmp_path / "model.ckpt"
+    not_a_checkpoint.write_bytes(b"not a checkpoint")
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((200, 200), 128, np.uint8))
+    out = run_module("megen.generate", f"ckpt={not_a_checkpoint}", f"target={blank}", f"driving={frame_folder}",
+                     f"out={tmp_path / 'o'}", cwd=tmp_path)
+    line = _error_line(out)
+    assert "blank.png" in line and "crop=false" in line and "checkpoint" not in line
+    corrupt = tmp_path / "face.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff not really a jpeg")
+    out = run_module("megen.generate", f"ckpt={not_a_checkpoint}", f"target={corrupt}", f"driving={frame_folder}",
+                     f"out={tmp_path / 'o'}", cwd=tmp_path)
+    assert "cannot read image" in _error_line(out) and "face.jpg" in out.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("content", [b"not a video", b""])
+def test_a_broken_video_is_one_line_without_the_ffmpeg_banner(tmp_path, ckpt, content):
+    video = tmp_path / "talk.mp4"
+    video.write_bytes(content)
+    out = run_module("megen.generate", f"ckpt={ckpt}", f"target={embedded_photo_paths()[0]}", f"driving={video}",
+                     f"out={tmp_path / 'o'}", cwd=tmp_path)
+    line = _error_line(out)
+    assert line.startswith(f"error: cannot read video {video}")
+    assert "ffmpeg version" not in out.stderr and "configuration:" not in out.stderr and len(line) < 300
+
+
+def test_generation_logs_progress_and_never_imports_lightning(tmp_path, ckpt, frame_folder):
+    out, imported = run_module_imports("megen.generate", f"ckpt={ckpt}", f"target={embedded_photo_paths()[0]}",
+                                       f"driving={frame_folder}", f"out={tmp_path / 'o'}", "batch_size=2",
+                                       cwd=tmp_path, env=PROGRESS_EVERY_BATCH)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "pytorch_lightning" not in imported
+    name = f"clip-{Path(embedded_photo_paths()[0]).stem}"
+    lines = out.stdout.splitlines()
+    assert f"generating {name}: 0/5 frames (0%)" in lines
+    assert any(x.startswith(f"generating {name}: 2/5 frames (40%), ") and "frames/s, ETA" in x for x in lines)
+    assert any(x.startswith(f"generating {name}: 5/5 frames (100%), done in") for x in lines)
+    assert (tmp_path / "o" / name / f"{name}.mp4").is_file()
+
+
+def _make_kit(root: Path, protocol: str, frames: np.ndarray, skip=()) -> None:
+    for clip, (dataset, emotion) in MEGC_CLIPS.items():
+        if clip in skip:
+            continue
+        folder = root / "source_samples" / KIT_FOLDERS[dataset] / f"{emotion}_{clip}"
+        folder.mkdir(parents=True)
+        for i, f in enumerate(frames[:3]):
+            cv2.imwrite(str(folder / f"{i + 1}.jpg"), cv2.resize(f, (256, 256)))
+    faces = root / "target_template_face"
+    faces.mkdir(parents=True)
+    photo = cv2.imread(str(embedded_photo_paths()[0]))
+    for name in TEMPLATES[protocol]:
+        if name not in skip:
+            cv2.imwrite(str(faces / name), photo)
+
+
+def test_the_whole_kit_is_checked_before_the_checkpoint(tmp_path, clip_frames):
+    _make_kit(tmp_path / "kit", "megc2021", clip_frames, skip={"EP01_13", "s3_po_05", "normalized_asianFemale.jpg"})
+    not_a_checkpoint = tmp_path / "model.ckpt"
+    not_a_checkpoint.write_bytes(b"x")
+    out, imported = run_module_imports("megen.generate", f"ckpt={not_a_checkpoint}", "protocol=megc2021",
+                                       f"megc_root={tmp_path / 'kit'}", f"out={tmp_path / 'o'}", cwd=tmp_path)
+    line = _error_line(out)
+    assert "missing 3 of 11" in line
+    for item in ("target_template_face/normalized_asianFemale.jpg", "casme2_challenge/Surprise_EP01_13/",
+                 "Smic_challenge/Positive_s3_po_05/"):
+        assert item in line
+    assert "README" in line and not imported
+
+
+def test_protocol_logs_pairs_and_labels_the_overview(tmp_path, ckpt, clip_frames):
+    _make_kit(tmp_path / "kit", "megc2021", clip_frames)
+    out = run_module("megen.generate", f"ckpt={ckpt}", "protocol=megc2021", f"megc_root={tmp_path / 'kit'}",
+                     f"out={tmp_path / 'o'}", "batch_size=3", cwd=tmp_path, env=PROGRESS_EVERY_BATCH)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert "megc2021 pairs: 0/18 pairs (0%)" in lines
+    assert any(x.startswith("megc2021 pairs: 9/18 pairs (50%), ") and "ETA" in x for x in lines)
+    assert any(x.startswith("megc2021 pairs: 18/18 pairs (100%), done in") for x in lines)
+    assert len(list((tmp_path / "o").glob("*/frames"))) == 18
+    sheet = read_image(tmp_path / "o" / "megc2021-overview.png")
+    plain = contact_sheet([np.zeros((6, 3, 64, 64))] * 9)
+    # the labels add a left margin (clip ids) and a header (templates) around the 9 x 6 grid
+    assert sheet.shape[0] > plain.shape[0] and sheet.shape[1] > plain.shape[1]
+    left, top = sheet.shape[1] - plain.shape[1], sheet.shape[0] - plain.shape[0]
+    assert (sheet[top:, :left] < 128).any() and (sheet[:top] < 128).any()
+
+
+def test_labelled_contact_sheet_puts_text_where_it_says():
+    rows = [np.ones((4, 3, 32, 32))] * 2
+    sheet = contact_sheet(rows, row_labels=["EP01_01f\ncasme2 Positive", "s3_po_05"],
+                          column_labels=["normalized_westernMale", "normalized_asianFemale"], title="megc2021")
+    plain = contact_sheet(rows)
+    left, top = sheet.shape[1] - plain.shape[1], sheet.shape[0] - plain.shape[0]
+    assert left > 40 and top > 20
+    for r in range(2):                          # each row label sits beside its row
+        y = top + 2 + r * 34
+        assert (sheet[y:y + 32, :left] < 128).any()
+    for g in range(2):                          # each template label spans its group of columns
+        x = left + 2 + g * 2 * 34
+        assert (sheet[:top, x:x + 68] < 128).any()
+    with pytest.raises(ValueError, match="3 column labels"):
+        contact_sheet(rows, column_labels=["a", "b", "c"])
+
+
+def test_readme_documents_the_kit_as_the_code_reads_it():
+    text = README.read_text()
+    assert kit_markdown() in text
+    for names in TEMPLATES.values():
+        assert all(name in text for name in names)
+    assert all(clip in text for clip in MEGC_CLIPS) and len(MEGC_CLIPS) == 9
