@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from helpers import run_module, run_module_imports
 
-from megen.megc_kit import KIT_FOLDERS, MEGC_CLIPS, TEMPLATES, kit_markdown
 from megen.data.synthetic import embedded_photo_paths
+from megen.megc_kit import KIT_FOLDERS, MEGC_CLIPS, TEMPLATES, kit_markdown
 from megen.video import contact_sheet, read_image
 
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -50,7 +50,7 @@ def train(cfg: DictConfig) -> dict:
     The config is validated first: a bad value raises ConfigError before anything is written.
     """
     validate_train(cfg)
-    import pytorch_lightning as pl   # here, not at the top: a bad config is reported before this slow import
+    import pytorch_lightning as pl  # here, not at the top: a bad config is reported before this slow import
 
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -13,8 +13,8 @@ import torch
 from megen.animation.animator import Animator
 from megen.animation.driving import load_driving
 from megen.animation.errors import GenerationError
-from megen.megc_kit import KIT_FOLDERS, MEGC_CLIPS, TEMPLATES, KitError, check_kit, kit_layout
 from megen.animation.pair import DEFAULT_FPS, PairInputs, face_inputs, find_face, load_target, render_pair
+from megen.megc_kit import KIT_FOLDERS, MEGC_CLIPS, TEMPLATES, KitError, check_kit, kit_layout
 from megen.progress import Progress
 from megen.video import contact_sheet, frame_paths, read_image, write_png
 

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from rich.progress import Progress
 
 from megen.animation.animate import FaceInput, animate
 from megen.animation.animator import Animator
@@ -33,6 +32,7 @@ from megen.augmentation.leakage import check_rows, check_targets, resolve_subjec
 from megen.augmentation.targets import Target, photo_targets, subject_faces, subject_target
 from megen.data.cache import PreparedSet, clip_uid, is_valid_clip, write_clip, write_manifest, write_meta
 from megen.face.keypoints import keypoint_set
+from megen.progress import Progress
 
 GENERATED_COLUMNS = ("generated_from", "target", "checkpoint")
 _OWN_FILES = ("manifest.csv", "manifest.csv.sha1", "meta.json")
@@ -194,8 +194,8 @@ def augment(animator: Animator, driving, out, targets="subjects", per_clip: int 
     _prepare_out(out, key, overwrite)
 
     manifest, built, reused = [], 0, 0
-    with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task(f"generating into {out.name}", total=len(drivers) * int(per_clip))
+    with Progress(progress) as bar:
+        task = bar.add_task(f"generating into {out.name}", total=len(drivers) * int(per_clip), unit="clips")
         for prepared, index in drivers:
             row = prepared.rows[index]
             driver_key = f"{row['dataset']}/{row['subject']}"

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from rich.progress import Progress
 
 from megen.data.cache import CacheError, PreparedSet
 from megen.io import atomic_open
+from megen.progress import Progress
 from megen.recognition.flow import FlowSettings, onset_apex_features
 
 #: Datasets whose apex is never annotated (the readers put the middle frame in the manifest).
@@ -137,8 +137,8 @@ def compute_features(prepared: PreparedSet, settings: FlowSettings, progress: bo
     n = len(prepared)
     feats = np.zeros((n, 3, settings.size, settings.size), np.float32)
     apex, notes = np.zeros(n, np.int64), []
-    with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task(f"flow features {prepared.folder.name}", total=n)
+    with Progress(progress) as bar:
+        task = bar.add_task(f"flow features {prepared.folder.name}", total=n, unit="clips")
         for i, row in enumerate(prepared.rows):
             frames = prepared.load(i)["frames"]          # (T, S, S) uint8
             apex[i], note = choose_apex(row, len(frames), flags.get(f"{row['subject']}/{row['clip']}", ""))

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from rich.progress import Progress
 from torch.utils.data import DataLoader, TensorDataset
 
+from megen.progress import Progress
 from megen.recognition.classes import ClassMapping
 from megen.recognition.flow import FlowSettings
 from megen.recognition.metrics import majority_class, random_baseline, uf1_uar
@@ -201,8 +201,8 @@ def run_loso_on_sets(real: RecognitionSet, extra: RecognitionSet | None = None,
     num_classes = len(real.classes)
     folds = loso_folds(real, extra)
     predictions: list[dict] = []
-    with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task("LOSO folds", total=len(folds))
+    with Progress(progress) as bar:
+        task = bar.add_task("LOSO folds", total=len(folds), unit="folds")
         for fold in folds:
             t0 = time.perf_counter()
             x = real.features[fold.train_index]
