@@ -51,12 +51,12 @@ def test_sigkill_mid_epoch_then_resume_from_last(tmp_path):
             run = found[0].parent if found else None
             time.sleep(0.2)
         assert run is not None, "no run folder appeared"
-        _wait_for_step(run / "checkpoints" / "last.ckpt", 6, proc)   # two batches of three optimiser steps
+        _wait_for_step(run / "checkpoints" / "last.ckpt", 2, proc)   # two batches (a step is a batch)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     saved = load_checkpoint(run / "checkpoints" / "last.ckpt")   # complete and loadable after the kill
-    assert 6 <= saved["global_step"] < 120, "killed mid-epoch"
+    assert 2 <= saved["global_step"] < 40, "killed mid-epoch"
     assert len(saved["optimizer_states"]) == 3 and len(saved["lr_schedulers"]) == 3
     assert saved["optimizer_states"][0]["state"], "optimiser moments were saved"
     out = run_module("megen.train", *tiny_overrides(tmp_path, "ckpt_path=last", *long_epoch), cwd=tmp_path)
@@ -64,10 +64,10 @@ def test_sigkill_mid_epoch_then_resume_from_last(tmp_path):
     assert f"resuming from {run / 'checkpoints' / 'last.ckpt'}" in out.stdout
     resumed_run = max((tmp_path / "out" / "train").iterdir(), key=lambda p: p.stat().st_mtime)
     done = load_checkpoint(resumed_run / "checkpoints" / "last.ckpt")
-    assert resumed_run != run and done["global_step"] == 120
+    assert resumed_run != run and done["global_step"] == 40
     logged = pd.read_csv(resumed_run / "logs" / "metrics.csv")
     trained_again = logged["train/total_step"].dropna().shape[0]
-    assert trained_again == 40 - saved["global_step"] // 3     # only the batches after the kill
+    assert trained_again == 40 - saved["global_step"]          # only the batches after the kill
 
 
 def _nan_after(step):
@@ -83,19 +83,19 @@ def _nan_after(step):
 
 
 def test_nan_loss_stops_naming_step_and_terms_and_keeps_the_checkpoint(tmp_path, monkeypatch):
-    monkeypatch.setattr(MotionTransferSystem, "_generator_losses", _nan_after(6))
+    monkeypatch.setattr(MotionTransferSystem, "_generator_losses", _nan_after(2))
     cfg = compose_train(tmp_path, *EVERY_STEP, "data.repeats=4", "trainer.limit_train_batches=4")
-    with pytest.raises(FloatingPointError, match=r"global step 6 .*perceptual=nan"):
+    with pytest.raises(FloatingPointError, match=r"global step 2 .*perceptual=nan"):
         train(cfg)
     last = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")
-    assert last["global_step"] == 6
+    assert last["global_step"] == 2
     assert all(torch.isfinite(v).all() for v in last["state_dict"].values() if v.is_floating_point())
 
 
 def test_nan_loss_skip_policy(tmp_path, monkeypatch):
-    monkeypatch.setattr(MotionTransferSystem, "_generator_losses", _nan_after(3))
+    monkeypatch.setattr(MotionTransferSystem, "_generator_losses", _nan_after(1))
     result = train(compose_train(tmp_path, "loss.nonfinite=skip", "data.repeats=4", "trainer.limit_train_batches=3"))
-    assert result["global_step"] == 3        # one good batch, two skipped
+    assert result["global_step"] == 1        # one good batch, two skipped
 
 
 def test_corrupt_manifest_is_detected_and_rebuilt(tmp_path, small_spec):
@@ -177,5 +177,5 @@ def test_same_seed_same_first_losses(tmp_path):
                                      "evaluate_at_end=false"))
         logged = pd.read_csv(tmp_path / name / "run" / "logs" / "metrics.csv")
         losses.append(logged[[c for c in logged.columns if c.startswith("train/") and c.endswith("_step")]].dropna())
-        assert result["global_step"] == 6
+        assert result["global_step"] == 2
     pd.testing.assert_frame_equal(losses[0].reset_index(drop=True), losses[1].reset_index(drop=True))

@@ -6,9 +6,17 @@ Cases:
                 60 frames, 640x480 JPEG): ``clips=250 frames=60 workers=2``
     all         the three cases above and below, in turn
     generate    frames per second animating a 256x256 clip (vox-256 FOMM and the paper configuration),
-                megen's clip animation against a per-frame loop that re-encodes the target every frame
+                megen's clip animation against a per-frame loop that re-encodes the target every frame, and
+                (on the CPU) the per-frame graph exported to ONNX in ONNX Runtime, with its largest difference
+                from torch's frames (``frames=16 experiments=fomm_vox256,fp_fomm_paper onnx=true``)
     gradients   one training batch of the train config (Hydra overrides): each loss term's gradient norm
                 on each network, its share of the sum over terms, and the predicted against the true motion
+    train       seconds per training step (one batch: every loss term, generator, motion and discriminator
+                updates, as ``training_step`` runs them in a Lightning loop) on random batches of the train
+                config (Hydra overrides, e.g. ``experiment=fomm_vox256``) with ``bench.size=128 bench.batch=4
+                bench.steps=3 bench.warmup=1``; the median after warm-up, samples per second, the GFLOP of one
+                step (``FlopCounterMode``), and the facial prior's overhead: the same case without the prior
+                (``prior.input=none prior.keypoint_mode=learned``, what ``prior=none`` sets)
 """
 from __future__ import annotations
 
@@ -109,6 +117,38 @@ def bench_generate(args) -> None:
         for label, fn in (("reference-loop", _per_frame_loop), ("megen", _clip_animation)):
             seconds = _timed(fn, model, target, driving, device, batch)
             print(f"{name}-{label} fps={n_frames / seconds:.2f}")
+        if opts.get("onnx", "true") != "false" and str(device) == "cpu":
+            _onnx_generation(name, model, target, driving, batch, size, prior, n_frames)
+
+
+def _onnx_generation(name, model, target, driving, batch, size, prior, n_frames) -> None:
+    """The same clip through the exported per-frame graph in ONNX Runtime, and its largest difference."""
+    import tempfile
+
+    from megen.animation import animate
+    from megen.animation.onnx_backend import ExportError, OnnxFrameEngine
+
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        try:
+            engine = OnnxFrameEngine.from_model(model, size, prior.channels, prior.map_size, folder=tmp)
+        except (ExportError, ImportError) as err:
+            print(f"{name}-onnxruntime skipped: {err}")
+            return
+        export_s = time.perf_counter() - start
+        animate(model, target, _first_frames(driving), batch_size=batch, engine=engine)   # session warm-up
+        start = time.perf_counter()
+        generated = animate(model, target, driving, batch_size=batch, engine=engine)
+        seconds = time.perf_counter() - start
+    expected = animate(model, target, driving, batch_size=batch)
+    diff = float((generated - expected).abs().max())
+    print(f"{name}-onnxruntime fps={n_frames / seconds:.2f} max_abs_diff={diff:.2e} export_s={export_s:.1f}")
+
+
+def _first_frames(driving):
+    from megen.animation import FaceInput
+
+    return FaceInput(driving.frames[:2], driving.prior, driving.keypoints)
 
 
 def bench_prepare(args) -> None:
@@ -169,13 +209,124 @@ def bench_gradients(args) -> None:
         print(f"motion {name}={value:.4g}")
 
 
+class _Batches:
+    """The same batch ``n`` times (a map-style dataset for ``DataLoader(batch_size=None)``)."""
+
+    def __init__(self, batch: dict, n: int):
+        self.batch, self.n = batch, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> dict:
+        return self.batch
+
+
+def random_train_batch(system, batch: int, size: int, seed: int = 0) -> dict:
+    """A training batch of random frames with the shapes the data module gives ``system`` (frames in
+    [0, 1], prior maps of random onset key points, a small random true flow)."""
+    import numpy as np
+    import torch
+
+    setting = system.prior_setting
+    gen = torch.Generator().manual_seed(seed)
+    frames = lambda: torch.rand(batch, 3, size, size, generator=gen)   # noqa: E731
+    points = size * (0.2 + 0.6 * torch.rand(batch, setting.num_keypoints, 2, generator=gen))   # pixels, on the face
+    maps = setting.maps(points.numpy().astype(np.float64), size).float()
+    return {"source": frames(), "driving": frames(), "reference": frames(), "prior": maps,
+            "keypoints": (2 * points + 1) / size - 1, "flow": torch.randn(batch, size, size, 2, generator=gen)}
+
+
+def time_training_steps(cfg, size: int, batch: int, steps: int = 3, warmup: int = 1, flops: bool = True,
+                        device: str = "cpu") -> dict:
+    """Run ``warmup + steps`` (+1 counted for FLOPs) training batches of the composed train config
+    through a Lightning fit loop; returns ``{"step_s": [...], "gflop": float | None}`` (seconds of each
+    timed batch, FLOPs of one batch, forward and backward)."""
+    import pytorch_lightning as pl
+    import torch
+    from hydra.utils import instantiate
+    from torch.utils.data import DataLoader
+    from torch.utils.flop_counter import FlopCounterMode
+
+    seconds, counted = [], {}
+    flop_batch = warmup + steps if flops else -1
+
+    class _Timer(pl.Callback):
+        def on_train_batch_start(self, trainer, module, batch_, batch_idx):
+            if batch_idx == flop_batch:
+                counted["mode"] = FlopCounterMode(display=False)
+                counted["mode"].__enter__()
+            self.start = time.perf_counter()
+
+        def on_train_batch_end(self, trainer, module, outputs, batch_, batch_idx):
+            if str(device).startswith("cuda"):
+                torch.cuda.synchronize()
+            elapsed = time.perf_counter() - self.start
+            if batch_idx == flop_batch:
+                counted["mode"].__exit__(None, None, None)
+                counted["gflop"] = counted["mode"].get_total_flops() / 1e9
+            elif batch_idx >= warmup:
+                seconds.append(elapsed)
+
+    torch.manual_seed(int(cfg.seed))
+    system = instantiate(cfg.system)
+    data = random_train_batch(system, batch, size)
+    n = warmup + steps + (1 if flops else 0)
+    trainer = pl.Trainer(accelerator="gpu" if str(device).startswith("cuda") else "cpu", devices=1, max_epochs=1,
+                         limit_train_batches=n, limit_val_batches=0, num_sanity_val_steps=0, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                         callbacks=[_Timer()])
+    trainer.fit(system, train_dataloaders=DataLoader(_Batches(data, n), batch_size=None))
+    return {"step_s": seconds, "gflop": counted.get("gflop")}
+
+
+def bench_train(args) -> None:
+    import statistics
+
+    import torch
+
+    bench = {"size": 128, "batch": 4, "steps": 3, "warmup": 1, "flops": True, "device": "cpu"}
+    overrides = []
+    for item in args.overrides:
+        key, value = item.split("=", 1)
+        if key.startswith("bench."):
+            name = key[len("bench."):]
+            if name not in bench:
+                raise SystemExit(f"unknown setting {key}; valid: {', '.join('bench.' + k for k in bench)}")
+            bench[name] = _parse(value)
+        else:
+            overrides.append(item)
+    size, batch = int(bench["size"]), int(bench["batch"])
+    # random VGG features time like ImageNet ones; no weights file is needed to measure
+    fixed = [f"dataset.frame_size={size}", f"data.batch_size={batch}", "loss.perceptual.allow_random=true"]
+    label = " ".join(overrides) or "default"
+    print(f"train device={bench['device']} threads={torch.get_num_threads()} size={size} batch={batch} "
+          f"steps={bench['steps']} warmup={bench['warmup']}")
+    cases = [(label, overrides)]
+    cfg = _compose_train(*overrides, *fixed)
+    if cfg.prior.input != "none" or cfg.prior.keypoint_mode != "learned":
+        cases.append((f"{label} prior=none", [*overrides, "prior.input=none", "prior.keypoint_mode=learned"]))
+    medians = []
+    for name, case in cases:
+        cfg = _compose_train(*case, *fixed)
+        result = time_training_steps(cfg, size, batch, int(bench["steps"]), int(bench["warmup"]), bool(bench["flops"]),
+                                     str(bench["device"]))
+        step = statistics.median(result["step_s"])
+        medians.append(step)
+        gflops = f" gflops={result['gflop']:.1f}" if result["gflop"] is not None else ""
+        runs = ",".join(f"{s:.2f}" for s in result["step_s"])
+        print(f"{name} step_s={step:.3f} samples_per_s={batch / step:.2f}{gflops} steps_s=[{runs}]")
+    if len(medians) == 2:
+        print(f"{label} prior_overhead={100 * (medians[0] / medians[1] - 1):+.1f}%")
+
+
 def bench_all(args) -> None:
     for case in ("synthetic", "prepare", "generate"):
         CASES[case](args)
 
 
 CASES = {"synthetic": bench_synthetic, "generate": bench_generate, "prepare": bench_prepare, "all": bench_all,
-         "gradients": bench_gradients}
+         "gradients": bench_gradients, "train": bench_train}
 
 
 def main(argv=None) -> None:

@@ -1,6 +1,7 @@
 """The LightningModule: one module for every motion family, manual optimisation, rMTE validation."""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -28,16 +29,37 @@ from megen.models.perceptual import ImagePyramid, Vgg19
 from megen.video import contact_sheet, difference, write_png
 
 
+def _no_closure() -> None:
+    return None
+
+
+@contextlib.contextmanager
+def _frozen(module: torch.nn.Module):
+    """Parameters that need no gradient for a while (gradients still flow through to the inputs)."""
+    flags = [p.requires_grad for p in module.parameters()]
+    module.requires_grad_(False)
+    try:
+        yield module
+    finally:
+        for p, flag in zip(module.parameters(), flags):
+            p.requires_grad_(flag)
+
+
 class MotionTransferSystem(pl.LightningModule):
     """Trains a MotionTransferModel (FOMM, MRAA or TPS family, any prior input) with its losses.
 
     Args are plain mappings (the resolved Hydra config groups), saved as hyper-parameters so a
     checkpoint rebuilds its own model: ``model``, ``prior``, ``loss``, ``optim``, and the
-    ``frame_size`` it was trained at (generation crops faces to it).
+    ``frame_size`` it was trained at (generation crops faces to it). ``channels_last`` keeps the
+    networks' weights and the batch's frames in NHWC memory order: the same numbers (to float
+    rounding), and convolutions without the layout conversions NCHW costs them on a CPU.
+
+    One training batch is one step (``trainer.max_steps``, ``global_step``, logs, sample and
+    checkpoint names): of its two or three optimiser updates, Lightning counts only the generator's.
     """
 
     def __init__(self, model: dict, prior: dict, loss: dict, optim: dict, frame_size: int | None = None,
-                 sample_count: int = 6, sample_amplify: float = 10.0):
+                 sample_count: int = 6, sample_amplify: float = 10.0, channels_last: bool = True):
         super().__init__()
         scale = model.get("motion", {}).get("scale_factor")
         setting = PriorSetting.from_config(prior, frame_size, scale) if frame_size and scale else \
@@ -61,6 +83,15 @@ class MotionTransferSystem(pl.LightningModule):
         if loss.get("nonfinite", "raise") not in ("raise", "skip"):
             raise ValueError(f"unknown loss.nonfinite {loss.get('nonfinite')!r}; valid: raise, skip")
         self._build_val_metrics()
+        self.channels_last = channels_last
+        if channels_last:
+            self.to(memory_format=torch.channels_last)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        if self.channels_last and isinstance(batch, dict):
+            batch = {k: v.contiguous(memory_format=torch.channels_last)
+                     if torch.is_tensor(v) and v.dim() == 4 and k != "flow" else v for k, v in batch.items()}
+        return batch
 
     # -- checkpoints ------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
@@ -80,8 +111,14 @@ class MotionTransferSystem(pl.LightningModule):
         if w.get("l1", 0) > 0:
             losses["l1"] = w["l1"] * (pred - driving).abs().mean()
         if self.use_gan:
-            d_fake = self.discriminator(pred)
+            # pred's gradient only: the discriminator's own is not used. (DDP's reducer expects the
+            # discriminator's gradients in this backward pass: there they are computed and dropped.)
+            frozen = _frozen(self.discriminator) if not self._distributed() else contextlib.nullcontext()
+            with frozen:
+                d_fake = self.discriminator(pred)
+            # with its graph: the discriminator's update reuses it (its weights do not change before)
             d_real = self.discriminator(driving)
+            out["discriminator_real"] = d_real
             losses["generator_gan"] = w["generator_gan"] * lsgan_generator(d_fake)
             if any(w.get("feature_matching", [])):
                 losses["feature_matching"] = feature_matching(d_real, d_fake, w["feature_matching"])
@@ -148,22 +185,30 @@ class MotionTransferSystem(pl.LightningModule):
             for net in (self.model.motion_net, self.model.dense_motion, self.model.background):
                 if net is not None:
                     torch.nn.utils.clip_grad_norm_(net.parameters(), max_norm=float(clip), norm_type=float("inf"))
-        opt_motion.step()
-        opt_gen.step()
+        self._uncounted_step(opt_motion)
+        opt_gen.step()                       # the one update Lightning counts: a batch is a step
         logs = {f"train/{k}": v.detach() for k, v in losses.items()}
         logs["train/total"] = total.detach()
         if self.use_gan:
             opt_d = opts[2]
-            d_real = self.discriminator(batch["driving"])
+            d_real = out["discriminator_real"]
             d_fake = self.discriminator(out["prediction"].detach())
             loss_d = self.loss_cfg["weights"]["discriminator_gan"] * lsgan_discriminator(d_real, d_fake)
             opt_d.zero_grad(set_to_none=True)
             self.manual_backward(loss_d)
-            opt_d.step()
+            self._uncounted_step(opt_d)
             logs["train/discriminator_gan"] = loss_d.detach()
         self.log_dict(logs, prog_bar=False, on_step=True, on_epoch=True, batch_size=batch["source"].shape[0])
         self.log("loss", total.detach(), prog_bar=True, on_step=True, on_epoch=False, logger=False)
         return total.detach()
+
+    def _distributed(self) -> bool:
+        return self._trainer is not None and self.trainer.world_size > 1
+
+    def _uncounted_step(self, optimizer) -> None:
+        """An optimiser update through the strategy and precision plugin, as ``optimizer.step()`` does,
+        without advancing Lightning's step counter."""
+        self.trainer.strategy.optimizer_step(optimizer.optimizer, closure=_no_closure)
 
     def _finite_or_skip(self, total, losses) -> bool:
         """False (skip this batch) or an error naming the step and every term, per ``loss.nonfinite``."""

@@ -40,13 +40,14 @@ def _expand(motion: dict, n: int) -> dict:
 @torch.inference_mode()
 def animate(model: MotionTransferModel, target: FaceInput, driving: FaceInput, relative: bool = True,
             adapt_movement_scale: bool = False, batch_size: int = 8, start: int = 0,
-            on_frames: Callable[[int], None] | None = None) -> torch.Tensor:
+            on_frames: Callable[[int], None] | None = None, engine=None) -> torch.Tensor:
     """Generated frames (T, 3, S, S) with the target's appearance and the driving clip's motion.
 
     The target is encoded once and its key points / heatmaps computed once; driving frames go
     through the network in batches. ``relative`` transfers motion relative to driving frame
     ``start`` (the paper's setting); otherwise driving key points are used as they are.
-    ``on_frames(n)`` is called after each batch of n frames (progress).
+    ``on_frames(n)`` is called after each batch of n frames (progress). ``engine`` (an
+    ``OnnxFrameEngine`` of this model, ``megen.animation.onnx_backend``) runs the per-frame part.
     """
     model.eval()
     device = next(model.parameters()).device
@@ -60,6 +61,9 @@ def animate(model: MotionTransferModel, target: FaceInput, driving: FaceInput, r
     reference = frames[start:start + 1].to(device)
     motion_d0 = model.motion(reference, drv_prior, drv_kp, reference)
     scale = movement_scale(motion_s["value"], motion_d0["value"]) if adapt_movement_scale else 1.0
+    if engine is not None:
+        return _animate_engine(engine, model, source, features, motion_s, motion_d0, scale, relative, frames,
+                               drv_prior, drv_kp, reference, batch_size, on_frames)
     out = []
     for a in range(0, len(frames), batch_size):
         drv = frames[a:a + batch_size].to(device)
@@ -85,6 +89,28 @@ def animate(model: MotionTransferModel, target: FaceInput, driving: FaceInput, r
         out.append(generated["prediction"].float().cpu())
         if on_frames is not None:
             on_frames(n)
+    return torch.cat(out)
+
+
+def _animate_engine(engine, model, source, features, motion_s, motion_d0, scale, relative, frames, prior, keypoints,
+                    reference, batch_size, on_frames=None) -> torch.Tensor:
+    """The per-frame part of :func:`animate` through an exported graph (see ``megen.animation.onnx_backend``)."""
+    from megen.animation.onnx_backend import driving_inputs
+
+    kp_s, jac_s = motion_s["value"], motion_s["jacobian"]
+    if relative:
+        anchor = (kp_s, jac_s, motion_d0["value"], torch.inverse(motion_d0["jacobian"]),
+                  torch.as_tensor(scale, dtype=kp_s.dtype).reshape(1, 1, 1))
+    else:
+        eye = torch.eye(2, dtype=jac_s.dtype).expand_as(jac_s)
+        anchor = (torch.zeros_like(kp_s), eye, torch.zeros_like(kp_s), eye, torch.ones(1, 1, 1, dtype=kp_s.dtype))
+    extra = {"prior": prior, "keypoints": keypoints, "reference": reference}
+    fixed = (source, features, kp_s, jac_s, *anchor, *(extra[name] for name in driving_inputs(model)))
+    out = []
+    for a in range(0, len(frames), batch_size):
+        out.append(engine(frames[a:a + batch_size], *fixed))
+        if on_frames is not None:
+            on_frames(out[-1].shape[0])
     return torch.cat(out)
 
 

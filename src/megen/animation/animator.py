@@ -16,6 +16,8 @@ from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_ui
 from megen.face.prior import PriorSetting
 from megen.models.full import MotionTransferModel, build_model
 
+BACKENDS = ("torch", "onnxruntime")
+
 
 @dataclass
 class Animator:
@@ -25,9 +27,16 @@ class Animator:
     prior: PriorSetting
     frame_size: int
     family: str
+    engine: object | None = None     # an OnnxFrameEngine running the per-frame part (backend=onnxruntime)
 
     @classmethod
-    def from_checkpoint(cls, path, device="cpu", family: str | None = None) -> "Animator":
+    def from_checkpoint(cls, path, device="cpu", family: str | None = None, backend: str = "torch") -> "Animator":
+        """``backend``: ``torch``, or ``onnxruntime`` (the per-frame part exported to ONNX and run by ONNX
+        Runtime on the CPU; FOMM models, needs the ``export`` extra)."""
+        if backend not in BACKENDS:
+            raise GenerationError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
+        if backend == "onnxruntime" and not str(device).startswith("cpu"):
+            raise GenerationError(f"backend=onnxruntime runs on the CPU, not {device}: pass device=cpu or backend=torch")
         path = Path(path)
         ckpt = load_checkpoint(path, map_location="cpu")
         hp = ckpt.get("hyper_parameters") or {}
@@ -46,7 +55,13 @@ class Animator:
             model.load_state_dict(state, strict=True)
         except RuntimeError as err:
             raise GenerationError(f"checkpoint {path} does not match its own config: {str(err)[:300]}") from err
-        return cls(model.to(device).eval(), prior, int(frame_size), hp["model"]["family"])
+        animator = cls(model.to(device).eval(), prior, int(frame_size), hp["model"]["family"])
+        if backend == "onnxruntime":
+            from megen.animation.onnx_backend import OnnxFrameEngine
+
+            animator.engine = OnnxFrameEngine.from_model(animator.model, animator.frame_size, prior.channels,
+                                                         prior.map_size)
+        return animator
 
     def face_input(self, frames: list[np.ndarray], crop: bool = True, source: str = "image",
                    landmarks: np.ndarray | None = None) -> FaceInput:

@@ -73,7 +73,8 @@ def render_pair(gen: Animator, target: FaceInput, driving: FaceInput, out_dir, n
                 relative: bool = True, adapt_movement_scale: bool = False, find_best_frame: bool = False,
                 batch_size: int = 8, progress: bool = True) -> Path:
     """Animate ``target`` with ``driving`` and write the outputs into ``out_dir/name``."""
-    kw = {"relative": relative, "adapt_movement_scale": adapt_movement_scale, "batch_size": batch_size}
+    kw = {"relative": relative, "adapt_movement_scale": adapt_movement_scale, "batch_size": batch_size,
+          "engine": gen.engine}
     with Progress(progress) as bar:
         if find_best_frame and target.landmarks is not None:
             task = bar.add_task(f"best frame for {name}", total=len(driving.frames), unit="frames")

@@ -66,7 +66,9 @@ def sparse_motions(kp_source: torch.Tensor, kp_driving: torch.Tensor, jac_source
     grid = coordinate_grid(*size, dtype=kp_source.dtype, device=kp_source.device)   # (H, W, 2)
     z = grid[None, None] - kp_driving[:, :, None, None, :]                            # (B, K, H, W, 2)
     if jac_source is not None and jac_driving is not None:
-        jac = jac_source @ torch.inverse(jac_driving)                                 # (B, K, 2, 2)
+        # ONNX has no matrix inverse: an exported graph gets the closed form (equal to rounding)
+        inverse = inverse_2x2 if torch.onnx.is_in_onnx_export() else torch.inverse
+        jac = jac_source @ inverse(jac_driving)                                       # (B, K, 2, 2)
         z = torch.einsum("bkij,bkhwj->bkhwi", jac, z)
     motions = z + kp_source[:, :, None, None, :]
     if background is None:
@@ -74,6 +76,13 @@ def sparse_motions(kp_source: torch.Tensor, kp_driving: torch.Tensor, jac_source
     else:
         bg = apply_homography(background, grid.reshape(1, -1, 2).expand(b, -1, -1)).reshape(b, *size, 2)
     return torch.cat([bg[:, None], motions], dim=1)
+
+
+def inverse_2x2(m: torch.Tensor) -> torch.Tensor:
+    """Inverse of (..., 2, 2) matrices in closed form (adjugate / determinant)."""
+    a, b, c, d = m[..., 0, 0], m[..., 0, 1], m[..., 1, 0], m[..., 1, 1]
+    det = (a * d - b * c)[..., None, None]
+    return torch.stack([torch.stack([d, -b], dim=-1), torch.stack([-c, a], dim=-1)], dim=-2) / det
 
 
 def apply_homography(matrix: torch.Tensor, points: torch.Tensor) -> torch.Tensor:

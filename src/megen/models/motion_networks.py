@@ -43,7 +43,7 @@ def track_anchors(frame: torch.Tensor, reference: torch.Tensor, anchors: torch.T
     around each key point; tracking is not learned, so no gradient flows through it. (A missing
     reference is refused earlier, by the trunk that sees it too.)
     """
-    radius = max(2, round(0.06 * frame.shape[-1]))
+    radius = max(2, round(0.06 * int(frame.shape[-1])))   # a Python int also when traced for export
     with torch.no_grad():
         return lucas_kanade(to_gray(frame), to_gray(reference), anchors, radius_px=radius)
 

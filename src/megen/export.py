@@ -1,0 +1,40 @@
+"""``python -m megen.export``: the per-frame part of generation as an ONNX graph.
+
+    python -m megen.export ckpt=<checkpoint> format=onnx out=<file.onnx>
+
+The graph takes a batch of driving frames and the target's side (its frame, encoding and key
+points, see ``megen.animation.onnx_backend.FrameGraph``) and returns the generated frames.
+``python -m megen.generate backend=onnxruntime`` exports and runs the same graph by itself.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+
+def run(cfg: DictConfig) -> Path:
+    from megen.animation.onnx_backend import ExportError, export_checkpoint
+
+    if not cfg.get("ckpt"):
+        raise ExportError("ckpt=<checkpoint file> is required")
+    out = Path(cfg.out) if cfg.get("out") else Path(cfg.paths.output_root) / "export" / f"{Path(cfg.ckpt).stem}.onnx"
+    path, diff = export_checkpoint(cfg.ckpt, out, cfg.format, check=bool(cfg.check))
+    check = f" (max abs difference against torch on random inputs: {diff:.2e})" if diff is not None else ""
+    print(f"wrote {path}{check}")
+    return path
+
+
+@hydra.main(version_base="1.3", config_path="../../conf", config_name="export")
+def main(cfg: DictConfig) -> None:
+    try:
+        run(cfg)
+    except (OSError, ValueError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
