@@ -85,6 +85,10 @@ def test_train_values_checked_before_anything_runs(tmp_path, override, expected)
 def test_a_missing_real_dataset_root_is_named(tmp_path):
     with pytest.raises(ConfigError, match="dataset.root=.*samm.*is not a folder"):
         validate_train(compose_train(tmp_path, "dataset=samm"))
+    with pytest.raises(ConfigError) as err:
+        validate_train(compose_train(tmp_path, "dataset=mix", "dataset.sources=[casme2,synthetic,smic]"))
+    assert "dataset.roots.casme2=" in str(err.value) and "dataset.roots.smic=" in str(err.value)
+    assert "dataset.roots.synthetic" not in str(err.value)
 
 
 @pytest.mark.parametrize("experiment", sorted(p.stem for p in (conf_dir() / "experiment").glob("*.yaml")))

@@ -158,16 +158,24 @@ def check_dataset(c: Checker, key: str = "dataset", cache_dir=None, data_dir=Non
         for field in ("n_subjects", "clips_per_subject"):
             c.number(f"{key}.{field}", whole=True, positive=True)
         c.number(f"{key}.fps", positive=True)
+    sources = [(key, node)]
     if name == "mix":
         try:
-            source_configs(node)
+            sources = [(f"{key}.roots.{sub['name']}", sub) for sub in source_configs(node)]
         except ValueError as err:
             c.problems.append(str(err).splitlines()[0])
-    if name in REAL_DATASETS and cache_dir is not None:
-        root = dataset_root(name, node, cache_dir, data_dir)
-        if not root.is_dir():
-            c.add(f"{key}.root", str(root), f"is not a folder; put {name} there (layout: README, 'Real datasets') "
-                                            f"or set {key}.root= / paths.data_dir= / MEGEN_DATA_DIR")
+            sources = []
+    for where, sub in sources:
+        sub_name = sub.get("name")
+        if sub_name == "generated" and not (sub.get("path") or sub.get("root")):
+            c.add(f"{key}.path" if where == key else where, None,
+                  "is required: the out= folder of `python -m megen.augment`")
+        if sub_name in REAL_DATASETS and cache_dir is not None:
+            root = dataset_root(sub_name, sub, cache_dir, data_dir)
+            if not root.is_dir():
+                c.add(f"{where}.root" if where == key else where, str(root),
+                      f"is not a folder; put {sub_name} there (layout: README, 'Real datasets') "
+                      f"or set the root (dataset.root=, paths.data_dir= or MEGEN_DATA_DIR)")
 
 
 def check_trainer(c: Checker) -> None:
