@@ -15,8 +15,9 @@ Cases:
                 updates, as ``training_step`` runs them in a Lightning loop) on random batches of the train
                 config (Hydra overrides, e.g. ``experiment=fomm_vox256``) with ``bench.size=128 bench.batch=4
                 bench.steps=3 bench.warmup=1``; the median after warm-up, samples per second, the GFLOP of one
-                step (``FlopCounterMode``), and the facial prior's overhead: the same case without the prior
-                (``prior.input=none prior.keypoint_mode=learned``, what ``prior=none`` sets)
+                step (``FlopCounterMode``), the median CPU seconds of all threads (``cpu_s``: what a step
+                costs when other processes share the cores), and the facial prior's overhead: the same
+                case without the prior (``prior.input=none prior.keypoint_mode=learned``, as ``prior=none``)
 """
 from __future__ import annotations
 
@@ -240,15 +241,15 @@ def random_train_batch(system, batch: int, size: int, seed: int = 0) -> dict:
 def time_training_steps(cfg, size: int, batch: int, steps: int = 3, warmup: int = 1, flops: bool = True,
                         device: str = "cpu") -> dict:
     """Run ``warmup + steps`` (+1 counted for FLOPs) training batches of the composed train config
-    through a Lightning fit loop; returns ``{"step_s": [...], "gflop": float | None}`` (seconds of each
-    timed batch, FLOPs of one batch, forward and backward)."""
+    through a Lightning fit loop; returns ``{"step_s": [...], "cpu_s": [...], "gflop": float | None}``
+    (wall-clock and process CPU seconds of each timed batch, FLOPs of one batch, forward and backward)."""
     import pytorch_lightning as pl
     import torch
     from hydra.utils import instantiate
     from torch.utils.data import DataLoader
     from torch.utils.flop_counter import FlopCounterMode
 
-    seconds, counted = [], {}
+    seconds, cpu, counted = [], [], {}
     flop_batch = warmup + steps if flops else -1
 
     class _Timer(pl.Callback):
@@ -256,17 +257,18 @@ def time_training_steps(cfg, size: int, batch: int, steps: int = 3, warmup: int 
             if batch_idx == flop_batch:
                 counted["mode"] = FlopCounterMode(display=False)
                 counted["mode"].__enter__()
-            self.start = time.perf_counter()
+            self.start, self.cpu = time.perf_counter(), time.process_time()
 
         def on_train_batch_end(self, trainer, module, outputs, batch_, batch_idx):
             if str(device).startswith("cuda"):
                 torch.cuda.synchronize()
-            elapsed = time.perf_counter() - self.start
+            elapsed, used = time.perf_counter() - self.start, time.process_time() - self.cpu
             if batch_idx == flop_batch:
                 counted["mode"].__exit__(None, None, None)
                 counted["gflop"] = counted["mode"].get_total_flops() / 1e9
             elif batch_idx >= warmup:
                 seconds.append(elapsed)
+                cpu.append(used)
 
     torch.manual_seed(int(cfg.seed))
     system = instantiate(cfg.system)
@@ -277,7 +279,7 @@ def time_training_steps(cfg, size: int, batch: int, steps: int = 3, warmup: int 
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                          callbacks=[_Timer()])
     trainer.fit(system, train_dataloaders=DataLoader(_Batches(data, n), batch_size=None))
-    return {"step_s": seconds, "gflop": counted.get("gflop")}
+    return {"step_s": seconds, "cpu_s": cpu, "gflop": counted.get("gflop")}
 
 
 def bench_train(args) -> None:
@@ -315,7 +317,8 @@ def bench_train(args) -> None:
         medians.append(step)
         gflops = f" gflops={result['gflop']:.1f}" if result["gflop"] is not None else ""
         runs = ",".join(f"{s:.2f}" for s in result["step_s"])
-        print(f"{name} step_s={step:.3f} samples_per_s={batch / step:.2f}{gflops} steps_s=[{runs}]")
+        cpu = statistics.median(result["cpu_s"])
+        print(f"{name} step_s={step:.3f} samples_per_s={batch / step:.2f}{gflops} cpu_s={cpu:.2f} steps_s=[{runs}]")
     if len(medians) == 2:
         print(f"{label} prior_overhead={100 * (medians[0] / medians[1] - 1):+.1f}%")
 

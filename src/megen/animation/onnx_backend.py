@@ -173,10 +173,12 @@ class OnnxFrameEngine:
     @classmethod
     def from_model(cls, model: MotionTransferModel, frame_size: int, prior_channels: int = 1,
                    map_size: int | None = None, threads: int | None = None, folder=None) -> "OnnxFrameEngine":
-        """Export ``model`` to a temporary file (or into ``folder``) and open it."""
-        folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="megen-onnx-"))
-        path = export_onnx(model, folder / "frame.onnx", frame_size, prior_channels, map_size)
-        return cls(path, threads)
+        """Export ``model`` into ``folder`` (by default a temporary one, removed once the session has
+        read the graph) and open it."""
+        if folder is not None:
+            return cls(export_onnx(model, Path(folder) / "frame.onnx", frame_size, prior_channels, map_size), threads)
+        with tempfile.TemporaryDirectory(prefix="megen-onnx-") as tmp:
+            return cls(export_onnx(model, Path(tmp) / "frame.onnx", frame_size, prior_channels, map_size), threads)
 
     def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
         """Inputs in :meth:`FrameGraph.input_names` order -> (N, C, S, S) frames."""
