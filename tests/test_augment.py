@@ -101,7 +101,7 @@ def test_photo_targets(gen, driving, tmp_path):
 def test_dataset_generated_loads_and_mixes(generated, driving, tmp_path):
     from megen.data.datamodule import MicroExpressionDataModule
 
-    folder, summary = prepare_dataset({"name": "generated", "path": str(generated.folder)}, tmp_path)
+    folder, summary = prepare_dataset({"name": "generated", "path": str(generated.folder), "frame_size": 64}, tmp_path)
     assert folder == generated.folder and summary["clips"] == len(PreparedSet.open(folder))
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         cfg = compose("train", overrides=["dataset=mix", "dataset.sources=[synthetic,generated]", "dataset.frame_size=64",
@@ -118,6 +118,8 @@ def test_dataset_generated_loads_and_mixes(generated, driving, tmp_path):
     assert batch["source"].shape[1:] == (3, 64, 64)
     with pytest.raises(ValueError, match="set dataset.frame_size=64"):
         prepare_dataset({"name": "generated", "path": str(generated.folder), "frame_size": 256}, tmp_path)
+    with pytest.raises(ValueError, match="pass dataset.frame_size=64"):
+        prepare_dataset({"name": "generated", "path": str(generated.folder)}, tmp_path)
     with pytest.raises(ValueError, match="dataset.path="):
         prepare_dataset({"name": "generated"}, tmp_path)
 

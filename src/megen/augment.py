@@ -41,8 +41,8 @@ def run(cfg: DictConfig) -> AugmentResult:
                      batch_size=batch_size, crop=bool(cfg.crop), exclude_clips=list(cfg.get("exclude_clips") or []),
                      overwrite=bool(cfg.overwrite), progress=progress)
     print(result.summary())
-    print(f"use it with: dataset=generated dataset.path={result.folder}   or   python -m megen.recognise "
-          f"extra=[{result.folder}]")
+    print(f"use it with: dataset=generated dataset.path={result.folder} dataset.frame_size={animator.frame_size}   "
+          f"or   python -m megen.recognise extra=[{result.folder}]")
     return result
 
 

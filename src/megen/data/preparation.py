@@ -107,8 +107,9 @@ def prepare_dataset(
 def open_generated(dataset_cfg) -> tuple[Path, dict]:
     """A set written by ``python -m megen.augment``: already in the cache format, so only checked.
 
-    ``dataset.path`` (or ``root``, as a mix's ``roots`` entry sets it) names the folder; a given
-    ``frame_size`` must match its clips (sources of one run share a frame size).
+    ``dataset.path`` (or ``root``, as a mix's ``roots`` entry sets it) names the folder;
+    ``frame_size`` must be given and match its clips: a model's prior map size follows it before
+    any clip is read, so an unset one would silently build the wrong maps.
     """
     path = dataset_cfg.get("path") or dataset_cfg.get("root")
     if not path:
@@ -122,7 +123,10 @@ def open_generated(dataset_cfg) -> tuple[Path, dict]:
         raise CacheError(f"generated set {folder} has no clips in its manifest")
     size = int(prepared.load(0)["frames"].shape[-1])
     wanted = dataset_cfg.get("frame_size")
-    if wanted is not None and int(wanted) != size:
+    if wanted is None:
+        raise ValueError(f"dataset=generated needs dataset.frame_size: {folder} holds {size}-px frames, "
+                         f"so pass dataset.frame_size={size}")
+    if int(wanted) != size:
         raise ValueError(f"generated set {folder} holds {size}-px frames but dataset.frame_size={wanted}; "
                          f"set dataset.frame_size={size}")
     return folder, {"clips": len(prepared), "built": 0, "reused": len(prepared)}
