@@ -192,6 +192,9 @@ def augment(animator: Animator, driving, out, targets="subjects", per_clip: int 
                 "exclude_clips": sorted(exclude), "crop": bool(crop)}
     key = settings_key(settings)
     _prepare_out(out, key, overwrite)
+    # the key goes down before any clip, so a re-run after a crash knows whose clips these are
+    write_meta(out, {"dataset": name, "generated_by": "megen.augment", "key": key, "settings": settings,
+                     "complete": False})
 
     manifest, built, reused = [], 0, 0
     with Progress(progress) as bar:
@@ -227,7 +230,7 @@ def augment(animator: Animator, driving, out, targets="subjects", per_clip: int 
                 })
                 bar.advance(task)
     check_rows(manifest, held)
-    meta = {"dataset": name, "generated_by": "megen.augment", "key": key, "settings": settings,
+    meta = {"dataset": name, "generated_by": "megen.augment", "key": key, "settings": settings, "complete": True,
             "checkpoint": str(checkpoint), "family": animator.family, "prior": animator.prior.as_dict(), "frame_size": animator.frame_size,
             "driving_folders": [str(s.folder) for s in sets], "clips": len(manifest),
             "skipped_holdout_drivers": skipped}
