@@ -73,13 +73,21 @@ def test_train_multirun_typo_leaves_no_sweep_folder(tmp_path):
     ("dataset.frame_size=12.5", "dataset.frame_size=12.5 must be a whole number"),
     ("prior.fusion=mean", "prior.fusion='mean' is not valid; valid: sum, separate"),
     ("ckpt_path=/no/such.ckpt", "checkpoint not found: /no/such.ckpt"),
-    ("loss.perceptual.weights_path=/no/vgg.pth", "loss.perceptual.weights_path='/no/vgg.pth' is not a file"),
 ])
 def test_train_values_checked_before_anything_runs(tmp_path, override, expected):
     with pytest.raises(ConfigError, match=None) as err:
         validate_train(compose_train(tmp_path, override))
     assert expected in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_missing_vgg_weights_are_named_unless_the_fallback_is_allowed(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    missing = f"loss.perceptual.weights_path={tmp_path / 'nope.pth'}"
+    with pytest.raises(ConfigError, match=r"loss.perceptual.weights_path='.*nope.pth' has no VGG-19 .* "
+                                          r"copy torchvision's vgg19-dcbb9e9d.pth there"):
+        validate_train(compose_train(tmp_path, missing, "loss.perceptual.allow_random=false"))
+    validate_train(compose_train(tmp_path, missing))     # the synthetic default allows the random fallback
 
 
 def test_a_missing_real_dataset_root_is_named(tmp_path):

@@ -8,6 +8,7 @@ import torch
 from helpers import compose_train, run_module, tiny_overrides
 
 from megen.checkpoints import load_checkpoint
+from megen.config_check import ConfigError
 from megen.train import train
 
 LOSS_TERMS = {"perceptual", "generator_gan", "feature_matching", "equivariance_value", "equivariance_flow",
@@ -67,7 +68,7 @@ def test_wandb_logger_offline(tmp_path, monkeypatch):
 def test_missing_vgg_weights_fail_with_instructions(tmp_path):
     cfg = compose_train(tmp_path, "loss.perceptual.allow_random=false",
                         f"loss.perceptual.weights_path={tmp_path / 'nope.pth'}")
-    with pytest.raises(FileNotFoundError, match="vgg19-dcbb9e9d.pth"):
+    with pytest.raises(ConfigError, match="vgg19-dcbb9e9d.pth"):   # checked with the config, before any work
         train(cfg)
 
 

@@ -212,6 +212,7 @@ def validate_train(cfg) -> None:
     from megen.checkpoints import resolve_ckpt_path
     from megen.face.prior import PriorSetting
     from megen.models.full import FAMILIES
+    from megen.models.perceptual import VGG19_FILE, hub_weights_path
     from megen.models.motion_networks import BACKGROUND_MODES
 
     c = Checker(cfg)
@@ -231,9 +232,15 @@ def validate_train(cfg) -> None:
     c.choice("model.background", BACKGROUND_MODES, optional=True)
     c.like("loss", _example("loss", "default.yaml"))
     c.choice("loss.nonfinite", NONFINITE_POLICIES)
-    weights = c.get("loss.perceptual.weights_path", None)
-    if weights not in (None, _MISSING) and not Path(str(weights)).expanduser().is_file():
-        c.add("loss.perceptual.weights_path", weights, "is not a file (torchvision's vgg19-dcbb9e9d.pth)")
+    # the perceptual loss's rule (megen.models.perceptual.Vgg19), checked before the data is prepared
+    weights, allow_random = c.get("loss.perceptual.weights_path", None), c.get("loss.perceptual.allow_random", False)
+    if weights is not _MISSING and allow_random is not True:
+        path = Path(str(weights)).expanduser() if weights else hub_weights_path()
+        if not path.is_file():
+            c.add("loss.perceptual.weights_path", weights,
+                  f"has no VGG-19 ImageNet weights: none at {path}; copy torchvision's {VGG19_FILE} there (or set "
+                  f"loss.perceptual.weights_path=<file>), or allow the random-feature fallback with "
+                  f"loss.perceptual.allow_random=true")
     train = _example("train.yaml")
     for section in ("data", "optim"):
         c.like(section, train[section])
