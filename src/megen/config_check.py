@@ -170,6 +170,8 @@ def check_dataset(c: Checker, key: str = "dataset", cache_dir=None, data_dir=Non
         if sub_name == "generated" and not (sub.get("path") or sub.get("root")):
             c.add(f"{key}.path" if where == key else where, None,
                   "is required: the out= folder of `python -m megen.augment`")
+        if sub_name == "generated" and where == key and sub.get("frame_size") is None:
+            c.add(f"{key}.frame_size", None, "is required for dataset=generated: the frame size of its clips")
         if sub_name in REAL_DATASETS and cache_dir is not None:
             root = dataset_root(sub_name, sub, cache_dir, data_dir)
             if not root.is_dir():
