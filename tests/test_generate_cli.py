@@ -169,3 +169,36 @@ def test_readme_documents_the_kit_as_the_code_reads_it():
     for names in TEMPLATES.values():
         assert all(name in text for name in names)
     assert all(clip in text for clip in MEGC_CLIPS) and len(MEGC_CLIPS) == 9
+
+
+
+class _NotATensor:
+    pass
+
+
+def test_a_file_that_is_not_a_checkpoint_is_named_without_the_unsafe_advice(tmp_path):
+    import torch
+
+    target = embedded_photo_paths()[0]
+    driving = tmp_path / "drv"
+    driving.mkdir()
+    for i in range(2):
+        (driving / f"img{i + 1}.png").write_bytes(Path(embedded_photo_paths()[1]).read_bytes())
+    photo = tmp_path / "face.jpg"
+    photo.write_bytes(Path(target).read_bytes())
+    out = run_module("megen.generate", f"ckpt={photo}", f"target={target}", f"driving={driving}",
+                     f"out={tmp_path / 'o'}", cwd=tmp_path)
+    line = _error_line(out)
+    assert line == (f"error: {photo} is not a megen checkpoint (not a file written by torch.save; "
+                    f"training writes them to <run folder>/checkpoints/*.ckpt)")
+    assert "MEGEN_ALLOW_UNSAFE_CHECKPOINTS" not in out.stderr
+
+    pickled = tmp_path / "pickled.ckpt"
+    torch.save({"state_dict": {}, "payload": _NotATensor()}, pickled)
+    out = run_module("megen.generate", f"ckpt={pickled}", f"target={target}", f"driving={driving}",
+                     f"out={tmp_path / 'o'}", cwd=tmp_path)
+    line = _error_line(out)
+    assert line.startswith(f"error: cannot load checkpoint {pickled} safely: it holds Python objects besides tensors")
+    assert "_NotATensor is not allowed" in line and line.endswith("set MEGEN_ALLOW_UNSAFE_CHECKPOINTS=1.")
+    readme = README.read_text()
+    assert "is not a megen checkpoint" in readme and "it holds Python objects besides tensors" in readme

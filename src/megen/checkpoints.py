@@ -3,25 +3,57 @@ generation and evaluation start fast; the training side is ``megen.checkpointing
 from __future__ import annotations
 
 import os
+import pickle
+import re
+import zipfile
 from pathlib import Path
 
 import torch
 
 
+# torch.save's legacy (pre-zip) format opens with this pickled magic number
+_LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+
+
+def written_by_torch_save(path) -> bool:
+    """Whether ``path`` has the layout of a ``torch.save`` file (zip with a pickle, or the legacy form)."""
+    path = Path(path)
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                return any(name.endswith("/data.pkl") for name in archive.namelist())
+        except (zipfile.BadZipFile, OSError):
+            return False
+    with open(path, "rb") as fh:
+        return fh.read(len(_LEGACY_MAGIC)) == _LEGACY_MAGIC
+
+
 def load_checkpoint(path, map_location="cpu", allow_unsafe: bool = False) -> dict:
-    """Load a checkpoint with ``weights_only=True``; arbitrary unpickling only when ``allow_unsafe``."""
+    """Load a checkpoint with ``weights_only=True``; arbitrary unpickling only when ``allow_unsafe``.
+
+    A file that is not a ``torch.save`` file at all (a photo, a text file) is reported as such: the
+    unsafe-loading advice only applies to a real checkpoint that holds other Python objects.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    if not written_by_torch_save(path):
+        raise ValueError(f"{path} is not a megen checkpoint (not a file written by torch.save; "
+                         f"training writes them to <run folder>/checkpoints/*.ckpt)")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # noqa: BLE001  (torch raises several types for unsafe or corrupt files)
+    except pickle.UnpicklingError as err:
         if allow_unsafe or os.environ.get("MEGEN_ALLOW_UNSAFE_CHECKPOINTS") == "1":
             return torch.load(path, map_location=map_location, weights_only=False)
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        reason = f"{found.group(1)} is not allowed" if found else (str(err).splitlines() or [""])[0][:200]
         raise RuntimeError(
-            f"cannot load checkpoint {path} safely ({type(err).__name__}: {str(err).splitlines()[0][:200]}). "
+            f"cannot load checkpoint {path} safely: it holds Python objects besides tensors ({reason}). "
             f"If you trust the file, set MEGEN_ALLOW_UNSAFE_CHECKPOINTS=1."
         ) from err
+    except Exception as err:  # noqa: BLE001  (torch raises several types for truncated or corrupt archives)
+        raise ValueError(f"{path} is a damaged checkpoint ({type(err).__name__}: "
+                         f"{(str(err).splitlines() or [''])[0][:200]})") from err
 
 
 def find_last(output_root: str | os.PathLike) -> Path:
