@@ -67,3 +67,32 @@ def test_evaluate_checks_the_checkpoint_before_the_data_and_logs_progress(tiny_r
     assert any(x.startswith("synthetic clips: 8/8 clips (100%), done in") for x in lines)
     assert any(x.startswith("reconstruction: 0/") and x.endswith("clips (0%)") for x in lines)
     assert any(x.startswith("cross-identity: 2/2 pairs (100%), done in") for x in lines)
+
+
+_CRASH_DURING_EVALUATION = """
+import runpy, sys
+import megen.animation, megen.data.preparation, megen.evaluation
+
+def crash(cfg_dataset, cache_dir, **kwargs):
+    raise {error}
+
+megen.animation.Animator.from_checkpoint = classmethod(lambda cls, *a, **k: object())
+megen.data.preparation.prepare_sources = crash
+sys.argv = ["megen.evaluate", *{args!r}]
+runpy.run_module("megen.evaluate", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_a_crash_or_ctrl_c_during_evaluation_leaves_no_run_folder(tmp_path):
+    import subprocess
+    import sys
+
+    ckpt = tmp_path / "model.ckpt"
+    ckpt.write_bytes(b"")
+    args = [f"ckpt={ckpt}", f"paths.output_root={tmp_path / 'out'}", "progress=false"]
+    for error, status in [("ZeroDivisionError('a bug')", 1), ("KeyboardInterrupt()", None)]:
+        out = subprocess.run([sys.executable, "-c", _CRASH_DURING_EVALUATION.format(error=error, args=args)],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert out.returncode != 0 and (status is None or out.returncode == status), out.stderr[-2000:]
+        assert error.split("(")[0] in out.stderr        # the traceback of a real bug is kept
+        assert "run folder: " in out.stdout and not (tmp_path / "out").exists()

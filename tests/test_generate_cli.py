@@ -202,3 +202,46 @@ def test_a_file_that_is_not_a_checkpoint_is_named_without_the_unsafe_advice(tmp_
     assert "_NotATensor is not allowed" in line and line.endswith("set MEGEN_ALLOW_UNSAFE_CHECKPOINTS=1.")
     readme = README.read_text()
     assert "is not a megen checkpoint" in readme and "it holds Python objects besides tensors" in readme
+
+
+def _fail_after_writing_started(error):
+    def generate_pair(animator, target, driving, out, **kwargs):
+        (Path(out) / ".clip-x.partial" / "frames").mkdir(parents=True)
+        (Path(out) / "empty" / "nested").mkdir(parents=True)
+        raise error
+    return generate_pair
+
+
+@pytest.mark.parametrize("error", [RuntimeError("disk full"), KeyboardInterrupt()])
+def test_a_failed_generation_leaves_no_empty_output_folders(tmp_path, monkeypatch, error):
+    from hydra import compose, initialize_config_dir
+
+    import megen.animation
+    import megen.animation.pair
+    from megen.generate import main
+    from megen.paths import conf_dir
+
+    ckpt = tmp_path / "model.ckpt"
+    ckpt.write_bytes(b"")
+    driving = tmp_path / "drv"
+    driving.mkdir()
+    for i in range(2):
+        (driving / f"img{i + 1}.png").write_bytes(Path(embedded_photo_paths()[1]).read_bytes())
+    monkeypatch.setattr(megen.animation.Animator, "from_checkpoint", classmethod(lambda cls, *a, **k: object()))
+    monkeypatch.setattr(megen.animation.pair, "generate_pair", _fail_after_writing_started(error))
+    monkeypatch.chdir(tmp_path)
+    for out, kept in [(tmp_path / "new" / "run", None), (tmp_path / "old", tmp_path / "old" / "clip-a" / "a.mp4")]:
+        if kept:
+            kept.parent.mkdir(parents=True)
+            kept.write_bytes(b"an earlier result")
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+            cfg = compose("generate", overrides=[f"ckpt={ckpt}", f"target={embedded_photo_paths()[0]}",
+                                                 f"driving={driving}", f"out={out}", "progress=false"])
+        with pytest.raises((SystemExit, KeyboardInterrupt)) as raised:
+            main.__wrapped__(cfg)    # the Hydra main's body: user errors, folder clean-up, run
+        if isinstance(error, RuntimeError):
+            assert raised.value.code == 2
+        if kept:
+            assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["clip-a", "clip-a/a.mp4"]
+        else:
+            assert not (tmp_path / "new").exists()

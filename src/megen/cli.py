@@ -26,7 +26,7 @@ def discard_run_folder() -> None:
     own = {n for n in (hc.output_subdir, f"{hc.job.name}.log") if n}
     if not out.is_dir() or out.resolve() == Path.cwd().resolve() or not own:
         return
-    if any(p.name not in own for p in out.iterdir()):
+    if any(p.name not in own and not _empty_tree(p) for p in out.iterdir()):
         return
     shutil.rmtree(out, ignore_errors=True)
     if hc.mode == RunMode.MULTIRUN:
@@ -44,6 +44,36 @@ def discard_run_folder() -> None:
             break
 
 
+def _empty_tree(path: Path) -> bool:
+    """A folder holding nothing but (possibly nested) empty folders."""
+    return path.is_dir() and not path.is_symlink() and all(_empty_tree(p) for p in path.iterdir())
+
+
+@contextlib.contextmanager
+def no_empty_folders_on_failure(out):
+    """If the block fails (any exception, Ctrl-C included), remove the folders it created under and
+    above ``out`` that hold no file, and its hidden ``.*.partial`` folders; results a failed run did
+    finish stay, and so does every folder that existed before."""
+    out = Path(out).absolute()
+    top = out
+    while not top.parent.exists():
+        top = top.parent
+    before = {top, *(p for p in top.rglob("*") if p.is_dir())} if top.exists() else set()
+    try:
+        yield
+    except BaseException:
+        if top.is_dir():
+            for folder in sorted((p for p in top.rglob("*") if p.is_dir() and p not in before),
+                                 key=lambda p: len(p.parts), reverse=True):
+                if folder.name.startswith(".") and folder.name.endswith(".partial"):
+                    shutil.rmtree(folder, ignore_errors=True)
+                elif _empty_tree(folder):
+                    shutil.rmtree(folder, ignore_errors=True)
+            if top not in before and _empty_tree(top):
+                shutil.rmtree(top, ignore_errors=True)
+        raise
+
+
 def fail(err: BaseException | str) -> None:
     """Print ``error: <message>`` on stderr, remove an unused run folder, exit with status 2."""
     print(f"error: {err}", file=sys.stderr)
@@ -53,8 +83,12 @@ def fail(err: BaseException | str) -> None:
 
 @contextlib.contextmanager
 def user_errors(*types: type[BaseException]):
-    """Turn the given exception types (bad input, bad config) into ``fail``; others keep their traceback."""
+    """Turn the given exception types (bad input, bad config) into ``fail``; others keep their
+    traceback (and an unused run folder is removed for them too)."""
     try:
         yield
     except types as err:
         fail(err)
+    except BaseException:
+        discard_run_folder()   # a crash or Ctrl-C before the run wrote anything leaves no folder either
+        raise

@@ -13,7 +13,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from megen.cli import user_errors
+from megen.cli import no_empty_folders_on_failure, user_errors
 from megen.config_check import validate_generate
 
 
@@ -83,7 +83,8 @@ def run(cfg: DictConfig) -> list[Path]:
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="generate")
 def main(cfg: DictConfig) -> None:
     with user_errors(OSError, ValueError, RuntimeError):    # RuntimeError: GenerationError, bad checkpoints
-        run(cfg)
+        with no_empty_folders_on_failure(cfg.out):
+            run(cfg)
 
 
 if __name__ == "__main__":
