@@ -41,6 +41,14 @@ def test_evaluate_cli_prints_its_run_folder(tiny_run, tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     folder = Path(out.stdout.split("run folder: ")[1].splitlines()[0])
     assert (folder / "metrics.json").is_file() and folder.parent == tmp_path / "evaluate"
+    md = (folder / "metrics.md").read_text()
+    # the static copy never moves: its correlation is not scored, and says so instead of 0.0000
+    corr_row = next(x for x in md.splitlines() if x.startswith("| corr (higher is better) |"))
+    assert corr_row.endswith("| n/a (motion below threshold) |") and "0.0000 |" not in corr_row
+    defined = [x for x in md.split("## What the metrics measure")[1].splitlines() if x.startswith("- `")]
+    shown = {x.split("|")[1].split()[0].split("/")[0] for x in md.splitlines() if x.startswith("| ")} - {"metric"}
+    assert {x[3:].split("`")[0] for x in defined} >= shown
+    assert "- `mte`: motion transfer error" in md and "ratio: 0 = perfect, 1 = a copy of the source" in md
     bad = run_module("megen.evaluate", *args[1:], cwd=tmp_path)
     assert bad.returncode == 2 and "ckpt=" in bad.stderr
 

@@ -3,6 +3,7 @@ the static baseline (a copy of the source / target)."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -24,16 +25,26 @@ from megen.metrics import (
     MotionTransferError,
     RegionalMotionFidelity,
 )
+from megen.metrics.regional import MIN_MOTION
 from megen.models.motion import deformation_to_frame_flow
 from megen.progress import Progress
 
-#: metric key -> (description, lower is better)
+#: metric key -> (what it measures, unit, lower is better); metrics.md prints one line per metric
 METRIC_INFO = {
-    "l1": ("mean absolute error", True), "psnr": ("PSNR, dB", False), "ssim": ("SSIM", False),
-    "akd": ("average keypoint distance, px", True), "aed": ("average face-descriptor distance", True),
-    "rmte": ("onset-relative motion transfer error", True), "mte": ("motion transfer error", True),
-    "epe": ("flow end-point error, px", True), "corr": ("regional motion correlation", False),
-    "ratio": ("regional motion amplitude ratio", None),
+    "l1": ("mean absolute difference of generated and real frames", "gray level in [0, 1]", True),
+    "psnr": ("peak signal-to-noise ratio of generated against real frames", "dB", False),
+    "ssim": ("structural similarity of generated and real frames", "unitless, 1 = identical", False),
+    "akd": ("mean distance of dlib's 68 landmarks, generated vs real frame", "pixels of the frame", True),
+    "aed": ("distance of dlib's 128-d identity descriptors, generated vs real frame",
+            "descriptor units (dlib: same person below about 0.6)", True),
+    "rmte": ("onset-relative motion transfer error: |motion error| / |true motion|, each against its own "
+             "onset frame", "ratio: 0 = perfect, 1 = no motion transferred", True),
+    "mte": ("motion transfer error: |generated - real| / |real - source| over all frames",
+            "ratio: 0 = perfect, 1 = a copy of the source", True),
+    "epe": ("end-point error of the model's flow against the true synthetic displacement", "pixels", True),
+    "corr": ("Pearson correlation of regional optical-flow curves (brow, eye, nose, mouth), generated vs "
+             "driving", "-1 to 1", False),
+    "ratio": ("amplitude of the generated regional motion over the driving one", "ratio, 1 = same amplitude", None),
 }
 
 
@@ -194,20 +205,42 @@ def evaluate_checkpoint(ckpt, prepared_folder, split: dict, out_dir, exclude=(),
     return results
 
 
+def _cell(base: str, value: float) -> str:
+    # corr is exactly 0 only when no scored region of the generated clips moved more than
+    # MIN_MOTION px (the metric's rule); nan when no driving region moved at all
+    if base == "corr" and value == 0.0:
+        return "n/a (motion below threshold)"
+    if isinstance(value, float) and math.isnan(value):
+        return "n/a (no driving motion)" if base in ("corr", "ratio") else "n/a"
+    return f"{value:.4f}"
+
+
 def metrics_markdown(results: dict) -> str:
-    """One table per section: metric | model | static baseline."""
+    """One table per section (metric | model | static baseline), then one line per metric saying
+    what it measures and its unit."""
     lines = [f"# Evaluation of `{Path(results['checkpoint']).name}`", "",
              f"{results['test_clips']} test clips from `{results['data']}`.", ""]
     titles = {"reconstruction": "Reconstruction (source = onset frame, driving = the same clip)",
               "cross_identity": "Cross-identity transfer (synthetic ground truth)",
               "motion_fidelity": "Regional motion fidelity (driving vs generated optical flow)"}
+    seen: list[str] = []
     for section, title in titles.items():
         if section not in results:
             continue
         lines += [f"## {title}", "", "| metric | model | static baseline |", "|---|---|---|"]
         for key, v in results[section].items():
             base = key.split("/")[0]
-            arrow = {True: " (lower is better)", False: " (higher is better)", None: ""}[METRIC_INFO.get(base, ("", None))[1]]
-            lines.append(f"| {key}{arrow} | {v['model']:.4f} | {v['static']:.4f} |")
+            if base in METRIC_INFO and base not in seen:
+                seen.append(base)
+            better = METRIC_INFO[base][2] if base in METRIC_INFO else None
+            arrow = {True: " (lower is better)", False: " (higher is better)", None: ""}[better]
+            lines.append(f"| {key}{arrow} | {_cell(base, v['model'])} | {_cell(base, v['static'])} |")
+        lines.append("")
+    if seen:
+        lines += ["## What the metrics measure", ""]
+        lines += [f"- `{base}`: {METRIC_INFO[base][0]} ({METRIC_INFO[base][1]})." for base in seen]
+        if "corr" in seen:
+            lines.append(f"- `n/a (motion below threshold)`: no generated region moved more than {MIN_MOTION} px "
+                         f"in any scored clip, so there is no timing to correlate (the static baseline always).")
         lines.append("")
     return "\n".join(lines)
