@@ -245,3 +245,21 @@ def test_a_failed_generation_leaves_no_empty_output_folders(tmp_path, monkeypatc
             assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["clip-a", "clip-a/a.mp4"]
         else:
             assert not (tmp_path / "new").exists()
+
+
+def test_help_lists_every_generation_option_on_one_line_and_no_training_group(tmp_path):
+    from omegaconf import OmegaConf
+
+    from megen.paths import conf_dir
+
+    out = run_module("megen.generate", "--help", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    keys = [k for k in OmegaConf.load(conf_dir() / "generate.yaml") if k not in ("defaults", "hydra")]
+    for key in [*keys, "paths.cache_dir"]:
+        found = [x for x in lines if x.startswith(f"{key}=")]
+        assert len(found) == 1, f"{key}= has no line of its own in --help"
+        assert len(found[0].split(maxsplit=1)) == 2, f"{key}= has no description"
+    assert "Configuration groups" not in out.stdout
+    for training_only in ("model", "prior", "trainer", "loss", "experiment", "dataset", "callbacks", "logger"):
+        assert not any(x.startswith((f"{training_only}:", f"{training_only}=")) for x in lines), training_only
