@@ -1,5 +1,6 @@
 """``python -m megen.generate`` as a user meets it: fast, complete errors before the checkpoint is
 loaded, progress in logs, one-line video errors, and the MEGC kit checked and documented."""
+import json
 import os
 from pathlib import Path
 
@@ -144,6 +145,12 @@ def test_protocol_logs_pairs_and_labels_the_overview(tmp_path, ckpt, clip_frames
     assert sheet.shape[0] > plain.shape[0] and sheet.shape[1] > plain.shape[1]
     left, top = sheet.shape[1] - plain.shape[1], sheet.shape[0] - plain.shape[0]
     assert (sheet[top:, :left] < 128).any() and (sheet[:top] < 128).any()
+    # the kit's frame folders record no rate: each clip takes its dataset's, the videos play at 25 fps
+    for folder, rate, source in [("EP01_01f-normalized_westernMale", 200, "casme2"),
+                                 ("s3_po_05-normalized_westernMale", 100, "smic")]:
+        timing = json.loads((tmp_path / "o" / folder / "timing.json").read_text())
+        assert timing["capture_fps"] == rate and timing["capture_fps_source"] == f"{source} frame rate"
+        assert timing["playback_fps"] == 25 and timing["playback_duration_s"] == timing["frames"] / 25
 
 
 def test_labelled_contact_sheet_puts_text_where_it_says():
@@ -263,3 +270,36 @@ def test_help_lists_every_generation_option_on_one_line_and_no_training_group(tm
     assert "Configuration groups" not in out.stdout
     for training_only in ("model", "prior", "trainer", "loss", "experiment", "dataset", "callbacks", "logger"):
         assert not any(x.startswith((f"{training_only}:", f"{training_only}=")) for x in lines), training_only
+
+
+def test_videos_carry_the_true_capture_rate_and_play_slowly_with_equal_durations(tmp_path, ckpt, clip_frames):
+    from PIL import Image
+
+    from megen.video import gif_delays, read_video, write_video
+
+    video = tmp_path / "casme.mp4"
+    frames = np.stack([cv2.cvtColor(cv2.resize(f, (256, 256)), cv2.COLOR_GRAY2RGB) for f in clip_frames[:6]])
+    write_video(video, frames, fps=200)
+    out = run_module("megen.generate", f"ckpt={ckpt}", f"target={embedded_photo_paths()[0]}", f"driving={video}",
+                     f"out={tmp_path / 'o'}", "progress=false", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    folder = tmp_path / "o" / f"casme-{Path(embedded_photo_paths()[0]).stem}"
+    timing = json.loads((folder / "timing.json").read_text())
+    assert timing == {"frames": 6, "capture_fps": 200.0, "capture_fps_source": "driving clip",
+                      "capture_duration_s": 0.03, "playback_fps": 25.0, "playback_duration_s": 0.24,
+                      "slow_motion": 8.0}
+    assert (f"wrote {folder}: 6 frames captured at 200 fps (0.03 s), played at 25 fps (0.24 s, 8x slow motion)"
+            in out.stdout)
+    decoded, mp4_fps = read_video(folder / f"{folder.name}.mp4")
+    gif = Image.open(folder / f"{folder.name}.gif")
+    gif_ms = 0
+    for i in range(gif.n_frames):
+        gif.seek(i)
+        gif_ms += gif.info["duration"]
+    assert mp4_fps == pytest.approx(25) and len(decoded) == 6 and gif_ms == 240
+    # a rate GIF's 10 ms steps cannot hold still lasts as long as the MP4
+    assert sum(gif_delays(7, 30)) == round(7 / 30 * 100) * 10 and min(gif_delays(7, 30)) >= 20
+
+    bad = run_module("megen.generate", f"ckpt={ckpt}", f"target={embedded_photo_paths()[0]}", f"driving={video}",
+                     f"out={tmp_path / 'o2'}", "playback_fps=200", cwd=tmp_path)
+    assert bad.returncode == 2 and "playback_fps=200 must be <= 50" in bad.stderr and not (tmp_path / "o2").exists()

@@ -274,6 +274,10 @@ def validate_generate(cfg) -> None:
     for key in ("relative", "adapt_movement_scale", "find_best_frame", "crop"):
         c.boolean(key)
     c.number("fps", positive=True, optional=True)
+    playback = c.get("playback_fps", None)
+    c.number("playback_fps", positive=True)
+    if isinstance(playback, numbers.Real) and not isinstance(playback, bool) and playback > 50:
+        c.add("playback_fps", playback, "must be <= 50 (GIF viewers show frames shorter than 20 ms at 100 ms)")
     if c.get("batch_size", "auto") != "auto":
         c.number("batch_size", whole=True, positive=True)
     device = c.get("device", "auto")

@@ -8,6 +8,7 @@ imported yet), then decoding the inputs and finding their faces, and only then t
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import hydra
@@ -72,11 +73,15 @@ def run(cfg: DictConfig) -> list[Path]:
     batch_size = default_batch_size(device) if cfg.batch_size == "auto" else int(cfg.batch_size)
     options = dict(relative=cfg.relative, adapt_movement_scale=cfg.adapt_movement_scale,
                    find_best_frame=cfg.find_best_frame, crop=cfg.crop, fps=cfg.fps, batch_size=batch_size,
-                   cache_dir=cfg.paths.cache_dir, progress=cfg.get("progress", True))
+                   cache_dir=cfg.paths.cache_dir, progress=cfg.get("progress", True),
+                   playback_fps=cfg.get("playback_fps", 25))
     if cfg.get("protocol"):
         return run_protocol(animator, cfg.protocol, cfg.megc_root, out, kit=kit, **options)
     folder = generate_pair(animator, cfg.target, cfg.driving, out, inputs=inputs, **options)
-    print(f"wrote {folder}")
+    timing = json.loads((folder / "timing.json").read_text())
+    print(f"wrote {folder}: {timing['frames']} frames captured at {timing['capture_fps']:g} fps "
+          f"({timing['capture_duration_s']:g} s), played at {timing['playback_fps']:g} fps "
+          f"({timing['playback_duration_s']:g} s, {timing['slow_motion']:g}x slow motion)")
     return [folder]
 
 

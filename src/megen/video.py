@@ -232,13 +232,26 @@ def write_video(path, frames: np.ndarray, fps: float) -> Path:
     return path
 
 
+def gif_delays(n_frames: int, fps: float) -> list[int]:
+    """Per-frame GIF delays (ms) whose sum matches ``n_frames / fps`` to the nearest 10 ms.
+
+    GIF delays are whole 10 ms steps, so one fixed delay would drift from the MP4's duration
+    (30 fps: 33.3 ms per frame); each frame instead ends at its true time rounded to 10 ms.
+    """
+    ends = [int(round(1000.0 * (i + 1) / fps / 10.0)) * 10 for i in range(n_frames)]
+    return [max(10, end - start) for start, end in zip([0, *ends[:-1]], ends)]
+
+
 def write_gif(path, frames: np.ndarray, fps: float) -> Path:
-    """(T, H, W, 3) uint8 -> looping GIF. GIF delays are whole 10 ms steps: 100 fps is the fastest."""
+    """(T, H, W, 3) uint8 -> looping GIF lasting T / fps seconds, like the MP4 at the same ``fps``.
+
+    Keep ``fps`` at 50 or below: viewers show delays under 20 ms as 100 ms.
+    """
     from PIL import Image
 
     path = Path(path)
     images = [Image.fromarray(f) for f in frames]
-    duration = max(10, int(round(1000.0 / fps / 10.0)) * 10)
     with atomic_open(path, "wb") as fh:
-        images[0].save(fh, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=0)
+        images[0].save(fh, format="GIF", save_all=True, append_images=images[1:],
+                       duration=gif_delays(len(images), fps), loop=0)
     return path

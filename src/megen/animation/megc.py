@@ -13,7 +13,15 @@ import torch
 from megen.animation.animator import Animator
 from megen.animation.driving import load_driving
 from megen.animation.errors import GenerationError
-from megen.animation.pair import DEFAULT_FPS, PairInputs, face_inputs, find_face, load_target, render_pair
+from megen.animation.pair import (
+    DEFAULT_PLAYBACK_FPS,
+    PairInputs,
+    capture_rate,
+    face_inputs,
+    find_face,
+    load_target,
+    render_pair,
+)
 from megen.megc_kit import KIT_FOLDERS, MEGC_CLIPS, TEMPLATES, KitError, check_kit, kit_layout
 from megen.progress import Progress
 from megen.video import contact_sheet, frame_paths, read_image, write_png
@@ -67,7 +75,7 @@ def _peak(frames: torch.Tensor) -> int:
 def run_protocol(gen: Animator, protocol: str, megc_root, out_dir, kit: KitInputs | None = None,
                  relative: bool = True, adapt_movement_scale: bool = False, find_best_frame: bool = False,
                  crop: bool = True, fps: float | None = None, batch_size: int = 8, cache_dir: str | None = None,
-                 progress: bool = False) -> list[Path]:
+                 progress: bool = False, playback_fps: float | None = DEFAULT_PLAYBACK_FPS) -> list[Path]:
     """Write the 18 (2021) or 36 (2022) ``<driving>-<template>`` videos and one labelled overview sheet.
 
     ``kit`` from ``load_kit`` skips checking the kit again. Each template is cropped once and
@@ -81,14 +89,17 @@ def run_protocol(gen: Animator, protocol: str, megc_root, out_dir, kit: KitInput
         targets = [t.stem for t in kit.templates]
         for clip, (folder, onset_landmarks) in kit.clips.items():
             frames, clip_fps, _, _ = load_driving(str(folder), cache_dir)
+            # the kit's clips are frame folders: their rate is their dataset's (CASME II / SAMM 200, SMIC-HS 100)
+            rate, source = capture_rate(fps, clip_fps, MEGC_CLIPS.get(clip, ("", ""))[0])
             cells = []
             for template, (image, landmarks) in kit.templates.items():
                 inputs = PairInputs(template, image, landmarks, frames, clip_fps, clip, onset_landmarks, False)
                 target, driving = face_inputs(gen, inputs, crop)
                 result = render_pair(gen, target, driving, out_dir, f"{clip}-{template.stem}",
-                                     fps or clip_fps or DEFAULT_FPS, relative=relative,
+                                     rate, relative=relative,
                                      adapt_movement_scale=adapt_movement_scale, find_best_frame=find_best_frame,
-                                     batch_size=batch_size, progress=False)
+                                     batch_size=batch_size, progress=False, playback_fps=playback_fps,
+                                     fps_source=source)
                 folders.append(result)
                 generated = torch.stack([torch.from_numpy(read_image(p)).permute(2, 0, 1).float() / 255
                                          for p in sorted((result / "frames").glob("*.png"))])
@@ -103,5 +114,6 @@ def run_protocol(gen: Animator, protocol: str, megc_root, out_dir, kit: KitInput
                           title=f"{protocol}: rows = driving clip, columns = template "
                                 f"(onset frame | frame of peak motion | |peak - onset| x10)")
     write_png(out_dir / f"{protocol}-overview.png", sheet)
-    print(f"wrote {len(folders)} videos and {out_dir / f'{protocol}-overview.png'}")
+    print(f"wrote {len(folders)} videos and {out_dir / f'{protocol}-overview.png'} (videos play at "
+          f"{playback_fps:g} fps; each clip's capture rate is in its timing.json)")
     return folders

@@ -19,7 +19,27 @@ from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_ui
 from megen.progress import Progress
 from megen.video import read_image, to_uint8
 
-DEFAULT_FPS = 100.0   # the reference animation frame rate
+DEFAULT_FPS = 100.0   # capture rate assumed for a frame folder whose rate nothing records
+# a 1/5 s micro-expression captured at 200 fps (40 frames) plays for 1.6 s: long enough to see
+DEFAULT_PLAYBACK_FPS = 25.0
+
+
+def capture_rate(fps: float | None, clip_fps: float | None, dataset: str = "") -> tuple[float, str]:
+    """The driving clip's true frame rate and where it came from: ``fps=``, the clip (a video's
+    header, a prepared clip's dataset), its dataset, else ``DEFAULT_FPS`` (assumed)."""
+    if fps:
+        return float(fps), "fps="
+    if clip_fps:
+        return float(clip_fps), "driving clip"
+    if dataset:
+        return _dataset_fps(dataset), f"{dataset} frame rate"
+    return DEFAULT_FPS, "assumed (the driving frames record no rate; pass fps=)"
+
+
+def _dataset_fps(dataset: str) -> float:
+    from megen.data.readers import casme2, samm, smic
+
+    return {"casme2": casme2.FPS, "samm": samm.FPS, "smic": smic.FPS}[dataset]
 
 
 @dataclass
@@ -71,8 +91,11 @@ def face_inputs(gen: Animator, inputs: PairInputs, crop: bool = True) -> tuple[F
 
 def render_pair(gen: Animator, target: FaceInput, driving: FaceInput, out_dir, name: str, fps: float,
                 relative: bool = True, adapt_movement_scale: bool = False, find_best_frame: bool = False,
-                batch_size: int = 8, progress: bool = True) -> Path:
-    """Animate ``target`` with ``driving`` and write the outputs into ``out_dir/name``."""
+                batch_size: int = 8, progress: bool = True, playback_fps: float | None = DEFAULT_PLAYBACK_FPS,
+                fps_source: str = "") -> Path:
+    """Animate ``target`` with ``driving`` and write the outputs into ``out_dir/name``.
+
+    ``fps``: the driving clip's capture rate (timing metadata); the videos play at ``playback_fps``."""
     kw = {"relative": relative, "adapt_movement_scale": adapt_movement_scale, "batch_size": batch_size,
           "engine": gen.engine}
     with Progress(progress) as bar:
@@ -93,13 +116,15 @@ def render_pair(gen: Animator, target: FaceInput, driving: FaceInput, out_dir, n
         else:
             task = bar.add_task(f"generating {name}", total=len(driving.frames), unit="frames")
             generated = animate(gen.model, target, driving, on_frames=lambda n: bar.advance(task, n), **kw)
-    return write_outputs(Path(out_dir), name, target.frames, driving.frames, generated, fps)
+    return write_outputs(Path(out_dir), name, target.frames, driving.frames, generated, fps,
+                         playback_fps=playback_fps, fps_source=fps_source)
 
 
 def generate_pair(gen: Animator, target_path, driving_spec: str, out_dir, relative: bool = True,
                   adapt_movement_scale: bool = False, find_best_frame: bool = False, crop: bool = True,
                   fps: float | None = None, batch_size: int = 8, cache_dir: str | None = None,
-                  name: str | None = None, inputs: PairInputs | None = None, progress: bool = False) -> Path:
+                  name: str | None = None, inputs: PairInputs | None = None, progress: bool = False,
+                  playback_fps: float | None = DEFAULT_PLAYBACK_FPS) -> Path:
     """Generate one (target, driving) pair and write its outputs; returns the output folder.
 
     ``inputs`` from ``load_pair_inputs`` skips reading the files again.
@@ -107,6 +132,7 @@ def generate_pair(gen: Animator, target_path, driving_spec: str, out_dir, relati
     inputs = inputs or load_pair_inputs(target_path, driving_spec, crop, cache_dir)
     target, driving = face_inputs(gen, inputs, crop)
     name = name or f"{inputs.driving_name}-{Path(target_path).stem}"
-    return render_pair(gen, target, driving, out_dir, name, fps or inputs.fps or DEFAULT_FPS, relative=relative,
+    rate, source = capture_rate(fps, inputs.fps)
+    return render_pair(gen, target, driving, out_dir, name, rate, relative=relative,
                        adapt_movement_scale=adapt_movement_scale, find_best_frame=find_best_frame,
-                       batch_size=batch_size, progress=progress)
+                       batch_size=batch_size, progress=progress, playback_fps=playback_fps, fps_source=source)
