@@ -173,3 +173,45 @@ def test_placement_overrides_do_not_split_variants(tmp_path):
     variants = aggregate(collect(tmp_path))
     assert len(variants) == 1 and variants[0]["overrides"] == {"prior.sigma": "4"}
     assert abs(variants[0]["stats"]["rmte"]["mean"] - 0.55) < 1e-9
+
+
+def _evaluate_run(folder):
+    section = {m: {"model": 0.5 + i / 10, "static": 1.0} for i, m in
+               enumerate(("l1", "psnr", "ssim", "akd", "aed", "rmte", "mte", "epe"))}
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps({
+        "reconstruction": section, "cross_identity": {k: v for k, v in section.items() if k != "epe"},
+        "motion_fidelity": {"corr": {"model": 0.4, "static": 0.0}, "ratio": {"model": 0.7, "static": 0.0}}}))
+
+
+def test_report_of_one_evaluate_run_is_readable(tmp_path):
+    from helpers import run_module
+
+    from megen.report import figure
+
+    run = tmp_path / "2026-01-01_10-00-00"
+    _evaluate_run(run)
+    out = run_module("megen.report", str(run), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "Warning" not in out.stderr and "tight" not in out.stderr, out.stderr
+    first, second = (run / "report.md").read_text().split("\nMore metrics: reconstruction\n")
+    header = first.splitlines()[0]
+    # the metrics that matter first, the run named by its folder, not "."
+    assert header == ("| runs | rmte | rmte static | mte | mte static | l1 | l1 static | epe | epe zero flow "
+                      "| fid_corr | fid_corr static |")
+    assert first.splitlines()[2].startswith("| 2026-01-01_10-00-00 | 1.0000 (1) | 1.0000 |")
+    assert "| psnr | psnr static |" in second and "fid_ratio" in second
+    assert "\nMore metrics: cross-identity (x_)\n" in second and "| x_rmte | x_rmte static |" in second
+    assert all(len(x.split("|")) - 2 <= 16 for x in (first + second).splitlines() if x.startswith("|"))
+    assert second.rstrip().splitlines()[-1].startswith("mean ± sample sd")
+
+    fig = figure(__import__("megen.report", fromlist=["collect"]).collect(run))
+    fig.canvas.draw()
+    renderer, box = fig.canvas.get_renderer(), fig.bbox
+    for ax in fig.axes:
+        static = [line for line in ax.get_lines() if line.get_label().startswith(("static", "zero flow"))]
+        assert static and static[0].get_marker() == "x" and len(static[0].get_xdata()) == 1   # one run, visible
+        assert {t.get_text() for t in ax.get_legend().get_texts()} >= {"model (mean ± sd)"}
+        for text in [ax.xaxis.label, ax.title, *ax.get_xticklabels()]:
+            ext = text.get_window_extent(renderer)
+            assert ext.x0 >= box.x0 - 1 and ext.y0 >= box.y0 - 1 and ext.x1 <= box.x1 + 1 and ext.y1 <= box.y1 + 1

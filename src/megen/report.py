@@ -26,6 +26,10 @@ BETTER = {"rmte": "lower", "mte": "lower", "l1": "lower", "epe": "lower", "akd":
           "psnr": "higher", "ssim": "higher", "corr": "higher", "ratio": 1.0}
 SECTION_PREFIXES = ("x_", "fid_")
 
+#: the metrics report.md shows first (motion transfer, pixel error, flow, regional timing); any
+#: others go to a second table so that neither is too wide to read
+MAIN_METRICS = ("rmte", "mte", "l1", "epe", "fid_corr")
+
 #: the override that repeats a variant rather than making a new one
 SEED_KEY = "seed"
 
@@ -98,7 +102,9 @@ def collect(folder) -> list[dict]:
             metrics = flatten_metrics(json.loads(path.read_text()))
         except (json.JSONDecodeError, KeyError, TypeError) as err:
             raise ValueError(f"unreadable metrics file {path}: {err}") from err
-        runs.append({"run": str(run.relative_to(folder)) or ".", "overrides": overrides, "metrics": metrics})
+        # a folder that is itself the run is named by its own name, not "."
+        name = run.relative_to(folder).as_posix() if run != folder else folder.resolve().name
+        runs.append({"run": name, "overrides": overrides, "metrics": metrics})
     if not runs:
         raise FileNotFoundError(f"no metrics.json under {folder}; did the runs finish?")
     return runs
@@ -193,9 +199,29 @@ def _decimals(values) -> int:
 
 
 def variant_table(variants: list[dict], caption: str = "") -> str:
-    """One row per variant: ``mean ± sd (n)`` of each metric beside its static baseline, and a legend."""
-    keys = [k for k in swept_keys([{"overrides": v["overrides"]} for v in variants]) if k != SEED_KEY]
+    """One row per variant: ``mean ± sd (n)`` of each metric beside its static baseline, and a legend.
+
+    The :data:`MAIN_METRICS` present come first; the other metrics follow in one more table per
+    section (reconstruction, cross-identity, regional), each narrow enough to read."""
     metrics = list(dict.fromkeys(m for v in variants for m in v["stats"]))
+    main = [m for m in MAIN_METRICS if m in metrics] or metrics
+    text = _variant_rows(variants, main, caption)
+    for prefix, title in SECTION_TITLES.items():
+        rest = [m for m in metrics if m not in main and _section(m) == prefix]
+        if rest:
+            text += "\n" + _variant_rows(variants, rest, f"More metrics: {title}")
+    return text + "\n" + LEGEND + "\n"
+
+
+SECTION_TITLES = {"": "reconstruction", "x_": "cross-identity (x_)", "fid_": "regional motion fidelity (fid_)"}
+
+
+def _section(metric: str) -> str:
+    return next((p for p in SECTION_PREFIXES if metric.startswith(p)), "")
+
+
+def _variant_rows(variants: list[dict], metrics: list[str], caption: str = "") -> str:
+    keys = [k for k in swept_keys([{"overrides": v["overrides"]} for v in variants]) if k != SEED_KEY]
     header = ["runs", *keys]
     for m in metrics:
         header += [m, f"{m} {'zero flow' if m.endswith('epe') else 'static'}"]
@@ -215,7 +241,7 @@ def variant_table(variants: list[dict], caption: str = "") -> str:
             cells.append(cell + f" ({s['n']})" + (" *" if s["differs"] else ""))
             cells.append("" if s["static"] is None else f"{s['static']:.{d}f}")
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n\n" + LEGEND + "\n"
+    return "\n".join(lines) + "\n"
 
 
 def _as_number(v):
@@ -226,7 +252,19 @@ def _as_number(v):
 
 
 def plot(runs: list[dict], path, metrics=("rmte", "l1", "epe")) -> Path:
-    """Variant means vs the (first) swept value with sd error bars, one panel per metric, static dashed."""
+    """Variant means vs the (first) swept value with sd error bars, one panel per metric, the static
+    baseline as a marker per variant (visible with a single run too)."""
+    import matplotlib.pyplot as plt
+
+    fig = figure(runs, metrics)
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def figure(runs: list[dict], metrics=("rmte", "l1", "epe")):
+    """The matplotlib figure :func:`plot` saves; constrained layout keeps every label inside it."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -239,24 +277,21 @@ def plot(runs: list[dict], path, metrics=("rmte", "l1", "epe")) -> Path:
     numeric = all(_as_number(x) is not None for x in labels)
     order = sorted(range(len(variants)), key=lambda i: _as_number(labels[i]) if numeric else str(labels[i]))
     panels = [m for m in metrics if any(m in v["stats"] for v in variants)] or [next(iter(variants[0]["stats"]))]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4), squeeze=False, layout="constrained")
     nan = {"mean": float("nan"), "sd": None, "static": None}
     for ax, m in zip(axes[0], panels):
         xs = [_as_number(labels[i]) if numeric else k for k, i in enumerate(order)]
         stats = [variants[i]["stats"].get(m, nan) for i in order]
         ax.errorbar(xs, [s["mean"] for s in stats], yerr=[s["sd"] or 0.0 for s in stats], fmt="o-", capsize=3,
                     label="model (mean ± sd)")
-        ax.plot(xs, [float("nan") if s["static"] is None else s["static"] for s in stats], "k--", label="static")
+        ax.plot(xs, [float("nan") if s["static"] is None else s["static"] for s in stats], "k--", marker="x",
+                markersize=8, label="static (copy of source)" if not m.endswith("epe") else "zero flow")
         if not numeric:
             ax.set_xticks(xs, [str(labels[i]) for i in order], rotation=30, ha="right")
-        ax.set_xlabel(key or "runs")
+        ax.set_xlabel(key or "run")
         ax.set_title(m)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def report(folder, caption: str = "", per_run: bool = False) -> tuple[Path, Path]:
