@@ -1,7 +1,6 @@
 """megen.augment: generated clips as a prepared set, leakage refusal, dataset=generated, recogniser use,
 and the recogniser's classic augmentations (rotation, temporal jitter)."""
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import torch
 
-
 # torch.save's legacy (pre-zip) format opens with this pickled magic number
 _LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
 

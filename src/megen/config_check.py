@@ -214,8 +214,8 @@ def validate_train(cfg) -> None:
     from megen.checkpoints import resolve_ckpt_path
     from megen.face.prior import PriorSetting
     from megen.models.full import FAMILIES
-    from megen.models.perceptual import VGG19_FILE, hub_weights_path
     from megen.models.motion_networks import BACKGROUND_MODES
+    from megen.models.perceptual import VGG19_FILE, hub_weights_path
 
     c = Checker(cfg)
     c.number("seed", whole=True)

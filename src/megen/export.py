@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 
 
 def run(cfg: DictConfig) -> Path:
-    from megen.animation.onnx_backend import ExportError, export_checkpoint
+    from megen.animation.export import ExportError, export_checkpoint
 
     if not cfg.get("ckpt"):
         raise ExportError("ckpt=<checkpoint file> is required")

@@ -195,19 +195,3 @@ def max_difference(model: MotionTransferModel, engine: OnnxFrameEngine, frame_si
     with torch.inference_mode():
         expected = graph(*inputs[:n], **dict(zip(graph.extra, inputs[n:])))
     return float((engine(*inputs) - expected).abs().max())
-
-
-def export_checkpoint(ckpt, out, fmt: str = "onnx", check: bool = True) -> tuple[Path, float | None]:
-    """Export a training checkpoint's per-frame graph to ``out``; with ``check`` also run it through
-    ONNX Runtime against torch on random inputs. Returns (path, max abs difference or None)."""
-    from megen.animation.animator import Animator
-
-    if fmt != "onnx":
-        raise ExportError(f"unknown export format {fmt!r}; valid: onnx")
-    animator = Animator.from_checkpoint(ckpt, device="cpu")
-    prior = animator.prior
-    path = export_onnx(animator.model, out, animator.frame_size, prior.channels, prior.map_size)
-    if not check:
-        return path, None
-    engine = OnnxFrameEngine(path)
-    return path, max_difference(animator.model, engine, animator.frame_size, prior.channels, prior.map_size)

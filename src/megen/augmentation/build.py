@@ -231,7 +231,8 @@ def augment(animator: Animator, driving, out, targets="subjects", per_clip: int 
                 bar.advance(task)
     check_rows(manifest, held)
     meta = {"dataset": name, "generated_by": "megen.augment", "key": key, "settings": settings, "complete": True,
-            "checkpoint": str(checkpoint), "family": animator.family, "prior": animator.prior.as_dict(), "frame_size": animator.frame_size,
+            "checkpoint": str(checkpoint), "family": animator.family, "prior": animator.prior.as_dict(),
+            "frame_size": animator.frame_size,
             "driving_folders": [str(s.folder) for s in sets], "clips": len(manifest),
             "skipped_holdout_drivers": skipped}
     write_meta(out, meta)

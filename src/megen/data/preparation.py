@@ -6,8 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from megen.data.cache import (CacheError, PreparedSet, clip_uid, is_valid_clip, write_clip, write_manifest,
-                              write_meta)
+from megen.data.cache import CacheError, PreparedSet, clip_uid, is_valid_clip, write_clip, write_manifest, write_meta
 from megen.data.prepare_real import REAL_DATASETS, prepare_real_dataset
 from megen.data.synthetic.generator import SyntheticSpec, make_identities, program_for, render, subject_name
 from megen.face.keypoints import keypoint_set
