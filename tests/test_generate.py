@@ -50,7 +50,9 @@ def test_generate_from_a_frame_folder(gen, frame_folder, tmp_path, driving_clip)
     assert len(frames) == len(driving_clip[0])
     assert (out / f"{out.name}.mp4").stat().st_size > 0 and (out / f"{out.name}.gif").stat().st_size > 0
     sheet = read_image(out / "sheet.png")
-    rows = np.split(sheet[2:], 4, axis=0)
+    top = sheet.shape[0] - 4 * (64 + 2) - 2      # the title above the grid says what the frames are
+    assert top > 0 and (sheet[:top] < 128).any()
+    rows = np.split(sheet[top + 2:], 4, axis=0)
     # difference rows: the driving clip moves, so its difference row is non-zero; the generated row is rendered
     assert rows[2][:, 70:].max() > 0
     assert read_image(frames[0]).shape == (64, 64, 3)

@@ -287,9 +287,8 @@ def test_videos_carry_the_true_capture_rate_and_play_slowly_with_equal_durations
     timing = json.loads((folder / "timing.json").read_text())
     assert timing == {"frames": 6, "capture_fps": 200.0, "capture_fps_source": "driving clip",
                       "capture_duration_s": 0.03, "playback_fps": 25.0, "playback_duration_s": 0.24,
-                      "slow_motion": 8.0}
-    assert (f"wrote {folder}: 6 frames captured at 200 fps (0.03 s), played at 25 fps (0.24 s, 8x slow motion)"
-            in out.stdout)
+                      "slow_motion": 8.0, "frame_size": 64, "video_size": 64, "color": "gray"}
+    assert "  6 frames captured at 200 fps (0.03 s), played at 25 fps (0.24 s, 8x slow motion)" in out.stdout
     decoded, mp4_fps = read_video(folder / f"{folder.name}.mp4")
     gif = Image.open(folder / f"{folder.name}.gif")
     gif_ms = 0
@@ -303,3 +302,33 @@ def test_videos_carry_the_true_capture_rate_and_play_slowly_with_equal_durations
     bad = run_module("megen.generate", f"ckpt={ckpt}", f"target={embedded_photo_paths()[0]}", f"driving={video}",
                      f"out={tmp_path / 'o2'}", "playback_fps=200", cwd=tmp_path)
     assert bad.returncode == 2 and "playback_fps=200 must be <= 50" in bad.stderr and not (tmp_path / "o2").exists()
+
+
+def test_outputs_say_they_are_gray_at_the_model_size_and_rgba_targets_lie_on_white(tmp_path, ckpt, frame_folder):
+    from megen.animation.pair import load_target
+    from megen.video import read_video
+
+    photo = cv2.imread(str(embedded_photo_paths()[0]))
+    rgba = cv2.cvtColor(photo, cv2.COLOR_BGR2BGRA)
+    rgba[:, : rgba.shape[1] // 8] = 0                       # a transparent strip whose colour is black
+    target = tmp_path / "face.png"
+    cv2.imwrite(str(target), rgba)
+    image, _ = load_target(target, crop=False)
+    assert image.shape[2] == 3 and (image[:, : rgba.shape[1] // 8] == 255).all()
+
+    out = run_module("megen.generate", f"ckpt={ckpt}", f"target={target}", f"driving={frame_folder}",
+                     f"out={tmp_path / 'o'}", "out_size=128", "progress=false", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    folder = tmp_path / "o" / "clip-face"
+    assert (f"wrote {folder}: gray frames at the model's frame size, 64 px, video upscaled to 128 px"
+            in out.stdout)
+    timing = json.loads((folder / "timing.json").read_text())
+    assert (timing["frame_size"], timing["video_size"], timing["color"]) == (64, 128, "gray")
+    decoded, _ = read_video(folder / "clip-face.mp4")
+    assert decoded[0].shape[:2] == (128, 128)
+    assert cv2.imread(str(folder / "frames" / "00000.png")).shape[:2] == (64, 64)
+    sheet = read_image(folder / "sheet.png")
+    assert sheet.shape[0] > 4 * (64 + 2) + 2                # the title saying "gray 64x64 px" sits above the grid
+    bad = run_module("megen.generate", f"ckpt={ckpt}", f"target={target}", f"driving={frame_folder}",
+                     f"out={tmp_path / 'o2'}", "out_size=-1", "alpha_background=300", cwd=tmp_path)
+    assert bad.returncode == 2 and "out_size=-1" in bad.stderr and "alpha_background=300" in bad.stderr

@@ -65,7 +65,8 @@ def run(cfg: DictConfig) -> list[Path]:
     if cfg.get("protocol"):
         kit = load_kit(cfg.protocol, cfg.megc_root, crop=cfg.crop)
     else:
-        inputs = load_pair_inputs(cfg.target, str(cfg.driving), crop=cfg.crop, cache_dir=cfg.paths.cache_dir)
+        inputs = load_pair_inputs(cfg.target, str(cfg.driving), crop=cfg.crop, cache_dir=cfg.paths.cache_dir,
+                                  background=cfg.get("alpha_background", 255))
     device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     animator = Animator.from_checkpoint(cfg.ckpt, device=device, family=cfg.get("family"), backend=cfg.get("backend", "torch"))
     out = Path(cfg.out)
@@ -74,12 +75,16 @@ def run(cfg: DictConfig) -> list[Path]:
     options = dict(relative=cfg.relative, adapt_movement_scale=cfg.adapt_movement_scale,
                    find_best_frame=cfg.find_best_frame, crop=cfg.crop, fps=cfg.fps, batch_size=batch_size,
                    cache_dir=cfg.paths.cache_dir, progress=cfg.get("progress", True),
-                   playback_fps=cfg.get("playback_fps", 25))
+                   playback_fps=cfg.get("playback_fps", 25), out_size=cfg.get("out_size"))
     if cfg.get("protocol"):
         return run_protocol(animator, cfg.protocol, cfg.megc_root, out, kit=kit, **options)
     folder = generate_pair(animator, cfg.target, cfg.driving, out, inputs=inputs, **options)
     timing = json.loads((folder / "timing.json").read_text())
-    print(f"wrote {folder}: {timing['frames']} frames captured at {timing['capture_fps']:g} fps "
+    upscaled = timing["video_size"] != timing["frame_size"]
+    size = f"{timing['frame_size']} px" + (f", video upscaled to {timing['video_size']} px" if upscaled
+                                          else " (out_size= upscales the video)")
+    print(f"wrote {folder}: gray frames at the model's frame size, {size}")
+    print(f"  {timing['frames']} frames captured at {timing['capture_fps']:g} fps "
           f"({timing['capture_duration_s']:g} s), played at {timing['playback_fps']:g} fps "
           f"({timing['playback_duration_s']:g} s, {timing['slow_motion']:g}x slow motion)")
     return [folder]

@@ -75,7 +75,8 @@ def _peak(frames: torch.Tensor) -> int:
 def run_protocol(gen: Animator, protocol: str, megc_root, out_dir, kit: KitInputs | None = None,
                  relative: bool = True, adapt_movement_scale: bool = False, find_best_frame: bool = False,
                  crop: bool = True, fps: float | None = None, batch_size: int = 8, cache_dir: str | None = None,
-                 progress: bool = False, playback_fps: float | None = DEFAULT_PLAYBACK_FPS) -> list[Path]:
+                 progress: bool = False, playback_fps: float | None = DEFAULT_PLAYBACK_FPS,
+                 out_size: int | None = None) -> list[Path]:
     """Write the 18 (2021) or 36 (2022) ``<driving>-<template>`` videos and one labelled overview sheet.
 
     ``kit`` from ``load_kit`` skips checking the kit again. Each template is cropped once and
@@ -99,7 +100,7 @@ def run_protocol(gen: Animator, protocol: str, megc_root, out_dir, kit: KitInput
                                      rate, relative=relative,
                                      adapt_movement_scale=adapt_movement_scale, find_best_frame=find_best_frame,
                                      batch_size=batch_size, progress=False, playback_fps=playback_fps,
-                                     fps_source=source)
+                                     fps_source=source, out_size=out_size)
                 folders.append(result)
                 generated = torch.stack([torch.from_numpy(read_image(p)).permute(2, 0, 1).float() / 255
                                          for p in sorted((result / "frames").glob("*.png"))])

@@ -64,15 +64,28 @@ def find_face(image: np.ndarray, source: str) -> np.ndarray:
         raise GenerationError(f"{err}; pass crop=false to use the image as it is") from err
 
 
-def load_target(path, crop: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-    """A target image and (when cropping) its face landmarks."""
-    image = read_image(path)
+def composite_alpha(image: np.ndarray, background: float = 255) -> np.ndarray:
+    """An RGBA image laid over a plain ``background`` gray level (0-255); others unchanged.
+
+    Dropping alpha would show whatever colour the transparent pixels happen to store (often black)."""
+    if image.ndim != 3 or image.shape[2] != 4:
+        return image
+    top = float(np.iinfo(image.dtype).max) if np.issubdtype(image.dtype, np.integer) else 1.0
+    alpha = image[..., 3:].astype(np.float64) / top
+    out = image[..., :3].astype(np.float64) * alpha + background / 255.0 * top * (1.0 - alpha)
+    return out.round().astype(image.dtype) if np.issubdtype(image.dtype, np.integer) else out.astype(image.dtype)
+
+
+def load_target(path, crop: bool = True, background: float = 255) -> tuple[np.ndarray, np.ndarray | None]:
+    """A target image (transparent pixels over ``background``) and, when cropping, its face landmarks."""
+    image = composite_alpha(read_image(path), background)
     return image, (find_face(image, str(path)) if crop else None)
 
 
-def load_pair_inputs(target_path, driving_spec: str, crop: bool = True, cache_dir: str | None = None) -> PairInputs:
+def load_pair_inputs(target_path, driving_spec: str, crop: bool = True, cache_dir: str | None = None,
+                     background: float = 255) -> PairInputs:
     """Read both inputs and find their onset faces; every error names its file."""
-    target, target_lm = load_target(target_path, crop)
+    target, target_lm = load_target(target_path, crop, background)
     frames, fps, name, drv_lm = load_driving(str(driving_spec), cache_dir)
     prepared = drv_lm is not None
     if crop and not prepared:
@@ -92,7 +105,7 @@ def face_inputs(gen: Animator, inputs: PairInputs, crop: bool = True) -> tuple[F
 def render_pair(gen: Animator, target: FaceInput, driving: FaceInput, out_dir, name: str, fps: float,
                 relative: bool = True, adapt_movement_scale: bool = False, find_best_frame: bool = False,
                 batch_size: int = 8, progress: bool = True, playback_fps: float | None = DEFAULT_PLAYBACK_FPS,
-                fps_source: str = "") -> Path:
+                fps_source: str = "", out_size: int | None = None) -> Path:
     """Animate ``target`` with ``driving`` and write the outputs into ``out_dir/name``.
 
     ``fps``: the driving clip's capture rate (timing metadata); the videos play at ``playback_fps``."""
@@ -117,14 +130,14 @@ def render_pair(gen: Animator, target: FaceInput, driving: FaceInput, out_dir, n
             task = bar.add_task(f"generating {name}", total=len(driving.frames), unit="frames")
             generated = animate(gen.model, target, driving, on_frames=lambda n: bar.advance(task, n), **kw)
     return write_outputs(Path(out_dir), name, target.frames, driving.frames, generated, fps,
-                         playback_fps=playback_fps, fps_source=fps_source)
+                         playback_fps=playback_fps, fps_source=fps_source, out_size=out_size)
 
 
 def generate_pair(gen: Animator, target_path, driving_spec: str, out_dir, relative: bool = True,
                   adapt_movement_scale: bool = False, find_best_frame: bool = False, crop: bool = True,
                   fps: float | None = None, batch_size: int = 8, cache_dir: str | None = None,
                   name: str | None = None, inputs: PairInputs | None = None, progress: bool = False,
-                  playback_fps: float | None = DEFAULT_PLAYBACK_FPS) -> Path:
+                  playback_fps: float | None = DEFAULT_PLAYBACK_FPS, out_size: int | None = None) -> Path:
     """Generate one (target, driving) pair and write its outputs; returns the output folder.
 
     ``inputs`` from ``load_pair_inputs`` skips reading the files again.
@@ -135,4 +148,5 @@ def generate_pair(gen: Animator, target_path, driving_spec: str, out_dir, relati
     rate, source = capture_rate(fps, inputs.fps)
     return render_pair(gen, target, driving, out_dir, name, rate, relative=relative,
                        adapt_movement_scale=adapt_movement_scale, find_best_frame=find_best_frame,
-                       batch_size=batch_size, progress=progress, playback_fps=playback_fps, fps_source=source)
+                       batch_size=batch_size, progress=progress, playback_fps=playback_fps, fps_source=source,
+                       out_size=out_size)
