@@ -332,3 +332,24 @@ def test_outputs_say_they_are_gray_at_the_model_size_and_rgba_targets_lie_on_whi
     bad = run_module("megen.generate", f"ckpt={ckpt}", f"target={target}", f"driving={frame_folder}",
                      f"out={tmp_path / 'o2'}", "out_size=-1", "alpha_background=300", cwd=tmp_path)
     assert bad.returncode == 2 and "out_size=-1" in bad.stderr and "alpha_background=300" in bad.stderr
+
+
+def test_crop_target_and_crop_driving_are_separate_and_uncropped_images_are_padded_not_squashed(
+        tmp_path, ckpt, frame_folder):
+    wide = np.full((100, 200), 60, np.uint8)
+    cv2.circle(wide, (100, 50), 40, 230, -1)
+    target = tmp_path / "logo.png"
+    cv2.imwrite(str(target), wide)
+    out = run_module("megen.generate", f"ckpt={ckpt}", f"target={target}", f"driving={frame_folder}",
+                     f"out={tmp_path / 'o'}", "crop_target=false", "progress=false", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]     # the driving clip is still cropped, the target is not
+    sheet = read_image(tmp_path / "o" / "clip-logo" / "sheet.png")
+    top = sheet.shape[0] - 4 * (64 + 2) - 2
+    cell = sheet[top + 2:top + 66, 2:66, 0]
+    ys, xs = np.nonzero(cell > 150)
+    width, height = xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
+    assert abs(width - height) <= 2 and 22 <= width <= 30, (width, height)   # round, 80/200 of 64 px
+
+    out = run_module("megen.generate", f"ckpt={ckpt}", f"target={target}", f"driving={frame_folder}",
+                     f"out={tmp_path / 'o2'}", "crop_driving=false", cwd=tmp_path)
+    assert out.returncode == 2 and "logo.png" in out.stderr and not (tmp_path / "o2").exists()

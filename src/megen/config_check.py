@@ -278,6 +278,9 @@ def validate_generate(cfg) -> None:
     c.number("playback_fps", positive=True)
     if isinstance(playback, numbers.Real) and not isinstance(playback, bool) and playback > 50:
         c.add("playback_fps", playback, "must be <= 50 (GIF viewers show frames shorter than 20 ms at 100 ms)")
+    for key in ("crop_target", "crop_driving"):
+        if c.get(key, None) is not None:
+            c.boolean(key)
     c.number("out_size", whole=True, positive=True, optional=True)
     c.number("alpha_background", low=0, high=255)
     if c.get("batch_size", "auto") != "auto":

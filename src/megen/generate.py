@@ -62,10 +62,12 @@ def run(cfg: DictConfig) -> list[Path]:
 
     if cfg.get("family") and cfg.family not in FAMILIES:
         raise GenerationError(f"family={cfg.family!r} is not valid; valid: {', '.join(FAMILIES)}")
+    # crop= is the shorthand; crop_target= / crop_driving= override it for one side
+    crop = tuple(cfg.crop if cfg.get(k) is None else cfg.get(k) for k in ("crop_target", "crop_driving"))
     if cfg.get("protocol"):
-        kit = load_kit(cfg.protocol, cfg.megc_root, crop=cfg.crop)
+        kit = load_kit(cfg.protocol, cfg.megc_root, crop=crop)
     else:
-        inputs = load_pair_inputs(cfg.target, str(cfg.driving), crop=cfg.crop, cache_dir=cfg.paths.cache_dir,
+        inputs = load_pair_inputs(cfg.target, str(cfg.driving), crop=crop, cache_dir=cfg.paths.cache_dir,
                                   background=cfg.get("alpha_background", 255))
     device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     animator = Animator.from_checkpoint(cfg.ckpt, device=device, family=cfg.get("family"), backend=cfg.get("backend", "torch"))
@@ -73,7 +75,7 @@ def run(cfg: DictConfig) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     batch_size = default_batch_size(device) if cfg.batch_size == "auto" else int(cfg.batch_size)
     options = dict(relative=cfg.relative, adapt_movement_scale=cfg.adapt_movement_scale,
-                   find_best_frame=cfg.find_best_frame, crop=cfg.crop, fps=cfg.fps, batch_size=batch_size,
+                   find_best_frame=cfg.find_best_frame, crop=crop, fps=cfg.fps, batch_size=batch_size,
                    cache_dir=cfg.paths.cache_dir, progress=cfg.get("progress", True),
                    playback_fps=cfg.get("playback_fps", 25), out_size=cfg.get("out_size"))
     if cfg.get("protocol"):

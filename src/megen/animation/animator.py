@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from megen.animation.animate import FaceInput
@@ -17,6 +18,13 @@ from megen.face.prior import PriorSetting
 from megen.models.full import MotionTransferModel, build_model
 
 BACKENDS = ("torch", "onnxruntime")
+
+
+def _square(gray: np.ndarray, top: int, left: int, side: int) -> np.ndarray:
+    h, w = gray.shape
+    if (h, w) == (side, side):
+        return gray
+    return cv2.copyMakeBorder(gray, top, side - h - top, left, side - w - left, cv2.BORDER_REPLICATE)
 
 
 @dataclass
@@ -67,8 +75,8 @@ class Animator:
                    landmarks: np.ndarray | None = None) -> FaceInput:
         """Crop frames with one box from the first (onset) frame's face and build its prior.
 
-        Without a detectable face: an error when ``crop``; otherwise the frames are only resized
-        and the reference's default key points stand in (``face_found`` False).
+        Without a detectable face: an error when ``crop``; otherwise the frames are only padded to
+        square and resized and the reference's default key points stand in (``face_found`` False).
         """
         first = to_gray_uint8(frames[0])
         size = self.frame_size
@@ -85,11 +93,15 @@ class Animator:
             gray = [crop_and_resize(to_gray_uint8(f), box, size) for f in frames]
             landmarks = transform_points(landmarks, box, size)
         else:
+            # padded to square (edge pixels repeated) rather than squashed, so faces keep their shape
             h, w = first.shape
-            gray = [crop_and_resize(to_gray_uint8(f), (0, 0, w, h), size) if (h, w) != (size, size)
-                    else to_gray_uint8(f) for f in frames]
+            side = max(h, w)
+            top, left = (side - h) // 2, (side - w) // 2
+            box = (-left, -top, side - left, side - top)
+            gray = [_square(to_gray_uint8(f), top, left, side) for f in frames]
+            gray = [crop_and_resize(g, (0, 0, side, side), size) if side != size else g for g in gray]
             if landmarks is not None:
-                landmarks = np.asarray(landmarks) * np.array([size / w, size / h])
+                landmarks = transform_points(landmarks, box, size)
         name = self.prior.keypoints
         if landmarks is not None:
             kp = keypoint_set(name, landmarks)

@@ -17,6 +17,7 @@ from megen.animation.pair import (
     DEFAULT_PLAYBACK_FPS,
     PairInputs,
     capture_rate,
+    crop_sides,
     face_inputs,
     find_face,
     load_target,
@@ -39,7 +40,7 @@ class KitInputs:
     clips: dict[str, tuple[Path, np.ndarray | None]]
 
 
-def load_kit(protocol: str, megc_root, crop: bool = True) -> KitInputs:
+def load_kit(protocol: str, megc_root, crop: bool | tuple[bool, bool] = True) -> KitInputs:
     """Check the whole kit: every file present, templates and onset frames decode, faces found.
 
     Every problem is listed in one error (a missing-files ``KitError`` first, then unreadable
@@ -48,20 +49,21 @@ def load_kit(protocol: str, megc_root, crop: bool = True) -> KitInputs:
     if not megc_root:
         raise ValueError(f"protocol={protocol} needs megc_root=<test kit>; expected layout: {kit_layout('<kit>')}")
     templates, clips = check_kit(megc_root, protocol)
+    crop_target, crop_driving = crop_sides(crop)
     problems, faces, onsets = [], {}, {}
     for path in templates:
         try:
-            faces[path] = load_target(path, crop)
+            faces[path] = load_target(path, crop_target)
         except (OSError, GenerationError) as err:
             problems.append(str(err).split("; pass crop=false")[0])
     for clip, folder in clips.items():
         onset = frame_paths(folder)[0]
         try:
-            onsets[clip] = (folder, find_face(read_image(onset), str(onset)) if crop else None)
+            onsets[clip] = (folder, find_face(read_image(onset), str(onset)) if crop_driving else None)
         except (OSError, GenerationError) as err:
             problems.append(str(err).split("; pass crop=false")[0])
     if problems:
-        hint = " (crop=false uses images without a detectable face as they are)" if crop else ""
+        hint = " (crop=false uses images without a detectable face as they are)" if any(crop_sides(crop)) else ""
         raise GenerationError(f"the {protocol} test kit at {megc_root} has {len(problems)} unusable file(s){hint}: "
                               + "; ".join(problems))
     return KitInputs(protocol, faces, onsets)
@@ -74,7 +76,8 @@ def _peak(frames: torch.Tensor) -> int:
 
 def run_protocol(gen: Animator, protocol: str, megc_root, out_dir, kit: KitInputs | None = None,
                  relative: bool = True, adapt_movement_scale: bool = False, find_best_frame: bool = False,
-                 crop: bool = True, fps: float | None = None, batch_size: int = 8, cache_dir: str | None = None,
+                 crop: bool | tuple[bool, bool] = True, fps: float | None = None, batch_size: int = 8,
+                 cache_dir: str | None = None,
                  progress: bool = False, playback_fps: float | None = DEFAULT_PLAYBACK_FPS,
                  out_size: int | None = None) -> list[Path]:
     """Write the 18 (2021) or 36 (2022) ``<driving>-<template>`` videos and one labelled overview sheet.

@@ -56,6 +56,11 @@ class PairInputs:
     driving_prepared: bool                  # a clip of the prepared cache: already cropped
 
 
+def crop_sides(crop: bool | tuple[bool, bool]) -> tuple[bool, bool]:
+    """``crop`` as (target, driving): one bool is the shorthand for both."""
+    return (bool(crop), bool(crop)) if isinstance(crop, (bool, int)) else (bool(crop[0]), bool(crop[1]))
+
+
 def find_face(image: np.ndarray, source: str) -> np.ndarray:
     """68 landmarks of the face in ``image``; a GenerationError naming ``source`` when there is none."""
     try:
@@ -82,22 +87,27 @@ def load_target(path, crop: bool = True, background: float = 255) -> tuple[np.nd
     return image, (find_face(image, str(path)) if crop else None)
 
 
-def load_pair_inputs(target_path, driving_spec: str, crop: bool = True, cache_dir: str | None = None,
-                     background: float = 255) -> PairInputs:
-    """Read both inputs and find their onset faces; every error names its file."""
-    target, target_lm = load_target(target_path, crop, background)
+def load_pair_inputs(target_path, driving_spec: str, crop: bool | tuple[bool, bool] = True,
+                     cache_dir: str | None = None, background: float = 255) -> PairInputs:
+    """Read both inputs and find their onset faces; every error names its file.
+
+    ``crop``: one bool for both sides, or (target, driving)."""
+    crop_target, crop_driving = crop_sides(crop)
+    target, target_lm = load_target(target_path, crop_target, background)
     frames, fps, name, drv_lm = load_driving(str(driving_spec), cache_dir)
     prepared = drv_lm is not None
-    if crop and not prepared:
+    if crop_driving and not prepared:
         drv_lm = find_face(frames[0], f"{driving_spec} (first frame)")
     return PairInputs(Path(target_path), target, target_lm, frames, fps, name, drv_lm, prepared)
 
 
-def face_inputs(gen: Animator, inputs: PairInputs, crop: bool = True) -> tuple[FaceInput, FaceInput]:
-    """The model's view of both inputs: cropped like its training data, with their priors."""
-    target = gen.face_input([inputs.target], crop=crop, source=str(inputs.target_path),
+def face_inputs(gen: Animator, inputs: PairInputs, crop: bool | tuple[bool, bool] = True) -> tuple[FaceInput, FaceInput]:
+    """The model's view of both inputs: cropped like its training data (or padded to square when
+    a side is not cropped), with their priors."""
+    crop_target, crop_driving = crop_sides(crop)
+    target = gen.face_input([inputs.target], crop=crop_target, source=str(inputs.target_path),
                             landmarks=inputs.target_landmarks)
-    driving = gen.face_input(inputs.frames, crop=crop and not inputs.driving_prepared, source=inputs.driving_name,
+    driving = gen.face_input(inputs.frames, crop=crop_driving and not inputs.driving_prepared, source=inputs.driving_name,
                              landmarks=inputs.driving_landmarks)
     return target, driving
 
@@ -134,7 +144,8 @@ def render_pair(gen: Animator, target: FaceInput, driving: FaceInput, out_dir, n
 
 
 def generate_pair(gen: Animator, target_path, driving_spec: str, out_dir, relative: bool = True,
-                  adapt_movement_scale: bool = False, find_best_frame: bool = False, crop: bool = True,
+                  adapt_movement_scale: bool = False, find_best_frame: bool = False,
+                  crop: bool | tuple[bool, bool] = True,
                   fps: float | None = None, batch_size: int = 8, cache_dir: str | None = None,
                   name: str | None = None, inputs: PairInputs | None = None, progress: bool = False,
                   playback_fps: float | None = DEFAULT_PLAYBACK_FPS, out_size: int | None = None) -> Path:
