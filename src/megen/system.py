@@ -52,15 +52,15 @@ class MotionTransferSystem(pl.LightningModule):
     checkpoint rebuilds its own model: ``model``, ``prior``, ``loss``, ``optim``, and the
     ``frame_size`` it was trained at (generation crops faces to it). ``channels_last`` keeps the
     networks' weights and the batch's frames in NHWC memory order: the same numbers (to float
-    rounding); whether convolutions run faster that way depends on the machine (measure with
-    ``python -m megen.bench train system.channels_last=true``).
+    rounding); whether convolutions run faster that way depends on the machine (compare
+    ``python -m megen.bench train system.channels_last=false``).
 
     One training batch is one step (``trainer.max_steps``, ``global_step``, logs, sample and
     checkpoint names): of its two or three optimiser updates, Lightning counts only the generator's.
     """
 
     def __init__(self, model: dict, prior: dict, loss: dict, optim: dict, frame_size: int | None = None,
-                 sample_count: int = 6, sample_amplify: float = 10.0, channels_last: bool = False):
+                 sample_count: int = 6, sample_amplify: float = 10.0, channels_last: bool = True):
         super().__init__()
         scale = model.get("motion", {}).get("scale_factor")
         setting = PriorSetting.from_config(prior, frame_size, scale) if frame_size and scale else \
@@ -117,7 +117,8 @@ class MotionTransferSystem(pl.LightningModule):
             frozen = _frozen(self.discriminator) if not self._distributed() else contextlib.nullcontext()
             with frozen:
                 d_fake = self.discriminator(pred)
-            # with its graph: the discriminator's update reuses it (its weights do not change before)
+            # with its graph: the discriminator's update reuses it (its weights do not change before;
+            # with spectral norm, its power iteration then runs three times per batch instead of four)
             d_real = self.discriminator(driving)
             out["discriminator_real"] = d_real
             losses["generator_gan"] = w["generator_gan"] * lsgan_generator(d_fake)
