@@ -53,14 +53,14 @@ class MotionTransferSystem(pl.LightningModule):
     ``frame_size`` it was trained at (generation crops faces to it). ``channels_last`` keeps the
     networks' weights and the batch's frames in NHWC memory order: the same numbers (to float
     rounding); whether convolutions run faster that way depends on the machine (compare
-    ``python -m megen.bench train system.channels_last=false``).
+    ``python -m megen.bench train system.channels_last=true``; on a 2-core CPU it made no difference).
 
     One training batch is one step (``trainer.max_steps``, ``global_step``, logs, sample and
     checkpoint names): of its two or three optimiser updates, Lightning counts only the generator's.
     """
 
     def __init__(self, model: dict, prior: dict, loss: dict, optim: dict, frame_size: int | None = None,
-                 sample_count: int = 6, sample_amplify: float = 10.0, channels_last: bool = True):
+                 sample_count: int = 6, sample_amplify: float = 10.0, channels_last: bool = False):
         super().__init__()
         scale = model.get("motion", {}).get("scale_factor")
         setting = PriorSetting.from_config(prior, frame_size, scale) if frame_size and scale else \
