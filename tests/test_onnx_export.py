@@ -118,3 +118,17 @@ def test_export_command_writes_a_checked_graph(tiny_run, tmp_path):
     bad = run_module("megen.export", f"ckpt={run / 'checkpoints' / 'last.ckpt'}", "format=tflite", f"out={out}",
                      cwd=tmp_path)
     assert bad.returncode == 2 and "valid: onnx" in bad.stderr
+
+
+def test_bench_generate_prints_fps_work_per_frame_and_the_exported_difference(capsys):
+    from megen.bench import main as bench_main
+
+    bench_main(["generate", "experiments=fomm_vox256", "frames=2", "dataset.frame_size=64",
+                "model.motion.num_blocks=3", "model.dense_motion.num_blocks=3"])
+    lines = {line.split()[0]: dict(f.split("=") for f in line.split()[1:])
+             for line in capsys.readouterr().out.splitlines() if line.startswith("fomm_vox256-")}
+    loop, clip, exported = (lines[f"fomm_vox256-{k}"] for k in ("reference-loop", "megen", "onnxruntime"))
+    assert all(float(case["fps"]) > 0 for case in (loop, clip, exported))
+    # the loop re-encodes the target and recomputes its key points for every frame; the clip path does not
+    assert 0 < float(clip["gflop_per_frame"]) < float(loop["gflop_per_frame"])
+    assert float(exported["max_abs_diff"]) <= TOLERANCE

@@ -8,7 +8,10 @@ Cases:
     generate    frames per second animating a 256x256 clip (vox-256 FOMM and the paper configuration),
                 megen's clip animation against a per-frame loop that re-encodes the target every frame, and
                 (on the CPU) the per-frame graph exported to ONNX in ONNX Runtime, with its largest difference
-                from torch's frames (``frames=16 experiments=fomm_vox256,fp_fomm_paper onnx=true``)
+                from torch's frames (``frames=16 experiments=fomm_vox256,fp_fomm_paper onnx=true``, dotted keys such as
+                ``dataset.frame_size=128`` override each experiment's config); each line
+                also gives the GFLOP of one more frame and the arithmetic rate reached (``gflops``), which
+                bound what any faster runtime can gain without doing less work
     gradients   one training batch of the train config (Hydra overrides): each loss term's gradient norm
                 on each network, its share of the sum over terms, and the predicted against the true motion
     train       seconds per training step (one batch: every loss term, generator, motion and discriminator
@@ -79,6 +82,22 @@ def _clip_animation(model, target, driving, device, batch):
     animate(model, target, driving, batch_size=batch)
 
 
+def _gflop_per_frame(fn, model, target, driving, device, batch) -> float:
+    """GFLOP of one more driving frame (two frames counted minus one frame counted): what a frame costs
+    once the once-per-clip work (the target's encoding and key points) is paid, for any family."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from megen.animation import FaceInput
+
+    counts = []
+    for n in (1, 2):
+        frames = FaceInput(driving.frames[:n], driving.prior, driving.keypoints)
+        with FlopCounterMode(display=False) as counter:
+            fn(model, target, frames, device, batch)
+        counts.append(counter.get_total_flops())
+    return (counts[1] - counts[0]) / 1e9
+
+
 def _timed(fn, *args) -> float:
     import torch
 
@@ -100,14 +119,16 @@ def bench_generate(args) -> None:
     from megen.face.prior import PriorSetting
     from megen.models.full import build_model
 
-    opts = dict(item.split("=", 1) for item in args.overrides)
+    # dotted keys (``dataset.frame_size=64``) are overrides of each experiment's train config
+    opts = dict(item.split("=", 1) for item in args.overrides if "." not in item.split("=", 1)[0])
+    config_overrides = [item for item in args.overrides if item not in {f"{k}={v}" for k, v in opts.items()}]
     n_frames = int(opts.get("frames", 16))
     device = opts.get("device", "cuda" if torch.cuda.is_available() else "cpu")
     batch = int(opts.get("batch_size", default_batch_size(device)))
     torch.manual_seed(0)
     print(f"device={device} threads={torch.get_num_threads()} frames={n_frames} batch_size={batch}")
     for name in opts.get("experiments", "fomm_vox256,fp_fomm_paper").split(","):
-        cfg = _compose_train(f"experiment={name}")
+        cfg = _compose_train(f"experiment={name}", *config_overrides)
         size = int(cfg.dataset.frame_size)
         prior = PriorSetting.from_config(cfg.prior, size, cfg.model.motion.scale_factor)
         model = build_model(OmegaConf.to_container(cfg.model, resolve=True), prior.model_args()).to(device).eval()
@@ -117,13 +138,16 @@ def bench_generate(args) -> None:
 
         for label, fn in (("reference-loop", _per_frame_loop), ("megen", _clip_animation)):
             seconds = _timed(fn, model, target, driving, device, batch)
-            print(f"{name}-{label} fps={n_frames / seconds:.2f}")
+            gflop = _gflop_per_frame(fn, model, target, driving, device, batch)
+            print(f"{name}-{label} fps={n_frames / seconds:.2f} gflop_per_frame={gflop:.1f} "
+                  f"gflops={gflop * n_frames / seconds:.0f}")
         if opts.get("onnx", "true") != "false" and str(device) == "cpu":
-            _onnx_generation(name, model, target, driving, batch, size, prior, n_frames)
+            _onnx_generation(name, model, target, driving, batch, size, prior, n_frames, gflop)
 
 
-def _onnx_generation(name, model, target, driving, batch, size, prior, n_frames) -> None:
-    """The same clip through the exported per-frame graph in ONNX Runtime, and its largest difference."""
+def _onnx_generation(name, model, target, driving, batch, size, prior, n_frames, gflop) -> None:
+    """The same clip through the exported per-frame graph in ONNX Runtime, and its largest difference;
+    ``gflop``: one frame's work in megen's clip animation, the same graph."""
     import tempfile
 
     from megen.animation import animate
@@ -143,7 +167,8 @@ def _onnx_generation(name, model, target, driving, batch, size, prior, n_frames)
         seconds = time.perf_counter() - start
     expected = animate(model, target, driving, batch_size=batch)
     diff = float((generated - expected).abs().max())
-    print(f"{name}-onnxruntime fps={n_frames / seconds:.2f} max_abs_diff={diff:.2e} export_s={export_s:.1f}")
+    print(f"{name}-onnxruntime fps={n_frames / seconds:.2f} gflops={gflop * n_frames / seconds:.0f} "
+          f"max_abs_diff={diff:.2e} export_s={export_s:.1f}")
 
 
 def _first_frames(driving):
