@@ -179,3 +179,14 @@ def test_same_seed_same_first_losses(tmp_path):
         losses.append(logged[[c for c in logged.columns if c.startswith("train/") and c.endswith("_step")]].dropna())
         assert result["global_step"] == 2
     pd.testing.assert_frame_equal(losses[0].reset_index(drop=True), losses[1].reset_index(drop=True))
+
+
+def test_last_checkpoint_is_the_newest_epoch_even_when_it_is_not_the_best(tmp_path):
+    # val/l1_static is the same every epoch, so only the first epoch is ever a "best" checkpoint
+    cfg = compose_train(tmp_path, "data.repeats=2", "trainer.limit_train_batches=2", "trainer.max_epochs=3",
+                        "callbacks.checkpoint.monitor=val/l1_static", "evaluate_at_end=false")
+    train(cfg)
+    checkpoints = tmp_path / "run" / "checkpoints"
+    assert [p.name[:13] for p in checkpoints.glob("best-*.ckpt")] == ["best-epoch000"]
+    last = load_checkpoint(checkpoints / "last.ckpt")
+    assert last["epoch"] == 2 and last["global_step"] == 6, "last.ckpt is the final epoch, not the best one"

@@ -23,10 +23,13 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 class PeriodicLastCheckpoint(pl.Callback):
-    """Write ``<dirpath>/last.ckpt`` every ``every_n_batches`` training batches (off when None).
+    """Keep ``<dirpath>/last.ckpt`` the newest state: after every validation, and every
+    ``every_n_batches`` training batches too (off when None).
 
-    The epoch-end checkpoints wait for validation metrics; on long epochs this bounds what a
-    crash or a killed job can lose. Writes go through the atomic checkpoint IO.
+    Lightning's ``save_last`` only rewrites ``last.ckpt`` when a best checkpoint is saved, so after
+    an epoch that does not improve the monitored metric it would still hold the previous best and
+    ``ckpt_path=last`` would silently retrain the epochs since. The batch interval bounds what a
+    crash or a killed job can lose on long epochs. Writes go through the atomic checkpoint IO.
     """
 
     def __init__(self, dirpath, every_n_batches: int | None = None):
@@ -35,4 +38,10 @@ class PeriodicLastCheckpoint(pl.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if self.every and (batch_idx + 1) % self.every == 0 and not trainer.sanity_checking:
+            trainer.save_checkpoint(self.dirpath / "last.ckpt")
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        # runs before ModelCheckpoint's own hook (Lightning calls checkpoint callbacks last), which
+        # overwrites this file with its updated best-model state when the epoch improves
+        if trainer.state.fn == "fit" and not trainer.sanity_checking:
             trainer.save_checkpoint(self.dirpath / "last.ckpt")
