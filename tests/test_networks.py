@@ -14,6 +14,7 @@ from megen.models import (
     build_model,
 )
 from megen.models.blocks import AntiAliasInterpolation2d, Hourglass
+from megen.models.motion_networks import region_affine
 from megen.models.perceptual import VGG19_FILE, WeightsNotFoundError
 
 TINY_TRUNK = {"block_expansion": 8, "max_features": 32, "num_blocks": 2, "scale_factor": 0.5}
@@ -106,6 +107,47 @@ def test_region_predictor_affine_is_covariance_root_and_sign_stable():
     a, cov = out["jacobian"], out["covar"]
     torch.testing.assert_close(a @ a.transpose(-1, -2), cov, atol=1e-5, rtol=1e-4)
     assert (a[..., 0, :] >= 0).all()   # first row's signs fixed: no arbitrary axis flips
+
+
+def _onset_clip(seed=0, size=32):
+    gen = torch.Generator().manual_seed(seed)
+    onset = torch.rand(2, 3, size, size, generator=gen)
+    frame = (onset + 0.2 * torch.rand(2, 3, size, size, generator=gen)).clamp(0, 1)   # another frame of each clip
+    points = torch.rand(2, 4, 2, generator=gen) * 1.2 - 0.6
+    return onset, frame, points
+
+
+@pytest.mark.parametrize("region_shape, shared", [("onset", True), ("frame", False)])
+def test_landmark_regions_share_the_onset_shape_so_their_relative_affine_starts_at_identity(region_shape, shared):
+    torch.manual_seed(0)
+    reg = RegionPredictor(num_kp=4, mode="landmarks", region_shape=region_shape, prior_input="none", **TINY_TRUNK)
+    onset, frame, points = _onset_clip()
+    with torch.no_grad():
+        a_onset = reg(onset, None, points, onset)["jacobian"]
+        a_frame = reg(frame, None, points, onset)["jacobian"]
+    relative = a_onset @ torch.linalg.inv(a_frame)    # the region's affine from the frame to the onset
+    eye = torch.eye(2).expand_as(relative)
+    # the learned correction starts at identity, so with the onset's shapes only the tracked centre moves
+    assert torch.allclose(relative, eye, atol=1e-4) == shared
+    if not shared:
+        assert (relative - eye).abs().max() > 0.01   # two frames' own heatmap shapes disagree
+
+
+def test_onset_region_shapes_are_the_onset_frames_heatmap_shapes():
+    torch.manual_seed(0)
+    reg = RegionPredictor(num_kp=4, mode="landmarks", region_shape="onset", prior_input="none", **TINY_TRUNK)
+    onset, frame, points = _onset_clip(1)
+    with torch.no_grad():
+        shortcut = reg(onset, None, points, onset)["jacobian"]   # the image is the onset: its own heatmaps
+        explicit = reg(frame, None, points, onset)["jacobian"]   # another frame: a second pass on the onset
+        _, _, onset_shape = region_affine(reg.trunk(onset, None, onset)[0])
+    torch.testing.assert_close(shortcut, onset_shape)
+    torch.testing.assert_close(explicit, onset_shape, atol=1e-5, rtol=1e-4)   # the correction starts at identity
+
+
+def test_unknown_region_shape_names_the_setting():
+    with pytest.raises(ValueError, match="model.motion.region_shape='onsett'"):
+        RegionPredictor(num_kp=4, region_shape="onsett", prior_input="none", **TINY_TRUNK)
 
 
 def test_background_predictor_starts_at_identity():

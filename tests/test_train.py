@@ -46,6 +46,7 @@ def test_cli_trains_checkpoints_samples_and_resumes(tmp_path):
 
 @pytest.mark.parametrize("extra", [
     ("model=mraa", "prior=none", "logger=tensorboard"),
+    ("model=mraa", "prior=paper"),      # landmark regions with the onset's shapes
     ("prior.keypoint_mode=reference", "prior.kernel=reference", "prior.sigma=1.0"),
     ("prior.keypoint_mode=landmarks", "data.pairs=random", "loss.weights.equivariance_flow=10"),
     ("prior=adaptive", "prior.keypoints=au24"),

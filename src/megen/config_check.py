@@ -214,7 +214,7 @@ def validate_train(cfg) -> None:
     from megen.checkpoints import resolve_ckpt_path
     from megen.face.prior import PriorSetting
     from megen.models.full import FAMILIES
-    from megen.models.motion_networks import BACKGROUND_MODES
+    from megen.models.motion_networks import BACKGROUND_MODES, REGION_SHAPES
     from megen.models.perceptual import VGG19_FILE, hub_weights_path
 
     c = Checker(cfg)
@@ -232,6 +232,7 @@ def validate_train(cfg) -> None:
     if family in FAMILIES:
         c.like("model", _example("model", f"{family}.yaml"))
     c.choice("model.background", BACKGROUND_MODES, optional=True)
+    c.choice("model.motion.region_shape", REGION_SHAPES, optional=True)
     c.like("loss", _example("loss", "default.yaml"))
     c.choice("loss.nonfinite", NONFINITE_POLICIES)
     # the perceptual loss's rule (megen.models.perceptual.Vgg19), checked before the data is prepared

@@ -79,6 +79,9 @@ def build_model(model: dict, prior: dict) -> MotionTransferModel:
     motion_cfg = dict(model["motion"])
     extra = {"estimate_jacobian": motion_cfg.pop("estimate_jacobian", True)} if family == "fomm" else {}
     motion_cfg.pop("estimate_jacobian", None)
+    region_shape = motion_cfg.pop("region_shape", "frame")   # checkpoints from before the option: frame
+    if family == "mraa":
+        extra["region_shape"] = region_shape
     motion = FAMILIES[family](num_kp=num_kp, mode=mode, num_channels=channels, prior_input=prior_input,
                               prior_maps=prior_maps, **extra, **motion_cfg)
     dense = DenseMotionNetwork(num_kp=num_kp, num_channels=channels, **model["dense_motion"])

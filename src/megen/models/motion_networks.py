@@ -169,35 +169,56 @@ class KeypointDetector(nn.Module):
         return out
 
 
+#: where MRAA's region shapes come from in ``landmarks`` mode: each frame's own heatmaps (``frame``,
+#: as MRAA does), or the clip's onset frame's, shared by all its frames (``onset``)
+REGION_SHAPES = ("onset", "frame")
+
+
+def region_affine(heatmap: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Heatmaps (B, K, h, w) -> region centres (B, K, 2), covariances (B, K, 2, 2) and shapes
+    U diag(sqrt(s)) (B, K, 2, 2) from the covariance's SVD, column signs fixed so that an axis never
+    flips between frames."""
+    mean = heatmap_mean(heatmap)
+    covar = heatmap_covariance(heatmap, mean)
+    u, s, _ = torch.linalg.svd(covar)
+    sign = torch.sign(u[..., 0:1, :]).masked_fill(u[..., 0:1, :] == 0, 1.0)
+    return mean, covar, (u * sign) * s.clamp_min(1e-8).sqrt()[..., None, :]
+
+
 class RegionPredictor(nn.Module):
     """MRAA regions: centre = heatmap mean, affine = U diag(sqrt(s)) from the covariance's SVD.
 
     In the anchored modes the centre is the prior key point (plus a learned offset, as for
-    key points); the region's shape still comes from its heatmap.
+    key points). The region's shape comes from its heatmap: the frame's own, or in ``landmarks``
+    mode with ``region_shape="onset"`` the onset frame's (the ``reference`` input), corrected per
+    frame by the learned head. Shapes taken from each frame's heatmaps differ between two frames of
+    a clip by more than a micro-expression moves, so their relative affine is noise that swamps the
+    motion; the onset's shape is the same for every frame of the clip and cancels in it.
     """
 
-    def __init__(self, num_kp: int = 10, mode: str = "learned", **trunk):
+    def __init__(self, num_kp: int = 10, mode: str = "learned", region_shape: str = "frame", **trunk):
         super().__init__()
         _check_mode(mode)
-        self.mode, self.num_kp = mode, num_kp
+        if region_shape not in REGION_SHAPES:
+            raise ValueError(f"model.motion.region_shape={region_shape!r}; valid: {', '.join(REGION_SHAPES)}")
+        self.mode, self.num_kp, self.region_shape = mode, num_kp, region_shape
         self.trunk = HeatmapTrunk(num_kp, reference_input=mode == "landmarks", **trunk)
         self.anchor_head = (AnchorOffsetHead(self.trunk.hourglass.out_channels)
                             if mode in OFFSET_MODES else None)
 
     def forward(self, image, prior=None, keypoints=None, reference=None) -> dict:
         heatmap, features = self.trunk(image, prior, reference)
-        mean = heatmap_mean(heatmap)
-        covar = heatmap_covariance(heatmap, mean)
-        u, s, _ = torch.linalg.svd(covar)
-        # the SVD's column signs are arbitrary: fix them so that an axis never flips between frames
-        sign = torch.sign(u[..., 0:1, :]).masked_fill(u[..., 0:1, :] == 0, 1.0)
-        affine = (u * sign) * s.clamp_min(1e-8).sqrt()[..., None, :]
+        mean, covar, affine = region_affine(heatmap)
         value = mean
         if self.mode in ANCHORED_MODES:
             _check_anchors(keypoints, self.num_kp, self.mode)
             value = keypoints.to(mean.dtype)
         if self.mode == "landmarks":
             value = value + track_anchors(image, reference, value)
+            if self.region_shape == "onset":
+                # the onset frame is often the image itself (the source of a training pair): one pass
+                onset = heatmap if torch.equal(image, reference) else self.trunk(reference, prior, reference)[0]
+                affine = region_affine(onset)[2]
         if self.anchor_head is not None:   # the corrected affine changes the region's shape too
             offset, correction = self.anchor_head(features, value)
             value, affine = value + offset, correction @ affine
