@@ -215,3 +215,15 @@ def test_report_of_one_evaluate_run_is_readable(tmp_path):
         for text in [ax.xaxis.label, ax.title, *ax.get_xticklabels()]:
             ext = text.get_window_extent(renderer)
             assert ext.x0 >= box.x0 - 1 and ext.y0 >= box.y0 - 1 and ext.x1 <= box.x1 + 1 and ext.y1 <= box.y1 + 1
+
+
+def test_runs_linked_from_another_study_are_collected_once(tmp_path):
+    other = tmp_path / "sweep_sigma" / "runs"
+    _fake_run(other / "sigma8" / "seed0", 8, 0.8, 0.01)
+    study = tmp_path / "sweep_mode" / "runs"
+    _fake_run(study / "learned" / "seed0", 8, 0.9, 0.02)
+    (study / "landmarks").symlink_to(other / "sigma8", target_is_directory=True)
+    (study / "learned" / "loop").symlink_to(study, target_is_directory=True)   # a cycle is walked once
+    runs = collect(study)
+    assert sorted(r["run"] for r in runs) == ["landmarks/seed0", "learned/seed0"]
+    assert {r["run"]: r["metrics"]["rmte"] for r in runs} == {"landmarks/seed0": 0.8, "learned/seed0": 0.9}

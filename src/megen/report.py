@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import statistics
 from pathlib import Path
@@ -82,13 +83,29 @@ def _is_placement(key: str) -> bool:
     return key in PLACEMENT_KEYS or key.startswith(PLACEMENT_PREFIXES)
 
 
+def _metrics_files(folder: Path) -> list[Path]:
+    """Every ``metrics.json`` under ``folder``, through symbolic links too: a study can include
+    another study's runs of the same configuration (``runs/landmarks -> ../../sweep_sigma/runs/sigma8``)
+    instead of training them again. A link back into a folder already walked is not followed twice."""
+    found, seen = [], set()
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        if "metrics.json" in files:
+            found.append(Path(root) / "metrics.json")
+    return found
+
+
 def collect(folder) -> list[dict]:
     """Every run under ``folder``: {"run", "overrides": {key: value}, "metrics": {...}}."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"no such folder: {folder}")
     runs = []
-    for path in sorted(folder.rglob("metrics.json"), key=_natural):
+    for path in sorted(_metrics_files(folder), key=_natural):
         run = path.parent
         overrides = {}
         ov = run / ".hydra" / "overrides.yaml"
