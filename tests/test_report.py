@@ -227,3 +227,14 @@ def test_runs_linked_from_another_study_are_collected_once(tmp_path):
     runs = collect(study)
     assert sorted(r["run"] for r in runs) == ["landmarks/seed0", "learned/seed0"]
     assert {r["run"]: r["metrics"]["rmte"] for r in runs} == {"landmarks/seed0": 0.8, "learned/seed0": 0.9}
+
+
+def test_rows_of_a_study_stay_apart_when_their_overrides_agree(tmp_path):
+    for row, rmte in (("mraa_paper", 0.9), ("mraa_paper_frame_shape", 1.1)):
+        for seed in (0, 1):
+            _write_run(tmp_path / row / f"seed{seed}", ["model=mraa", f"seed={seed}"],
+                       {"test/rmte": rmte + 0.01 * seed})
+    variants = aggregate(collect(tmp_path))
+    assert [v["runs"] for v in variants] == [["mraa_paper/seed0", "mraa_paper/seed1"],
+                                             ["mraa_paper_frame_shape/seed0", "mraa_paper_frame_shape/seed1"]]
+    assert [round(v["stats"]["rmte"]["mean"], 3) for v in variants] == [0.905, 1.105]

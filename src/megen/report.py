@@ -163,6 +163,11 @@ def aggregate(runs: list[dict]) -> list[dict]:
     for r in runs:
         own = {k: v for k, v in r["overrides"].items() if k != SEED_KEY}
         key = tuple(sorted(own.items())) if r["overrides"] else ("run", r["run"])
+        # a study laid out as <row>/seed<k> names its rows: two rows stay apart even where their
+        # recorded overrides agree (a row run before an option existed, whose old behaviour it keeps)
+        row = re.fullmatch(r"(.+)/seed\d+", r["run"])
+        if row:
+            key = (("row", row.group(1)), *key)
         g = groups.setdefault(key, {"runs": [], "overrides": own, "members": []})
         g["runs"].append(r["run"])
         g["members"].append(r["metrics"])
