@@ -139,3 +139,18 @@ def test_monitor_readings_reach_the_csv_log_of_a_run(tiny):
     assert {"grad/flow/motion_net", "grad/perceptual/generator", "motion/background_weight"} <= set(logged.columns)
     rows = logged.dropna(subset=["grad/flow/motion_net"])
     assert len(rows) == 1 and rows["grad/flow/motion_net"].iloc[0] > 0
+
+
+def test_bench_fit_prints_scores_before_and_after_each_stretch(tmp_path, capsys, monkeypatch):
+    from megen.bench import main as bench_main
+
+    monkeypatch.chdir(tmp_path)
+    bench_main(["fit", "fit.steps=2", "fit.report_every=1", "fit.pairs=2", "model.generator.block_expansion=8",
+                "model.motion.block_expansion=8", "model.dense_motion.block_expansion=8"])
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("fit ")]
+    scores = [dict(f.split("=", 1) for f in line.split() if "=" in f and not f.startswith("model.")) for line in lines]
+    assert [s["step"] for s in scores] == ["0", "1", "2"]
+    assert abs(float(scores[0]["rmte"]) - 1.0) < 0.1           # the untrained default is about a static copy
+    assert all(float(s["epe_over_zero_flow"]) > 0 for s in scores)
+    with pytest.raises(SystemExit, match="fit.steps"):
+        bench_main(["fit", "fit.stepz=2"])

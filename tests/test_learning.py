@@ -12,8 +12,7 @@ import torch
 from helpers import compose_train
 from hydra.utils import instantiate
 
-from megen.metrics import MotionTransferError
-from megen.models.motion import deformation_to_frame_flow
+from megen.diagnostics import batch_scores, fit_batch, fixed_batch
 
 STEPS = 120
 
@@ -24,39 +23,7 @@ def _fixed_batch(tmp_path):
                         "dataset.apex_px_at=64", "data.batch_size=6", "loss.scales=[1]", "loss.weights.generator_gan=0")
     dm = instantiate(cfg.data, progress=False)
     dm.setup()
-    items = [dm.dataset("train", pairs="apex")[i] for i in range(len(dm.splits["train"]))]
-    # the pairs with the most motion: a learning signal, not sensor noise
-    items = sorted(items, key=lambda it: -float(it["flow"].norm(dim=-1).mean()))[:4]
-    batch = {k: torch.stack([it[k] for it in items]) for k in ("source", "driving", "prior", "keypoints", "reference",
-                                                                "flow")}
-    return cfg, batch
-
-
-def _scores(system, batch) -> tuple[float, float]:
-    system.eval()
-    with torch.no_grad():
-        src, drv = batch["source"], batch["driving"]
-        args = (batch["prior"], batch["keypoints"], batch["reference"])
-        out = system(src, drv, *args)
-        g1 = system(src, src, *args)["prediction"]
-        rmte = MotionTransferError(relative=True)
-        rmte.update(out["prediction"], drv, g1, src)
-        flow = deformation_to_frame_flow(out["deformation"], tuple(src.shape[2:]))
-        epe = (flow - batch["flow"]).norm(dim=-1).mean() / batch["flow"].norm(dim=-1).mean()
-    system.train()
-    return float(rmte.compute()), float(epe)
-
-
-def _fit(system, batch, steps=STEPS):
-    torch.manual_seed(0)
-    opt_motion, opt_gen = system.configure_optimizers()[0][:2]
-    for _ in range(steps):
-        losses, _ = system.generator_losses(batch)
-        opt_motion.zero_grad()
-        opt_gen.zero_grad()
-        sum(losses.values()).backward()
-        opt_motion.step()
-        opt_gen.step()
+    return cfg, fixed_batch(dm, pairs=4)
 
 
 @pytest.fixture(scope="module")
@@ -68,9 +35,9 @@ def test_default_recipe_learns_the_motion_of_a_fixed_batch(fixed):
     cfg, batch = fixed
     torch.manual_seed(0)
     system = instantiate(cfg.system)
-    before = _scores(system, batch)
-    _fit(system, batch)
-    rmte, epe = _scores(system, batch)
+    before = batch_scores(system, batch)
+    fit_batch(system, batch, STEPS)
+    rmte, epe = batch_scores(system, batch)
     assert rmte < 0.8, f"rMTE {rmte:.3f} after {STEPS} steps (before {before[0]:.3f}): motion not learned"
     assert epe < 0.7, f"flow EPE / zero-flow EPE {epe:.3f} (before {before[1]:.3f})"
 
@@ -88,6 +55,6 @@ def test_a_cut_path_from_the_losses_to_the_motion_does_not_learn(fixed, monkeypa
         return {**out, "deformation": out["deformation"].detach()}
 
     monkeypatch.setattr(dense, "forward", detached)
-    _fit(system, batch, steps=40)
-    rmte, _ = _scores(system, batch)
+    fit_batch(system, batch, 40)
+    rmte, _ = batch_scores(system, batch)
     assert rmte > 0.85

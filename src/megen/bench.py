@@ -12,6 +12,9 @@ Cases:
                 ``dataset.frame_size=128`` override each experiment's config); each line
                 also gives the GFLOP of one more frame and the arithmetic rate reached (``gflops``), which
                 bound what any faster runtime can gain without doing less work
+    fit         does a configuration learn at all: the 4 synthetic pairs with the most motion fitted for
+                ``fit.steps=240`` updates (the learning test's setting), rMTE and flow EPE / zero flow's printed
+                every ``fit.report_every=120`` (e.g. ``model=mraa``, ``model=mraa model.motion.region_shape=frame``)
     gradients   one training batch of the train config (Hydra overrides): each loss term's gradient norm
                 on each network, its share of the sum over terms, and the predicted against the true motion
     train       seconds per training step (one batch: every loss term, generator, motion and discriminator
@@ -235,6 +238,48 @@ def bench_gradients(args) -> None:
         print(f"motion {name}={value:.4g}")
 
 
+def bench_fit(args) -> None:
+    """Fit one fixed batch of synthetic pairs and print rMTE and flow EPE before and after."""
+    from hydra.utils import instantiate
+
+    from megen.diagnostics import batch_scores, fit_batch, fixed_batch
+
+    fit = {"steps": 240, "report_every": 120, "pairs": 4}
+    overrides = []
+    for item in args.overrides:
+        key, value = item.split("=", 1)
+        if key.startswith("fit."):
+            if key[4:] not in fit:
+                raise SystemExit(f"unknown setting {key}; valid: {', '.join('fit.' + k for k in fit)}")
+            fit[key[4:]] = int(value)
+        else:
+            overrides.append(item)
+    # the learning test's setting: a small synthetic set at 64 px, one perceptual scale, no GAN
+    small = ["dataset.n_subjects=4", "dataset.clips_per_subject=2", "dataset.frame_size=64", "dataset.apex_px_at=64",
+             "loss.scales=[1]", "loss.weights.generator_gan=0", "loss.perceptual.allow_random=true"]
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = _compose_train(*small, f"paths.data_dir={tmp}", *overrides)
+        datamodule = instantiate(cfg.data, progress=False)
+        datamodule.setup()
+        batch = fixed_batch(datamodule, fit["pairs"])
+    import torch
+
+    torch.manual_seed(cfg.seed)
+    system = instantiate(cfg.system)
+    label = " ".join(overrides) or "default"
+    rmte, epe = batch_scores(system, batch)
+    print(f"fit {label} step=0 rmte={rmte:.3f} epe_over_zero_flow={epe:.3f}")
+    done = 0
+    while done < fit["steps"]:
+        n = min(fit["report_every"], fit["steps"] - done)
+        start = time.perf_counter()
+        fit_batch(system, batch, n, seed=done)
+        done += n
+        rmte, epe = batch_scores(system, batch)
+        print(f"fit {label} step={done} rmte={rmte:.3f} epe_over_zero_flow={epe:.3f} "
+              f"seconds={time.perf_counter() - start:.1f}")
+
+
 class _Batches:
     """The same batch ``n`` times (a map-style dataset for ``DataLoader(batch_size=None)``)."""
 
@@ -354,7 +399,7 @@ def bench_all(args) -> None:
 
 
 CASES = {"synthetic": bench_synthetic, "generate": bench_generate, "prepare": bench_prepare, "all": bench_all,
-         "gradients": bench_gradients, "train": bench_train}
+         "gradients": bench_gradients, "train": bench_train, "fit": bench_fit}
 
 
 def main(argv=None) -> None:

@@ -173,3 +173,49 @@ class GradientShareMonitor(pl.Callback):
     def load_state_dict(self, state_dict: dict) -> None:
         self._batches = int(state_dict.get("batches", 0))
         self._last = state_dict.get("last")
+
+
+# -- does a configuration learn at all? ------------------------------------------------------------
+
+def fixed_batch(datamodule, pairs: int = 4) -> dict:
+    """The ``pairs`` onset -> apex training pairs with the most true motion, stacked into one batch
+    (a learning signal, not sensor noise). Needs a synthetic set (the true ``flow``) and ``setup()``."""
+    dataset = datamodule.dataset("train", pairs="apex")
+    items = [dataset[i] for i in range(len(dataset))]
+    if not items or "flow" not in items[0]:
+        raise ValueError("a fixed-batch fit needs the synthetic set's true flow (dataset=synthetic)")
+    items = sorted(items, key=lambda it: -float(it["flow"].norm(dim=-1).mean()))[:pairs]
+    keys = ("source", "driving", "prior", "keypoints", "reference", "flow")
+    return {k: torch.stack([it[k] for it in items]) for k in keys}
+
+
+def batch_scores(system, batch: dict) -> tuple[float, float]:
+    """(rMTE, flow EPE / zero-flow EPE) of ``system`` on ``batch``, in eval mode; 1.0 is a static copy."""
+    from megen.metrics import MotionTransferError
+
+    was_training = system.training
+    system.eval()
+    with torch.no_grad():
+        src, drv = batch["source"], batch["driving"]
+        args = (batch["prior"], batch["keypoints"], batch["reference"])
+        out = system(src, drv, *args)
+        rmte = MotionTransferError(relative=True)
+        rmte.update(out["prediction"], drv, system(src, src, *args)["prediction"], src)
+        flow = deformation_to_frame_flow(out["deformation"], tuple(src.shape[2:]))
+        epe = (flow - batch["flow"]).norm(dim=-1).mean() / batch["flow"].norm(dim=-1).mean()
+    system.train(was_training)
+    return float(rmte.compute()), float(epe)
+
+
+def fit_batch(system, batch: dict, steps: int, seed: int = 0) -> None:
+    """``steps`` updates of the motion and generator networks on ``batch`` with the system's own
+    generator losses and optimisers (no discriminator, no Lightning loop)."""
+    torch.manual_seed(seed)
+    opt_motion, opt_gen = system.configure_optimizers()[0][:2]
+    for _ in range(steps):
+        losses, _ = system.generator_losses(batch)
+        opt_motion.zero_grad()
+        opt_gen.zero_grad()
+        sum(losses.values()).backward()
+        opt_motion.step()
+        opt_gen.step()
