@@ -188,5 +188,6 @@ def test_last_checkpoint_is_the_newest_epoch_even_when_it_is_not_the_best(tmp_pa
     train(cfg)
     checkpoints = tmp_path / "run" / "checkpoints"
     assert [p.name[:13] for p in checkpoints.glob("best-*.ckpt")] == ["best-epoch000"]
+    assert [p.name for p in checkpoints.glob("last*.ckpt")] == ["last.ckpt"]   # one last checkpoint, no last-v1
     last = load_checkpoint(checkpoints / "last.ckpt")
     assert last["epoch"] == 2 and last["global_step"] == 6, "last.ckpt is the final epoch, not the best one"
