@@ -12,15 +12,14 @@ import torch
 from helpers import compose_train
 from hydra.utils import instantiate
 
-from megen.diagnostics import batch_scores, fit_batch, fixed_batch
+from megen.diagnostics import FIXED_BATCH_SETTING, batch_scores, fit_batch, fixed_batch
 
 STEPS = 120
 
 
 def _fixed_batch(tmp_path):
     # the default recipe on a tiny model; one perceptual scale keeps the fit to a minute
-    cfg = compose_train(tmp_path, "dataset.n_subjects=4", "dataset.clips_per_subject=2", "dataset.frame_size=64",
-                        "dataset.apex_px_at=64", "data.batch_size=6", "loss.scales=[1]", "loss.weights.generator_gan=0")
+    cfg = compose_train(tmp_path, *FIXED_BATCH_SETTING, "data.batch_size=6")
     dm = instantiate(cfg.data, progress=False)
     dm.setup()
     return cfg, fixed_batch(dm, pairs=4)

@@ -59,6 +59,22 @@ def _parse(value: str):
     return yaml.safe_load(value)
 
 
+def _split_settings(overrides, prefix: str, defaults: dict) -> tuple[dict, list[str]]:
+    """``<prefix>.<name>=value`` items into a copy of ``defaults`` (values parsed as YAML); the rest are
+    the train config's Hydra overrides. An unknown name exits with the valid ones."""
+    settings, rest = dict(defaults), []
+    for item in overrides:
+        key, value = item.split("=", 1)
+        if not key.startswith(prefix + "."):
+            rest.append(item)
+            continue
+        name = key[len(prefix) + 1:]
+        if name not in settings:
+            raise SystemExit(f"unknown setting {key}; valid: {', '.join(f'{prefix}.{k}' for k in settings)}")
+        settings[name] = _parse(value)
+    return settings, rest
+
+
 def _compose_train(*overrides):
     from hydra import compose, initialize_config_dir
 
@@ -123,8 +139,8 @@ def bench_generate(args) -> None:
     from megen.models.full import build_model
 
     # dotted keys (``dataset.frame_size=64``) are overrides of each experiment's train config
-    opts = dict(item.split("=", 1) for item in args.overrides if "." not in item.split("=", 1)[0])
-    config_overrides = [item for item in args.overrides if item not in {f"{k}={v}" for k, v in opts.items()}]
+    config_overrides = [item for item in args.overrides if "." in item.split("=", 1)[0]]
+    opts = dict(item.split("=", 1) for item in args.overrides if item not in config_overrides)
     n_frames = int(opts.get("frames", 16))
     device = opts.get("device", "cuda" if torch.cuda.is_available() else "cpu")
     batch = int(opts.get("batch_size", default_batch_size(device)))
@@ -240,30 +256,19 @@ def bench_gradients(args) -> None:
 
 def bench_fit(args) -> None:
     """Fit one fixed batch of synthetic pairs and print rMTE and flow EPE before and after."""
+    import torch
     from hydra.utils import instantiate
 
-    from megen.diagnostics import batch_scores, fit_batch, fixed_batch
+    from megen.diagnostics import FIXED_BATCH_SETTING, batch_scores, fit_batch, fixed_batch
 
-    fit = {"steps": 240, "report_every": 120, "pairs": 4}
-    overrides = []
-    for item in args.overrides:
-        key, value = item.split("=", 1)
-        if key.startswith("fit."):
-            if key[4:] not in fit:
-                raise SystemExit(f"unknown setting {key}; valid: {', '.join('fit.' + k for k in fit)}")
-            fit[key[4:]] = int(value)
-        else:
-            overrides.append(item)
-    # the learning test's setting: a small synthetic set at 64 px, one perceptual scale, no GAN
-    small = ["dataset.n_subjects=4", "dataset.clips_per_subject=2", "dataset.frame_size=64", "dataset.apex_px_at=64",
-             "loss.scales=[1]", "loss.weights.generator_gan=0", "loss.perceptual.allow_random=true"]
+    fit, overrides = _split_settings(args.overrides, "fit", {"steps": 240, "report_every": 120, "pairs": 4})
+    fit = {k: int(v) for k, v in fit.items()}
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = _compose_train(*small, f"paths.data_dir={tmp}", *overrides)
+        cfg = _compose_train(*FIXED_BATCH_SETTING, "loss.perceptual.allow_random=true", f"paths.data_dir={tmp}",
+                             *overrides)
         datamodule = instantiate(cfg.data, progress=False)
         datamodule.setup()
         batch = fixed_batch(datamodule, fit["pairs"])
-    import torch
-
     torch.manual_seed(cfg.seed)
     system = instantiate(cfg.system)
     label = " ".join(overrides) or "default"
@@ -357,17 +362,8 @@ def bench_train(args) -> None:
 
     import torch
 
-    bench = {"size": 128, "batch": 4, "steps": 3, "warmup": 1, "flops": True, "device": "cpu"}
-    overrides = []
-    for item in args.overrides:
-        key, value = item.split("=", 1)
-        if key.startswith("bench."):
-            name = key[len("bench."):]
-            if name not in bench:
-                raise SystemExit(f"unknown setting {key}; valid: {', '.join('bench.' + k for k in bench)}")
-            bench[name] = _parse(value)
-        else:
-            overrides.append(item)
+    bench, overrides = _split_settings(args.overrides, "bench", {"size": 128, "batch": 4, "steps": 3, "warmup": 1,
+                                                                "flops": True, "device": "cpu"})
     size, batch = int(bench["size"]), int(bench["batch"])
     # random VGG features time like ImageNet ones; no weights file is needed to measure
     fixed = [f"dataset.frame_size={size}", f"data.batch_size={batch}", "loss.perceptual.allow_random=true"]

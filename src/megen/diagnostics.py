@@ -177,6 +177,11 @@ class GradientShareMonitor(pl.Callback):
 
 # -- does a configuration learn at all? ------------------------------------------------------------
 
+#: train-config overrides of the fixed-batch fit (``tests/test_learning.py``, ``bench fit``): a small
+#: synthetic set at 64 px with apexes of 1-4 px, one perceptual scale, no GAN
+FIXED_BATCH_SETTING = ("dataset.n_subjects=4", "dataset.clips_per_subject=2", "dataset.frame_size=64",
+                       "dataset.apex_px_at=64", "loss.scales=[1]", "loss.weights.generator_gan=0")
+
 def fixed_batch(datamodule, pairs: int = 4) -> dict:
     """The ``pairs`` onset -> apex training pairs with the most true motion, stacked into one batch
     (a learning signal, not sensor noise). Needs a synthetic set (the true ``flow``) and ``setup()``."""
