@@ -20,6 +20,7 @@ from megen.models.motion import inverse_2x2
 from megen.video import read_image
 
 ort = pytest.importorskip("onnxruntime")
+pytestmark = pytest.mark.kernels
 
 TOLERANCE = 1e-3
 

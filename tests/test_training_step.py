@@ -22,39 +22,53 @@ def test_strided_anti_aliasing_equals_blurring_every_pixel_then_subsampling(scal
     torch.testing.assert_close(down(x), full, rtol=1e-5, atol=1e-6)
 
 
-def _system(cfg, channels_last: bool):
+def _system(cfg, channels_last: bool, dtype=torch.float32):
     torch.manual_seed(0)
-    return instantiate(cfg.system, channels_last=channels_last).train()
+    return instantiate(cfg.system, channels_last=channels_last).train().to(dtype)
 
 
-def _losses(system, batch) -> dict:
+def _as(batch: dict, dtype) -> dict:
+    return {k: v.to(dtype) if torch.is_tensor(v) and v.is_floating_point() else v for k, v in batch.items()}
+
+
+def _losses_and_grads(system, batch) -> tuple[dict, torch.Tensor]:
+    """Every generator loss term and the generator's gradient, the equivariance draw seeded."""
+    system.zero_grad(set_to_none=True)
     torch.manual_seed(1)                     # the equivariance transform's draw
-    batch = system.on_after_batch_transfer(dict(batch), 0)
-    losses, _ = system.generator_losses(batch)
-    return {k: float(v) for k, v in losses.items()}
+    losses, _ = system.generator_losses(system.on_after_batch_transfer(dict(batch), 0))
+    sum(losses.values()).backward()
+    grad = torch.cat([p.grad.flatten().double() for p in system.model.generator.parameters()])
+    return {k: float(v) for k, v in losses.items()}, grad
 
 
+@pytest.mark.kernels
 @pytest.mark.parametrize("extra", [[], ["experiment=fp_fomm_paper", "dataset.frame_size=128",
                                          "model.motion.num_blocks=3", "model.dense_motion.num_blocks=3"]])
 def test_channels_last_keeps_every_loss_term(tmp_path, extra):
+    """NHWC is as close to the float64 result as NCHW is.
+
+    Both float32 layouts are compared with a float64 run of the same weights and batch, and the
+    NHWC error is bounded by a multiple of the NCHW one: which kernels oneDNN picks (AVX2, AVX-512)
+    changes both errors, so a bound on their plain difference measured on one CPU is not a property.
+    """
     cfg = compose_train(tmp_path, *extra, "loss.perceptual.allow_random=true")
     size = int(cfg.dataset.frame_size)
     plain, nhwc = _system(cfg, False), _system(cfg, True)
+    exact = _system(cfg, False, torch.float64)
     assert nhwc.model.generator.first.conv[0].weight.is_contiguous(memory_format=torch.channels_last)
     batch = random_train_batch(plain, 2, size)
-    a, b = _losses(plain, batch), _losses(nhwc, batch)
-    assert a.keys() == b.keys() and {"perceptual", "generator_gan"} <= set(a)
+    (a, grad_a), (b, grad_b) = _losses_and_grads(plain, batch), _losses_and_grads(nhwc, batch)
+    ref, grad_ref = _losses_and_grads(exact, _as(batch, torch.float64))
+    assert a.keys() == b.keys() == ref.keys() and {"perceptual", "generator_gan"} <= set(a)
     for term in a:
-        assert b[term] == pytest.approx(a[term], rel=1e-4, abs=1e-6), term
-    grads = {}
-    for name, system in (("plain", plain), ("nhwc", nhwc)):
-        torch.manual_seed(1)
-        losses, _ = system.generator_losses(system.on_after_batch_transfer(dict(batch), 0))
-        sum(losses.values()).backward()
-        grads[name] = torch.cat([p.grad.flatten() for p in system.model.generator.parameters()])
-    # the generator's gradient to rounding. (Not every head's: at initialisation the Jacobian head's is a
+        # float32 rounding of these sums is ~1e-7 relative; 1e-5 leaves room for either kernel family
+        floor = 1e-5 * abs(ref[term]) + 1e-7
+        assert abs(b[term] - ref[term]) <= 4 * abs(a[term] - ref[term]) + floor, term
+    # the generator's gradient, to rounding. (Not every head's: at initialisation the Jacobian head's is a
     # difference of nearly equal source and driving terms, tens of percent off float64's in either layout.)
-    assert float((grads["nhwc"] - grads["plain"]).norm() / grads["plain"].norm()) < 2e-3
+    err_a = float((grad_a - grad_ref).norm() / grad_ref.norm())
+    err_b = float((grad_b - grad_ref).norm() / grad_ref.norm())
+    assert err_a < 1e-2 and err_b < 4 * err_a + 1e-5, (err_a, err_b)
 
 
 def test_discriminator_update_from_the_kept_real_scores_equals_a_fresh_pass(tmp_path):
