@@ -214,3 +214,15 @@ def test_vgg_loads_torchvision_state_dict_and_refuses_missing_weights(tmp_path):
     with pytest.raises(WeightsNotFoundError, match="allow_random"):
         Vgg19(weights_path=str(tmp_path / "missing.pth"))
     assert not any(p.requires_grad for p in loaded.parameters())
+
+
+def test_vgg_follows_its_parents_mode_and_computes_the_same_in_both(tmp_path):
+    """Frozen by its gradients alone: no layer depends on train/eval, so it need not stay in eval
+    (Lightning warns about modules in eval mode when training starts)."""
+    vgg = Vgg19(allow_random=True, weights_path=str(tmp_path / "absent.pth"))
+    assert {type(m) for m in vgg.features} == {torch.nn.Conv2d, torch.nn.ReLU, torch.nn.MaxPool2d}
+    x = torch.rand(1, 3, 32, 32)
+    trained = [f.clone() for f in vgg.train()(x)]
+    assert all(m.training for m in vgg.modules())
+    for a, b in zip(trained, vgg.eval()(x)):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)

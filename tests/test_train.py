@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import torch
 from helpers import compose_train, run_module, tiny_overrides
+from test_training_log import EPOCH_LINE
 
 from megen.checkpoints import load_checkpoint
 from megen.config_check import ConfigError
@@ -15,9 +16,26 @@ LOSS_TERMS = {"perceptual", "generator_gan", "feature_matching", "equivariance_v
               "flow", "discriminator_gan", "total"}
 
 
+#: what a training log used to show and never should again (each has been fixed or silenced at its source)
+HARMLESS_NOISE = ("LeafSpec", "module(s) in eval mode", "You have overridden", "litlogger", "Tip:", "weights_only")
+
+
+def assert_epoch_lines(out, epochs: list[int], total: int, tested: bool = True) -> None:
+    """stdout piped: exactly one progress line per epoch, with its fields, and none of the known noise."""
+    lines = [line for line in out.stdout.splitlines() if EPOCH_LINE.match(line)]
+    assert [int(EPOCH_LINE.match(line)["epoch"]) for line in lines] == epochs, out.stdout[-3000:]
+    assert all(int(EPOCH_LINE.match(line)["total"]) == total for line in lines)
+    assert len([line for line in out.stdout.splitlines() if line.startswith("epoch ")]) == len(epochs)
+    assert len([line for line in out.stdout.splitlines() if line.startswith("test rMTE ")]) == int(tested)
+    assert "it/s" not in out.stdout                          # no progress bar dumped into the log
+    both = out.stdout + out.stderr
+    assert not [n for n in HARMLESS_NOISE if n in both], [n for n in HARMLESS_NOISE if n in both]
+
+
 def test_cli_trains_checkpoints_samples_and_resumes(tmp_path):
-    out = run_module("megen.train", *tiny_overrides(tmp_path), cwd=tmp_path)
+    out = run_module("megen.train", *tiny_overrides(tmp_path, "trainer.max_epochs=2"), cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
+    assert_epoch_lines(out, [1, 2], total=2)
     run = next((tmp_path / "out" / "train").iterdir())
     result = json.loads((run / "metrics.json").read_text())
     m = result["metrics"]
@@ -35,13 +53,14 @@ def test_cli_trains_checkpoints_samples_and_resumes(tmp_path):
     first = load_checkpoint(run / "checkpoints" / "last.ckpt")
     assert "optimizer_states" in first and len(first["optimizer_states"]) == 3 and first["lr_schedulers"]
     assert not any(k.startswith("vgg.") for k in first["state_dict"])
-    again = run_module("megen.train", *tiny_overrides(tmp_path, "ckpt_path=last", "trainer.max_epochs=2"),
+    again = run_module("megen.train", *tiny_overrides(tmp_path, "ckpt_path=last", "trainer.max_epochs=3"),
                        cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert f"resuming from {run / 'checkpoints' / 'last.ckpt'}" in again.stdout
+    assert_epoch_lines(again, [3], total=3)                   # the resumed run counts on from the checkpoint
     runs = sorted((tmp_path / "out" / "train").iterdir())
     resumed = load_checkpoint(runs[-1] / "checkpoints" / "last.ckpt")
-    assert resumed["global_step"] == 2 * first["global_step"] and resumed["epoch"] == 1
+    assert resumed["global_step"] == 3 * first["global_step"] // 2 and resumed["epoch"] == 2
 
 
 @pytest.mark.parametrize("extra", [
@@ -81,6 +100,7 @@ def test_ddp_on_cpu_with_two_processes(tmp_path):
                                                      "evaluate_at_end=false", "callbacks.progress=null"),
                      cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
+    assert_epoch_lines(out, [1], total=1, tested=False)       # printed by rank zero only
     run = next((tmp_path / "out" / "train").iterdir())
     ckpt = load_checkpoint(run / "checkpoints" / "last.ckpt")
     assert ckpt["global_step"] > 0

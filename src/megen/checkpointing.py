@@ -29,7 +29,8 @@ class PeriodicLastCheckpoint(pl.Callback):
     Lightning's ``save_last`` only rewrites ``last.ckpt`` when a best checkpoint is saved, so after
     an epoch that does not improve the monitored metric it would still hold the previous best and
     ``ckpt_path=last`` would silently retrain the epochs since. The batch interval bounds what a
-    crash or a killed job can lose on long epochs. Writes go through the atomic checkpoint IO.
+    crash or a killed job can lose on long epochs. Writes go through the atomic checkpoint IO, and
+    hold the whole state (optimisers, schedulers, loops: ``weights_only=False``) for resuming.
     """
 
     def __init__(self, dirpath, every_n_batches: int | None = None):
@@ -38,10 +39,10 @@ class PeriodicLastCheckpoint(pl.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if self.every and (batch_idx + 1) % self.every == 0 and not trainer.sanity_checking:
-            trainer.save_checkpoint(self.dirpath / "last.ckpt")
+            trainer.save_checkpoint(self.dirpath / "last.ckpt", weights_only=False)
 
     def on_validation_end(self, trainer, pl_module) -> None:
         # runs before ModelCheckpoint's own hook (Lightning calls checkpoint callbacks last), which
         # overwrites this file with its updated best-model state when the epoch improves
         if trainer.state.fn == "fit" and not trainer.sanity_checking:
-            trainer.save_checkpoint(self.dirpath / "last.ckpt")
+            trainer.save_checkpoint(self.dirpath / "last.ckpt", weights_only=False)

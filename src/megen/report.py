@@ -75,7 +75,7 @@ def _natural(path: Path):
 
 
 #: overrides that say where a run writes or how it shows progress, not what it trains
-PLACEMENT_KEYS = ("run_dir", "callbacks.progress", "trainer.enable_progress_bar")
+PLACEMENT_KEYS = ("run_dir", "callbacks.progress", "callbacks.epoch_line", "trainer.enable_progress_bar")
 PLACEMENT_PREFIXES = ("paths.", "hydra.")
 
 

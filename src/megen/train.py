@@ -33,12 +33,16 @@ def instantiate(node, **kwargs):
 def build_trainer(cfg: DictConfig, run_dir: Path):
     """The ``pl.Trainer`` of ``cfg.trainer`` with its logger and callbacks, writing under ``run_dir``."""
     from megen.checkpointing import AtomicCheckpointIO
+    from megen.training_log import console_callbacks
 
     overrides = {}
     if cfg.trainer.get("sync_batchnorm") and cfg.trainer.get("accelerator") == "cpu":
         print("sync_batchnorm needs GPUs; running DDP on CPU with per-process BatchNorm statistics")
         overrides["sync_batchnorm"] = False
-    callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None]
+    # a terminal gets the rich bar; a pipe or a log file one line per epoch (megen.training_log)
+    callbacks, bar = console_callbacks([instantiate(c) for c in cfg.callbacks.values() if c is not None])
+    if not bar:
+        overrides["enable_progress_bar"] = False
     return instantiate(cfg.trainer, logger=instantiate(cfg.logger), callbacks=callbacks, default_root_dir=str(run_dir),
                        plugins=[AtomicCheckpointIO()], **overrides)
 
@@ -51,6 +55,10 @@ def train(cfg: DictConfig) -> dict:
     """
     validate_train(cfg)
     import pytorch_lightning as pl  # here, not at the top: a bad config is reported before this slow import
+
+    from megen.training_log import quiet_known_noise
+
+    quiet_known_noise()
 
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -45,7 +45,8 @@ def _features() -> nn.Sequential:
 
 
 class Vgg19(nn.Module):
-    """(B, 3, H, W) in [0, 1] -> five feature maps (relu1_1 ... relu5_1; fewer below 16x16). Frozen."""
+    """(B, 3, H, W) in [0, 1] -> five feature maps (relu1_1 ... relu5_1; fewer below 16x16). Frozen;
+    no layer depends on the train/eval mode."""
 
     def __init__(self, weights_path: str | None = None, allow_random: bool = False, seed: int = 0):
         super().__init__()
@@ -72,11 +73,9 @@ class Vgg19(nn.Module):
                 f"loss.perceptual.weights_path=<file>), or allow the random-feature fallback with "
                 f"loss.perceptual.allow_random=true (results then differ from published ones)."
             )
+        # Frozen by its gradients only: convolutions, ReLU and max-pooling compute the same in train and
+        # eval mode, so it follows its parent's mode (Lightning warns about modules left in eval mode).
         self.requires_grad_(False)
-        self.eval()
-
-    def train(self, mode: bool = True):
-        return super().train(False)   # frozen: BatchNorm-free, but keep it in eval regardless
 
     def forward(self, x):
         x = (x - self.mean) / self.std
