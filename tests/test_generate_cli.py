@@ -287,7 +287,8 @@ def test_videos_carry_the_true_capture_rate_and_play_slowly_with_equal_durations
     timing = json.loads((folder / "timing.json").read_text())
     assert timing == {"frames": 6, "capture_fps": 200.0, "capture_fps_source": "driving clip",
                       "capture_duration_s": 0.03, "playback_fps": 25.0, "playback_duration_s": 0.24,
-                      "slow_motion": 8.0, "frame_size": 64, "video_size": 64, "color": "gray"}
+                      "slow_motion": 8.0, "frame_size": 64, "video_size": 64, "color": "gray",
+                          "render": "decoder"}
     assert "  6 frames captured at 200 fps (0.03 s), played at 25 fps (0.24 s, 8x slow motion)" in out.stdout
     decoded, mp4_fps = read_video(folder / f"{folder.name}.mp4")
     gif = Image.open(folder / f"{folder.name}.gif")

@@ -301,6 +301,8 @@ def validate_evaluate(cfg) -> None:
     c.number("batch_size", whole=True, positive=True)
     c.number("max_clips", whole=True, positive=True, optional=True)
     c.number("max_pairs", whole=True, positive=True)
+    if c.get("real", None) not in (None, _MISSING):
+        c.boolean("real.sheets")
     check_dataset(c, cache_dir=c.get("paths.cache_dir", None), data_dir=c.get("paths.data_dir", None))
     c.raise_if_any()
 

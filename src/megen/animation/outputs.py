@@ -13,15 +13,39 @@ from megen.io import atomic_write_text
 from megen.video import contact_sheet, difference, to_uint8, write_gif, write_png, write_video
 
 
-def write_outputs(out_dir: Path, name: str, target: torch.Tensor, driving: torch.Tensor, generated: torch.Tensor,
-                  fps: float, amplify: float = 10.0, max_columns: int = 12, playback_fps: float | None = None,
-                  fps_source: str = "", out_size: int | None = None) -> Path:
+def _rgb_uint8(frames) -> np.ndarray:
+    """(T, C, H, W) tensors in [0, 1] or (T, H, W[, C]) uint8 arrays -> (T, H, W, 3) uint8."""
+    if isinstance(frames, torch.Tensor):
+        return to_uint8(frames)
+    arr = np.asarray(frames)
+    return np.repeat(arr[..., None], 3, axis=-1) if arr.ndim == 3 else np.ascontiguousarray(arr[..., :3])
+
+
+def is_gray(frames: np.ndarray) -> bool:
+    """Whether (T, H, W, 3) uint8 frames carry no colour."""
+    return bool((frames[..., 0] == frames[..., 1]).all() and (frames[..., 1] == frames[..., 2]).all())
+
+
+def _resized(frames: np.ndarray, size: int) -> np.ndarray:
+    if frames.shape[1:3] == (size, size):
+        return frames
+    return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA if f.shape[0] > size else cv2.INTER_CUBIC)
+                     for f in frames])
+
+
+def write_outputs(out_dir: Path, name: str, target, driving, generated, fps: float, amplify: float = 10.0,
+                  max_columns: int = 12, playback_fps: float | None = None, fps_source: str = "",
+                  out_size: int | None = None, render: str = "decoder", color: str | None = None,
+                  extra: dict | None = None) -> Path:
     """Frames (PNG), MP4, GIF, a contact sheet and ``timing.json`` for one pair, into ``out_dir/name``.
 
-    ``fps`` is the rate the driving clip was captured at (CASME II 200, SMIC-HS 100); the MP4 and
-    the GIF play at ``playback_fps`` (default ``fps``), both lasting frames / playback_fps, so a
-    micro-expression of 1/5 s can be seen. ``timing.json`` records both rates and durations.
-    The frames are gray at the model's frame size; ``out_size`` upscales the MP4 and GIF only.
+    ``target``, ``driving`` and ``generated``: (T, C, H, W) tensors in [0, 1] or (T, H, W[, C]) uint8
+    arrays, each at its own size; the frames are written as generated (gray or colour, at their
+    size), and ``out_size`` upscales the MP4 and GIF only. ``fps`` is the rate the driving clip was
+    captured at (CASME II 200, SMIC-HS 100); the MP4 and the GIF play at ``playback_fps`` (default
+    ``fps``), both lasting frames / playback_fps, so a micro-expression of 1/5 s can be seen.
+    ``timing.json`` records both rates and durations, the size, ``color`` (``gray`` | ``rgb``; default: ``gray``
+    where the channels agree) and ``render`` used (and ``extra``).
 
     Written under a hidden partial name and renamed at the end, so an interrupted run never
     leaves a folder that looks complete.
@@ -30,7 +54,8 @@ def write_outputs(out_dir: Path, name: str, target: torch.Tensor, driving: torch
     partial = out_dir / f".{name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     (partial / "frames").mkdir(parents=True)
-    frames = to_uint8(generated)
+    frames = _rgb_uint8(generated)
+    gray = is_gray(frames) if color is None else color == "gray"
     for i, f in enumerate(frames):
         write_png(partial / "frames" / f"{i:05d}.png", f)
     playback_fps = float(playback_fps or fps)
@@ -40,21 +65,24 @@ def write_outputs(out_dir: Path, name: str, target: torch.Tensor, driving: torch
         video = np.stack([cv2.resize(f, (int(out_size), int(out_size)), interpolation=cv2.INTER_CUBIC) for f in frames])
     write_video(partial / f"{name}.mp4", video, playback_fps)
     write_gif(partial / f"{name}.gif", video, playback_fps)
-    timing = {"frame_size": size, "video_size": int(video.shape[1]), "color": "gray",
-              "frames": len(frames), "capture_fps": float(fps), "capture_fps_source": fps_source,
+    timing = {"frame_size": size, "video_size": int(video.shape[1]), "color": "gray" if gray else "rgb",
+              "render": render, "frames": len(frames), "capture_fps": float(fps), "capture_fps_source": fps_source,
               "capture_duration_s": round(len(frames) / fps, 4), "playback_fps": playback_fps,
               "playback_duration_s": round(len(frames) / playback_fps, 4),
-              "slow_motion": round(fps / playback_fps, 4)}
+              "slow_motion": round(fps / playback_fps, 4), **(extra or {})}
     atomic_write_text(partial / "timing.json", json.dumps(timing, indent=2))
-    idx = np.unique(np.linspace(0, len(generated) - 1, min(max_columns, len(generated))).round().astype(int))
-    t = target[:1].expand(len(idx), -1, -1, -1)
+    idx = np.unique(np.linspace(0, len(frames) - 1, min(max_columns, len(frames))).round().astype(int))
+    sheet_size = min(size, 256)
+    as_rows = lambda x: torch.from_numpy(_resized(x, sheet_size).astype(np.float32) / 255.0).permute(0, 3, 1, 2)  # noqa: E731
+    tgt, drv, gen = as_rows(_rgb_uint8(target)[:1]), as_rows(_rgb_uint8(driving)[idx]), as_rows(frames[idx])
+    blank = torch.zeros_like(tgt)
     sheet = contact_sheet([
-        torch.cat([target[:1], driving[idx]]),
-        torch.cat([target[:1], generated[idx]]),
-        torch.cat([torch.zeros_like(target[:1]), difference(driving[idx], driving[:1].expand(len(idx), -1, -1, -1), amplify)]),
-        torch.cat([torch.zeros_like(target[:1]), difference(generated[idx], t, amplify)]),
-    ], title=f"{name}: gray {size}x{size} px, the model's frame size. Rows: target | driving; target | generated; "
-             f"|driving - onset| x{amplify:g}; |generated - target| x{amplify:g}")
+        torch.cat([tgt, drv]),
+        torch.cat([tgt, gen]),
+        torch.cat([blank, difference(drv, drv[:1].expand_as(drv), amplify)]),
+        torch.cat([blank, difference(gen, tgt.expand_as(gen), amplify)]),
+    ], title=f"{name}: {'gray' if gray else 'colour'} {size}x{size} px ({render} render). Rows: target | driving; "
+             f"target | generated; |driving - onset| x{amplify:g}; |generated - target| x{amplify:g}")
     write_png(partial / "sheet.png", sheet)
     if final.exists():
         shutil.rmtree(final)

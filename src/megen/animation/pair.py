@@ -140,7 +140,7 @@ def render_pair(gen: Animator, target: FaceInput, driving: FaceInput, out_dir, n
             task = bar.add_task(f"generating {name}", total=len(driving.frames), unit="frames")
             generated = animate(gen.model, target, driving, on_frames=lambda n: bar.advance(task, n), **kw)
     return write_outputs(Path(out_dir), name, target.frames, driving.frames, generated, fps,
-                         playback_fps=playback_fps, fps_source=fps_source, out_size=out_size)
+                         playback_fps=playback_fps, fps_source=fps_source, out_size=out_size, color="gray")
 
 
 def generate_pair(gen: Animator, target_path, driving_spec: str, out_dir, relative: bool = True,

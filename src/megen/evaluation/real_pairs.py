@@ -1,0 +1,304 @@
+"""Score generation on real pairs without ground truth: a real driving clip, a real target face.
+
+A pairs file is a CSV with the columns ``driving`` (a clip: video, GIF or frame folder), ``target``
+(an image) and optionally ``compare`` (published outputs for the pair as ``label=path;...``), paths
+relative to the CSV. Every pair is scored for each system beside the static copy of the target and
+the training-free flow transfer (``megen.animation.flow_transfer``):
+
+* ``cosine`` / ``amplitude``: expression motion against the driver's (``megen.metrics.expression``);
+* ``identity``: dlib face-descriptor distance of generated frames to the target (same person < 0.6);
+* ``sharpness``: variance of the Laplacian inside the face, generated onset over the target, both at
+  the canonical 256 px;
+
+and the driver's own expression amplitude in px of the canonical face, so faint clips show.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_uint8
+from megen.io import atomic_write_text
+from megen.metrics.expression import (
+    CANONICAL_SIZE,
+    canonical_clip,
+    expression_motion,
+    region_masks,
+    rms,
+    sharpness,
+    transfer_scores,
+)
+from megen.video import contact_sheet, read_image, read_video, write_png
+
+STATIC, FLOW = "static", "flow_transfer"
+SCORES = ("cosine", "amplitude", "identity", "sharpness")
+IDENTITY_FRAMES = 6   # generated frames, evenly spaced, whose identity is measured (dlib is slow)
+
+
+class RealPairError(ValueError):
+    """A pairs file or one of its clips cannot be scored; the message names the file."""
+
+
+@dataclass
+class RealPair:
+    """One row of a pairs file, its paths resolved."""
+
+    driving: Path
+    target: Path
+    compare: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{_stem(self.driving)}-{_stem(self.target)}"
+
+
+def _stem(path: Path) -> str:
+    return path.name if path.is_dir() else path.stem
+
+
+def read_pairs(path) -> list[RealPair]:
+    """Parse a pairs CSV; every missing file and malformed row is listed in one error."""
+    path = Path(path)
+    if not path.is_file():
+        raise RealPairError(f"real.pairs={path}: no such file")
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows or not {"driving", "target"} <= set(rows[0]):
+        raise RealPairError(f"{path}: expected a CSV with the columns driving,target[,compare] and at least one row")
+    pairs, problems = [], []
+    for i, row in enumerate(rows, start=2):
+        compare = {}
+        for item in filter(None, (x.strip() for x in (row.get("compare") or "").split(";"))):
+            label, sep, rel = item.partition("=")
+            if not sep or not label.strip() or not rel.strip():
+                problems.append(f"{path}:{i}: compare entry {item!r} is not label=path")
+                continue
+            compare[label.strip()] = path.parent / rel.strip()
+        pair = RealPair(path.parent / row["driving"].strip(), path.parent / row["target"].strip(), compare)
+        for p in (pair.driving, pair.target, *compare.values()):
+            if not p.exists():
+                problems.append(f"{path}:{i}: {p} (no such file)")
+        pairs.append(pair)
+    if problems:
+        raise RealPairError("; ".join(problems))
+    return pairs
+
+
+def read_clip(path: Path) -> list[np.ndarray]:
+    """Frames of a video, GIF or frame folder (RGB or gray uint8)."""
+    from megen.video import frame_paths
+
+    frames = [read_image(p) for p in frame_paths(path)] if path.is_dir() else read_video(path)[0]
+    if len(frames) < 2:
+        raise RealPairError(f"{path}: {len(frames)} frame(s); a clip needs at least 2")
+    return frames
+
+
+def onset_landmarks(image: np.ndarray, source: str) -> np.ndarray:
+    try:
+        return detect_landmarks(to_gray_uint8(image), fallback=True, source=source)
+    except FaceNotFoundError as err:
+        raise RealPairError(str(err)) from None
+
+
+def identity_distance(generated, target: np.ndarray, frames: int = IDENTITY_FRAMES) -> float:
+    """Mean dlib descriptor distance of ``frames`` evenly spaced generated frames to the target
+    (nan when no face is found in any of them)."""
+    import torch
+
+    from megen.metrics.landmarks import frame_descriptor
+
+    def desc(image):
+        arr = np.asarray(image)
+        t = torch.from_numpy(arr.astype(np.float32) / 255.0)
+        return frame_descriptor(t[None] if t.ndim == 2 else t.permute(2, 0, 1))
+
+    ref = desc(target)
+    out = []
+    for k in np.unique(np.linspace(0, len(generated) - 1, frames).round().astype(int)):
+        try:
+            out.append(float(np.linalg.norm(desc(generated[k]) - ref)))
+        except FaceNotFoundError:
+            continue
+    return float(np.mean(out)) if out else float("nan")
+
+
+@dataclass
+class DriverMotion:
+    """The driving clip's expression motion, computed once per pair."""
+
+    frames: list[np.ndarray]
+    landmarks: np.ndarray
+    motion: np.ndarray          # (T, R, 2) px of the canonical face
+
+    @classmethod
+    def of(cls, path: Path) -> "DriverMotion":
+        frames = read_clip(path)
+        lm = onset_landmarks(frames[0], f"{path} (first frame)")
+        return cls(frames, lm, expression_motion(frames, lm))
+
+
+def _face_sharpness(image: np.ndarray, landmarks: np.ndarray) -> float:
+    gray, lm = canonical_clip([image], landmarks)
+    return sharpness(gray[0], region_masks(lm)[1])
+
+
+def score_clip(driver: DriverMotion, generated, target: np.ndarray, target_landmarks: np.ndarray,
+               label: str = "generated", face_metrics: bool = True) -> dict[str, float]:
+    """Scores of one generated clip (T, H, W[, C]) uint8 of a pair (see the module docstring)."""
+    if len(generated) != len(driver.frames):
+        raise RealPairError(f"{label}: {len(generated)} frames for a driving clip of {len(driver.frames)}")
+    lm = onset_landmarks(generated[0], f"{label} (first frame)")
+    scores = transfer_scores(driver.motion, expression_motion(generated, lm))
+    scores["sharpness"] = _face_sharpness(generated[0], lm) / max(_face_sharpness(target, target_landmarks), 1e-12)
+    scores["identity"] = identity_distance(generated, target) if face_metrics else float("nan")
+    return scores
+
+
+def static_clip(target: np.ndarray, n: int) -> np.ndarray:
+    return np.stack([np.asarray(target)] * n)
+
+
+def uint8_clip(frames) -> np.ndarray:
+    """Tensors (T, C, H, W) in [0, 1] or arrays (T, H, W[, C]) -> (T, H, W[, C]) uint8."""
+    if hasattr(frames, "detach"):
+        from megen.video import to_uint8
+
+        out = to_uint8(frames)
+        return out[..., 0] if frames.shape[1] == 1 or bool((out[..., 0] == out[..., 1]).all()) else out
+    return np.asarray(frames)
+
+
+#: a generated system: (driving frames, driving onset landmarks, target path) -> (T, H, W[, C]) uint8 frames
+System = Callable[[list, np.ndarray, Path], np.ndarray]
+
+
+def flow_transfer_system(frames, landmarks, target_path: Path) -> np.ndarray:
+    from megen.animation.flow_transfer import flow_transfer
+
+    target = read_image(target_path)
+    return flow_transfer(target, onset_landmarks(target, str(target_path)), frames, landmarks)
+
+
+def model_system(animator, batch_size: int = 8, **animate_options) -> System:
+    """A trained model (``megen.animation.Animator``) as a System: the pair cropped and animated as
+    ``python -m megen.generate`` does it, relative motion from the first frame."""
+    from megen.animation import animate
+
+    def run(frames, landmarks, target_path: Path) -> np.ndarray:
+        image = read_image(target_path)
+        target = animator.face_input([image], source=str(target_path),
+                                     landmarks=onset_landmarks(image, str(target_path)))
+        driving = animator.face_input(frames, source="driving clip", landmarks=landmarks)
+        return uint8_clip(animate(animator.model, target, driving, batch_size=batch_size, engine=animator.engine,
+                                  **animate_options))
+
+    return run
+
+
+def score_pairs(pairs: list[RealPair], systems: dict[str, System], out_dir=None, face_metrics: bool = True,
+                sheets: bool = True, progress: Callable[[str], None] | None = None) -> dict:
+    """Score every pair for the static copy, the flow transfer, ``systems`` (label -> System) and the
+    pair's published outputs. Returns ``{"pairs": [{"pair", "driver_amplitude_px", "systems": {label:
+    scores}}], "mean": {label: scores}}`` (means over the pairs a system was scored on) and, with
+    ``out_dir``, writes ``real_pairs.json``, ``real_pairs.md`` and a sheet per pair there."""
+    out_dir = Path(out_dir) if out_dir else None
+    rows = []
+    for pair in pairs:
+        if progress:
+            progress(f"real pair {pair.name}")
+        driver = DriverMotion.of(pair.driving)
+        target = read_image(pair.target)
+        target_lm = onset_landmarks(target, str(pair.target))
+        clips = {STATIC: static_clip(target, len(driver.frames)), FLOW: flow_transfer_system(driver.frames,
+                                                                                           driver.landmarks, pair.target)}
+        for label, system in systems.items():
+            clips[label] = uint8_clip(system(driver.frames, driver.landmarks, pair.target))
+        for label, path in pair.compare.items():
+            clips[label] = np.stack(read_clip(path))
+        scored = {label: score_clip(driver, clip, target, target_lm, f"{pair.name}: {label}", face_metrics)
+                  for label, clip in clips.items()}
+        rows.append({"pair": pair.name, "driving": str(pair.driving), "target": str(pair.target),
+                     "driver_amplitude_px": rms(driver.motion), "systems": scored})
+        if out_dir is not None and sheets:
+            write_png(out_dir / "real_pairs" / f"{pair.name}.png", pair_sheet(pair.name, driver.frames, clips))
+    results = {"pairs": rows, "mean": mean_scores(rows)}
+    published = [r for r, pair in zip(rows, pairs) if pair.compare]
+    if published and len(published) < len(rows):     # published outputs cover some pairs: compare like with like
+        results["mean_published"] = mean_scores(published)
+    if out_dir is not None:
+        atomic_write_text(out_dir / "real_pairs.json", json.dumps(results, indent=2))
+        atomic_write_text(out_dir / "real_pairs.md", real_pairs_markdown(results))
+    return results
+
+
+def mean_scores(rows: list[dict]) -> dict[str, dict[str, float]]:
+    """Per system, each score's mean over the pairs it was scored on (nan-aware), and the pair count."""
+    labels = list(dict.fromkeys(label for r in rows for label in r["systems"]))
+    out = {}
+    for label in labels:
+        got = [r["systems"][label] for r in rows if label in r["systems"]]
+        out[label] = {k: float(np.nanmean([g[k] for g in got])) if any(np.isfinite(g[k]) for g in got) else float("nan")
+                      for k in SCORES}
+        out[label]["pairs"] = len(got)
+    return out
+
+
+def _fmt(v: float, digits: int = 2) -> str:
+    return "n/a" if not np.isfinite(v) else f"{v:.{digits}f}"
+
+
+def real_pairs_markdown(results: dict) -> str:
+    """Per pair and mean: a row per system; the static copy and the flow transfer first."""
+    head = ("| pair | system | expression-motion cosine | amplitude ratio | identity distance | sharpness |\n"
+            "|---|---|---|---|---|---|\n")
+    lines = ["# Real pairs (no ground truth)", "",
+             "Expression motion: both clips aligned to a canonical 256-px face, per-region optical flow minus the "
+             "face's mean; cosine and RMS ratio against the driver (1 and 1 = the driver's motion; a clip moving "
+             "under 5 % of the driver's amplitude scores 0). Identity: dlib descriptor distance to the target "
+             "(same person < 0.6). Sharpness: generated onset over the target.", "", head.rstrip("\n")]
+    means = [{"pair": "**mean**", "systems": results["mean"]}]
+    if results.get("mean_published"):
+        n = results["mean_published"][STATIC]["pairs"]
+        means.insert(0, {"pair": f"**mean of the {n} pairs with published outputs**", "systems": results["mean_published"]})
+    for row in [*results["pairs"], *means]:
+        amp = f" (driver {row['driver_amplitude_px']:.2f} px)" if "driver_amplitude_px" in row else ""
+        for label, s in row["systems"].items():
+            n = f" ({s['pairs']} pairs)" if "pairs" in s else ""
+            lines.append(f"| {row['pair']}{amp} | {label}{n} | {_fmt(s['cosine'])} | {_fmt(s['amplitude'])} | "
+                         f"{_fmt(s['identity'], 3)} | {_fmt(s['sharpness'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def pair_sheet(name: str, driving: list, clips: dict[str, np.ndarray], columns: int = 8, amplify: float = 10.0,
+               size: int = 128) -> np.ndarray:
+    """Driver and each clip (resized to ``size``) at ``columns`` evenly spaced frames, each followed by a
+    row of |frame - onset| x ``amplify``."""
+    import cv2
+    import torch
+
+    def row(frames, idx):
+        f = np.stack([cv2.resize(np.asarray(frames[k]), (size, size), interpolation=cv2.INTER_AREA) for k in idx])
+        f = f[..., None].repeat(3, -1) if f.ndim == 3 else f[..., :3]
+        return torch.from_numpy(f.astype(np.float32) / 255.0).permute(0, 3, 1, 2)
+
+    idx = np.unique(np.linspace(0, len(driving) - 1, columns).round().astype(int))
+    rows, labels = [], []
+    for label, frames in {"driver": np.stack(driving), **clips}.items():
+        r = row(frames, idx)
+        rows += [r, ((r - r[:1]).abs() * amplify).clamp(0, 1)]
+        labels += [label, f"|d| x{amplify:g}"]
+    return contact_sheet(rows, row_labels=labels, title=f"{name}: frames and |frame - onset| x{amplify:g}")
+
+
+def print_table(results: dict) -> None:
+    print(real_pairs_markdown(results).split("\n", 4)[-1], end="")
+
+
+__all__ = ["CANONICAL_SIZE", "DriverMotion", "RealPair", "RealPairError", "flow_transfer_system", "mean_scores", "model_system",
+           "pair_sheet", "print_table", "read_clip", "read_pairs", "real_pairs_markdown", "score_clip", "score_pairs"]
