@@ -47,6 +47,46 @@ def test_vox256_experiment_builds_and_runs_a_256_frame():
     assert out["deformation"].shape == (1, 64, 64, 2)
 
 
+def test_fomm_vox256_experiment_is_the_public_configuration_value_for_value():
+    """config/vox-256.yaml of first-order-model, every value megen has a key for (the deliberate
+    differences are listed in the experiment file and the README)."""
+    cfg = _compose("experiment=fomm_vox256")
+    m, w, o = cfg.model, cfg.loss.weights, cfg.optim
+    assert m.family == "fomm" and cfg.prior.input == "none" and cfg.prior.keypoint_mode == "learned"
+    assert m.background == "none" and cfg.dataset.frame_size == 256
+    # model_params: common, kp_detector, generator (with its dense motion), discriminator
+    assert (m.num_kp, m.num_channels, m.motion.estimate_jacobian) == (10, 3, True)
+    assert dict(m.motion) == {"block_expansion": 32, "max_features": 1024, "num_blocks": 5, "temperature": 0.1,
+                              "scale_factor": 0.25, "estimate_jacobian": True}
+    g = m.generator
+    assert (g.block_expansion, g.max_features, g.num_down_blocks, g.num_bottleneck_blocks) == (64, 512, 2, 6)
+    assert not g.blend_warped_source and m.dense_motion.estimate_occlusion       # estimate_occlusion_map: True
+    d = m.dense_motion
+    assert (d.block_expansion, d.max_features, d.num_blocks, d.scale_factor, d.kp_variance) == (64, 1024, 5, 0.25, 0.01)
+    assert not d.mask_prior and not d.displacement_input
+    disc = m.discriminator
+    assert list(disc.scales) == [1] and (disc.block_expansion, disc.max_features, disc.num_blocks) == (32, 512, 4)
+    assert disc.spectral_norm is True                                                # sn: True
+    # train_params
+    assert (cfg.trainer.max_epochs, cfg.data.repeats, cfg.data.batch_size) == (100, 75, 40)
+    assert list(o.milestones) == [60, 90] and o.gamma == 0.1 and list(o.betas) == [0.5, 0.999]
+    assert o.lr_generator == o.lr_discriminator == o.lr_motion == 2e-4 and o.get("weight_decay", 0) == 0
+    assert list(cfg.loss.scales) == [1, 0.5, 0.25, 0.125]
+    assert dict(cfg.loss.equivariance) == {"sigma_affine": 0.05, "sigma_tps": 0.005, "points_tps": 5}
+    assert (w.generator_gan, w.discriminator_gan) == (0, 1)
+    assert list(w.feature_matching) == [10, 10, 10, 10] and list(w.perceptual) == [10] * 5
+    assert (w.equivariance_value, w.equivariance_jacobian) == (10, 10)
+    # megen's own terms are off
+    assert (w.l1, w.keypoint_flow, w.flow, w.equivariance_flow, w.warp, w.background) == (0, 0, 0, 0, 0, 0)
+    assert not cfg.loss.flow_normalise and cfg.data.pairs == "random"
+    # dataset_params: horizontal_flip after a time flip that did not happen, i.e. a quarter of the pairs
+    assert cfg.data.flip_prob == 0.25
+    # generator_gan 0: as in the public training loop, no discriminator pass (megen does not build it)
+    system = instantiate(cfg.system)
+    assert not system.use_gan and system.discriminator is None
+    assert len(system.configure_optimizers()[0]) == 2
+
+
 def test_tpsmm_vox256_experiment_is_the_published_configuration():
     cfg = _compose("experiment=tpsmm_vox256")
     m, w, o = cfg.model, cfg.loss.weights, cfg.optim
