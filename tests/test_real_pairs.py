@@ -1,0 +1,168 @@
+"""Real-pair scoring without ground truth, on synthetic inputs: the metrics' properties, the flow-transfer
+baseline, and ``python -m megen.evaluate real.pairs=`` with its errors."""
+import cv2
+import numpy as np
+import pytest
+from helpers import run_module
+
+from megen.animation.flow_transfer import driver_flows, flow_transfer, pixel_grid, target_fields, warp_backward
+from megen.data.synthetic import embedded_photo_paths
+from megen.data.synthetic.identities import base_face
+from megen.face.align import apply_similarity, canonical_similarity, fit_similarity, similarity_from_two_points
+from megen.metrics.expression import (
+    EXPRESSION_REGIONS,
+    canonical_clip,
+    expression_motion,
+    motion_cosine,
+    region_masks,
+    rms,
+    transfer_scores,
+)
+from megen.video import read_image, write_gif
+
+AMPLITUDES = (0.0, 0.2, 0.5, 1.0, 0.6, 0.3)   # an onset -> apex -> offset intensity curve
+
+
+@pytest.fixture(scope="module")
+def face():
+    """The astronaut's face, gray, aligned to the canonical 256-px face: (frame (256, 256) uint8, landmarks (68, 2))."""
+    identity = base_face(str(embedded_photo_paths()[0]), 256)
+    gray, lm = canonical_clip([(identity.image * 255).round().astype(np.uint8)], identity.landmarks)
+    return gray[0], lm
+
+
+def _bump(centre, vector, sd=14.0) -> np.ndarray:
+    """(256, 256, 2) backward field: ``vector`` px at ``centre``, a Gaussian of ``sd`` px around it."""
+    w = np.exp(-((pixel_grid(256, 256) - np.asarray(centre)) ** 2).sum(-1) / (2 * sd * sd))
+    return (w[..., None] * np.asarray(vector, np.float32)).astype(np.float32)
+
+
+def _regional_field(lm) -> np.ndarray:
+    """A brow raise and a mouth corner pulled sideways, in px of the canonical face."""
+    return _bump(lm[17:22].mean(0), (0.0, 1.0)) + _bump(lm[48], (-0.8, 0.0))
+
+
+def _clip(frame, field) -> np.ndarray:
+    return np.stack([warp_backward(frame, a * field) for a in AMPLITUDES])
+
+
+def test_similarities_map_points_as_fitted():
+    rng = np.random.default_rng(0)
+    src = rng.uniform(0, 200, (68, 2))
+    angle, scale, shift = 0.3, 1.7, np.array([12.0, -5.0])
+    rot = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    dst = src @ rot.T + shift
+    np.testing.assert_allclose(apply_similarity(fit_similarity(src, dst), src), dst, atol=1e-9)
+    np.testing.assert_allclose(apply_similarity(similarity_from_two_points(src[:2], dst[:2]), src), dst, atol=1e-9)
+    m = canonical_similarity(src)
+    eyes = apply_similarity(m, np.stack([src[36:42].mean(0), src[42:48].mean(0)]))
+    np.testing.assert_allclose(eyes, [[0.29 * 256, 0.33 * 256], [0.71 * 256, 0.33 * 256]], atol=1e-9)
+
+
+def test_a_clip_against_itself_scores_one_and_a_static_clip_zero(face):
+    frame, lm = face
+    motion = expression_motion(_clip(frame, _regional_field(lm)), lm)
+    assert motion.shape == (len(AMPLITUDES), len(EXPRESSION_REGIONS), 2)
+    assert transfer_scores(motion, motion) == pytest.approx({"cosine": 1.0, "amplitude": 1.0})
+    static = expression_motion(np.stack([frame] * len(AMPLITUDES)), lm)
+    assert rms(static) < 1e-3
+    assert transfer_scores(motion, static) == {"cosine": 0.0, "amplitude": 0.0}
+    # the direction of a motion under 5 % of the driver's is not scored
+    assert transfer_scores(motion, 0.04 * motion) == {"cosine": 0.0, "amplitude": 0.0}
+    assert transfer_scores(motion, 0.5 * motion) == pytest.approx({"cosine": 1.0, "amplitude": 0.5})
+    assert motion_cosine(motion, -motion) == pytest.approx(-1.0)
+
+
+def test_a_clip_shifted_as_a_whole_has_no_expression_motion(face):
+    frame, lm = face
+    shift = np.broadcast_to(np.float32([0.7, -0.4]), (256, 256, 2))
+    motion = expression_motion(_clip(frame, shift), lm)
+    # the head moved 0.8 px; what is left after removing the face's mean is flow-estimation noise
+    assert rms(motion) < 0.05 and np.abs(motion).max() < 0.1
+
+
+def test_a_known_regional_flow_comes_back(face):
+    frame, lm = face
+    field = _regional_field(lm)
+    measured = expression_motion(_clip(frame, field), lm)
+    regions, whole = region_masks(lm)
+    # for a small smooth warp the forward flow is minus the backward field
+    expected = np.stack([-(np.stack([(a * field)[r].mean(0) for r in regions]) - (a * field)[whole].mean(0))
+                         for a in AMPLITUDES])
+    assert np.abs(measured - expected).max() < 0.06        # px, for a brow moving 0.28 px on average
+    scores = transfer_scores(expected, measured)
+    assert scores["cosine"] > 0.98 and 0.85 < scores["amplitude"] < 1.25
+
+
+def test_flow_transfer_keeps_size_and_colour_and_a_static_clip_is_the_target(face):
+    frame, lm = face
+    target = read_image(embedded_photo_paths()[1])            # a colour photo of another person
+    from megen.face.landmarks import detect_landmarks
+
+    target_lm = detect_landmarks(target)
+    static = flow_transfer(target, target_lm, [frame] * 4, lm)
+    assert static.shape == (4, *target.shape) and static.dtype == np.uint8
+    assert np.abs(static.astype(int) - target[None]).max() <= 1
+    moving = flow_transfer(target, target_lm, list(_clip(frame, _regional_field(lm))), lm)
+    assert moving.shape == (len(AMPLITUDES), *target.shape)
+    assert np.abs(moving[3].astype(int) - target).max() > 10      # the brow and the mouth corner moved
+    assert not np.array_equal(moving[3][..., 0], moving[3][..., 1])   # still in colour
+
+
+def test_flow_transfer_reproduces_a_known_shift(face):
+    """A driver shifted by a known amount moves a target of another size by that amount, scaled to the target."""
+    frame, lm = face
+    shift = np.float32([0.6, -0.3])
+    clip = list(_clip(frame, np.broadcast_to(shift, (256, 256, 2))))
+    small = cv2.resize(frame, (128, 128), interpolation=cv2.INTER_AREA)
+    small_lm = (lm + 0.5) / 2 - 0.5
+    fields = target_fields(driver_flows(clip, lm), small_lm, small.shape)
+    _, whole = region_masks(small_lm, 128)
+    for k, a in enumerate(AMPLITUDES):
+        # px of the half-size target: half the driver's shift, within 0.05 px over the face (Farneback's
+        # sub-pixel bias on uint8 frames: +10 % at 0.1 px, -14 % at 0.6 px)
+        np.testing.assert_allclose(fields[k][whole].mean(0), a * shift / 2, atol=0.05)
+    out = flow_transfer(small, small_lm, clip, lm)
+    assert out.shape == (len(AMPLITUDES), 128, 128)
+    np.testing.assert_array_equal(out[0], small)
+
+
+def _write_pairs(tmp_path, face, driving_frames=None):
+    frame, lm = face
+    clip = _clip(frame, _regional_field(lm)) if driving_frames is None else driving_frames
+    write_gif(tmp_path / "drive.gif", np.repeat(clip[..., None], 3, -1), 25)
+    from megen.video import write_png
+
+    write_png(tmp_path / "target.png", np.repeat(frame[..., None], 3, -1))
+    (tmp_path / "pairs.csv").write_text("driving,target,compare\ndrive.gif,target.png,copy=drive.gif\n")
+    return tmp_path / "pairs.csv"
+
+
+def test_evaluate_real_pairs_without_a_checkpoint_scores_the_baselines(tmp_path, face):
+    pairs = _write_pairs(tmp_path, face)
+    out = run_module("megen.evaluate", f"real.pairs={pairs}", f"run_dir={tmp_path / 'run'}", "face_metrics=false",
+                     f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    import json
+
+    results = json.loads((tmp_path / "run" / "real_pairs.json").read_text())
+    scores = results["mean"]
+    # the driver itself, given as a published output, reproduces the driver's motion exactly
+    assert scores["copy"]["cosine"] == pytest.approx(1.0) and scores["copy"]["amplitude"] == pytest.approx(1.0)
+    assert scores["static"]["cosine"] == 0.0 and scores["static"]["amplitude"] == 0.0
+    assert scores["flow_transfer"]["cosine"] > 0.9
+    assert "| drive-target (driver" in out.stdout and "flow_transfer" in out.stdout
+    assert (tmp_path / "run" / "real_pairs" / "drive-target.png").is_file()
+
+
+def test_evaluate_real_pairs_names_a_missing_clip_and_a_clip_without_a_face(tmp_path, face):
+    pairs = _write_pairs(tmp_path, face)
+    pairs.write_text("driving,target\nnowhere.gif,target.png\n")
+    out = run_module("megen.evaluate", f"real.pairs={pairs}", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+    assert "nowhere.gif (no such file)" in out.stderr and "pairs.csv:2" in out.stderr
+    blank = np.random.default_rng(0).integers(120, 136, (4, 96, 96)).astype(np.uint8)   # no face, frames differ
+    _write_pairs(tmp_path, face, blank)
+    out = run_module("megen.evaluate", f"real.pairs={pairs}", f"hydra.run.dir={tmp_path / 'run2'}", cwd=tmp_path)
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+    assert "no face found in" in out.stderr and "drive.gif" in out.stderr
