@@ -6,6 +6,12 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def _relu() -> nn.ReLU:
+    """In place: every ReLU here follows a BatchNorm, whose backward needs its input, not its output, so
+    overwriting the output saves a tensor's allocation and a pass over memory with the same numbers."""
+    return nn.ReLU(inplace=True)
+
+
 class ResBlock2d(nn.Module):
     """Pre-activation residual block; keeps (B, C, H, W)."""
 
@@ -13,8 +19,8 @@ class ResBlock2d(nn.Module):
         super().__init__()
         pad = kernel_size // 2
         self.body = nn.Sequential(
-            nn.BatchNorm2d(channels), nn.ReLU(), nn.Conv2d(channels, channels, kernel_size, padding=pad),
-            nn.BatchNorm2d(channels), nn.ReLU(), nn.Conv2d(channels, channels, kernel_size, padding=pad),
+            nn.BatchNorm2d(channels), _relu(), nn.Conv2d(channels, channels, kernel_size, padding=pad),
+            nn.BatchNorm2d(channels), _relu(), nn.Conv2d(channels, channels, kernel_size, padding=pad),
         )
 
     def forward(self, x):
@@ -26,7 +32,7 @@ class UpBlock2d(nn.Module):
 
     def __init__(self, cin: int, cout: int):
         super().__init__()
-        self.conv = nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU())
+        self.conv = nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), _relu())
 
     def forward(self, x):
         return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
@@ -37,7 +43,7 @@ class DownBlock2d(nn.Module):
 
     def __init__(self, cin: int, cout: int):
         super().__init__()
-        self.conv = nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU())
+        self.conv = nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), _relu())
 
     def forward(self, x):
         return F.avg_pool2d(self.conv(x), 2)
@@ -49,7 +55,7 @@ class SameBlock2d(nn.Module):
     def __init__(self, cin: int, cout: int, kernel_size: int = 3):
         super().__init__()
         self.conv = nn.Sequential(nn.Conv2d(cin, cout, kernel_size, padding=kernel_size // 2), nn.BatchNorm2d(cout),
-                                  nn.ReLU())
+                                  _relu())
 
     def forward(self, x):
         return self.conv(x)
