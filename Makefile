@@ -23,8 +23,9 @@ train: install
 prepare: install
 	$(PY) -m megen.prepare $(ARGS)
 
+# two workers, whole test files each (a file's module fixtures are built once); `make test ARGS=-n0` runs in one process
 test: install
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest -n 2 --dist loadfile $(ARGS)
 
 lint: install
 	$(PY) -m ruff check src tests

@@ -30,6 +30,7 @@ def fixed(tmp_path_factory):
     return _fixed_batch(tmp_path_factory.mktemp("learning"))
 
 
+@pytest.mark.slow
 def test_default_recipe_learns_the_motion_of_a_fixed_batch(fixed):
     cfg, batch = fixed
     torch.manual_seed(0)
@@ -41,6 +42,7 @@ def test_default_recipe_learns_the_motion_of_a_fixed_batch(fixed):
     assert epe < 0.7, f"flow EPE / zero-flow EPE {epe:.3f} (before {before[1]:.3f})"
 
 
+@pytest.mark.slow
 def test_a_cut_path_from_the_losses_to_the_motion_does_not_learn(fixed, monkeypatch):
     """The same fit with the dense deformation detached from every loss stays a static copy."""
     cfg, batch = fixed

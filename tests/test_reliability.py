@@ -37,6 +37,7 @@ def _wait_for_step(path, step, proc, timeout=300):
     raise AssertionError(f"no checkpoint at step {step} after {timeout} s")
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_from_last(tmp_path):
     long_epoch = ["data.repeats=40", "trainer.limit_train_batches=40", "evaluate_at_end=false"]
     args = tiny_overrides(tmp_path, *EVERY_STEP, *long_epoch, "callbacks.progress=null")
@@ -108,6 +109,7 @@ def test_corrupt_manifest_is_detected_and_rebuilt(tmp_path, small_spec):
     assert summary["reused"] == summary["clips"] and len(read_manifest(folder)) == summary["clips"]
 
 
+@pytest.mark.slow
 def test_two_prepares_on_one_cache_at_once(tmp_path):
     args = ["megen.prepare", f"paths.data_dir={tmp_path}", "dataset.n_subjects=3", "dataset.clips_per_subject=2",
             "progress=false"]
@@ -170,6 +172,7 @@ def test_checkpoints_load_weights_only_and_unsafe_needs_opt_in(tmp_path, monkeyp
     assert isinstance(load_checkpoint(path)["payload"], _Arbitrary)
 
 
+@pytest.mark.slow
 def test_same_seed_same_first_losses(tmp_path):
     losses = []
     for name in ("a", "b"):
@@ -181,6 +184,7 @@ def test_same_seed_same_first_losses(tmp_path):
     pd.testing.assert_frame_equal(losses[0].reset_index(drop=True), losses[1].reset_index(drop=True))
 
 
+@pytest.mark.slow
 def test_last_checkpoint_is_the_newest_epoch_even_when_it_is_not_the_best(tmp_path):
     # val/l1_static is the same every epoch, so only the first epoch is ever a "best" checkpoint
     cfg = compose_train(tmp_path, "data.repeats=2", "trainer.limit_train_batches=2", "trainer.max_epochs=3",

@@ -288,6 +288,7 @@ def test_tps_trains_on_the_synthetic_set(tmp_path):
     assert "train/equivariance_jacobian_step" not in logged.columns          # no Jacobians to hold equivariant
 
 
+@pytest.mark.slow
 def test_tps_trains_with_ddp_on_cpu(tmp_path):
     """Two processes, through the dropout epochs: every parameter gets a gradient in every step."""
     import json

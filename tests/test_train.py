@@ -32,6 +32,7 @@ def assert_epoch_lines(out, epochs: list[int], total: int, tested: bool = True) 
     assert not [n for n in HARMLESS_NOISE if n in both], [n for n in HARMLESS_NOISE if n in both]
 
 
+@pytest.mark.slow
 def test_cli_trains_checkpoints_samples_and_resumes(tmp_path):
     out = run_module("megen.train", *tiny_overrides(tmp_path, "trainer.max_epochs=2"), cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -77,6 +78,7 @@ def test_model_and_prior_variants_train(tmp_path, extra):
     assert 0 < result["metrics"]["val/rmte"] < 10
 
 
+@pytest.mark.slow
 def test_wandb_logger_offline(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
@@ -92,6 +94,7 @@ def test_missing_vgg_weights_fail_with_instructions(tmp_path):
         train(cfg)
 
 
+@pytest.mark.slow
 def test_ddp_on_cpu_with_two_processes(tmp_path):
     env = {**os.environ, "PL_DISABLE_FORK": "1"}
     out = run_module("megen.train", *tiny_overrides(tmp_path, "trainer=ddp", "trainer.accelerator=cpu",

@@ -18,6 +18,7 @@ def data_dir(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_mix_of_casme2_samm_smic_trains(tmp_path, data_dir):
     cfg = compose_train(tmp_path, "dataset=mix", "dataset.sources=[casme2,samm,smic]", "dataset.frame_size=64",
                         "dataset.weights=[1,1,2]", "dataset.workers=1", f"paths.data_dir={data_dir}",
