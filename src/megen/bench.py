@@ -50,7 +50,7 @@ def bench_synthetic(args) -> None:
         start = time.perf_counter()
         prepare_dataset(cfg, tmp, progress=False)
         warm = time.perf_counter() - start
-    print(f"prepare-synthetic clips={summary['clips']} frame_size={cfg.frame_size} cold_s={cold:.2f} reuse_s={warm:.2f}")
+    _say(f"prepare-synthetic clips={summary['clips']} frame_size={cfg.frame_size} cold_s={cold:.2f} reuse_s={warm:.2f}")
 
 
 def _parse(value: str):
@@ -95,10 +95,14 @@ def _per_frame_loop(model, target, driving, device, batch):
             model(src, f[None].to(device), target.prior.to(device), target.keypoints.to(device))
 
 
-def _clip_animation(model, target, driving, device, batch):
+def _clip_animation(model, target, driving, device, batch, precision="fp32"):
     from megen.animation import animate
 
-    animate(model, target, driving, batch_size=batch)
+    return animate(model, target, driving, batch_size=batch, precision=precision)
+
+
+def _clip_animation_bf16(model, target, driving, device, batch):
+    return _clip_animation(model, target, driving, device, batch, precision="bf16")
 
 
 def _gflop_per_frame(fn, model, target, driving, device, batch) -> float:
@@ -144,8 +148,12 @@ def bench_generate(args) -> None:
     n_frames = int(opts.get("frames", 16))
     device = opts.get("device", "cuda" if torch.cuda.is_available() else "cpu")
     batch = int(opts.get("batch_size", default_batch_size(device)))
+    precisions = opts.get("precision", "fp32").split(",")
+    bad = [p for p in precisions if p not in ("fp32", "bf16")]
+    if bad:
+        raise SystemExit(f"unknown precision {','.join(bad)}; valid: fp32, bf16 (precision=bf16 times both)")
     torch.manual_seed(0)
-    print(f"device={device} threads={torch.get_num_threads()} frames={n_frames} batch_size={batch}")
+    _say(f"device={device} threads={torch.get_num_threads()} frames={n_frames} batch_size={batch}")
     for name in opts.get("experiments", "fomm_vox256,fp_fomm_paper").split(","):
         cfg = _compose_train(f"experiment={name}", *config_overrides)
         size = int(cfg.dataset.frame_size)
@@ -155,13 +163,32 @@ def bench_generate(args) -> None:
                            torch.rand(1, prior.num_keypoints, 2) * 2 - 1)
         driving = FaceInput(torch.rand(n_frames, 3, size, size), target.prior, target.keypoints)
 
-        for label, fn in (("reference-loop", _per_frame_loop), ("megen", _clip_animation)):
+        cases = [("reference-loop", _per_frame_loop), ("megen", _clip_animation)]
+        if "bf16" in precisions:       # beside fp32, with its largest difference from the fp32 frames
+            cases.append(("megen-bf16", _clip_animation_bf16))
+        for label, fn in cases:
             seconds = _timed(fn, model, target, driving, device, batch)
-            gflop = _gflop_per_frame(fn, model, target, driving, device, batch)
-            print(f"{name}-{label} fps={n_frames / seconds:.2f} gflop_per_frame={gflop:.1f} "
-                  f"gflops={gflop * n_frames / seconds:.0f}")
+            if label != "megen-bf16":    # the same operations in either precision
+                gflop = _gflop_per_frame(fn, model, target, driving, device, batch)
+            diff = ""
+            if label == "megen-bf16":
+                exact = _clip_animation(model, target, driving, device, batch)
+                diff = f" max_abs_diff={float((fn(model, target, driving, device, batch) - exact).abs().max()):.2e}"
+            _say(f"{name}-{label} fps={n_frames / seconds:.2f} gflop_per_frame={gflop:.1f} "
+                 f"gflops={gflop * n_frames / seconds:.0f}{diff}")
         if opts.get("onnx", "true") != "false" and str(device) == "cpu":
             _onnx_generation(name, model, target, driving, batch, size, prior, n_frames, gflop)
+
+
+def export_extra_missing() -> str | None:
+    """None where the export extra imports, else the one-sentence reason the ONNX line is skipped."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError as err:
+        return (f"needs the export extra ({err.name or 'onnx'} is not installed): pip install -e '.[export]' "
+                f"(or set onnx=false)")
+    return None
 
 
 def _onnx_generation(name, model, target, driving, batch, size, prior, n_frames, gflop) -> None:
@@ -169,15 +196,22 @@ def _onnx_generation(name, model, target, driving, batch, size, prior, n_frames,
     ``gflop``: one frame's work in megen's clip animation, the same graph."""
     import tempfile
 
+    import torch
+
     from megen.animation import animate
     from megen.animation.onnx_backend import ExportError, OnnxFrameEngine
 
+    missing = export_extra_missing()
+    if missing:
+        _say(f"{name}-onnxruntime skipped: {missing}")
+        return
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         try:
             engine = OnnxFrameEngine.from_model(model, size, prior.channels, prior.map_size, folder=tmp)
-        except (ExportError, ImportError) as err:
-            print(f"{name}-onnxruntime skipped: {err}")
+        except (ExportError, ImportError, torch.onnx.errors.OnnxExporterError) as err:
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            _say(f"{name}-onnxruntime skipped: {reason}")
             return
         export_s = time.perf_counter() - start
         animate(model, target, _first_frames(driving), batch_size=batch, engine=engine)   # session warm-up
@@ -186,7 +220,7 @@ def _onnx_generation(name, model, target, driving, batch, size, prior, n_frames,
         seconds = time.perf_counter() - start
     expected = animate(model, target, driving, batch_size=batch)
     diff = float((generated - expected).abs().max())
-    print(f"{name}-onnxruntime fps={n_frames / seconds:.2f} gflops={gflop * n_frames / seconds:.0f} "
+    _say(f"{name}-onnxruntime fps={n_frames / seconds:.2f} gflops={gflop * n_frames / seconds:.0f} "
           f"max_abs_diff={diff:.2e} export_s={export_s:.1f}")
 
 
@@ -214,7 +248,7 @@ def bench_prepare(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         write_raw_tree(clips, Path(tmp) / "casme2", "casme2", canvas=(480, 640), quirks=False, seed=0)
-        print(f"tree written in {time.perf_counter() - start:.1f} s ({n_clips} clips x {n_frames} frames, 640x480 JPEG)")
+        _say(f"tree written in {time.perf_counter() - start:.1f} s ({n_clips} clips x {n_frames} frames, 640x480 JPEG)")
         cfg = {"name": "casme2", "root": str(Path(tmp) / "casme2"), "frame_size": 256, "workers": workers}
         start = time.perf_counter()
         _, summary = prepare_dataset(cfg, Path(tmp) / "cache", progress=False)
@@ -223,7 +257,7 @@ def bench_prepare(args) -> None:
         prepare_dataset(cfg, Path(tmp) / "cache", progress=False)
         warm = time.perf_counter() - start
     frames = summary["clips"] * n_frames
-    print(f"prepare-casme2 clips={summary['clips']} frames={frames} workers={workers} seconds={cold:.1f} "
+    _say(f"prepare-casme2 clips={summary['clips']} frames={frames} workers={workers} seconds={cold:.1f} "
           f"frames_per_s={frames / cold:.0f} rerun_seconds={warm:.1f}")
 
 
@@ -242,16 +276,16 @@ def bench_gradients(args) -> None:
     start = time.perf_counter()
     norms, summary = diagnose(system, batch)
     seconds = time.perf_counter() - start
-    print(f"gradients batch_size={batch['source'].shape[0]} frame_size={batch['source'].shape[-1]} "
+    _say(f"gradients batch_size={batch['source'].shape[0]} frame_size={batch['source'].shape[-1]} "
           f"seconds={seconds:.2f}")
     nets = list(next(iter(norms.values()), {}))
     totals = {net: sum(per_net[net] for per_net in norms.values()) for net in nets}
     for term, per_net in norms.items():
         for net, value in per_net.items():
             share = value / totals[net] if totals[net] > 0 else 0.0
-            print(f"grad term={term} net={net} norm={value:.4g} share={share:.3f}")
+            _say(f"grad term={term} net={net} norm={value:.4g} share={share:.3f}")
     for name, value in summary.items():
-        print(f"motion {name}={value:.4g}")
+        _say(f"motion {name}={value:.4g}")
 
 
 def bench_fit(args) -> None:
@@ -273,7 +307,7 @@ def bench_fit(args) -> None:
     system = instantiate(cfg.system)
     label = " ".join(overrides) or "default"
     rmte, epe = batch_scores(system, batch)
-    print(f"fit {label} step=0 rmte={rmte:.3f} epe_over_zero_flow={epe:.3f}")
+    _say(f"fit {label} step=0 rmte={rmte:.3f} epe_over_zero_flow={epe:.3f}")
     done = 0
     while done < fit["steps"]:
         n = min(fit["report_every"], fit["steps"] - done)
@@ -281,7 +315,7 @@ def bench_fit(args) -> None:
         fit_batch(system, batch, n, seed=done)
         done += n
         rmte, epe = batch_scores(system, batch)
-        print(f"fit {label} step={done} rmte={rmte:.3f} epe_over_zero_flow={epe:.3f} "
+        _say(f"fit {label} step={done} rmte={rmte:.3f} epe_over_zero_flow={epe:.3f} "
               f"seconds={time.perf_counter() - start:.1f}")
 
 
@@ -314,10 +348,14 @@ def random_train_batch(system, batch: int, size: int, seed: int = 0) -> dict:
 
 
 def time_training_steps(cfg, size: int, batch: int, steps: int = 3, warmup: int = 1, flops: bool = True,
-                        device: str = "cpu") -> dict:
+                        device: str = "cpu", between=None) -> dict:
     """Run ``warmup + steps`` (+1 counted for FLOPs) training batches of the composed train config
     through a Lightning fit loop; returns ``{"step_s": [...], "cpu_s": [...], "gflop": float | None}``
-    (wall-clock and process CPU seconds of each timed batch, FLOPs of one batch, forward and backward)."""
+    (wall-clock and process CPU seconds of each timed batch, FLOPs of one batch, forward and backward).
+
+    ``between(data)``, if given, is called with the random batch after each warm-up and timed batch,
+    outside megen's timing (another implementation's step, interleaved with megen's); its wall-clock
+    and CPU seconds after warm-up are returned too, as ``between_s`` and ``between_cpu_s``."""
     import pytorch_lightning as pl
     import torch
     from hydra.utils import instantiate
@@ -325,6 +363,7 @@ def time_training_steps(cfg, size: int, batch: int, steps: int = 3, warmup: int 
     from torch.utils.flop_counter import FlopCounterMode
 
     seconds, cpu, counted = [], [], {}
+    other = {"between_s": [], "between_cpu_s": []}
     flop_batch = warmup + steps if flops else -1
 
     class _Timer(pl.Callback):
@@ -341,20 +380,153 @@ def time_training_steps(cfg, size: int, batch: int, steps: int = 3, warmup: int 
             if batch_idx == flop_batch:
                 counted["mode"].__exit__(None, None, None)
                 counted["gflop"] = counted["mode"].get_total_flops() / 1e9
-            elif batch_idx >= warmup:
+                return
+            if batch_idx >= warmup:
                 seconds.append(elapsed)
                 cpu.append(used)
+            if between is not None:
+                start, start_cpu = time.perf_counter(), time.process_time()
+                between(data)
+                if batch_idx >= warmup:
+                    other["between_s"].append(time.perf_counter() - start)
+                    other["between_cpu_s"].append(time.process_time() - start_cpu)
 
     torch.manual_seed(int(cfg.seed))
     system = instantiate(cfg.system)
     data = random_train_batch(system, batch, size)
     n = warmup + steps + (1 if flops else 0)
     trainer = pl.Trainer(accelerator="gpu" if str(device).startswith("cuda") else "cpu", devices=1, max_epochs=1,
+                         precision=cfg.trainer.get("precision", "32-true"),
                          limit_train_batches=n, limit_val_batches=0, num_sanity_val_steps=0, logger=False,
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                          callbacks=[_Timer()])
     trainer.fit(system, train_dataloaders=DataLoader(_Batches(data, n), batch_size=None))
-    return {"step_s": seconds, "cpu_s": cpu, "gflop": counted.get("gflop")}
+    result = {"step_s": seconds, "cpu_s": cpu, "gflop": counted.get("gflop")}
+    return {**result, **other} if between is not None else result
+
+
+def _random_vgg19(pretrained: bool = False, **_):
+    """Stands in for ``torchvision.models.vgg19`` when the public code is timed: the same layers,
+    megen's seeded random weights (no ImageNet file is read; the arithmetic is the same)."""
+    import warnings
+    from types import SimpleNamespace
+
+    from megen.models.perceptual import Vgg19
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        features = Vgg19(allow_random=True).features
+    return SimpleNamespace(features=features)
+
+
+#: the public code's top-level packages, and torchvision, which its perceptual loss imports
+_REFERENCE_PACKAGES = ("modules", "sync_batchnorm", "torchvision")
+
+
+def load_reference(path):
+    """The public first-order-model code's networks and training models, imported from a checkout at
+    ``path`` as they are; at run time only, ``torchvision.models.vgg19`` is a random stand-in of the
+    same shape (torchvision is not installed here, and no weights are downloaded). The modules are
+    removed from ``sys.modules`` again, so nothing of it stays importable by name."""
+    import importlib
+    import sys
+    import types
+    import warnings
+    from types import SimpleNamespace
+
+    root = Path(path).expanduser().resolve()
+    if not (root / "modules" / "model.py").is_file():
+        raise SystemExit(f"bench.reference={path} is not a first-order-model checkout (no modules/model.py); "
+                         f"git clone https://github.com/AliaksandrSiarohin/first-order-model")
+    ours = lambda name: name.split(".")[0] in _REFERENCE_PACKAGES   # noqa: E731
+    saved = {name: module for name, module in sys.modules.items() if ours(name)}
+    for name in saved:
+        del sys.modules[name]
+    vision, models = types.ModuleType("torchvision"), types.ModuleType("torchvision.models")
+    models.vgg19, vision.models = _random_vgg19, models
+    sys.modules.update({"torchvision": vision, "torchvision.models": models})
+    sys.path.insert(0, str(root))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loaded = {name: importlib.import_module(f"modules.{name}")
+                      for name in ("model", "generator", "discriminator", "keypoint_detector")}
+    finally:
+        sys.path.remove(str(root))
+        for name in [name for name in sys.modules if ours(name)]:
+            del sys.modules[name]
+        sys.modules.update(saved)
+    return SimpleNamespace(root=root, GeneratorFullModel=loaded["model"].GeneratorFullModel,
+                           DiscriminatorFullModel=loaded["model"].DiscriminatorFullModel,
+                           OcclusionAwareGenerator=loaded["generator"].OcclusionAwareGenerator,
+                           MultiScaleDiscriminator=loaded["discriminator"].MultiScaleDiscriminator,
+                           KPDetector=loaded["keypoint_detector"].KPDetector)
+
+
+def reference_step(path, config: str = "config/vox-256.yaml", device: str = "cpu", seed: int = 0):
+    """One training step of the public first-order-model code at its own ``config`` (a path inside the
+    checkout, or any file): its ``GeneratorFullModel`` forward, the backward of the summed losses and the
+    generator's and key-point detector's Adam updates, then the discriminator's pass and update where
+    ``generator_gan`` is not 0, and the losses copied to numpy, as its ``train.py`` loop does.
+    Returns ``(step, config dict)``; ``step(batch)`` takes a batch with ``source`` and ``driving``."""
+    import warnings
+
+    import torch
+    import yaml
+
+    ref = load_reference(path)
+    file = Path(config) if Path(config).is_absolute() else ref.root / config
+    conf = yaml.safe_load(file.read_text())
+    common, train = conf["model_params"]["common_params"], conf["train_params"]
+    torch.manual_seed(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        generator = ref.OcclusionAwareGenerator(**conf["model_params"]["generator_params"], **common)
+        discriminator = ref.MultiScaleDiscriminator(**conf["model_params"]["discriminator_params"], **common)
+        kp_detector = ref.KPDetector(**conf["model_params"]["kp_detector_params"], **common)
+        # on a machine with CUDA its constructors move the pyramid and VGG there: everything to ``device``
+        generator_full = ref.GeneratorFullModel(kp_detector, generator, discriminator, train).to(device)
+        discriminator_full = ref.DiscriminatorFullModel(kp_detector, generator, discriminator, train).to(device)
+    adam = lambda module, lr: torch.optim.Adam(module.parameters(), lr=lr, betas=(0.5, 0.999))   # noqa: E731
+    opt_g, opt_d = adam(generator, train["lr_generator"]), adam(discriminator, train["lr_discriminator"])
+    opt_kp = adam(kp_detector, train["lr_kp_detector"])
+    gan = train["loss_weights"]["generator_gan"] != 0
+    sync = torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
+
+    def step(batch: dict) -> dict:
+        x = {"source": batch["source"].to(device), "driving": batch["driving"].to(device)}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # its grid_sample / interpolate / sigmoid calls warn on every call
+            losses, generated = generator_full(x)
+            sum(v.mean() for v in losses.values()).backward()
+            opt_g.step()
+            opt_g.zero_grad()
+            opt_kp.step()
+            opt_kp.zero_grad()
+            if gan:
+                opt_d.zero_grad()
+                losses_d = discriminator_full(x, generated)
+                sum(v.mean() for v in losses_d.values()).backward()
+                opt_d.step()
+                opt_d.zero_grad()
+                losses.update(losses_d)
+        values = {k: v.mean().detach().cpu().numpy() for k, v in losses.items()}
+        sync()
+        return values
+
+    return step, conf
+
+
+def cpu_capability() -> str:
+    """The instruction-set level torch's CPU kernels run at (``AVX2``, ``AVX512``, ...): every bench line
+    says it, since it decides the speed of each precision (``ATEN_CPU_CAPABILITY=avx2`` forces a lower one)."""
+    import torch
+
+    return str(torch.backends.cpu.get_cpu_capability())
+
+
+def _say(line: str) -> None:
+    print(f"{line} cpu={cpu_capability()}")
 
 
 def bench_train(args) -> None:
@@ -363,30 +535,61 @@ def bench_train(args) -> None:
     import torch
 
     bench, overrides = _split_settings(args.overrides, "bench", {"size": 128, "batch": 4, "steps": 3, "warmup": 1,
-                                                                "flops": True, "device": "cpu"})
+                                                                "flops": True, "device": "cpu", "reference": None,
+                                                                "reference_config": "config/vox-256.yaml"})
     size, batch = int(bench["size"]), int(bench["batch"])
     # random VGG features time like ImageNet ones; no weights file is needed to measure
     fixed = [f"dataset.frame_size={size}", f"data.batch_size={batch}", "loss.perceptual.allow_random=true"]
     label = " ".join(overrides) or "default"
-    print(f"train device={bench['device']} threads={torch.get_num_threads()} size={size} batch={batch} "
-          f"steps={bench['steps']} warmup={bench['warmup']}")
+    _say(f"train device={bench['device']} threads={torch.get_num_threads()} size={size} batch={batch} "
+         f"steps={bench['steps']} warmup={bench['warmup']}")
     cases = [(label, overrides)]
     cfg = _compose_train(*overrides, *fixed)
     if cfg.prior.input != "none" or cfg.prior.keypoint_mode != "learned":
         cases.append((f"{label} prior=none", [*overrides, "prior.input=none", "prior.keypoint_mode=learned"]))
+    precision = str(cfg.trainer.get("precision", "32-true"))
+    if precision not in ("32-true", "32"):
+        cases.append((f"{label} trainer.precision=32-true", [*overrides, "trainer.precision=32-true"]))
+    reference = None
+    if bench["reference"]:
+        reference, _ = reference_step(bench["reference"], str(bench["reference_config"]), str(bench["device"]),
+                                      int(cfg.seed))
+    seen = {}
+
+    def interleaved(data):     # the public code's step, between the first case's steps
+        seen["data"] = data
+        reference(data)
+
     medians = []
-    for name, case in cases:
+    for i, (name, case) in enumerate(cases):
         cfg = _compose_train(*case, *fixed)
+        between = interleaved if reference is not None and i == 0 else None
         result = time_training_steps(cfg, size, batch, int(bench["steps"]), int(bench["warmup"]), bool(bench["flops"]),
-                                     str(bench["device"]))
+                                     str(bench["device"]), between=between)
         step = statistics.median(result["step_s"])
         medians.append(step)
         gflops = f" gflops={result['gflop']:.1f}" if result["gflop"] is not None else ""
         runs = ",".join(f"{s:.2f}" for s in result["step_s"])
         cpu = statistics.median(result["cpu_s"])
-        print(f"{name} step_s={step:.3f} samples_per_s={batch / step:.2f}{gflops} cpu_s={cpu:.2f} steps_s=[{runs}]")
-    if len(medians) == 2:
-        print(f"{label} prior_overhead={100 * (medians[0] / medians[1] - 1):+.1f}%")
+        _say(f"{name} step_s={step:.3f} samples_per_s={batch / step:.2f}{gflops} cpu_s={cpu:.2f} steps_s=[{runs}]")
+        if between is not None:
+            ref_step = statistics.median(result["between_s"])
+            ref_gflops = ""
+            if bench["flops"]:
+                from torch.utils.flop_counter import FlopCounterMode
+
+                with FlopCounterMode(display=False) as counter:
+                    reference(seen["data"])
+                ref_gflops = f" gflops={counter.get_total_flops() / 1e9:.1f}"
+            runs = ",".join(f"{s:.2f}" for s in result["between_s"])
+            _say(f"reference first-order-model ({bench['reference_config']}) step_s={ref_step:.3f} "
+                 f"samples_per_s={batch / ref_step:.2f}{ref_gflops} "
+                 f"cpu_s={statistics.median(result['between_cpu_s']):.2f} steps_s=[{runs}]")
+            _say(f"{name} megen_over_reference={step / ref_step:.3f} (step medians, interleaved in one run)")
+    if len(medians) > 1 and cases[1][0].endswith("prior=none"):
+        _say(f"{label} prior_overhead={100 * (medians[0] / medians[1] - 1):+.1f}%")
+    if cases[-1][0].endswith("trainer.precision=32-true"):
+        _say(f"{label} {precision}_over_32-true={medians[0] / medians[-1]:.3f}")
 
 
 def bench_all(args) -> None:

@@ -32,6 +32,8 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 # several seconds before a typo could be reported. tests/test_config_check.py keeps them equal.
 PAIR_MODES = ("random", "onset", "apex")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
+#: generate ``precision=`` (megen.animation.precision.PRECISIONS)
+GENERATE_PRECISIONS = ("fp32", "bf16")
 PRECISIONS = ("16-mixed", "bf16-mixed", "32-true", "64-true", "16-true", "bf16-true", "transformer-engine",
               "transformer-engine-float16", "64", "32", "16", "bf16", 64, 32, 16)
 
@@ -272,6 +274,7 @@ def validate_generate(cfg) -> None:
 
     c = Checker(cfg)
     c.choice("protocol", PROTOCOLS, optional=True)
+    c.choice("precision", GENERATE_PRECISIONS)
     for key in ("relative", "adapt_movement_scale", "find_best_frame", "crop"):
         c.boolean(key)
     c.number("fps", positive=True, optional=True)

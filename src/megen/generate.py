@@ -70,7 +70,8 @@ def run(cfg: DictConfig) -> list[Path]:
         inputs = load_pair_inputs(cfg.target, str(cfg.driving), crop=crop, cache_dir=cfg.paths.cache_dir,
                                   background=cfg.get("alpha_background", 255))
     device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    animator = Animator.from_checkpoint(cfg.ckpt, device=device, family=cfg.get("family"), backend=cfg.get("backend", "torch"))
+    animator = Animator.from_checkpoint(cfg.ckpt, device=device, family=cfg.get("family"), backend=cfg.get("backend", "torch"),
+                                        precision=cfg.get("precision", "fp32"))
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     batch_size = default_batch_size(device) if cfg.batch_size == "auto" else int(cfg.batch_size)

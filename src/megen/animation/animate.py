@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from megen.animation.precision import with_precision
 from megen.face.prior import PriorSetting
 from megen.models.full import MotionTransferModel
 from megen.models.motion import movement_scale, relative_motion
@@ -37,6 +38,7 @@ def _expand(motion: dict, n: int) -> dict:
     return {k: v.expand(n, *v.shape[1:]) for k, v in motion.items()}
 
 
+@with_precision     # precision="fp32" | "bf16" (megen.animation.precision)
 @torch.inference_mode()
 def animate(model: MotionTransferModel, target: FaceInput, driving: FaceInput, relative: bool = True,
             adapt_movement_scale: bool = False, batch_size: int = 8, start: int = 0,

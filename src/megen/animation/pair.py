@@ -120,7 +120,7 @@ def render_pair(gen: Animator, target: FaceInput, driving: FaceInput, out_dir, n
 
     ``fps``: the driving clip's capture rate (timing metadata); the videos play at ``playback_fps``."""
     kw = {"relative": relative, "adapt_movement_scale": adapt_movement_scale, "batch_size": batch_size,
-          "engine": gen.engine}
+          "engine": gen.engine, "precision": getattr(gen, "precision", "fp32")}
     with Progress(progress) as bar:
         if find_best_frame and target.landmarks is not None:
             task = bar.add_task(f"best frame for {name}", total=len(driving.frames), unit="frames")

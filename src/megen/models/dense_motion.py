@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from megen.models.blocks import AntiAliasInterpolation2d, Hourglass
-from megen.models.motion import coordinate_grid, gaussian_heatmaps, sparse_motions, warp
+from megen.models.motion import at_least_fp32, coordinate_grid, gaussian_heatmaps, sparse_motions, warp
 
 
 class DenseMotionNetwork(nn.Module):
@@ -88,9 +88,9 @@ class DenseMotionNetwork(nn.Module):
         logits = self.mask(features)
         if self.mask_prior:
             logits = logits + self._mask_prior(motion_d, (h, w))
-        mask = F.softmax(logits, dim=1)
+        mask = F.softmax(at_least_fp32(logits), dim=1)      # float32 under bf16 autocast: it weights coordinates
         deformation = (mask[..., None] * motions).sum(dim=1)
         out = {"deformation": deformation, "mask": mask, "sparse_motion": motions}
         if self.occlusion is not None:
-            out["occlusion"] = torch.sigmoid(self.occlusion(features))
+            out["occlusion"] = torch.sigmoid(at_least_fp32(self.occlusion(features)))
         return out

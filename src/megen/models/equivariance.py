@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from megen.models.motion import coordinate_grid
+from megen.models.motion import coordinate_grid, full_precision
 
 
 class RandomTransform:
@@ -22,6 +22,7 @@ class RandomTransform:
         self.params = (torch.randn(batch, 1, points_tps**2, generator=generator) * sigma_tps).to(device=device,
                                                                                                   dtype=dtype)
 
+    @full_precision
     def warp_coordinates(self, z: torch.Tensor) -> torch.Tensor:
         theta = self.theta.to(z.dtype)
         out = torch.einsum("bij,bnj->bni", theta[:, :, :2], z) + theta[:, None, :, 2]
@@ -35,6 +36,7 @@ class RandomTransform:
         coords = self.warp_coordinates(grid).view(b, h, w, 2)
         return F.grid_sample(frame, coords, mode="bilinear", padding_mode="reflection", align_corners=False)
 
+    @full_precision
     def jacobian(self, z: torch.Tensor) -> torch.Tensor:
         """(B, N, 2) points -> (B, N, 2, 2) Jacobian of the transform at them."""
         with torch.enable_grad():

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from megen.models.blocks import DownBlock2d, ResBlock2d, SameBlock2d, UpBlock2d
-from megen.models.motion import warp
+from megen.models.motion import at_least_fp32, warp
 
 
 class OcclusionAwareGenerator(nn.Module):
@@ -44,7 +44,7 @@ class OcclusionAwareGenerator(nn.Module):
         x = self.bottleneck(warped)
         for block in self.up:
             x = block(x)
-        prediction = torch.sigmoid(self.final(x))
+        prediction = torch.sigmoid(at_least_fp32(self.final(x)))     # frames in float32 under bf16 autocast too
         out = {"prediction": prediction}
         if self.blend_warped_source:
             warped_source = warp(source, motion["deformation"])

@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from megen.models.motion import full_precision
+
 
 def perceptual_pyramid(vgg, pyramid_real: dict, pyramid_fake: dict, weights) -> torch.Tensor:
     """Sum over scales and VGG layers of weight_i * mean |phi_i(real) - phi_i(fake)|."""
@@ -37,6 +39,7 @@ def equivariance_value(kp: torch.Tensor, kp_transformed: torch.Tensor, transform
     return (kp - transform.warp_coordinates(kp_transformed)).abs().mean()
 
 
+@full_precision
 def equivariance_jacobian(jac: torch.Tensor, jac_transformed: torch.Tensor, kp_transformed: torch.Tensor,
                           transform) -> torch.Tensor:
     """|I - J(X)^-1 dT J(T(X))| (FOMM Jacobian / MRAA affine equivariance)."""
@@ -122,6 +125,7 @@ def warp_loss(target_features: list, warped_features: list) -> torch.Tensor:
     return sum((t - w).abs().mean() for t, w in zip(target_features, warped_features))
 
 
+@full_precision
 def background_cycle(source_to_driving: torch.Tensor, driving_to_source: torch.Tensor) -> torch.Tensor:
     """TPSMM's background loss: mean |I - B(s, d) B(d, s)| of (B, 3, 3) background transforms.
 

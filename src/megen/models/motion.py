@@ -6,9 +6,43 @@ source frame.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+
+def motion_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype motion is computed in beside features of ``dtype``: float32 for bfloat16 / float16."""
+    return torch.float32 if dtype in (torch.bfloat16, torch.float16) else dtype
+
+
+def at_least_fp32(t: torch.Tensor) -> torch.Tensor:
+    """A bfloat16 / float16 tensor in float32; float32 and float64 ones as they are."""
+    return t.to(motion_dtype(t.dtype))
+
+
+def full_precision(fn):
+    """``fn`` outside autocast, its half-precision tensor arguments in float32 (for the motion maths).
+
+    Under bf16 autocast (``trainer.precision=bf16-mixed``, generation ``precision=bf16``) the
+    convolutions run in bfloat16, but key-point coordinates, Jacobians and sparse motions must not:
+    bf16's 8-bit mantissa rounds a [-1, 1] coordinate to 1/128, a quarter pixel of a 64 px map, more
+    than a micro-expression moves. Without autocast this is ``fn`` itself (and so in exported graphs).
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        tensor = next((a for a in (*args, *kwargs.values()) if torch.is_tensor(a)), None)
+        device = tensor.device.type if tensor is not None else "cpu"
+        if not torch.is_autocast_enabled(device):
+            return fn(*args, **kwargs)
+        up = lambda a: at_least_fp32(a) if torch.is_tensor(a) else a   # noqa: E731
+        with torch.autocast(device_type=device, enabled=False):
+            return fn(*map(up, args), **{k: up(v) for k, v in kwargs.items()})
+
+    return wrapper
 
 
 def coordinate_grid(h: int, w: int, dtype=torch.float32, device=None) -> torch.Tensor:
@@ -33,6 +67,7 @@ def heatmap_mean(heatmap: torch.Tensor) -> torch.Tensor:
     return (heatmap[..., None] * grid).sum(dim=(2, 3))
 
 
+@full_precision
 def heatmap_covariance(heatmap: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
     """Second central moment of (B, K, H, W) maps around (B, K, 2) -> (B, K, 2, 2)."""
     grid = coordinate_grid(*heatmap.shape[2:], dtype=heatmap.dtype, device=heatmap.device)
@@ -40,6 +75,7 @@ def heatmap_covariance(heatmap: torch.Tensor, mean: torch.Tensor) -> torch.Tenso
     return torch.einsum("bkhw,bkhwi,bkhwj->bkij", heatmap, d, d)
 
 
+@full_precision
 def gaussian_heatmaps(kp: torch.Tensor, size: tuple[int, int], variance: float = 0.01,
                       covariance: torch.Tensor | None = None) -> torch.Tensor:
     """Unnormalised Gaussians at (B, K, 2) key points -> (B, K, H, W).
@@ -54,6 +90,7 @@ def gaussian_heatmaps(kp: torch.Tensor, size: tuple[int, int], variance: float =
     return torch.exp(-0.5 * torch.einsum("bkhwi,bkij,bkhwj->bkhw", d, inv, d))
 
 
+@full_precision
 def sparse_motions(kp_source: torch.Tensor, kp_driving: torch.Tensor, jac_source: torch.Tensor | None,
                    jac_driving: torch.Tensor | None, size: tuple[int, int],
                    background: torch.Tensor | None = None) -> torch.Tensor:
@@ -85,6 +122,7 @@ def inverse_2x2(m: torch.Tensor) -> torch.Tensor:
     return torch.stack([torch.stack([d, -b], dim=-1), torch.stack([-c, a], dim=-1)], dim=-2) / det
 
 
+@full_precision
 def apply_homography(matrix: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     """(B, 3, 3) applied to (B, N, 2) points -> (B, N, 2)."""
     ones = torch.ones_like(points[..., :1])
@@ -92,6 +130,7 @@ def apply_homography(matrix: torch.Tensor, points: torch.Tensor) -> torch.Tensor
     return p[..., :2] / p[..., 2:]
 
 
+@full_precision
 def relative_motion(kp_source: torch.Tensor, kp_driving: torch.Tensor, kp_driving_initial: torch.Tensor,
                     jac_source=None, jac_driving=None, jac_driving_initial=None, movement_scale=1.0):
     """Transfer the driving clip's motion relative to its first frame onto the source key points.

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from megen.models.blocks import AntiAliasInterpolation2d, DownBlock2d, Hourglass
-from megen.models.motion import heatmap_covariance, heatmap_mean
+from megen.models.motion import at_least_fp32, full_precision, heatmap_covariance, heatmap_mean, motion_dtype
 from megen.models.prior_input import PriorInput
 from megen.models.tracking import lucas_kanade, to_gray
 
@@ -90,7 +90,8 @@ class HeatmapTrunk(nn.Module):
             return None, features
         logits = self.head(features)
         b, k, h, w = logits.shape
-        heatmap = F.softmax(logits.flatten(2) / self.temperature, dim=2).view(b, k, h, w)
+        # in float32 under bf16 autocast too: the key points are the heatmaps' means
+        heatmap = F.softmax(at_least_fp32(logits).flatten(2) / self.temperature, dim=2).view(b, k, h, w)
         return heatmap, features
 
 
@@ -117,7 +118,7 @@ class AnchorOffsetHead(nn.Module):
         step = torch.stack(torch.meshgrid(r * 2 / w, r * 2 / h, indexing="xy"), dim=-1).reshape(-1, 2)  # (P, 2)
         where = anchors[:, :, None, :] + step                                          # (B, K, P, 2)
         patch = F.grid_sample(features, where, mode="bilinear", padding_mode="border", align_corners=False)
-        out = self.linear(patch.permute(0, 2, 1, 3).reshape(b, k, -1))                  # (B, K, 6)
+        out = at_least_fp32(self.linear(patch.permute(0, 2, 1, 3).reshape(b, k, -1)))   # (B, K, 6)
         offset = self.max_offset * torch.tanh(out[..., :2] / self.max_offset)
         eye = torch.eye(2, dtype=out.dtype, device=out.device)
         return offset, eye + out[..., 2:].reshape(b, k, 2, 2)
@@ -151,11 +152,12 @@ class KeypointDetector(nn.Module):
     def forward(self, image, prior=None, keypoints=None, reference=None) -> dict:
         heatmap, features = self.trunk(image, prior, reference)
         b, k = image.shape[0], self.num_kp
-        eye = torch.eye(2, device=image.device, dtype=features.dtype).expand(b, k, 2, 2)
+        dtype = motion_dtype(features.dtype)       # float32 under bf16 autocast: coordinates need its mantissa
+        eye = torch.eye(2, device=image.device, dtype=dtype).expand(b, k, 2, 2)
         if self.mode in ANCHORED_MODES:
             _check_anchors(keypoints, k, self.mode)
         if self.anchor_head is not None:
-            anchors = keypoints.to(features.dtype)
+            anchors = keypoints.to(dtype)
             if self.mode == "landmarks":
                 anchors = anchors + track_anchors(image, reference, anchors)
             offset, jacobian = self.anchor_head(features, anchors)
@@ -174,6 +176,7 @@ class KeypointDetector(nn.Module):
 REGION_SHAPES = ("onset", "frame")
 
 
+@full_precision
 def region_affine(heatmap: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Heatmaps (B, K, h, w) -> region centres (B, K, 2), covariances (B, K, 2, 2) and shapes
     U diag(sqrt(s)) (B, K, 2, 2) from the covariance's SVD, column signs fixed so that an axis never
@@ -221,9 +224,14 @@ class RegionPredictor(nn.Module):
                 affine = region_affine(onset)[2]
         if self.anchor_head is not None:   # the corrected affine changes the region's shape too
             offset, correction = self.anchor_head(features, value)
-            value, affine = value + offset, correction @ affine
-            covar = affine @ affine.transpose(-1, -2)
+            value, affine = value + offset, _matmul(correction, affine)
+            covar = _matmul(affine, affine.transpose(-1, -2))
         return {"value": value, "jacobian": affine, "heatmap": heatmap, "covar": covar}
+
+
+@full_precision
+def _matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return a @ b
 
 
 BACKGROUND_MODES = ("none", "affine", "perspective")
@@ -252,7 +260,7 @@ class BackgroundMotionPredictor(nn.Module):
         if self.mode == "none":
             return None
         feat = self.encoder(torch.cat([source, driving], dim=1)).mean(dim=(2, 3))
-        params = self.head(feat)
+        params = at_least_fp32(self.head(feat))
         b = params.shape[0]
         eye = torch.eye(3, device=params.device, dtype=params.dtype).expand(b, 3, 3).clone()
         if self.mode == "affine":

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import torch
 
+from megen.models.motion import full_precision
+
 #: Ridge on the affine part (towards the identity). It only decides cases the control points leave
 #: open (all on one line, or fewer than three distinct); elsewhere it moves the map by ~1e-7.
 AFFINE_RIDGE = 1e-6
@@ -65,6 +67,7 @@ def tps_fit(control: torch.Tensor, target: torch.Tensor, regularisation: float =
     return weights, affine
 
 
+@full_precision
 def tps_apply(points: torch.Tensor, control: torch.Tensor, weights: torch.Tensor, affine: torch.Tensor) -> torch.Tensor:
     """Map (..., M, 2) points through the spline (control (..., N, 2), weights, affine) -> (..., M, 2).
 

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from megen.models.blocks import AntiAliasInterpolation2d, Hourglass, UpBlock2d
-from megen.models.motion import apply_homography, coordinate_grid, gaussian_heatmaps, warp
+from megen.models.motion import apply_homography, at_least_fp32, coordinate_grid, gaussian_heatmaps, warp
 from megen.models.motion_networks import BackgroundMotionPredictor
 from megen.models.tps import tps_apply, tps_fit
 
@@ -101,7 +101,7 @@ def dropout_softmax(logits: torch.Tensor, p: float, generator: torch.Generator |
     b, k1 = logits.shape[:2]
     keep = torch.rand(b, k1, generator=generator, device=logits.device) >= p
     keep[:, 0] = True
-    return F.softmax(logits.masked_fill(~keep[:, :, None, None], float("-inf")), dim=1)
+    return F.softmax(at_least_fp32(logits).masked_fill(~keep[:, :, None, None], float("-inf")), dim=1)
 
 
 class TPSDenseMotionNetwork(nn.Module):
@@ -225,7 +225,7 @@ class TPSDenseMotionNetwork(nn.Module):
         if self.training and self.dropout_p > 0:
             mask = dropout_softmax(logits, self.dropout_p)
         else:
-            mask = F.softmax(logits, dim=1)
+            mask = F.softmax(at_least_fp32(logits), dim=1)     # float32 under bf16 autocast: it weights coordinates
         deformation = (mask[..., None] * motions).sum(dim=1)
         maps = self._occlusion_maps(levels, source.shape[2:])
         return {"deformation": deformation, "mask": mask, "sparse_motion": motions, "occlusion_maps": maps,

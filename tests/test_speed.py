@@ -1,0 +1,282 @@
+"""Speed work that must not change numbers, bf16 that must keep the motion in fp32, and what the benches print:
+the public code's step beside megen's, the CPU's instruction-set level on every line, and no traceback
+where the export extra is missing."""
+import sys
+import textwrap
+
+import pytest
+import torch
+import torch.nn.functional as F
+from helpers import compose_train, tiny_overrides
+from hydra.utils import instantiate
+from torch import nn
+
+from megen.bench import cpu_capability, random_train_batch
+from megen.bench import main as bench_main
+
+
+def _system(tmp_path, *extra):
+    cfg = compose_train(tmp_path, "loss.perceptual.allow_random=true", *extra)
+    torch.manual_seed(0)
+    return instantiate(cfg.system).train(), int(cfg.dataset.frame_size)
+
+
+def _losses_and_grads(system, batch):
+    system.zero_grad(set_to_none=True)
+    torch.manual_seed(1)                               # the equivariance transform's draw
+    losses, _ = system.generator_losses(dict(batch))
+    sum(losses.values()).backward()
+    return {k: float(v) for k, v in losses.items()}, [p.grad.clone() for p in system.model.parameters()
+                                                        if p.grad is not None]
+
+
+def test_in_place_relus_give_the_same_losses_and_gradients(tmp_path):
+    inplace, size = _system(tmp_path)
+    relus = [m for m in inplace.model.modules() if isinstance(m, nn.ReLU)]
+    assert relus and all(m.inplace for m in relus)
+    batch = random_train_batch(inplace, 2, size)
+    a, grads_a = _losses_and_grads(inplace, batch)
+    for m in relus:
+        m.inplace = False
+    b, grads_b = _losses_and_grads(inplace, batch)
+    assert a == b
+    for ga, gb in zip(grads_a, grads_b):
+        torch.testing.assert_close(ga, gb, rtol=0, atol=0)
+
+
+def test_fused_adam_trains_like_the_plain_one(tmp_path):
+    """Two updates by the fused and by the plain Adam leave the same losses. (Not the same parameters: the
+    biases of convolutions followed by a BatchNorm have gradients of pure rounding noise, which Adam
+    scales to steps of the learning rate either way; the BatchNorm cancels them.)"""
+    system, size = _system(tmp_path)
+    optimizers = system.configure_optimizers()[0]
+    assert all(o.defaults["fused"] for o in optimizers)
+    batch = random_train_batch(system, 2, size)
+    groups = [g for o in optimizers for g in o.param_groups]
+    params = [p for g in groups for p in g["params"]]
+    start = [p.detach().clone() for p in params]
+    results = []
+    for fused in (True, False):
+        with torch.no_grad():
+            for p, s in zip(params, start):
+                p.copy_(s)
+        opts = [torch.optim.Adam(g["params"], lr=g["lr"], betas=g["betas"], fused=fused) for g in groups]
+        for _ in range(2):
+            _losses_and_grads(system, batch)
+            for opt in opts:
+                opt.step()
+        results.append(_losses_and_grads(system, batch)[0])
+    fused, plain = results
+    assert fused.keys() == plain.keys()
+    for term in fused:
+        assert fused[term] == pytest.approx(plain[term], rel=1e-4, abs=1e-7), term
+
+
+# -- bf16: convolutions in bfloat16, the motion maths in float32 ------------------------------------------
+
+def test_motion_maths_stay_float32_under_bf16_autocast():
+    from megen.models.motion import relative_motion, sparse_motions
+
+    gen = torch.Generator().manual_seed(0)
+    kp_s, kp_d = torch.rand(2, 5, 2, generator=gen) - 0.5, torch.rand(2, 5, 2, generator=gen) - 0.5
+    jac_s = torch.eye(2) + 0.1 * torch.randn(2, 5, 2, 2, generator=gen)
+    jac_d = torch.eye(2) + 0.1 * torch.randn(2, 5, 2, 2, generator=gen)
+    exact = sparse_motions(kp_s, kp_d, jac_s, jac_d, (16, 16))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = sparse_motions(kp_s, kp_d, jac_s.bfloat16(), jac_d, (16, 16))
+        kp, jac = relative_motion(kp_s, kp_d, kp_d, jac_s, jac_d, jac_d)
+    assert mixed.dtype == kp.dtype == jac.dtype == torch.float32
+    # bf16 inputs are rounded once; the arithmetic after is float32's (a bf16 einsum would be ~1e-2 off)
+    torch.testing.assert_close(mixed, sparse_motions(kp_s, kp_d, jac_s.bfloat16().float(), jac_d, (16, 16)))
+    assert float((mixed - exact).abs().max()) < 5e-3
+
+
+def test_bf16_training_step_keeps_key_points_masks_and_frames_in_float32(tmp_path):
+    system, size = _system(tmp_path, "prior=none")
+    batch = random_train_batch(system, 2, size)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        losses, out = system.generator_losses(dict(batch))
+    assert out["motion_driving"]["value"].dtype == torch.float32 and out["mask"].dtype == torch.float32
+    assert out["deformation"].dtype == torch.float32 and out["prediction"].dtype == torch.float32
+    assert all(torch.isfinite(v) for v in losses.values())
+    sum(losses.values()).backward()
+
+
+def test_bf16_animation_is_close_to_fp32_and_refused_with_onnx(tmp_path):
+    from megen.animation import FaceInput, animate
+    from megen.animation.precision import PRECISIONS
+    from megen.config_check import GENERATE_PRECISIONS
+
+    assert GENERATE_PRECISIONS == PRECISIONS
+    system, size = _system(tmp_path)
+    model = system.model.eval()
+    setting = system.prior_setting
+    gen = torch.Generator().manual_seed(0)
+    # smooth frames, like faces: on pixel noise any difference in the motion is a large one in pixels
+    smooth = lambda n: F.interpolate(torch.rand(n, 1, 4, 4, generator=gen), size=(size, size), mode="bilinear",  # noqa: E731
+                                     align_corners=False).expand(-1, 3, -1, -1)
+    target = FaceInput(smooth(1), torch.rand(1, setting.channels, setting.map_size, setting.map_size, generator=gen),
+                       torch.rand(1, setting.num_keypoints, 2, generator=gen) - 0.5)
+    driving = FaceInput(smooth(3), target.prior, target.keypoints)
+    exact = animate(model, target, driving, batch_size=2)
+    mixed = animate(model, target, driving, batch_size=2, precision="bf16")
+    assert mixed.dtype == torch.float32 and mixed.shape == exact.shape
+    assert float((mixed - exact).abs().max()) < 0.02
+    with pytest.raises(ValueError, match="fp32, bf16"):
+        animate(model, target, driving, precision="fp16")
+    with pytest.raises(ValueError, match="backend=torch"):
+        animate(model, target, driving, precision="bf16", engine=object())
+
+
+# -- benches ---------------------------------------------------------------------------------------------
+
+FAKE_PUBLIC = {
+    # a stand-in for a first-order-model checkout: the same module and class names and call signatures,
+    # tiny networks; model.py imports torchvision's VGG and the checkout's own sync_batchnorm package
+    "sync_batchnorm/__init__.py": "from torch.nn import BatchNorm2d as SynchronizedBatchNorm2d  # noqa\n",
+    "modules/__init__.py": "",
+    "modules/keypoint_detector.py": """
+        import torch
+        from torch import nn
+
+        class KPDetector(nn.Module):
+            def __init__(self, num_kp, num_channels, block_expansion, **kw):
+                super().__init__()
+                self.conv = nn.Conv2d(num_channels, num_kp, 3, padding=1)
+
+            def forward(self, x):
+                heat = torch.softmax(self.conv(x).flatten(2), dim=2)
+                return {"value": torch.stack([heat.sum(-1), heat.sum(-1)], dim=-1)}
+        """,
+    "modules/generator.py": """
+        import torch
+        from torch import nn
+        from sync_batchnorm import SynchronizedBatchNorm2d
+
+        class OcclusionAwareGenerator(nn.Module):
+            def __init__(self, num_channels, num_kp, block_expansion, **kw):
+                super().__init__()
+                self.conv, self.norm = nn.Conv2d(num_channels, num_channels, 3, padding=1), SynchronizedBatchNorm2d(3)
+                self.num_channels = num_channels
+
+            def forward(self, source, kp_driving, kp_source):
+                shift = (kp_driving["value"] - kp_source["value"]).mean()
+                return {"prediction": torch.sigmoid(self.norm(self.conv(source)) + shift)}
+        """,
+    "modules/discriminator.py": """
+        from torch import nn
+
+        class MultiScaleDiscriminator(nn.Module):
+            def __init__(self, scales=(), num_channels=3, **kw):
+                super().__init__()
+                self.scales = scales
+                self.conv = nn.Conv2d(num_channels, 1, 3)
+
+            def forward(self, x, kp=None):
+                return {"prediction_map_1": self.conv(x["prediction_1"])}
+        """,
+    "modules/model.py": """
+        import torch
+        from torchvision import models
+
+        class GeneratorFullModel(torch.nn.Module):
+            def __init__(self, kp_extractor, generator, discriminator, train_params):
+                super().__init__()
+                self.kp_extractor, self.generator, self.discriminator = kp_extractor, generator, discriminator
+                self.vgg = models.vgg19(pretrained=True).features[:2]
+                self.train_params = train_params
+
+            def forward(self, x):
+                kp_s, kp_d = self.kp_extractor(x["source"]), self.kp_extractor(x["driving"])
+                generated = self.generator(x["source"], kp_source=kp_s, kp_driving=kp_d)
+                loss = (self.vgg(generated["prediction"]) - self.vgg(x["driving"]).detach()).abs().mean()
+                return {"perceptual": loss * self.train_params["loss_weights"]["perceptual"][0]}, generated
+
+        class DiscriminatorFullModel(torch.nn.Module):
+            def __init__(self, kp_extractor, generator, discriminator, train_params):
+                super().__init__()
+                self.discriminator = discriminator
+
+            def forward(self, x, generated):
+                fake = self.discriminator({"prediction_1": generated["prediction"].detach()})["prediction_map_1"]
+                return {"disc_gan": (fake ** 2).mean()}
+        """,
+    "config/vox-256.yaml": """
+        model_params:
+          common_params: {num_kp: 4, num_channels: 3, estimate_jacobian: true}
+          kp_detector_params: {block_expansion: 4}
+          generator_params: {block_expansion: 4}
+          discriminator_params: {scales: [1]}
+        train_params:
+          lr_generator: 2.0e-4
+          lr_discriminator: 2.0e-4
+          lr_kp_detector: 2.0e-4
+          loss_weights: {generator_gan: 0, perceptual: [10, 10, 10, 10, 10]}
+        """,
+}
+
+
+def _fake_checkout(root):
+    for name, text in FAKE_PUBLIC.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return root
+
+
+def _fields(line: str) -> dict:
+    return dict(f.split("=", 1) for f in line.split() if "=" in f)
+
+
+def test_bench_train_times_the_public_code_interleaved_and_imports_nothing_for_good(tmp_path, capsys):
+    checkout = _fake_checkout(tmp_path / "first-order-model")
+    modules_before = {name for name in sys.modules if name.split(".")[0] in ("modules", "sync_batchnorm", "torchvision")}
+    overrides = [o for o in tiny_overrides(tmp_path) if not o.startswith(("dataset.frame_size", "data.batch_size"))]
+    bench_main(["train", *overrides, "prior=none", "bench.size=32", "bench.batch=2", "bench.steps=2",
+                "bench.warmup=1", f"bench.reference={checkout}"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and all(line.endswith(f"cpu={cpu_capability()}") for line in lines)
+    ours = [line for line in lines if " step_s=" in line and not line.startswith("reference")]
+    public = [line for line in lines if line.startswith("reference first-order-model")]
+    ratio = [line for line in lines if "megen_over_reference=" in line]
+    assert len(ours) == len(public) == len(ratio) == 1
+    step, ref = _fields(ours[0]), _fields(public[0])
+    assert len(ref["steps_s"].strip("[]").split(",")) == 2 and "gflops" in ref
+    assert float(_fields(ratio[0])["megen_over_reference"]) == pytest.approx(
+        float(step["step_s"]) / float(ref["step_s"]), rel=0.01)
+    # the public code's modules (and the VGG stand-in) were importable only while it was loaded
+    left = {name for name in sys.modules if name.split(".")[0] in ("modules", "sync_batchnorm", "torchvision")}
+    assert left == modules_before
+    with pytest.raises(SystemExit, match="not a first-order-model checkout"):
+        bench_main(["train", *overrides, f"bench.reference={tmp_path}"])
+
+
+def test_bench_train_times_bf16_beside_fp32(tmp_path, capsys):
+    overrides = [o for o in tiny_overrides(tmp_path) if not o.startswith(("dataset.frame_size", "data.batch_size"))]
+    bench_main(["train", *overrides, "prior=none", "trainer.precision=bf16-mixed", "bench.size=32", "bench.batch=2",
+                "bench.steps=1", "bench.warmup=0", "bench.flops=false"])
+    lines = capsys.readouterr().out.splitlines()
+    cases = [line for line in lines if " step_s=" in line]
+    assert len(cases) == 2 and "trainer.precision=32-true" in cases[1]
+    assert any("bf16-mixed_over_32-true=" in line for line in lines)
+
+
+SMALL_GENERATE = ["generate", "experiments=fomm_vox256", "frames=2", "dataset.frame_size=64",
+                  "model.motion.num_blocks=3", "model.dense_motion.num_blocks=3"]
+
+
+def test_bench_generate_without_the_export_extra_skips_only_the_onnx_line(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)          # `import onnx` fails, as where it is not installed
+    bench_main([*SMALL_GENERATE, "precision=bf16"])
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert all(line.endswith(f"cpu={cpu_capability()}") for line in lines)
+    names = [line.split()[0] for line in lines if line.startswith("fomm_vox256-")]
+    assert names == ["fomm_vox256-reference-loop", "fomm_vox256-megen", "fomm_vox256-megen-bf16",
+                     "fomm_vox256-onnxruntime"]
+    skipped = lines[-1]
+    assert "skipped" in skipped and "pip install -e '.[export]'" in skipped and "onnx" in skipped
+    assert "Traceback" not in captured.out + captured.err
+    assert float(_fields([x for x in lines if x.startswith("fomm_vox256-megen-bf16")][0])["max_abs_diff"]) < 0.05
+    with pytest.raises(SystemExit, match="fp32, bf16"):
+        bench_main([*SMALL_GENERATE, "precision=fp16"])
