@@ -285,10 +285,14 @@ def test_videos_carry_the_true_capture_rate_and_play_slowly_with_equal_durations
     assert out.returncode == 0, out.stderr[-2000:]
     folder = tmp_path / "o" / f"casme-{Path(embedded_photo_paths()[0]).stem}"
     timing = json.loads((folder / "timing.json").read_text())
+    # the default render: the colour photo's face crop at its own size
+    side = timing["frame_size"]
+    assert side > 64 and cv2.imread(str(folder / "frames" / "00000.png")).shape[:2] == (side, side)
     assert timing == {"frames": 6, "capture_fps": 200.0, "capture_fps_source": "driving clip",
                       "capture_duration_s": 0.03, "playback_fps": 25.0, "playback_duration_s": 0.24,
-                      "slow_motion": 8.0, "frame_size": 64, "video_size": 64, "color": "gray",
-                          "render": "decoder"}
+                      "slow_motion": 8.0, "frame_size": side, "video_size": side, "color": "rgb",
+                      "render": "native"}
+    assert f"colour frames at {side} px, the target's own size (render=native)" in out.stdout
     assert "  6 frames captured at 200 fps (0.03 s), played at 25 fps (0.24 s, 8x slow motion)" in out.stdout
     decoded, mp4_fps = read_video(folder / f"{folder.name}.mp4")
     gif = Image.open(folder / f"{folder.name}.gif")
@@ -318,10 +322,10 @@ def test_outputs_say_they_are_gray_at_the_model_size_and_rgba_targets_lie_on_whi
     assert image.shape[2] == 3 and (image[:, : rgba.shape[1] // 8] == 255).all()
 
     out = run_module("megen.generate", f"ckpt={ckpt}", f"target={target}", f"driving={frame_folder}",
-                     f"out={tmp_path / 'o'}", "out_size=128", "progress=false", cwd=tmp_path)
+                     f"out={tmp_path / 'o'}", "out_size=128", "render=decoder", "progress=false", cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     folder = tmp_path / "o" / "clip-face"
-    assert (f"wrote {folder}: gray frames at the model's frame size, 64 px, video upscaled to 128 px"
+    assert (f"wrote {folder}: gray frames at the model's frame size, 64 px, video upscaled to 128 px (render=decoder)"
             in out.stdout)
     timing = json.loads((folder / "timing.json").read_text())
     assert (timing["frame_size"], timing["video_size"], timing["color"]) == (64, 128, "gray")
@@ -342,7 +346,7 @@ def test_crop_target_and_crop_driving_are_separate_and_uncropped_images_are_padd
     target = tmp_path / "logo.png"
     cv2.imwrite(str(target), wide)
     out = run_module("megen.generate", f"ckpt={ckpt}", f"target={target}", f"driving={frame_folder}",
-                     f"out={tmp_path / 'o'}", "crop_target=false", "progress=false", cwd=tmp_path)
+                     f"out={tmp_path / 'o'}", "crop_target=false", "render=decoder", "progress=false", cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]     # the driving clip is still cropped, the target is not
     sheet = read_image(tmp_path / "o" / "clip-logo" / "sheet.png")
     top = sheet.shape[0] - 4 * (64 + 2) - 2

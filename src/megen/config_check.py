@@ -26,6 +26,10 @@ from megen.paths import conf_dir
 _MISSING = object()
 #: loss.nonfinite: what MotionTransferSystem does with a NaN/Inf loss
 NONFINITE_POLICIES = ("raise", "skip")
+#: generate ``method=``: a trained model, or the training-free flow transfer (megen.animation.flow_transfer)
+GENERATION_METHODS = ("model", "flow_transfer")
+#: generate / evaluate ``render=`` (megen.animation.native.RENDERS; repeated here: this module imports no torch)
+RENDERS = ("native", "decoder")
 #: generate/evaluate ``device=`` (cuda:N picks one GPU)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 # Copies of what the data module and Lightning accept: importing them would import Lightning,
@@ -275,6 +279,8 @@ def validate_generate(cfg) -> None:
     c = Checker(cfg)
     c.choice("protocol", PROTOCOLS, optional=True)
     c.choice("precision", GENERATE_PRECISIONS)
+    c.choice("method", GENERATION_METHODS, optional=True)
+    c.choice("render", RENDERS, optional=True)
     for key in ("relative", "adapt_movement_scale", "find_best_frame", "crop"):
         c.boolean(key)
     c.number("fps", positive=True, optional=True)
@@ -298,6 +304,7 @@ def validate_generate(cfg) -> None:
 def validate_evaluate(cfg) -> None:
     """The values ``python -m megen.evaluate`` reads."""
     c = Checker(cfg)
+    c.choice("render", (*RENDERS, "both"), optional=True)
     for key in ("face_metrics", "progress"):
         c.boolean(key)
     c.number("face_every", whole=True, positive=True)

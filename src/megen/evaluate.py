@@ -31,7 +31,10 @@ def run_real(cfg: DictConfig) -> dict:
     if cfg.get("ckpt"):
         from megen.animation import Animator
 
-        systems["megen"] = model_system(Animator.from_checkpoint(cfg.ckpt), batch_size=cfg.batch_size)
+        animator = Animator.from_checkpoint(cfg.ckpt)
+        renders = ["native", "decoder"] if cfg.get("render", "native") == "both" else [cfg.get("render", "native")]
+        for render in renders:
+            systems[f"megen ({render})"] = model_system(animator, batch_size=cfg.batch_size, render=render)
     print(f"run folder: {cfg.run_dir}")
     results = score_pairs(pairs, systems, cfg.run_dir, face_metrics=cfg.face_metrics, sheets=cfg.real.sheets,
                           progress=(lambda m: print(m, flush=True)) if cfg.progress else None)

@@ -20,14 +20,17 @@ from megen.config_check import validate_generate
 
 def check_paths(cfg: DictConfig) -> None:
     """Every named input exists (for the MEGC protocol: the whole kit); one error lists all that do not."""
-    if not cfg.get("ckpt"):
-        raise ValueError("ckpt=<checkpoint file> is required")
+    flow = cfg.get("method", "model") == "flow_transfer"
+    if not cfg.get("ckpt") and not flow:
+        raise ValueError("ckpt=<checkpoint file> is required (or method=flow_transfer, which needs none)")
     protocol = cfg.get("protocol")
+    if flow and protocol:
+        raise ValueError("method=flow_transfer generates one pair (target= driving=); the MEGC protocol needs ckpt=")
     if not protocol and (not cfg.get("target") or not cfg.get("driving")):
         raise ValueError("target=<image> and driving=<frames folder | video | dataset:clip> are required "
                               "(or protocol=megc2021|megc2022 megc_root=<kit>)")
     missing = []
-    if not Path(str(cfg.ckpt)).expanduser().is_file():
+    if not flow and not Path(str(cfg.ckpt)).expanduser().is_file():
         missing.append(f"ckpt={cfg.ckpt} (no such file)")
     if protocol:
         from megen.megc_kit import KitError, check_kit, kit_layout
@@ -69,6 +72,13 @@ def run(cfg: DictConfig) -> list[Path]:
     else:
         inputs = load_pair_inputs(cfg.target, str(cfg.driving), crop=crop, cache_dir=cfg.paths.cache_dir,
                                   background=cfg.get("alpha_background", 255))
+    if cfg.get("method", "model") == "flow_transfer":
+        from megen.animation.pair import flow_transfer_pair
+
+        folder = flow_transfer_pair(inputs, Path(cfg.out), fps=cfg.fps, playback_fps=cfg.get("playback_fps", 25),
+                                    out_size=cfg.get("out_size"))
+        _print_summary(folder)
+        return [folder]
     device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     animator = Animator.from_checkpoint(cfg.ckpt, device=device, family=cfg.get("family"), backend=cfg.get("backend", "torch"),
                                         precision=cfg.get("precision", "fp32"))
@@ -78,19 +88,29 @@ def run(cfg: DictConfig) -> list[Path]:
     options = dict(relative=cfg.relative, adapt_movement_scale=cfg.adapt_movement_scale,
                    find_best_frame=cfg.find_best_frame, crop=crop, fps=cfg.fps, batch_size=batch_size,
                    cache_dir=cfg.paths.cache_dir, progress=cfg.get("progress", True),
-                   playback_fps=cfg.get("playback_fps", 25), out_size=cfg.get("out_size"))
+                   playback_fps=cfg.get("playback_fps", 25), out_size=cfg.get("out_size"),
+                   render=cfg.get("render", "native"))
     if cfg.get("protocol"):
         return run_protocol(animator, cfg.protocol, cfg.megc_root, out, kit=kit, **options)
     folder = generate_pair(animator, cfg.target, cfg.driving, out, inputs=inputs, **options)
+    _print_summary(folder)
+    return [folder]
+
+
+def _print_summary(folder: Path) -> None:
     timing = json.loads((folder / "timing.json").read_text())
-    upscaled = timing["video_size"] != timing["frame_size"]
-    size = f"{timing['frame_size']} px" + (f", video upscaled to {timing['video_size']} px" if upscaled
-                                          else " (out_size= upscales the video)")
-    print(f"wrote {folder}: gray frames at the model's frame size, {size}")
+    colour = "gray" if timing["color"] == "gray" else "colour"
+    if timing["render"] == "decoder":
+        upscaled = timing["video_size"] != timing["frame_size"]
+        size = f"{timing['frame_size']} px" + (f", video upscaled to {timing['video_size']} px" if upscaled
+                                              else " (out_size= upscales the video)")
+        print(f"wrote {folder}: gray frames at the model's frame size, {size} (render=decoder)")
+    else:
+        print(f"wrote {folder}: {colour} frames at {timing['frame_size']} px, the target's own size "
+              f"(render={timing['render']})")
     print(f"  {timing['frames']} frames captured at {timing['capture_fps']:g} fps "
           f"({timing['capture_duration_s']:g} s), played at {timing['playback_fps']:g} fps "
           f"({timing['playback_duration_s']:g} s, {timing['slow_motion']:g}x slow motion)")
-    return [folder]
 
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="generate")

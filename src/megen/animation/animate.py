@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from megen.animation.native import RENDERS, render_native
 from megen.animation.precision import with_precision
 from megen.face.prior import PriorSetting
 from megen.models.full import MotionTransferModel
@@ -22,6 +23,8 @@ class FaceInput:
     keypoints: torch.Tensor
     landmarks: np.ndarray | None = None     # (68, 2) pixels of the crop, onset frame
     face_found: bool = True
+    native: torch.Tensor | None = None      # (T, 1 | 3, N, N) the same crop at its own size and colour
+    native_landmarks: np.ndarray | None = None   # (68, 2) pixels of the native crop
 
     @classmethod
     def build(cls, frames: np.ndarray, keypoints: np.ndarray, prior: PriorSetting, landmarks=None, face_found=True):
@@ -42,15 +45,27 @@ def _expand(motion: dict, n: int) -> dict:
 @torch.inference_mode()
 def animate(model: MotionTransferModel, target: FaceInput, driving: FaceInput, relative: bool = True,
             adapt_movement_scale: bool = False, batch_size: int = 8, start: int = 0,
-            on_frames: Callable[[int], None] | None = None, engine=None) -> torch.Tensor:
-    """Generated frames (T, 3, S, S) with the target's appearance and the driving clip's motion.
+            on_frames: Callable[[int], None] | None = None, engine=None, render: str = "decoder") -> torch.Tensor:
+    """Generated frames with the target's appearance and the driving clip's motion: (T, 3, S, S) at
+    the model's frame size (``render="decoder"``), or (T, C, N, N) at the size and colour of the
+    target's native crop (``render="native"``, needs ``target.native``; see ``megen.animation.native``).
 
     The target is encoded once and its key points / heatmaps computed once; driving frames go
     through the network in batches. ``relative`` transfers motion relative to driving frame
     ``start`` (the paper's setting); otherwise driving key points are used as they are.
     ``on_frames(n)`` is called after each batch of n frames (progress). ``engine`` (an
     ``OnnxFrameEngine`` of this model, ``megen.animation.onnx_backend``) runs the per-frame part.
+    The flow-guided family (``model.family == "flow"``) measures the driver's optical flow instead
+    of tracking key points (``relative`` and ``adapt_movement_scale`` do not apply).
     """
+    if render not in RENDERS:
+        raise ValueError(f"render={render!r} is not valid; valid: {', '.join(RENDERS)}")
+    if render == "native" and target.native is None:
+        raise ValueError("render=native needs the target's native crop (Animator.face_input(..., native=...))")
+    if getattr(model, "family", None) == "flow":
+        return _animate_flow(model, target, driving, batch_size, start, on_frames, render)
+    if engine is not None and render == "native":
+        raise ValueError("backend=onnxruntime renders at the model's frame size: use render=decoder or backend=torch")
     model.eval()
     device = next(model.parameters()).device
     source = target.frames[:1].to(device)
@@ -87,8 +102,57 @@ def animate(model: MotionTransferModel, target: FaceInput, driving: FaceInput, r
             bg_ref = frames[start:start + 1].to(device).expand(n, -1, -1, -1) if relative else src_n
             bg = model.background(bg_ref, drv)
         dense = model.dense_motion(src_n, _expand(motion_s, n), motion_new, bg)
-        generated = model.generator.decode(feat_n, src_n, dense)
-        out.append(generated["prediction"].float().cpu())
+        generated = model.generator.decode(feat_n, src_n, dense)["prediction"]
+        if render == "native":
+            generated = render_native(target.native.to(device), generated, dense.get("occlusion"), dense["deformation"])
+        out.append(generated.float().cpu())
+        if on_frames is not None:
+            on_frames(n)
+    return torch.cat(out)
+
+
+def flow_guides(target: FaceInput, driving: FaceInput, start: int = 0, native: bool = True) -> torch.Tensor:
+    """The driving clip's backward optical flow to frame ``start``, measured on its native crop and
+    mapped into the target's crop by the onset landmarks: (T, N, N, 2) in pixels of the target's
+    native crop (``native``) or of its model-size crop."""
+    from megen.animation.flow_transfer import driver_flows, target_fields
+    from megen.video import to_uint8
+
+    if driving.native is None or driving.native_landmarks is None or target.landmarks is None:
+        raise ValueError("the flow-guided family needs faces in both inputs and the driving clip's native crop")
+    frames = to_uint8(driving.native)
+    frames = frames[..., 0] if driving.native.shape[1] == 1 else frames
+    flows = driver_flows(list(frames), driving.native_landmarks, reference=start)
+    if native:
+        size, landmarks = target.native.shape[-1], target.native_landmarks
+    else:
+        size, landmarks = target.frames.shape[-1], target.landmarks
+    return torch.from_numpy(target_fields(flows, landmarks, (size, size)))
+
+
+def _animate_flow(model, target: FaceInput, driving: FaceInput, batch_size: int, start: int, on_frames,
+                  render: str) -> torch.Tensor:
+    """:func:`animate` for the flow-guided family: the guide is measured, the network corrects it."""
+    from megen.models.flow_guided import resize_flow
+
+    model.eval()
+    device = next(model.parameters()).device
+    native = render == "native"
+    guides = flow_guides(target, driving, start, native)
+    source, prior = target.frames[:1].to(device), target.prior.to(device)
+    features = model.generator.encode(source)
+    out = []
+    for a in range(0, len(guides), batch_size):
+        guide = guides[a:a + batch_size].to(device)
+        n = guide.shape[0]
+        src_n = source.expand(n, -1, -1, -1)
+        dense = model.dense_motion(src_n, prior.expand(n, -1, -1, -1), guide)
+        generated = model.generator.decode(features.expand(n, -1, -1, -1), src_n, dense)["prediction"]
+        if native:
+            # the measured flow at full resolution, the learned correction upsampled onto it
+            flow = guide + resize_flow(dense["residual"], tuple(guide.shape[1:3]))
+            generated = render_native(target.native.to(device), generated, dense["occlusion"], flow_px=flow)
+        out.append(generated.float().cpu())
         if on_frames is not None:
             on_frames(n)
     return torch.cat(out)
@@ -142,9 +206,15 @@ def best_frame(target_landmarks: np.ndarray, driving_landmarks: list) -> int:
     return best
 
 
+def _frames_of(driving: FaceInput, index) -> FaceInput:
+    native = None if driving.native is None else driving.native[index]
+    return FaceInput(driving.frames[index], driving.prior, driving.keypoints, driving.landmarks, driving.face_found,
+                     native, driving.native_landmarks)
+
+
 def animate_from_best_frame(model, target: FaceInput, driving: FaceInput, best: int, **kw) -> torch.Tensor:
     """Animate forwards from ``best`` and backwards to the first frame, both relative to ``best``."""
-    forward = animate(model, target, FaceInput(driving.frames[best:], driving.prior, driving.keypoints), **kw)
-    backward = animate(model, target, FaceInput(driving.frames[: best + 1].flip(0), driving.prior, driving.keypoints),
-                       **kw)
+    n = len(driving.frames)
+    forward = animate(model, target, _frames_of(driving, slice(best, n)), **kw)
+    backward = animate(model, target, _frames_of(driving, torch.arange(best, -1, -1)), **kw)
     return torch.cat([backward.flip(0)[:-1], forward])

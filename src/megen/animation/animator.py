@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from megen.animation.animate import FaceInput
+from megen.animation.native import native_size, to_tensor_frames
 from megen.animation.errors import GenerationError
 from megen.animation.precision import PRECISIONS
 from megen.checkpoints import load_checkpoint
@@ -79,11 +80,13 @@ class Animator:
         return animator
 
     def face_input(self, frames: list[np.ndarray], crop: bool = True, source: str = "image",
-                   landmarks: np.ndarray | None = None) -> FaceInput:
+                   landmarks: np.ndarray | None = None, native: tuple[int, int] | None = None) -> FaceInput:
         """Crop frames with one box from the first (onset) frame's face and build its prior.
 
         Without a detectable face: an error when ``crop``; otherwise the frames are only padded to
         square and resized and the reference's default key points stand in (``face_found`` False).
+        ``native`` (low, high): also keep the crop at its own size clipped to [low, high] px, in colour
+        when the frames are (``FaceInput.native``), for rendering and measuring motion at full resolution.
         """
         first = to_gray_uint8(frames[0])
         size = self.frame_size
@@ -109,6 +112,7 @@ class Animator:
             gray = [crop_and_resize(g, (0, 0, side, side), size) if side != size else g for g in gray]
             if landmarks is not None:
                 landmarks = transform_points(landmarks, box, size)
+        full_landmarks = None if landmarks is None else native_landmarks_of(landmarks, box, size)
         name = self.prior.keypoints
         if landmarks is not None:
             kp = keypoint_set(name, landmarks)
@@ -117,4 +121,33 @@ class Animator:
         else:
             raise GenerationError(f"no face in {source} and no default key points for set {name!r}; use a "
                                   f"paper18 model or a frame with a detectable face")
-        return FaceInput.build(np.stack(gray), kp, self.prior, landmarks, face_found)
+        face = FaceInput.build(np.stack(gray), kp, self.prior, landmarks, face_found)
+        if native is not None:
+            n = native_size(box[2] - box[0], None, *native)
+            face.native = to_tensor_frames(np.stack([_native_crop(f, box, n) for f in frames]))
+            face.native_landmarks = None if full_landmarks is None else transform_points(full_landmarks, box, n)
+        return face
+
+
+def native_landmarks_of(landmarks: np.ndarray, box, size: int) -> np.ndarray:
+    """Landmarks of the (size x size) crop of ``box`` back in the full image's pixels."""
+    x0, y0, x1, _ = box
+    return (np.asarray(landmarks, np.float64) + 0.5) * ((x1 - x0) / size) - 0.5 + np.array([x0, y0])
+
+
+def _native_crop(frame: np.ndarray, box, n: int) -> np.ndarray:
+    """The crop ``box`` of a frame (padded by edge replication where it leaves the image) at n px, gray or RGB uint8."""
+    img = np.asarray(frame)
+    if img.ndim == 3 and img.shape[2] == 4:
+        img = img[..., :3]
+    if img.dtype != np.uint8 or (img.ndim == 3 and img.shape[2] == 1):
+        img = to_gray_uint8(img)
+    if img.ndim == 3 and (img[..., 0] == img[..., 1]).all() and (img[..., 1] == img[..., 2]).all():
+        img = img[..., 0]
+    x0, y0, x1, y1 = box
+    h, w = img.shape[:2]
+    pad = max(0, -x0, -y0, x1 - w, y1 - h)
+    if pad:
+        img = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        x0, y0, x1, y1 = x0 + pad, y0 + pad, x1 + pad, y1 + pad
+    return crop_and_resize(img, (x0, y0, x1, y1), n)

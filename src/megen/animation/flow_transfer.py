@@ -36,10 +36,11 @@ class DriverFlow:
 
 
 def driver_flows(frames, landmarks: np.ndarray, min_size: int = 256,
-                 settings: FlowSettings = DRIVER_FLOW) -> DriverFlow:
-    """Backward optical flow of every frame of a clip (T, H, W[, C]) to its onset, on the onset face's
-    crop (``megen.face.crop.crop_box``) scaled to at least ``min_size`` px (never reduced)."""
-    first = to_gray_uint8(frames[0])
+                 settings: FlowSettings = DRIVER_FLOW, reference: int = 0) -> DriverFlow:
+    """Backward optical flow of every frame of a clip (T, H, W[, C]) to its onset (frame ``reference``),
+    on the onset face's crop (``megen.face.crop.crop_box``) scaled to at least ``min_size`` px (never
+    reduced); ``landmarks`` are the reference frame's."""
+    first = to_gray_uint8(frames[reference])
     x0, y0, x1, _ = crop_box(landmarks, first.shape)
     side = x1 - x0
     scale = max(1.0, min_size / side)
@@ -48,8 +49,9 @@ def driver_flows(frames, landmarks: np.ndarray, min_size: int = 256,
     crops = [cv2.warpAffine(to_gray_uint8(f), to_crop, (size, size), flags=cv2.INTER_CUBIC,
                             borderMode=cv2.BORDER_REPLICATE) for f in frames]
     flows = np.zeros((len(crops), size, size, 2), np.float32)
-    for k in range(1, len(crops)):
-        flows[k] = farneback_flow(crops[k], crops[0], settings)
+    for k in range(len(crops)):
+        if k != reference:
+            flows[k] = farneback_flow(crops[k], crops[reference], settings)
     return DriverFlow(flows, to_crop, apply_similarity(to_crop, landmarks))
 
 

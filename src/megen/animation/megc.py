@@ -74,12 +74,23 @@ def _peak(frames: torch.Tensor) -> int:
     return int((frames - frames[:1]).abs().flatten(1).mean(1).argmax())
 
 
+OVERVIEW_CELL = 128   # px of each overview cell when templates render at their own sizes
+
+
+def _cell(frame: np.ndarray, resize: bool) -> np.ndarray:
+    import cv2
+
+    if not resize or frame.shape[:2] == (OVERVIEW_CELL, OVERVIEW_CELL):
+        return frame
+    return cv2.resize(frame, (OVERVIEW_CELL, OVERVIEW_CELL), interpolation=cv2.INTER_AREA)
+
+
 def run_protocol(gen: Animator, protocol: str, megc_root, out_dir, kit: KitInputs | None = None,
                  relative: bool = True, adapt_movement_scale: bool = False, find_best_frame: bool = False,
                  crop: bool | tuple[bool, bool] = True, fps: float | None = None, batch_size: int = 8,
                  cache_dir: str | None = None,
                  progress: bool = False, playback_fps: float | None = DEFAULT_PLAYBACK_FPS,
-                 out_size: int | None = None) -> list[Path]:
+                 out_size: int | None = None, render: str = "decoder") -> list[Path]:
     """Write the 18 (2021) or 36 (2022) ``<driving>-<template>`` videos and one labelled overview sheet.
 
     ``kit`` from ``load_kit`` skips checking the kit again. Each template is cropped once and
@@ -98,14 +109,15 @@ def run_protocol(gen: Animator, protocol: str, megc_root, out_dir, kit: KitInput
             cells = []
             for template, (image, landmarks) in kit.templates.items():
                 inputs = PairInputs(template, image, landmarks, frames, clip_fps, clip, onset_landmarks, False)
-                target, driving = face_inputs(gen, inputs, crop)
+                target, driving = face_inputs(gen, inputs, crop, render, out_size)
                 result = render_pair(gen, target, driving, out_dir, f"{clip}-{template.stem}",
                                      rate, relative=relative,
                                      adapt_movement_scale=adapt_movement_scale, find_best_frame=find_best_frame,
                                      batch_size=batch_size, progress=False, playback_fps=playback_fps,
-                                     fps_source=source, out_size=out_size)
+                                     fps_source=source, out_size=out_size, render=render)
                 folders.append(result)
-                generated = torch.stack([torch.from_numpy(read_image(p)).permute(2, 0, 1).float() / 255
+                # one cell size for the overview, whatever size each template renders at
+                generated = torch.stack([torch.from_numpy(_cell(read_image(p), render == "native")).permute(2, 0, 1).float() / 255
                                          for p in sorted((result / "frames").glob("*.png"))])
                 peak = _peak(generated)
                 diff = ((generated[peak] - generated[0]).abs() * 10).clamp(0, 1)

@@ -101,26 +101,41 @@ def load_pair_inputs(target_path, driving_spec: str, crop: bool | tuple[bool, bo
     return PairInputs(Path(target_path), target, target_lm, frames, fps, name, drv_lm, prepared)
 
 
-def face_inputs(gen: Animator, inputs: PairInputs, crop: bool | tuple[bool, bool] = True) -> tuple[FaceInput, FaceInput]:
+#: the driving clip's native crop is kept at least this large: its motion is measured there
+DRIVING_NATIVE = (256, 512)
+
+
+def native_bounds(out_size: int | None) -> tuple[int, int]:
+    """(low, high) px of the target's native crop: ``out_size`` exactly, else its own size up to 512."""
+    from megen.animation.native import MAX_NATIVE
+
+    return (int(out_size), int(out_size)) if out_size else (64, MAX_NATIVE)
+
+
+def face_inputs(gen: Animator, inputs: PairInputs, crop: bool | tuple[bool, bool] = True, render: str = "decoder",
+                out_size: int | None = None) -> tuple[FaceInput, FaceInput]:
     """The model's view of both inputs: cropped like its training data (or padded to square when
-    a side is not cropped), with their priors."""
+    a side is not cropped), with their priors; for ``render="native"`` the target's crop is also kept
+    at its own size (or ``out_size``), and for the flow-guided family the driving clip's at >= 256 px."""
     crop_target, crop_driving = crop_sides(crop)
     target = gen.face_input([inputs.target], crop=crop_target, source=str(inputs.target_path),
-                            landmarks=inputs.target_landmarks)
+                            landmarks=inputs.target_landmarks,
+                            native=native_bounds(out_size) if render == "native" else None)
     driving = gen.face_input(inputs.frames, crop=crop_driving and not inputs.driving_prepared, source=inputs.driving_name,
-                             landmarks=inputs.driving_landmarks)
+                             landmarks=inputs.driving_landmarks, native=DRIVING_NATIVE if gen.family == "flow" else None)
     return target, driving
 
 
 def render_pair(gen: Animator, target: FaceInput, driving: FaceInput, out_dir, name: str, fps: float,
                 relative: bool = True, adapt_movement_scale: bool = False, find_best_frame: bool = False,
                 batch_size: int = 8, progress: bool = True, playback_fps: float | None = DEFAULT_PLAYBACK_FPS,
-                fps_source: str = "", out_size: int | None = None) -> Path:
+                fps_source: str = "", out_size: int | None = None, render: str = "decoder") -> Path:
     """Animate ``target`` with ``driving`` and write the outputs into ``out_dir/name``.
 
-    ``fps``: the driving clip's capture rate (timing metadata); the videos play at ``playback_fps``."""
+    ``fps``: the driving clip's capture rate (timing metadata); the videos play at ``playback_fps``.
+    ``render``: ``native`` (the target's size and colour) or ``decoder`` (the model's frame size, gray)."""
     kw = {"relative": relative, "adapt_movement_scale": adapt_movement_scale, "batch_size": batch_size,
-          "engine": gen.engine, "precision": getattr(gen, "precision", "fp32")}
+          "engine": gen.engine, "render": render, "precision": getattr(gen, "precision", "fp32")}
     with Progress(progress) as bar:
         if find_best_frame and target.landmarks is not None:
             task = bar.add_task(f"best frame for {name}", total=len(driving.frames), unit="frames")
@@ -139,8 +154,11 @@ def render_pair(gen: Animator, target: FaceInput, driving: FaceInput, out_dir, n
         else:
             task = bar.add_task(f"generating {name}", total=len(driving.frames), unit="frames")
             generated = animate(gen.model, target, driving, on_frames=lambda n: bar.advance(task, n), **kw)
-    return write_outputs(Path(out_dir), name, target.frames, driving.frames, generated, fps,
-                         playback_fps=playback_fps, fps_source=fps_source, out_size=out_size, color="gray")
+    native = render == "native"
+    shown = target.native if native else target.frames
+    color = ("rgb" if shown.shape[1] == 3 else "gray") if native else "gray"
+    return write_outputs(Path(out_dir), name, shown, driving.frames, generated, fps, playback_fps=playback_fps,
+                         fps_source=fps_source, out_size=None if native else out_size, render=render, color=color)
 
 
 def generate_pair(gen: Animator, target_path, driving_spec: str, out_dir, relative: bool = True,
@@ -148,16 +166,41 @@ def generate_pair(gen: Animator, target_path, driving_spec: str, out_dir, relati
                   crop: bool | tuple[bool, bool] = True,
                   fps: float | None = None, batch_size: int = 8, cache_dir: str | None = None,
                   name: str | None = None, inputs: PairInputs | None = None, progress: bool = False,
-                  playback_fps: float | None = DEFAULT_PLAYBACK_FPS, out_size: int | None = None) -> Path:
+                  playback_fps: float | None = DEFAULT_PLAYBACK_FPS, out_size: int | None = None,
+                  render: str = "decoder") -> Path:
     """Generate one (target, driving) pair and write its outputs; returns the output folder.
 
     ``inputs`` from ``load_pair_inputs`` skips reading the files again.
     """
     inputs = inputs or load_pair_inputs(target_path, driving_spec, crop, cache_dir)
-    target, driving = face_inputs(gen, inputs, crop)
+    target, driving = face_inputs(gen, inputs, crop, render, out_size)
     name = name or f"{inputs.driving_name}-{Path(target_path).stem}"
     rate, source = capture_rate(fps, inputs.fps)
     return render_pair(gen, target, driving, out_dir, name, rate, relative=relative,
                        adapt_movement_scale=adapt_movement_scale, find_best_frame=find_best_frame,
                        batch_size=batch_size, progress=progress, playback_fps=playback_fps, fps_source=source,
-                       out_size=out_size)
+                       out_size=out_size, render=render)
+
+
+def flow_transfer_pair(inputs: PairInputs, out_dir, fps: float | None = None,
+                       playback_fps: float | None = DEFAULT_PLAYBACK_FPS, out_size: int | None = None,
+                       name: str | None = None) -> Path:
+    """The training-free baseline for one pair (``megen.animation.flow_transfer``): the target's face
+    crop at its own size (or ``out_size``, at most 512) and colour, warped by the driver's optical flow."""
+    from megen.animation.animator import _native_crop
+    from megen.animation.flow_transfer import flow_transfer
+    from megen.animation.native import native_size
+    from megen.face.crop import crop_box, transform_points
+
+    if inputs.target_landmarks is None or inputs.driving_landmarks is None:
+        raise GenerationError("method=flow_transfer maps the motion by the faces' landmarks: it needs crop=true")
+    box = crop_box(inputs.target_landmarks, inputs.target.shape[:2])
+    n = native_size(box[2] - box[0], out_size)
+    target = _native_crop(inputs.target, box, n)
+    landmarks = transform_points(inputs.target_landmarks, box, n)
+    generated = flow_transfer(target, landmarks, inputs.frames, inputs.driving_landmarks)
+    name = name or f"{inputs.driving_name}-{inputs.target_path.stem}"
+    rate, source = capture_rate(fps, inputs.fps)
+    return write_outputs(Path(out_dir), name, target[None], np.stack([to_gray_uint8(f) for f in inputs.frames]),
+                         generated, rate, playback_fps=playback_fps, fps_source=source, render="flow_transfer",
+                         color="gray" if target.ndim == 2 else "rgb")

@@ -185,18 +185,20 @@ def flow_transfer_system(frames, landmarks, target_path: Path) -> np.ndarray:
     return flow_transfer(target, onset_landmarks(target, str(target_path)), frames, landmarks)
 
 
-def model_system(animator, batch_size: int = 8, **animate_options) -> System:
+def model_system(animator, batch_size: int = 8, render: str = "native", **animate_options) -> System:
     """A trained model (``megen.animation.Animator``) as a System: the pair cropped and animated as
-    ``python -m megen.generate`` does it, relative motion from the first frame."""
+    ``python -m megen.generate`` does it, relative motion from the first frame, rendered ``render``."""
     from megen.animation import animate
+    from megen.animation.pair import DRIVING_NATIVE, native_bounds
 
     def run(frames, landmarks, target_path: Path) -> np.ndarray:
         image = read_image(target_path)
-        target = animator.face_input([image], source=str(target_path),
-                                     landmarks=onset_landmarks(image, str(target_path)))
-        driving = animator.face_input(frames, source="driving clip", landmarks=landmarks)
+        target = animator.face_input([image], source=str(target_path), landmarks=onset_landmarks(image, str(target_path)),
+                                     native=native_bounds(None) if render == "native" else None)
+        driving = animator.face_input(frames, source="driving clip", landmarks=landmarks,
+                                      native=DRIVING_NATIVE if animator.family == "flow" else None)
         return uint8_clip(animate(animator.model, target, driving, batch_size=batch_size, engine=animator.engine,
-                                  **animate_options))
+                                  render=render, **animate_options))
 
     return run
 

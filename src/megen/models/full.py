@@ -13,8 +13,9 @@ from megen.models.motion_networks import (
     RegionPredictor,
 )
 
-#: the motion network of each family (tps: key points without Jacobians, see models.tps_motion)
-FAMILIES = {"fomm": KeypointDetector, "mraa": RegionPredictor, "tps": KeypointDetector}
+#: the motion network of each family (tps: key points without Jacobians, see models.tps_motion;
+#: flow: no key points, the driver's optical flow guides the dense motion, see models.flow_guided)
+FAMILIES = {"fomm": KeypointDetector, "mraa": RegionPredictor, "tps": KeypointDetector, "flow": None}
 
 
 class MotionTransferModel(nn.Module):
@@ -26,6 +27,8 @@ class MotionTransferModel(nn.Module):
     (``landmarks`` mode) are measured against. It defaults to the source: a source that is the
     onset, as in onset-relative training and animation.
     """
+
+    has_keypoints = True
 
     def __init__(self, family: str, motion: nn.Module, dense_motion: DenseMotionNetwork,
                  generator: OcclusionAwareGenerator, background: BackgroundMotionPredictor | None = None):
@@ -64,6 +67,13 @@ def build_model(model: dict, prior: dict) -> MotionTransferModel:
     missing = {"num_keypoints", "channels"} - set(prior)
     if missing:
         raise ValueError(f"build_model needs the prior's counts {sorted(missing)}: pass PriorSetting.model_args()")
+    if family == "flow":
+        from megen.models.flow_guided import FlowGuidedDenseMotion, FlowGuidedModel
+
+        channels = int(model.get("num_channels", 3))
+        prior_maps = int(prior["channels"]) if prior.get("input", "concat") != "none" else 0
+        dense = FlowGuidedDenseMotion(num_channels=channels, prior_maps=prior_maps, **model["dense_motion"])
+        return FlowGuidedModel(dense, OcclusionAwareGenerator(num_channels=channels, **model["generator"]))
     if family == "tps":
         from megen.models.tps_motion import build_tps_parts
 

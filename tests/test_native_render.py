@@ -1,0 +1,125 @@
+"""render=native (the target's own size and colour) and the flow-guided family."""
+import numpy as np
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+
+from megen.animation.flow_transfer import warp_backward
+from megen.animation.native import render_native, to_tensor_frames, warp_pixels
+from megen.data.synthetic import embedded_photo_paths
+from megen.models.flow_guided import FlowGuidedDenseMotion, classical_backward_flow, flow_to_deformation, resize_flow
+from megen.models.motion import coordinate_grid
+from megen.paths import conf_dir
+from megen.video import read_image
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    """A 256-px colour face crop (H, W, 3) uint8."""
+    import cv2
+
+    image = read_image(embedded_photo_paths()[0])
+    return cv2.resize(image[:400, 50:450], (256, 256), interpolation=cv2.INTER_AREA)
+
+
+def test_identity_motion_returns_the_target_at_its_own_size_and_colour(photo):
+    native = to_tensor_frames(photo[None])                                   # (1, 3, 256, 256)
+    identity = coordinate_grid(32, 32)[None].expand(2, -1, -1, -1)           # the model's grid is 32 px
+    prediction = torch.rand(2, 3, 64, 64)                                    # what the decoder made: unused
+    out = render_native(native, prediction, torch.ones(2, 1, 32, 32), identity)
+    assert out.shape == (2, 3, 256, 256)
+    torch.testing.assert_close(out, native.expand(2, -1, -1, -1), rtol=0, atol=1e-4)
+    # where the occlusion map says the warp cannot show the target, the decoder's output fills in
+    occlusion = torch.ones(1, 1, 32, 32)
+    occlusion[..., :8, :8] = 0
+    out = render_native(native, prediction[:1], occlusion, identity[:1])
+    decoded = torch.nn.functional.interpolate(prediction[:1], size=(256, 256), mode="bilinear", align_corners=False)
+    torch.testing.assert_close(out[..., :32, :32], decoded[..., :32, :32], rtol=0, atol=1e-5)
+    torch.testing.assert_close(out[..., 128:, 128:], native[..., 128:, 128:], rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("shift_px", [(0.7, -0.4), (0.25, 0.1)])
+def test_a_known_deformation_moves_the_native_target_by_that_deformation(photo, shift_px):
+    """A deformation predicted on a 32-px grid, rendered at 256 px, moves the pixels as OpenCV's warp by
+    the same field in 256-px units does (to a tenth of the move's own size)."""
+    native = to_tensor_frames(photo[None])
+    shift = torch.tensor(shift_px)
+    deformation = coordinate_grid(32, 32)[None] + shift * (2.0 / 256)        # [-1, 1] units of any grid
+    out = render_native(native, torch.zeros(1, 3, 64, 64), torch.ones(1, 1, 32, 32), deformation)
+    truth = warp_backward(photo.astype(np.float32) / 255, np.broadcast_to(np.float32(shift_px), (256, 256, 2)))
+    got = out[0].permute(1, 2, 0).numpy()
+    inner = (slice(8, -8), slice(8, -8))                                     # borders are replicated differently
+    err = np.abs(got - truth)[inner].mean()
+    moved = np.abs(photo.astype(np.float32) / 255 - truth)[inner].mean()
+    assert err < 0.1 * moved, (err, moved)
+
+
+def test_warp_pixels_of_zero_flow_is_the_image():
+    image = torch.rand(1, 3, 20, 24)
+    torch.testing.assert_close(warp_pixels(image, torch.zeros(1, 20, 24, 2)), image, rtol=0, atol=1e-5)
+
+
+def test_flow_guided_motion_starts_as_its_guide():
+    net = FlowGuidedDenseMotion(num_channels=3, prior_maps=1, block_expansion=8, num_blocks=2, max_features=16,
+                                scale_factor=0.5)
+    source = torch.rand(2, 3, 32, 32)
+    guide = torch.randn(2, 64, 64, 2) * 0.5                                  # px of a 64-px grid over the source
+    out = net(source, torch.rand(2, 1, 16, 16), guide)
+    assert out["deformation"].shape == (2, 16, 16, 2) and out["occlusion"].shape == (2, 1, 16, 16)
+    assert float(out["residual"].abs().max()) == 0.0 and float(out["occlusion"].min()) > 0.95
+    torch.testing.assert_close(out["deformation"], flow_to_deformation(resize_flow(guide, (16, 16))))
+    # a pixel shift is resolution-free in [-1, 1] units: 2 px at 64 is 0.5 px at 16
+    torch.testing.assert_close(resize_flow(torch.full((1, 64, 64, 2), 2.0), (16, 16)), torch.full((1, 16, 16, 2), 0.5))
+
+
+def test_classical_flow_measures_a_shift_between_frames(photo):
+    import cv2
+
+    gray = cv2.resize(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY), (64, 64), interpolation=cv2.INTER_AREA)
+    moved = warp_backward(gray, np.broadcast_to(np.float32([1.0, -0.5]), (64, 64, 2)))
+    frames = lambda g: torch.from_numpy(g).float().div(255)[None, None].expand(1, 3, -1, -1)  # noqa: E731
+    flow = classical_backward_flow(frames(moved), frames(gray))              # driving -> source
+    assert flow.shape == (1, 64, 64, 2)
+    np.testing.assert_allclose(flow[0, 16:48, 16:48].mean((0, 1)).numpy(), [1.0, -0.5], atol=0.15)
+
+
+def test_the_flow_family_trains_and_generates_natively(tmp_path):
+    from megen.animation import Animator, generate_pair
+    from megen.train import train
+
+    overrides = ["model=flow", "dataset.n_subjects=4", "dataset.clips_per_subject=2", "dataset.frame_size=32",
+                 "model.dense_motion.block_expansion=8", "model.dense_motion.max_features=16",
+                 "model.dense_motion.num_blocks=2", "model.generator.block_expansion=8",
+                 "model.generator.max_features=16", "model.generator.num_bottleneck_blocks=1",
+                 "data.batch_size=2", "data.repeats=1", "trainer.max_epochs=1", "trainer.limit_train_batches=2",
+                 "trainer.limit_val_batches=1", "trainer.enable_model_summary=false", "evaluate_at_end=false",
+                 f"paths.data_dir={tmp_path / 'data'}", f"paths.output_root={tmp_path / 'out'}",
+                 f"run_dir={tmp_path / 'run'}"]
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        cfg = compose("train", overrides=overrides)
+    train(cfg)
+    ckpt = next((tmp_path / "run" / "checkpoints").glob("last.ckpt"))
+    gen = Animator.from_checkpoint(ckpt)
+    assert gen.family == "flow"
+    photo, driver = embedded_photo_paths()
+    folder = generate_pair(gen, photo, str(_driving_clip(tmp_path, driver)), tmp_path / "gen", render="native")
+    import json
+
+    timing = json.loads((folder / "timing.json").read_text())
+    assert timing["render"] == "native" and timing["color"] == "rgb" and timing["frame_size"] > 100
+    assert len(list((folder / "frames").glob("*.png"))) == 4
+
+
+def _driving_clip(tmp_path, photo_path):
+    """Four frames of a face whose brow region slides down a little."""
+    from megen.video import write_png
+
+    image = read_image(photo_path)
+    folder = tmp_path / "drive"
+    folder.mkdir()
+    for k in range(4):
+        field = np.zeros((*image.shape[:2], 2), np.float32)
+        field[: image.shape[0] // 2, :, 1] = -0.5 * k
+        frame = warp_backward(image, field)
+        write_png(folder / f"{k}.png", frame if frame.ndim == 3 else np.repeat(frame[..., None], 3, -1))
+    return folder
