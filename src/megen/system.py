@@ -126,12 +126,14 @@ class MotionTransferSystem(pl.LightningModule):
                 losses["feature_matching"] = feature_matching(d_real, d_fake, w["feature_matching"])
         ev, ej = w.get("equivariance_value", 0), w.get("equivariance_jacobian", 0)
         ef = w.get("equivariance_flow", 0)
-        mode = self.model.motion_net.mode
+        if not self.model.has_keypoints:    # the flow-guided family: no key points to keep equivariant
+            ev = ej = ef = 0
+        mode = getattr(self.model, "motion_net", None) and self.model.motion_net.mode
         # reference-mode key points are the onset points themselves: they cannot move with T;
         # anchored Jacobians are relative corrections, checked by the equivariance flow instead
         ev = ev if mode != "reference" else 0
         ej = ej if mode in ("learned", "reference") else 0
-        ej = ej if getattr(self.model.motion_net, "estimate_jacobian", True) else 0   # constant identity: nothing to learn
+        ej = ej if getattr(getattr(self.model, "motion_net", None), "estimate_jacobian", True) else 0   # constant identity: nothing to learn
         if ev > 0 or ej > 0 or ef > 0:
             eq = self.loss_cfg["equivariance"]
             t = RandomTransform(driving.shape[0], eq["sigma_affine"], eq["sigma_tps"], eq["points_tps"],
@@ -150,7 +152,7 @@ class MotionTransferSystem(pl.LightningModule):
             if ef > 0:
                 dense = self.model.dense_motion(driving, m_d, m_t)
                 losses["equivariance_flow"] = ef * equivariance_flow(dense["deformation"], t)
-        if w.get("keypoint_flow", 0) > 0 and "flow" in batch:
+        if w.get("keypoint_flow", 0) > 0 and "flow" in batch and self.model.has_keypoints:
             losses["keypoint_flow"] = w["keypoint_flow"] * keypoint_flow(
                 out["motion_source"]["value"], out["motion_driving"]["value"], batch["flow"])
         if w.get("flow", 0) > 0 and "flow" in batch:
@@ -184,7 +186,7 @@ class MotionTransferSystem(pl.LightningModule):
         self.manual_backward(total)
         clip = self.hparams.optim.get("clip_grad_inf")
         if clip:   # TPSMM: each motion network's largest gradient entry capped, one network at a time
-            for net in (self.model.motion_net, self.model.dense_motion, self.model.background):
+            for net in (getattr(self.model, "motion_net", None), self.model.dense_motion, self.model.background):
                 if net is not None:
                     torch.nn.utils.clip_grad_norm_(net.parameters(), max_norm=float(clip), norm_type=float("inf"))
         self._uncounted_step(opt_motion)
@@ -315,10 +317,13 @@ class MotionTransferSystem(pl.LightningModule):
     def configure_optimizers(self):
         o = self.hparams.optim
         betas = tuple(o.get("betas", (0.5, 0.999)))
-        motion_params = list(self.model.motion_net.parameters())
-        if self.model.background is not None:
-            motion_params += list(self.model.background.parameters())
-        gen_params = list(self.model.generator.parameters()) + list(self.model.dense_motion.parameters())
+        if self.model.has_keypoints:
+            motion_params = list(self.model.motion_net.parameters())
+            if self.model.background is not None:
+                motion_params += list(self.model.background.parameters())
+            gen_params = list(self.model.generator.parameters()) + list(self.model.dense_motion.parameters())
+        else:   # the flow-guided family: its dense motion network is the motion network
+            motion_params, gen_params = list(self.model.dense_motion.parameters()), list(self.model.generator.parameters())
         groups = [(motion_params, o["lr_motion"]), (gen_params, o["lr_generator"])]
         if self.use_gan:
             groups.append((list(self.discriminator.parameters()), o["lr_discriminator"]))
