@@ -238,3 +238,23 @@ def test_rows_of_a_study_stay_apart_when_their_overrides_agree(tmp_path):
     assert [v["runs"] for v in variants] == [["mraa_paper/seed0", "mraa_paper/seed1"],
                                              ["mraa_paper_frame_shape/seed0", "mraa_paper_frame_shape/seed1"]]
     assert [round(v["stats"]["rmte"]["mean"], 3) for v in variants] == [0.905, 1.105]
+
+
+def test_real_pair_scores_are_columns_beside_the_flow_transfer_baseline(tmp_path):
+    for seed, cos in enumerate([0.8, 0.9]):
+        run = tmp_path / f"seed{seed}"
+        _write_run(run, ["model=flow", f"seed={seed}"], {"test/rmte": 0.7, "test/epe": 0.1, "test/epe_zero": 0.2})
+        scores = lambda c, a: {"cosine": c, "amplitude": a, "identity": 0.08, "sharpness": 1.0, "pairs": 3}  # noqa: E731
+        (run / "real_pairs.json").write_text(json.dumps({"pairs": [], "mean": {
+            "static": scores(0.0, 0.0), "flow_transfer": scores(0.9, 1.0), "megen (native)": scores(cos, 0.5)}}))
+    _write_run(tmp_path / "none", ["model=fomm"], {"test/rmte": 0.8})       # a run never scored on real pairs
+    runs = collect(tmp_path)
+    assert runs[1]["metrics"]["real_cosine"] == 0.8 and runs[1]["metrics"]["real_cosine_static"] == 0.9
+    assert "real_cosine" not in runs[0]["metrics"]
+    variants = aggregate(runs)
+    flow = next(v for v in variants if v["overrides"].get("model") == "flow")
+    assert flow["stats"]["real_cosine"]["mean"] == pytest.approx(0.85) and flow["stats"]["real_cosine"]["n"] == 2
+    assert flow["stats"]["real_amplitude"]["static"] == 1.0
+    table = variant_table(variants)
+    assert "real_cosine flow transfer" in table.splitlines()[0] and "real_amplitude flow transfer" in table.splitlines()[0]
+    assert better("real_cosine") == "higher" and better("real_amplitude") == 1.0 and better("real_identity") == "lower"

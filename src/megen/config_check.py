@@ -263,6 +263,10 @@ def validate_train(cfg) -> None:
         c.number(f"optim.{key}", positive=True, optional=True)
     check_trainer(c)
     check_dataset(c, cache_dir=c.get("paths.cache_dir", None), data_dir=c.get("paths.data_dir", None))
+    c.choice("real.render", RENDERS, optional=True)
+    pairs = c.get("real.pairs", None)
+    if pairs not in (None, _MISSING) and not Path(str(pairs)).is_file():
+        c.add("real.pairs", pairs, "is not a file (a CSV with the columns driving,target[,compare])")
     ckpt = c.get("ckpt_path", None)
     if ckpt not in (None, _MISSING):
         try:

@@ -24,18 +24,24 @@ TRAIN_METRICS = {"rmte": None, "mte": None, "l1": "l1_static", "epe": "epe_zero"
 #: metric name without its section prefix -> what "better" means: "lower", "higher", or a target
 #: value the best variant lies closest to (an amplitude ratio of 1 means the driving's motion).
 BETTER = {"rmte": "lower", "mte": "lower", "l1": "lower", "epe": "lower", "akd": "lower", "aed": "lower",
-          "psnr": "higher", "ssim": "higher", "corr": "higher", "ratio": 1.0}
-SECTION_PREFIXES = ("x_", "fid_")
+          "psnr": "higher", "ssim": "higher", "corr": "higher", "ratio": 1.0,
+          "cosine": "higher", "amplitude": 1.0, "identity": "lower"}
+SECTION_PREFIXES = ("x_", "fid_", "real_")
+
+#: real-pair scores (``real_pairs.json`` beside a run's metrics) shown, beside the flow-transfer baseline
+REAL_METRICS = ("cosine", "amplitude", "identity")
+REAL_BASELINE = "flow_transfer"
 
 #: the metrics report.md shows first (motion transfer, pixel error, flow, regional timing); any
 #: others go to a second table so that neither is too wide to read
-MAIN_METRICS = ("rmte", "mte", "l1", "epe", "fid_corr")
+MAIN_METRICS = ("rmte", "mte", "l1", "epe", "fid_corr", "real_cosine", "real_amplitude")
 
 #: the override that repeats a variant rather than making a new one
 SEED_KEY = "seed"
 
 LEGEND = ("mean ± sample sd (n runs) over seeds, n = 1 without sd; static: the copy-of-source baseline "
-          "(zero flow for epe), mean; **bold**: the best variant of a metric (lowest error, highest psnr, "
+          "(zero flow for epe; for the real_ columns, scored on real pairs without ground truth, the training-free "
+          "flow transfer), mean; **bold**: the best variant of a metric (lowest error, highest psnr, "
           "ssim and corr, ratio nearest 1) where it has n ≥ 2; *: differs from that best by more than "
           "the seed spread, |mean - mean_best| > sd + sd_best, with n ≥ 2.")
 
@@ -66,6 +72,21 @@ def flatten_metrics(data: dict) -> dict[str, float]:
                 continue
             out[f"{prefix}{name}"] = v["model"]
             out[f"{prefix}{name}_static"] = v["static"]
+    return out
+
+
+def real_pair_metrics(data: dict) -> dict[str, float]:
+    """A run's real-pair scores (mean over the pairs) as ``{real_<score>: model, real_<score>_static:
+    the flow-transfer baseline}``: on real clips the training-free baseline is the one to beat."""
+    means = data.get("mean", {})
+    model = next((k for k in means if k.startswith("megen")), None)
+    if model is None:
+        return {}
+    out = {}
+    for name in REAL_METRICS:
+        out[f"real_{name}"] = means[model][name]
+        if REAL_BASELINE in means:
+            out[f"real_{name}_static"] = means[REAL_BASELINE][name]
     return out
 
 
@@ -117,6 +138,10 @@ def collect(folder) -> list[dict]:
                     overrides[key] = value
         try:
             metrics = flatten_metrics(json.loads(path.read_text()))
+            real = run / "real_pairs.json"
+            if real.is_file():
+                path = real
+                metrics.update(real_pair_metrics(json.loads(real.read_text())))
         except (json.JSONDecodeError, KeyError, TypeError) as err:
             raise ValueError(f"unreadable metrics file {path}: {err}") from err
         # a folder that is itself the run is named by its own name, not "."
@@ -246,7 +271,7 @@ def _variant_rows(variants: list[dict], metrics: list[str], caption: str = "") -
     keys = [k for k in swept_keys([{"overrides": v["overrides"]} for v in variants]) if k != SEED_KEY]
     header = ["runs", *keys]
     for m in metrics:
-        header += [m, f"{m} {'zero flow' if m.endswith('epe') else 'static'}"]
+        header += [m, f"{m} {'zero flow' if m.endswith('epe') else 'flow transfer' if m.startswith('real_') else 'static'}"]
     lines = ([caption, ""] if caption else []) + ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     places = {m: _decimals([x for v in variants if m in v["stats"]
                             for x in (v["stats"][m]["mean"], v["stats"][m]["static"]) if x is not None])
