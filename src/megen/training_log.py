@@ -9,8 +9,10 @@ batch job) that bar prints nothing until the end, so there the bar is switched o
 
 (one line; wrapped here), and after the final test ``test rMTE 0.805, EPE 0.131 (zero flow 0.153)``.
 The validation part appears only in epochs that validated; a loss term the configuration does not
-log is left out. :func:`quiet_known_noise` silences, by their exact
-text, the messages of the libraries that say nothing about the run (see ``KNOWN_WARNINGS``).
+log is left out. :func:`quiet_known_noise` silences, by their exact text, the libraries' messages
+that say nothing about the run (``KNOWN_WARNINGS``, Lightning's product tips); the others that
+used to show were fixed where they came from (the frozen VGG follows its parent's train/eval
+mode; ``last.ckpt`` is saved with ``weights_only=False`` stated).
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ MAIN_LOSSES = ("total", "perceptual", "flow", "equivariance_flow", "generator_ga
 #: (message regex, category, module regex, why it is harmless); each is matched from the message's start
 KNOWN_WARNINGS = (
     (r"`isinstance\(treespec, LeafSpec\)` is deprecated", FutureWarning, r"pytorch_lightning\.utilities\._pytree",
-     "Lightning's own CombinedLoader builds a LeafSpec with torch >= 2.10; nothing in megen can change it"),
+     "Lightning's own CombinedLoader builds the LeafSpec this torch deprecates; megen cannot change it"),
     (r"You have overridden `on_after_batch_transfer` in `LightningModule` but have passed in a "
      r"`LightningDataModule`", UserWarning, r"pytorch_lightning\.",
      "the system's hook (channels_last frames) is the one meant to run; the data module has none"),
