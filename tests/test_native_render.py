@@ -93,6 +93,7 @@ def test_the_flow_family_trains_and_generates_natively(tmp_path):
                  "model.generator.max_features=16", "model.generator.num_bottleneck_blocks=1",
                  "data.batch_size=2", "data.repeats=1", "trainer.max_epochs=1", "trainer.limit_train_batches=2",
                  "trainer.limit_val_batches=1", "trainer.enable_model_summary=false", "evaluate_at_end=false",
+                 "trainer.log_every_n_steps=1",   # the diagnostics callback runs on the first step
                  f"paths.data_dir={tmp_path / 'data'}", f"paths.output_root={tmp_path / 'out'}",
                  f"run_dir={tmp_path / 'run'}"]
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):

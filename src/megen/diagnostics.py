@@ -70,8 +70,9 @@ def motion_summary(out: dict, batch: dict) -> dict[str, float]:
     """
     size = tuple(batch["source"].shape[2:])
     pred = deformation_to_frame_flow(out["deformation"].detach().float(), size)
-    summary = {"background_weight": float(out["mask"][:, 0].float().mean()),
-               "pred_flow_px": float(pred.norm(dim=-1).mean())}
+    summary = {"pred_flow_px": float(pred.norm(dim=-1).mean())}
+    if "mask" in out:     # the flow-guided family has no masks over sparse motions
+        summary["background_weight"] = float(out["mask"][:, 0].float().mean())
     if "flow" in batch:
         true = batch["flow"].to(pred)
         true_len = true.norm(dim=-1)
