@@ -102,6 +102,7 @@ def test_the_flow_family_trains_and_generates_natively(tmp_path):
     ckpt = next((tmp_path / "run" / "checkpoints").glob("last.ckpt"))
     gen = Animator.from_checkpoint(ckpt)
     assert gen.family == "flow"
+    assert gen.trained_motion_px == pytest.approx(4.0 * 32 / 64)     # apex up to 4 px of a 64-px frame, at 32
     photo, driver = embedded_photo_paths()
     folder = generate_pair(gen, photo, str(_driving_clip(tmp_path, driver)), tmp_path / "gen", render="native")
     import json
@@ -124,3 +125,23 @@ def _driving_clip(tmp_path, photo_path):
         frame = warp_backward(image, field)
         write_png(folder / f"{k}.png", frame if frame.ndim == 3 else np.repeat(frame[..., None], 3, -1))
     return folder
+
+
+def test_a_driver_far_beyond_the_training_motion_gets_one_warning_line(photo):
+    import cv2
+
+    from megen.animation.amplitude import out_of_range_warning
+
+    gray = cv2.resize(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY), (64, 64), interpolation=cv2.INTER_AREA)
+
+    def clip(px):   # the whole face slides by up to px
+        frames = [warp_backward(gray, np.broadcast_to(np.float32([px * k / 5, 0]), (64, 64, 2))) for k in range(6)]
+        return torch.from_numpy(np.stack(frames)).float().div(255)[:, None].expand(-1, 3, -1, -1)
+
+    assert out_of_range_warning(clip(1.0), trained_px=4.0, frame_size=64) is None
+    line = out_of_range_warning(clip(12.0), trained_px=4.0, frame_size=64)
+    assert line is not None and "\n" not in line
+    measured = float(line.split(" moves ")[1].split(" px")[0])
+    assert 7.0 < measured < 13.0 and "beyond the 4.0 px it was trained on" in line
+    # without a recorded range, the real-data bound (4 px of a 256-px face: 1 px at 64)
+    assert "beyond the 1.0 px" in out_of_range_warning(clip(3.0), trained_px=None, frame_size=64)

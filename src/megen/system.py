@@ -50,7 +50,8 @@ class MotionTransferSystem(pl.LightningModule):
 
     Args are plain mappings (the resolved Hydra config groups), saved as hyper-parameters so a
     checkpoint rebuilds its own model: ``model``, ``prior``, ``loss``, ``optim``, and the
-    ``frame_size`` it was trained at (generation crops faces to it). ``channels_last`` keeps the
+    ``frame_size`` it was trained at (generation crops faces to it), and the training motion's range
+    ``motion_px`` ([low, high] px of a ``motion_px_at`` frame; None for real data). ``channels_last`` keeps the
     networks' weights and the batch's frames in NHWC memory order: the same numbers (to float
     rounding); whether convolutions run faster that way depends on the machine (compare
     ``python -m megen.bench train system.channels_last=true``; on a 2-core CPU it made no difference).
@@ -60,7 +61,8 @@ class MotionTransferSystem(pl.LightningModule):
     """
 
     def __init__(self, model: dict, prior: dict, loss: dict, optim: dict, frame_size: int | None = None,
-                 sample_count: int = 6, sample_amplify: float = 10.0, channels_last: bool = False):
+                 sample_count: int = 6, sample_amplify: float = 10.0, channels_last: bool = False,
+                 motion_px: list | None = None, motion_px_at: int | None = None):
         super().__init__()
         scale = model.get("motion", {}).get("scale_factor")
         setting = PriorSetting.from_config(prior, frame_size, scale) if frame_size and scale else \

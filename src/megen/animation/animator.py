@@ -39,6 +39,7 @@ class Animator:
     family: str
     engine: object | None = None     # an OnnxFrameEngine running the per-frame part (backend=onnxruntime)
     precision: str = "fp32"          # fp32 | bf16: what animating with it runs at (megen.animation.precision)
+    trained_motion_px: float | None = None   # the largest training motion, px of the model's frame (None: unknown)
 
     @classmethod
     def from_checkpoint(cls, path, device="cpu", family: str | None = None, backend: str = "torch",
@@ -72,6 +73,8 @@ class Animator:
         except RuntimeError as err:
             raise GenerationError(f"checkpoint {path} does not match its own config: {str(err)[:300]}") from err
         animator = cls(model.to(device).eval(), prior, int(frame_size), hp["model"]["family"], precision=precision)
+        if hp.get("motion_px") and hp.get("motion_px_at"):
+            animator.trained_motion_px = float(max(hp["motion_px"])) * int(frame_size) / float(hp["motion_px_at"])
         if backend == "onnxruntime":
             from megen.animation.onnx_backend import OnnxFrameEngine
 

@@ -136,6 +136,11 @@ def render_pair(gen: Animator, target: FaceInput, driving: FaceInput, out_dir, n
     ``render``: ``native`` (the target's size and colour) or ``decoder`` (the model's frame size, gray)."""
     kw = {"relative": relative, "adapt_movement_scale": adapt_movement_scale, "batch_size": batch_size,
           "engine": gen.engine, "render": render, "precision": getattr(gen, "precision", "fp32")}
+    from megen.animation.amplitude import out_of_range_warning
+
+    warning = out_of_range_warning(driving.frames, getattr(gen, "trained_motion_px", None), driving.frames.shape[-1])
+    if warning:
+        print(f"{name}: {warning}", flush=True)
     with Progress(progress) as bar:
         if find_best_frame and target.landmarks is not None:
             task = bar.add_task(f"best frame for {name}", total=len(driving.frames), unit="frames")

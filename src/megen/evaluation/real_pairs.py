@@ -51,6 +51,7 @@ class RealPair:
     driving: Path
     target: Path
     compare: dict[str, Path] = field(default_factory=dict)
+    listed: tuple[str, str] = ("", "")     # driving and target as the pairs file names them (relative to it)
 
     @property
     def name(self) -> str:
@@ -79,7 +80,8 @@ def read_pairs(path) -> list[RealPair]:
                 problems.append(f"{path}:{i}: compare entry {item!r} is not label=path")
                 continue
             compare[label.strip()] = path.parent / rel.strip()
-        pair = RealPair(path.parent / row["driving"].strip(), path.parent / row["target"].strip(), compare)
+        pair = RealPair(path.parent / row["driving"].strip(), path.parent / row["target"].strip(), compare,
+                        (row["driving"].strip(), row["target"].strip()))
         for p in (pair.driving, pair.target, *compare.values()):
             if not p.exists():
                 problems.append(f"{path}:{i}: {p} (no such file)")
@@ -225,7 +227,9 @@ def score_pairs(pairs: list[RealPair], systems: dict[str, System], out_dir=None,
             clips[label] = np.stack(read_clip(path))
         scored = {label: score_clip(driver, clip, target, target_lm, f"{pair.name}: {label}", face_metrics)
                   for label, clip in clips.items()}
-        rows.append({"pair": pair.name, "driving": str(pair.driving), "target": str(pair.target),
+        # the paths as the pairs file gives them: results name the clips, not where a user keeps them
+        rows.append({"pair": pair.name, "driving": pair.listed[0] or str(pair.driving),
+                     "target": pair.listed[1] or str(pair.target),
                      "driver_amplitude_px": rms(driver.motion), "systems": scored})
         if out_dir is not None and sheets:
             write_png(out_dir / "real_pairs" / f"{pair.name}.png", pair_sheet(pair.name, driver.frames, clips))
