@@ -44,6 +44,45 @@ def test_in_place_relus_give_the_same_losses_and_gradients(tmp_path):
         torch.testing.assert_close(ga, gb, rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("cin,cout,size", [(1024, 1024, 2), (2048, 512, 4), (512, 1024, 1)])
+def test_wide_convolution_on_a_tiny_map_as_one_matrix_product_equals_the_convolution(cin, cout, size):
+    from megen.models.blocks import Conv2d
+
+    torch.manual_seed(0)
+    conv = Conv2d(cin, cout, 3, padding=1)
+    x = torch.randn(3, cin, size, size, requires_grad=True)
+    assert conv._as_matmul(x)
+    y = conv(x)
+    grads = torch.autograd.grad(y.square().sum(), (x, conv.weight, conv.bias))
+    expected = F.conv2d(x, conv.weight, conv.bias, padding=1)
+    grads_expected = torch.autograd.grad(expected.square().sum(), (x, conv.weight, conv.bias))
+    assert y.shape == expected.shape and y.is_contiguous()
+    torch.testing.assert_close(y, expected, rtol=1e-5, atol=1e-5 * float(expected.abs().max()))
+    for g, e in zip(grads, grads_expected):
+        torch.testing.assert_close(g, e, rtol=1e-5, atol=1e-5 * float(e.abs().max()))
+    assert not conv._as_matmul(torch.randn(1, cin, 8, 8))                 # larger maps: oneDNN's convolution
+    assert not Conv2d(256, 512, 3, padding=1)._as_matmul(torch.randn(1, 256, 2, 2))   # narrower layers too
+
+
+@pytest.mark.parametrize("extra", [[], ["model=mraa"], ["model=tps"]])
+def test_the_cpu_defaults_never_take_the_matrix_product_path(extra):
+    """The pinned numbers (the default networks') are computed by oneDNN's convolutions as before."""
+    from megen.bench import _compose_train
+    from megen.models.blocks import Conv2d
+
+    cfg = _compose_train("loss.perceptual.allow_random=true", *extra)
+    torch.manual_seed(0)
+    system = instantiate(cfg.system)
+    taken = []
+    for m in system.model.modules():
+        if isinstance(m, Conv2d):
+            m.register_forward_pre_hook(lambda mod, inp: taken.append(mod._as_matmul(inp[0])))
+    batch = random_train_batch(system, 1, int(cfg.dataset.frame_size))
+    with torch.no_grad():
+        system(batch["source"], batch["driving"], batch["prior"], batch["keypoints"], batch["reference"])
+    assert taken and not any(taken)
+
+
 def test_fused_adam_trains_like_the_plain_one(tmp_path):
     """Two updates by the fused and by the plain Adam leave the same losses. (Not the same parameters: the
     biases of convolutions followed by a BatchNorm have gradients of pure rounding noise, which Adam
