@@ -11,7 +11,9 @@ Cases:
                 from torch's frames (``frames=16 experiments=fomm_vox256,fp_fomm_paper onnx=true``, dotted keys such as
                 ``dataset.frame_size=128`` override each experiment's config); each line
                 also gives the GFLOP of one more frame and the arithmetic rate reached (``gflops``), which
-                bound what any faster runtime can gain without doing less work
+                bound what any faster runtime can gain without doing less work; ``precision=bf16`` adds the clip
+                animation in bf16 beside fp32, with its largest difference from the fp32 frames. Without the
+                export extra the ONNX line is one sentence saying what to install
     fit         does a configuration learn at all: the 4 synthetic pairs with the most motion fitted for
                 ``fit.steps=240`` updates (the learning test's setting), rMTE and flow EPE / zero flow's printed
                 every ``fit.report_every=120`` (e.g. ``model=mraa``, ``model=mraa model.motion.region_shape=frame``)
@@ -23,7 +25,14 @@ Cases:
                 bench.steps=3 bench.warmup=1``; the median after warm-up, samples per second, the GFLOP of one
                 step (``FlopCounterMode``), the median CPU seconds of all threads (``cpu_s``: what a step
                 costs when other processes share the cores), and the facial prior's overhead: the same
-                case without the prior (``prior.input=none prior.keypoint_mode=learned``, as ``prior=none``)
+                case without the prior (``prior.input=none prior.keypoint_mode=learned``, as ``prior=none``).
+                ``trainer.precision=bf16-mixed`` also times the fp32 case and prints the ratio.
+                ``bench.reference=<first-order-model checkout>`` times the public code's training step at its
+                own config (``bench.reference_config=config/vox-256.yaml``) between megen's steps, interleaved in
+                one run, and prints both medians and ``megen_over_reference``. ``bench.threads=1`` runs on one
+                thread, where ``cpu_s`` is the work itself even on cores other processes share
+
+Every line ends in ``cpu=<torch.backends.cpu.get_cpu_capability()>`` (AVX2, AVX512, ...).
 """
 from __future__ import annotations
 
@@ -536,8 +545,11 @@ def bench_train(args) -> None:
 
     bench, overrides = _split_settings(args.overrides, "bench", {"size": 128, "batch": 4, "steps": 3, "warmup": 1,
                                                                 "flops": True, "device": "cpu", "reference": None,
-                                                                "reference_config": "config/vox-256.yaml"})
+                                                                "reference_config": "config/vox-256.yaml",
+                                                                "threads": None})
     size, batch = int(bench["size"]), int(bench["batch"])
+    if bench["threads"]:     # 1 thread: cpu_s is then the work itself, even where other processes share the cores
+        torch.set_num_threads(int(bench["threads"]))
     # random VGG features time like ImageNet ones; no weights file is needed to measure
     fixed = [f"dataset.frame_size={size}", f"data.batch_size={batch}", "loss.perceptual.allow_random=true"]
     label = " ".join(overrides) or "default"
