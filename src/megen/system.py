@@ -135,7 +135,8 @@ class MotionTransferSystem(pl.LightningModule):
         # anchored Jacobians are relative corrections, checked by the equivariance flow instead
         ev = ev if mode != "reference" else 0
         ej = ej if mode in ("learned", "reference") else 0
-        ej = ej if getattr(getattr(self.model, "motion_net", None), "estimate_jacobian", True) else 0   # constant identity: nothing to learn
+        # constant identity Jacobians: nothing to learn
+        ej = ej if getattr(getattr(self.model, "motion_net", None), "estimate_jacobian", True) else 0
         if ev > 0 or ej > 0 or ef > 0:
             eq = self.loss_cfg["equivariance"]
             t = RandomTransform(driving.shape[0], eq["sigma_affine"], eq["sigma_tps"], eq["points_tps"],

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 
 from megen.animation.animate import FaceInput
-from megen.animation.native import native_size, to_tensor_frames
 from megen.animation.errors import GenerationError
+from megen.animation.native import native_size, to_tensor_frames
 from megen.animation.precision import PRECISIONS
 from megen.checkpoints import load_checkpoint
 from megen.face.crop import crop_and_resize, crop_box, transform_points
