@@ -17,8 +17,17 @@ def _map_size(cfg) -> int:
     return PriorSetting.from_config(cfg.prior, cfg.dataset.frame_size, cfg.model.motion.scale_factor).map_size
 
 
-def test_default_is_the_cpu_sized_facial_prior_fomm():
+def test_default_is_the_cpu_sized_flow_guided_model_with_the_facial_prior():
     cfg = _compose()
+    assert cfg.dataset.name == "synthetic" and cfg.model.family == "flow" and cfg.prior.input == "concat"
+    assert cfg.trainer.accelerator == "cpu" and cfg.loss.perceptual.allow_random is True
+    assert _map_size(cfg) == cfg.dataset.frame_size * cfg.model.motion.scale_factor
+    for study in ("sweep_sigma", "sweep_keypoints", "sweep_keypoint_mode", "fp_fomm_paper", "fomm_vox256"):
+        assert _compose(f"experiment={study}").model.family == "fomm", study   # studies of the paper's model
+
+
+def test_the_paper_recipe_is_the_cpu_sized_facial_prior_fomm():
+    cfg = _compose("model=fomm")
     assert cfg.dataset.name == "synthetic" and cfg.model.family == "fomm" and cfg.prior.input == "concat"
     assert cfg.trainer.accelerator == "cpu" and cfg.loss.perceptual.allow_random is True
     assert _map_size(cfg) == cfg.dataset.frame_size * cfg.model.motion.scale_factor

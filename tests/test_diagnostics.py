@@ -145,7 +145,7 @@ def test_bench_fit_prints_scores_before_and_after_each_stretch(tmp_path, capsys,
     from megen.bench import main as bench_main
 
     monkeypatch.chdir(tmp_path)
-    bench_main(["fit", "fit.steps=2", "fit.report_every=1", "fit.pairs=2", "model.generator.block_expansion=8",
+    bench_main(["fit", "fit.steps=2", "fit.report_every=1", "fit.pairs=2", "model=fomm", "model.generator.block_expansion=8",
                 "model.motion.block_expansion=8", "model.dense_motion.block_expansion=8"])
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("fit ")]
     scores = [dict(f.split("=", 1) for f in line.split() if "=" in f and not f.startswith("model.")) for line in lines]

@@ -583,7 +583,7 @@ def bench_train(args) -> None:
         gflops = f" gflops={result['gflop']:.1f}" if result["gflop"] is not None else ""
         runs = ",".join(f"{s:.2f}" for s in result["step_s"])
         cpu = statistics.median(result["cpu_s"])
-        _say(f"{name} step_s={step:.3f} samples_per_s={batch / step:.2f}{gflops} cpu_s={cpu:.2f} steps_s=[{runs}]")
+        _say(f"{name} step_s={step:.4g} samples_per_s={batch / step:.2f}{gflops} cpu_s={cpu:.2f} steps_s=[{runs}]")
         if between is not None:
             ref_step = statistics.median(result["between_s"])
             ref_gflops = ""
@@ -594,7 +594,7 @@ def bench_train(args) -> None:
                     reference(seen["data"])
                 ref_gflops = f" gflops={counter.get_total_flops() / 1e9:.1f}"
             runs = ",".join(f"{s:.2f}" for s in result["between_s"])
-            _say(f"reference first-order-model ({bench['reference_config']}) step_s={ref_step:.3f} "
+            _say(f"reference first-order-model ({bench['reference_config']}) step_s={ref_step:.4g} "
                  f"samples_per_s={batch / ref_step:.2f}{ref_gflops} "
                  f"cpu_s={statistics.median(result['between_cpu_s']):.2f} steps_s=[{runs}]")
             _say(f"{name} megen_over_reference={step / ref_step:.3f} (step medians, interleaved in one run)")
