@@ -163,6 +163,9 @@ def bench_generate(args) -> None:
         raise SystemExit(f"unknown precision {','.join(bad)}; valid: fp32, bf16 (precision=bf16 times both)")
     torch.manual_seed(0)
     _say(f"device={device} threads={torch.get_num_threads()} frames={n_frames} batch_size={batch}")
+    if opts.get("native", "true") != "false":     # the CPU default's models (their own configs) rendering natively
+        for family in opts.get("native_models", "flow,fomm").split(","):
+            _native_generation(family, n_frames, int(opts.get("native_size", 256)), device, batch)
     for name in opts.get("experiments", "fomm_vox256,fp_fomm_paper").split(","):
         cfg = _compose_train(f"experiment={name}", *config_overrides)
         size = int(cfg.dataset.frame_size)
@@ -187,6 +190,40 @@ def bench_generate(args) -> None:
                  f"gflops={gflop * n_frames / seconds:.0f}{diff}")
         if opts.get("onnx", "true") != "false" and str(device) == "cpu":
             _onnx_generation(name, model, target, driving, batch, size, prior, n_frames, gflop)
+
+
+def _native_generation(family: str, n_frames: int, out: int, device, batch) -> None:
+    """The CPU default's model (64 px) rendering natively at ``out`` px (``render=native``): fps beside the
+    reference loop's above. Random frames and landmarks: the cost does not depend on the content."""
+    import numpy as np
+    import torch
+
+    from megen.animation import FaceInput, animate
+    from megen.animation.native import to_tensor_frames
+    from megen.face.prior import PriorSetting
+    from megen.models.full import build_model
+
+    cfg = _compose_train(f"model={family}")
+    size = int(cfg.dataset.frame_size)
+    prior = PriorSetting.from_config(cfg.prior, size, cfg.model.motion.scale_factor)
+    model = build_model(OmegaConf.to_container(cfg.model, resolve=True), prior.model_args()).to(device).eval()
+    rng = np.random.default_rng(0)
+    lm_out = rng.uniform(0.25 * out, 0.75 * out, (68, 2))
+    lm = (lm_out + 0.5) * size / out - 0.5
+    frames = lambda n, s: torch.rand(n, 3, s, s)  # noqa: E731
+    kp = torch.rand(1, prior.num_keypoints, 2) * 2 - 1
+    maps = torch.rand(1, prior.channels, prior.map_size, prior.map_size)
+    target = FaceInput(frames(1, size), maps, kp, lm, True, frames(1, out), lm_out)
+    driving = FaceInput(frames(n_frames, size), maps, kp, lm, True,
+                        to_tensor_frames(rng.integers(0, 256, (n_frames, out, out), dtype=np.uint8)), lm_out)
+    run = lambda: animate(model, target, driving, batch_size=batch, render="native")  # noqa: E731
+    if str(device) != "cpu":
+        run()
+    start = time.perf_counter()
+    result = run()
+    seconds = time.perf_counter() - start
+    _say(f"default-{family}-native fps={n_frames / seconds:.2f} model_px={size} out_px={result.shape[-1]} "
+         f"(render=native; model={family}{', the guide measured at ' + str(out) + ' px' if family == 'flow' else ''})")
 
 
 def export_extra_missing() -> str | None:
