@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from megen.models.blocks import AntiAliasInterpolation2d, Hourglass
-from megen.models.motion import coordinate_grid
+from megen.models.motion import coordinate_grid, warp
 
 # Farnebäck on the model's small training frames (32-128 px): few pyramid levels, a small window
 SMALL_FRAME_FLOW = {"pyr_scale": 0.5, "levels": 2, "winsize": 9, "iterations": 5, "poly_n": 5, "poly_sigma": 1.1,
@@ -93,8 +93,7 @@ class FlowGuidedDenseMotion(nn.Module):
         src = self.down(source)
         b, c, h, w = src.shape
         guide = resize_flow(guide_px, (h, w))
-        parts = [src, F.grid_sample(src, flow_to_deformation(guide), mode="bilinear", padding_mode="border",
-                                    align_corners=False), guide.permute(0, 3, 1, 2) * self.guide_gain]
+        parts = [src, warp(src, flow_to_deformation(guide)), guide.permute(0, 3, 1, 2) * self.guide_gain]
         if self.prior_maps:
             parts.append(F.interpolate(prior, size=(h, w), mode="bilinear", align_corners=False) if prior is not None
                          else src.new_zeros(b, self.prior_maps, h, w))
