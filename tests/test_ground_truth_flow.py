@@ -119,3 +119,46 @@ def test_item_has_the_onset_reference_and_the_cached_flow(prepared, monkeypatch)
             torch.testing.assert_close(item["reference"], onset.expand(3, -1, -1))
         torch.testing.assert_close(item["flow"], expected)
     assert (True, True) in seen and (True, False) in seen
+
+
+@pytest.fixture(scope="module")
+def guided(tmp_path_factory, small_spec):
+    from dataclasses import replace
+
+    from megen.data.preparation import prepare_synthetic
+
+    folder, _ = prepare_synthetic(replace(small_spec, guides=True), tmp_path_factory.mktemp("guided"), progress=False)
+    return PreparedSet.open(folder)
+
+
+def test_measured_guides_are_the_fine_render_flow_closer_to_truth_than_frame_size_flow(guided):
+    # the flow-guided model trains on these: measured where generation measures a real driver (a
+    # >= 256-px face), they are nearer the truth than optical flow of the frames themselves, and the
+    # frames are those of the set without guides (same cache bytes but one array)
+    from megen.models.flow_guided import classical_backward_flow
+
+    err_guide = err_frames = err_zero = 0.0
+    for i, row in enumerate(guided.rows):
+        arrays = guided.load(i)
+        assert arrays["guide_flow"].shape == arrays["frames"].shape + (2,)
+        assert not arrays["guide_flow"][row["onset"]].any()
+        frames = torch.from_numpy(arrays["frames"]).float().div(255)[:, None].expand(-1, 3, -1, -1)
+        measured = classical_backward_flow(frames, frames[row["onset"]].expand_as(frames)).numpy()
+        truth = arrays["gt_flow"].astype(np.float32)
+        err_guide += np.linalg.norm(arrays["guide_flow"].astype(np.float32) - truth, axis=-1).mean()
+        err_frames += np.linalg.norm(measured - truth, axis=-1).mean()
+        err_zero += np.linalg.norm(truth, axis=-1).mean()
+    assert err_guide < 0.7 * err_frames < 0.7 * err_zero
+
+
+def test_loader_hands_out_guides_for_onset_pairs_only_and_flips_them(guided):
+    refs = [ClipRef(guided, i, np.zeros((1, 16, 16), np.float32)) for i in range(len(guided))]
+    onset = ClipPairDataset(refs, "paper18", pairs="apex", with_guide=True)
+    item = onset[0]
+    arrays = guided.load(0)
+    np.testing.assert_array_equal(item["guide"].numpy(), arrays["guide_flow"][item["driving_index"]].astype(np.float32))
+    assert "guide" not in ClipPairDataset(refs, "paper18", pairs="random", with_guide=True)[0]
+    flipped = ClipPairDataset(refs, "paper18", pairs="apex", with_guide=True, flip_prob=1.0)[0]
+    expected = item["guide"].flip(-2).clone()
+    expected[..., 0] *= -1
+    torch.testing.assert_close(flipped["guide"], expected)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from megen.animation.flow_transfer import warp_backward
+from megen.face.flow import warp_backward
 from megen.animation.native import render_native, to_tensor_frames, warp_pixels
 from megen.data.synthetic import embedded_photo_paths
 from megen.models.flow_guided import FlowGuidedDenseMotion, classical_backward_flow, flow_to_deformation, resize_flow

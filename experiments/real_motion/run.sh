@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Which motion model transfers real micro-expressions? The paper's facial-prior FOMM (the key-point recipe)
-# against the flow-guided family with and without the facial prior, each scored on the synthetic test split
-# and, at the end of training, on real pairs without ground truth (python -m megen.evaluate real.pairs=...).
+# against the flow-guided family with and without the facial prior, and with its training guides measured on
+# the 64-px frames instead of the fine render (dataset.guides=false, the model then measures them itself), each
+# scored on the synthetic test split and, at the end of training, on real pairs without ground truth.
 # Usage: REAL_PAIRS=<pairs.csv> experiments/real_motion/run.sh ["<seeds>"] ["<shared overrides>"]
 #   e.g. REAL_PAIRS=~/me_pairs/pairs.csv experiments/real_motion/run.sh "0 1 2" "trainer.max_epochs=4"
 # The pairs file is read through the environment, so the committed overrides do not name where it lies.
@@ -12,4 +13,5 @@ exec experiments/run_study.sh experiments/real_motion "${1:-0 1 2}" "${2:-} real
 fomm_paper model=fomm prior=paper
 flow_paper model=flow prior=paper
 flow_none model=flow prior=none
+flow_paper_frame_guides model=flow prior=paper dataset.guides=false
 ROWS

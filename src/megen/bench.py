@@ -130,18 +130,27 @@ def _gflop_per_frame(fn, model, target, driving, device, batch) -> float:
     return (counts[1] - counts[0]) / 1e9
 
 
-def _timed(fn, *args) -> float:
+def _seconds(run, device, repeats: int = 3) -> float:
+    """Median wall time of ``run()`` over ``repeats`` calls after one warm-up call (first-call costs:
+    oneDNN primitives, the allocator, CUDA kernels), each synchronised on GPUs."""
+    import statistics
+
     import torch
 
-    device = args[3]
     sync = torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
-    if str(device) != "cpu":
-        fn(*args)          # warm-up on GPUs (kernels, allocator)
+    run()
     sync()
-    start = time.perf_counter()
-    fn(*args)
-    sync()
-    return time.perf_counter() - start
+    times = []
+    for _ in range(max(1, repeats)):
+        start = time.perf_counter()
+        run()
+        sync()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _timed(fn, *args) -> float:
+    return _seconds(lambda: fn(*args), args[3])
 
 
 def bench_generate(args) -> None:
@@ -217,11 +226,8 @@ def _native_generation(family: str, n_frames: int, out: int, device, batch) -> N
     driving = FaceInput(frames(n_frames, size), maps, kp, lm, True,
                         to_tensor_frames(rng.integers(0, 256, (n_frames, out, out), dtype=np.uint8)), lm_out)
     run = lambda: animate(model, target, driving, batch_size=batch, render="native")  # noqa: E731
-    if str(device) != "cpu":
-        run()
-    start = time.perf_counter()
+    seconds = _seconds(run, device)
     result = run()
-    seconds = time.perf_counter() - start
     _say(f"default-{family}-native fps={n_frames / seconds:.2f} model_px={size} out_px={result.shape[-1]} "
          f"(render=native; model={family}{', the guide measured at ' + str(out) + ' px' if family == 'flow' else ''})")
 

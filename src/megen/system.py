@@ -93,7 +93,7 @@ class MotionTransferSystem(pl.LightningModule):
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         if self.channels_last and isinstance(batch, dict):
             batch = {k: v.contiguous(memory_format=torch.channels_last)
-                     if torch.is_tensor(v) and v.dim() == 4 and k != "flow" else v for k, v in batch.items()}
+                     if torch.is_tensor(v) and v.dim() == 4 and k not in ("flow", "guide") else v for k, v in batch.items()}
         return batch
 
     # -- checkpoints ------------------------------------------------------------------------
@@ -101,7 +101,11 @@ class MotionTransferSystem(pl.LightningModule):
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("vgg.")}
 
     # -- forward ----------------------------------------------------------------------------
-    def forward(self, source, driving, prior=None, keypoints=None, reference=None) -> dict:
+    def forward(self, source, driving, prior=None, keypoints=None, reference=None, guide=None) -> dict:
+        """``guide`` (B, S, S, 2): the flow-guided family's measured flow when the batch carries it (else the
+        model measures it from the frames); the key-point families take none."""
+        if guide is not None and self.model.family == "flow":
+            return self.model(source, driving, prior, keypoints, reference, guide=guide)
         return self.model(source, driving, prior, keypoints, reference)
 
     def _generator_losses(self, batch: dict, out: dict) -> dict:
@@ -173,7 +177,8 @@ class MotionTransferSystem(pl.LightningModule):
 
     def generator_losses(self, batch: dict) -> tuple[dict, dict]:
         """One forward pass on a batch -> (weighted loss terms {name: scalar}, model outputs)."""
-        out = self(batch["source"], batch["driving"], batch.get("prior"), batch.get("keypoints"), batch.get("reference"))
+        out = self(batch["source"], batch["driving"], batch.get("prior"), batch.get("keypoints"), batch.get("reference"),
+                   batch.get("guide"))
         return self._generator_losses(batch, out), out
 
     def training_step(self, batch: dict, batch_idx: int):
@@ -269,9 +274,11 @@ class MotionTransferSystem(pl.LightningModule):
         """Reconstruct the driving frame from the source; score motion against the static copy."""
         src, drv = batch["source"], batch["driving"]
         prior, kp, ref = batch.get("prior"), batch.get("keypoints"), batch.get("reference")
-        out = self(src, drv, prior, kp, ref)
+        guide = batch.get("guide")
+        out = self(src, drv, prior, kp, ref, guide)
         g = out["prediction"]
-        g1 = self(src, src, prior, kp, ref)["prediction"]     # the model's own zero-motion output
+        # the model's own zero-motion output
+        g1 = self(src, src, prior, kp, ref, None if guide is None else torch.zeros_like(guide))["prediction"]
         m = self.val_metrics
         m["rmte"].update(g, drv, g1, src)
         m["mte"].update(g, drv, src)

@@ -115,7 +115,7 @@ def flow_guides(target: FaceInput, driving: FaceInput, start: int = 0, native: b
     """The driving clip's backward optical flow to frame ``start``, measured on its native crop and
     mapped into the target's crop by the onset landmarks: (T, N, N, 2) in pixels of the target's
     native crop (``native``) or of its model-size crop."""
-    from megen.animation.flow_transfer import driver_flows, target_fields
+    from megen.face.flow import driver_flows, target_fields
     from megen.video import to_uint8
 
     if driving.native is None or driving.native_landmarks is None or target.landmarks is None:

@@ -8,7 +8,9 @@ Layout of one prepared set (``<cache_dir>/<dataset>-<key>/``)::
                            in pixels; gt_flow (T, S, S, 2) float16 (float32 where float16 would
                            be off by 1e-3 px or more), the backward flow of every frame k to the
                            onset frame 0: pixel p of frame k shows what the onset shows at
-                           p + gt_flow[k](p), i.e. motion_between(lm[0], lm[k], sh[0], sh[k], lm[0], S)
+                           p + gt_flow[k](p), i.e. motion_between(lm[0], lm[k], sh[0], sh[k], lm[0], S);
+                           optional guide_flow (T, S, S, 2), the same flow as optical flow measures it
+                           on the finely rendered frames (the flow-guided model's training input)
     manifest.csv           one row per clip (MANIFEST_COLUMNS), with manifest.csv.sha1 beside it
     meta.json              what the key was computed from
     priors/<prior>.npz     prior maps (N, C, s, s) float16 for the manifest's clips, in its order
@@ -73,9 +75,10 @@ def read_clip(path: Path) -> dict[str, np.ndarray]:
         raise CacheError(f"invalid prepared clip {path}: missing {missing} or bad frames; re-run prepare")
     if arrays["landmarks"].shape != (68, 2):
         raise CacheError(f"invalid prepared clip {path}: landmarks shape {arrays['landmarks'].shape}")
-    if "gt_flow" in arrays and arrays["gt_flow"].shape != frames.shape + (2,):
-        raise CacheError(f"invalid prepared clip {path}: gt_flow shape {arrays['gt_flow'].shape} "
-                         f"for frames {frames.shape}; re-run prepare")
+    for name in ("gt_flow", "guide_flow"):
+        if name in arrays and arrays[name].shape != frames.shape + (2,):
+            raise CacheError(f"invalid prepared clip {path}: {name} shape {arrays[name].shape} "
+                             f"for frames {frames.shape}; re-run prepare")
     return arrays
 
 

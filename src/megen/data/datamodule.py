@@ -51,6 +51,8 @@ class ClipPairDataset(Dataset):
         landmarks         (68, 2) onset landmarks, pixels
         flow              (S, S, 2) true backward flow driving -> source, pixels (synthetic, if asked):
                           pixel p of driving shows what source shows at p + flow(p)
+        guide             (S, S, 2) that flow as optical flow measures it on the finely rendered frames
+                          (synthetic sets prepared with ``guides``; ``onset`` and ``apex`` pairs only)
         clip, source_index, driving_index
 
     ``pairs``: ``random`` two frames of the clip (training, as FOMM); ``onset`` the onset
@@ -59,11 +61,13 @@ class ClipPairDataset(Dataset):
     """
 
     def __init__(self, clips: list[ClipRef], keypoints: str, pairs: str = "random", repeats: int = 1,
-                 flip_prob: float = 0.0, with_flow: bool = False):
+                 flip_prob: float = 0.0, with_flow: bool = False, with_guide: bool = False):
         if pairs not in PAIR_MODES:
             raise ValueError(f"unknown pair mode {pairs!r}; valid: {', '.join(PAIR_MODES)}")
         self.clips, self.keypoints, self.pairs, self.repeats = list(clips), keypoints, pairs, max(int(repeats), 1)
         self.flip_prob, self.with_flow = float(flip_prob), with_flow
+        # the guides are measured to the onset: random pairs fall back to the model's own measurement
+        self.with_guide = with_guide and pairs != "random"
         self.flip_perm = torch.as_tensor(flip_index(keypoints))
 
     def __len__(self) -> int:
@@ -98,6 +102,8 @@ class ClipPairDataset(Dataset):
         }
         if self.with_flow and "gt_landmarks" in arrays:
             sample["flow"] = torch.from_numpy(true_flow(arrays, src, drv))
+        if self.with_guide:
+            sample["guide"] = torch.from_numpy(arrays["guide_flow"][drv].astype(np.float32))
         if self.flip_prob > 0 and torch.rand(()) < self.flip_prob:
             sample = hflip_sample(sample, self.flip_perm)
         return sample
@@ -137,6 +143,7 @@ class MicroExpressionDataModule(pl.LightningDataModule):
         self.split_cfg = dict(split or {})
         self.repeats, self.flip_prob, self.pairs, self.val_pairs = repeats, flip_prob, pairs, val_pairs
         self.with_flow = with_flow
+        self.with_guide = False   # set by setup: every source carries measured guides
         self.exclude = [str(x) for x in (exclude or ())]
         self.weights = list(weights) if weights else None
         self._check_weights()
@@ -174,6 +181,8 @@ class MicroExpressionDataModule(pl.LightningDataModule):
             # clips): such a mix trains without the flow loss
             print("sources differ in ground-truth flow (synthetic beside real or generated clips): batches carry none")
             self.with_flow = False
+        # a batch either carries measured guides for all its samples or for none
+        self.with_guide = all("guide_flow" in p.load(0) for p in sets)
         if self.scale_factor is not None and not isinstance(self._prior_cfg, PriorSetting):
             self.prior = PriorSetting.from_config(self._prior_cfg or {}, self.frame_size, self.scale_factor)
         refs = [(p, i) for p in sets for i in range(len(p))]
@@ -189,7 +198,7 @@ class MicroExpressionDataModule(pl.LightningDataModule):
 
     def dataset(self, split: str, pairs: str | None = None, repeats: int = 1, flip_prob: float = 0.0):
         return ClipPairDataset(self.splits[split], self.prior.keypoints, pairs or self.val_pairs, repeats, flip_prob,
-                               self.with_flow)
+                               self.with_flow, self.with_guide)
 
     def _loader(self, ds, shuffle: bool, sampler=None) -> DataLoader:
         return DataLoader(ds, batch_size=self.batch_size, shuffle=shuffle and sampler is None, sampler=sampler,

@@ -36,7 +36,9 @@ def prepare_synthetic(spec: SyntheticSpec, cache_dir: str | Path, progress: bool
 
     Synthetic clips store their true onset landmarks (no detection needed) plus per-frame
     ground truth (``gt_landmarks``, ``gt_shifts``) from which any frame-to-frame flow is rebuilt,
-    and ``gt_flow``, the flow of every frame to the onset, which loaders read instead of rebuilding.
+    and ``gt_flow``, the flow of every frame to the onset, which loaders read instead of rebuilding;
+    with ``spec.guides`` also ``guide_flow``, that flow as measured from the fine frames (the
+    flow-guided model's input, as generation measures it on a real driver).
     Returns the folder and a summary ``{clips, built, reused}``.
     """
     folder = Path(cache_dir) / f"synthetic-{spec.key()}"
@@ -58,10 +60,11 @@ def prepare_synthetic(spec: SyntheticSpec, cache_dir: str | Path, progress: bool
                     program = program_for(spec, identities[i], i, j)
                 else:
                     identities = identities if identities is not None else make_identities(spec)
-                    clip = render(identities[i], program_for(spec, identities[i], i, j), subject, name, spec.seed)
+                    clip = render(identities[i], program_for(spec, identities[i], i, j), subject, name, spec.seed,
+                                  guides=spec.guides)
                     program = clip.program
                     onset_lm = clip.landmarks[clip.onset].astype("float64")
-                    write_clip(path, {
+                    arrays = {
                         "frames": clip.frames,
                         "landmarks": onset_lm,
                         "keypoints": keypoint_set("paper18", onset_lm),
@@ -69,7 +72,10 @@ def prepare_synthetic(spec: SyntheticSpec, cache_dir: str | Path, progress: bool
                         "gt_landmarks": clip.landmarks,
                         "gt_shifts": clip.shifts,
                         "gt_flow": compact_flow(clip.flows),
-                    })
+                    }
+                    if clip.guides is not None:
+                        arrays["guide_flow"] = compact_flow(clip.guides)
+                    write_clip(path, arrays)
                     built += 1
                 rows.append({
                     "dataset": "synthetic", "subject": subject, "clip": name, "n_frames": program.n_frames,

@@ -11,7 +11,7 @@ def hflip_sample(sample: dict, flip_perm: torch.Tensor) -> dict:
     normalised key points (K, 2) in [-1, 1] negate x and are re-ordered with ``flip_perm`` (so
     point k keeps its facial meaning);
     separate prior channels follow the same order; landmarks (68, 2) in pixels mirror and
-    swap left/right; a backward flow (H, W, 2) flips and negates its x component.
+    swap left/right; a backward flow (H, W, 2), true or measured (``guide``), flips and negates its x component.
     """
     out = dict(sample)
     for key in ("source", "driving", "reference"):
@@ -29,10 +29,11 @@ def hflip_sample(sample: dict, flip_perm: torch.Tensor) -> dict:
         lm = sample["landmarks"][torch.as_tensor(FLIP_68)].clone()
         lm[:, 0] = width - 1 - lm[:, 0]
         out["landmarks"] = lm
-    if "flow" in sample:
-        flow = sample["flow"].flip(-2).clone()
-        flow[..., 0] = -flow[..., 0]
-        out["flow"] = flow
+    for key in ("flow", "guide"):
+        if key in sample:
+            flow = sample[key].flip(-2).clone()
+            flow[..., 0] = -flow[..., 0]
+            out[key] = flow
     return out
 
 

@@ -59,6 +59,7 @@ class SyntheticClip:
     landmarks: np.ndarray     # (T, 68, 2) float32 pixel (x, y), ground truth for every frame
     shifts: np.ndarray        # (T, 2) float32 head shift in pixels (moves the anchors too)
     flows: np.ndarray | None = None   # (T, S, S, 2) float32 backward flow frame k -> onset, pixels
+    guides: np.ndarray | None = None  # (T, S, S, 2) float32 the measured flow k -> onset (render_with_flow)
     meta: dict = field(default_factory=dict)
 
     @property
@@ -99,7 +100,8 @@ def motion_between(landmarks_src, landmarks_dst, shift_src, shift_dst, onset_lan
     return grid_flow(motion_model(landmarks_src, landmarks_dst, shift_src, shift_dst, onset_landmarks, size), size)
 
 
-def render_with_flow(identity: Identity, program: ExpressionProgram, rng: np.random.Generator | None = None):
+def render_with_flow(identity: Identity, program: ExpressionProgram, rng: np.random.Generator | None = None,
+                     measure_guides: bool = False):
     """Render ``program`` on ``identity`` with its ground truth.
 
     Returns frames (T, S, S) uint8, landmarks (T, 68, 2) float32, shifts (T, 2) float32 and
@@ -107,6 +109,12 @@ def render_with_flow(identity: Identity, program: ExpressionProgram, rng: np.ran
     of the returned arrays. Frame k is ``identity.hires`` warped by that same spline sampled r
     times finer, then area-reduced like the identity itself, so no frame is a resampling of
     another; the onset is ``identity.image`` itself.
+
+    With ``measure_guides`` a fifth array is returned, guides (T, S, S, 2) float32: the flow-guided
+    model's input as generation measures it on a real driver, the optical flow of every frame to the
+    onset measured on the *fine* frames (before area reduction, so at the resolution a real 256-px
+    clip has) and mapped onto the frame grid by the landmarks (``megen.face.flow.measured_guides``).
+    Noise is not added to the fine frames (the noise studies see it in the frames only).
     """
     size = identity.image.shape[0]
     fine = identity.hires if identity.hires is not None else identity.image
@@ -119,19 +127,30 @@ def render_with_flow(identity: Identity, program: ExpressionProgram, rng: np.ran
         raise ValueError("a program's head shift must be zero at the onset (the identity's own pose)")
     frames = np.empty((program.n_frames, size, size), dtype=np.uint8)
     flows = np.zeros((program.n_frames, size, size, 2), dtype=np.float32)
+    fine_frames = []
     for k in range(program.n_frames):
         if k == t0:
             img = identity.image   # zero motion; flows[t0] stays 0, which is what the spline gives
+            fine_img = fine
         else:
             model = motion_model(landmarks[t0], landmarks[k], shifts[t0], shifts[k], landmarks[t0], size)
             flows[k] = grid_flow(model, size)
-            img = warp_image(fine, grid_flow(model, size, scale))
+            img = fine_img = warp_image(fine, grid_flow(model, size, scale))
             if scale > 1:
                 img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+        if measure_guides:
+            fine_frames.append(np.clip(np.rint(fine_img * 255.0), 0, 255).astype(np.uint8))
         if program.noise > 0 and k != t0 and rng is not None:
             img = img + rng.normal(0.0, program.noise, img.shape)
         frames[k] = np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
-    return frames, landmarks, shifts, flows
+    if not measure_guides:
+        return frames, landmarks, shifts, flows
+    from megen.face.flow import measured_guides
+
+    # frame pixel centre p sits at fine pixel (p + 0.5) * scale - 0.5
+    fine_landmarks = (landmarks[t0].astype(np.float64) + 0.5) * scale - 0.5
+    guides = measured_guides(fine_frames, fine_landmarks, landmarks[t0].astype(np.float64), (size, size), reference=t0)
+    return frames, landmarks, shifts, flows, guides
 
 
 def render_clip(identity: Identity, program: ExpressionProgram, rng: np.random.Generator | None = None):

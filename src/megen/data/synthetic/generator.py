@@ -29,6 +29,7 @@ class SyntheticSpec:
     noise: float = 0.0
     variation: float = 1.0
     render_scale: int = 4    # faces and frames are rendered this many times finer, then area-reduced
+    guides: bool = False     # also store the flow-guided model's measured guide per frame (render_with_flow)
     identity_dir: str | None = None
     emotions: dict = field(default_factory=dict)   # emotion -> weight; empty = CASME II frequencies
 
@@ -86,14 +87,14 @@ def program_for(spec: SyntheticSpec, identity: Identity, subject: int, index: in
     )
 
 
-def render(identity: Identity, program: ExpressionProgram, subject: str, clip: str, seed=0) -> SyntheticClip:
+def render(identity: Identity, program: ExpressionProgram, subject: str, clip: str, seed=0,
+           guides: bool = False) -> SyntheticClip:
     """Render one program on one identity (also used for cross-identity ground truth).
 
     The noise stream is seeded by a stable digest of ``clip`` (str ``hash`` differs between processes).
     """
-    frames, landmarks, shifts, flows = render_with_flow(identity, program,
-                                                        np.random.default_rng([seed, 2, zlib.crc32(clip.encode())]))
-    return SyntheticClip(subject, clip, identity.name, program, frames, landmarks, shifts, flows)
+    out = render_with_flow(identity, program, np.random.default_rng([seed, 2, zlib.crc32(clip.encode())]), guides)
+    return SyntheticClip(subject, clip, identity.name, program, *out)
 
 
 def generate(spec: SyntheticSpec, identities: list[Identity] | None = None) -> Iterator[SyntheticClip]:

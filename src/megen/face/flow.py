@@ -1,0 +1,104 @@
+"""A clip's dense optical flow measured on its face at a resolution where micro-motion is visible, and
+mapped between faces by the similarity of their landmarks.
+
+Used by the training-free flow transfer, by the flow-guided model's guide at generation, and by the
+synthetic set, whose training guides are measured the same way on its finely rendered frames.
+
+Flows here are *backward*: ``field[y, x] = (dx, dy)`` says that output pixel (x, y) shows the
+content of the reference frame at (x + dx, y + dy), which is what warping needs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from megen.face.align import apply_similarity, fit_similarity
+from megen.face.crop import crop_box
+from megen.face.landmarks import to_gray_uint8
+from megen.recognition.flow import FlowSettings, farneback_flow
+
+DRIVER_FLOW = FlowSettings(levels=3, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2)
+
+
+@dataclass
+class DriverFlow:
+    """Backward flows of a driving clip on its face crop: ``flows`` (T, S, S, 2), frame k -> onset,
+    pixels of the crop; ``to_crop`` (2, 3) maps the clip's pixels into the crop; ``landmarks`` (68, 2)
+    the onset landmarks in the crop."""
+
+    flows: np.ndarray
+    to_crop: np.ndarray
+    landmarks: np.ndarray
+
+
+def driver_flows(frames, landmarks: np.ndarray, min_size: int = 256,
+                 settings: FlowSettings = DRIVER_FLOW, reference: int = 0) -> DriverFlow:
+    """Backward optical flow of every frame of a clip (T, H, W[, C]) to its onset (frame ``reference``),
+    on the onset face's crop (``megen.face.crop.crop_box``) scaled to at least ``min_size`` px (never
+    reduced); ``landmarks`` are the reference frame's."""
+    first = to_gray_uint8(frames[reference])
+    x0, y0, x1, _ = crop_box(landmarks, first.shape)
+    side = x1 - x0
+    scale = max(1.0, min_size / side)
+    size = int(round(side * scale))
+    to_crop = np.array([[scale, 0.0, -x0 * scale], [0.0, scale, -y0 * scale]])
+    crops = [cv2.warpAffine(to_gray_uint8(f), to_crop, (size, size), flags=cv2.INTER_CUBIC,
+                            borderMode=cv2.BORDER_REPLICATE) for f in frames]
+    flows = np.zeros((len(crops), size, size, 2), np.float32)
+    for k in range(len(crops)):
+        if k != reference:
+            flows[k] = farneback_flow(crops[k], crops[reference], settings)
+    return DriverFlow(flows, to_crop, apply_similarity(to_crop, landmarks))
+
+
+def pixel_grid(h: int, w: int) -> np.ndarray:
+    """(h, w, 2) float32 pixel-centre coordinates (x, y)."""
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    return np.stack([xs, ys], axis=-1)
+
+
+def field_into_target(flow: np.ndarray, target_to_driver: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A backward flow (S, S, 2) of the driver's crop, expressed at the target's pixels.
+
+    ``target_to_driver`` (2, 3) similarity maps target pixels into the driver's crop; the flow is
+    sampled there and its vectors taken back through the similarity's linear part. Outside the
+    crop nothing moves. Returns (H, W, 2) float32 for a target of ``shape`` (H, W).
+    """
+    h, w = shape
+    q = apply_similarity(target_to_driver, pixel_grid(h, w)).astype(np.float32)
+    sampled = cv2.remap(np.ascontiguousarray(flow, np.float32), q[..., 0], q[..., 1], cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    back = np.linalg.inv(np.asarray(target_to_driver, np.float64)[:, :2])
+    return (sampled.astype(np.float64) @ back.T).astype(np.float32)
+
+
+def warp_backward(image: np.ndarray, field: np.ndarray) -> np.ndarray:
+    """Warp an (H, W[, C]) image by a backward field (H, W, 2): out(p) = image(p + field(p)); bicubic,
+    edges replicated; same dtype (uint8 saturates)."""
+    grid = pixel_grid(*image.shape[:2]) + np.asarray(field, np.float32)
+    return cv2.remap(np.ascontiguousarray(image), grid[..., 0], grid[..., 1], cv2.INTER_CUBIC,
+                     borderMode=cv2.BORDER_REPLICATE)
+
+
+def target_fields(driver: DriverFlow, target_landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The driver's backward flows (T, S, S, 2) at the target's pixels: (T, H, W, 2), mapped by the
+    least-squares similarity of the 68 onset landmarks."""
+    m = fit_similarity(target_landmarks, driver.landmarks)
+    return np.stack([field_into_target(f, m, shape) for f in driver.flows])
+
+
+def measured_guides(frames, landmarks: np.ndarray, target_landmarks: np.ndarray, shape: tuple[int, int],
+                    reference: int = 0, min_size: int = 256) -> np.ndarray:
+    """The flow-guided model's guide: backward flows (T, H, W, 2) of every frame to frame ``reference``,
+    measured on the clip's face crop at >= ``min_size`` px (``driver_flows``) and mapped onto a face whose
+    landmarks are ``target_landmarks`` in an (H, W) grid (``target_fields``).
+
+    ``frames`` (T, h, w[, C]) uint8 with the reference frame's ``landmarks`` (68, 2) in their pixels.
+    """
+    return target_fields(driver_flows(frames, landmarks, min_size, reference=reference), target_landmarks, shape)
+
+
+__all__ = ["DRIVER_FLOW", "DriverFlow", "driver_flows", "field_into_target", "measured_guides", "pixel_grid",
+           "target_fields", "warp_backward"]
