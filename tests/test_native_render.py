@@ -145,3 +145,36 @@ def test_a_driver_far_beyond_the_training_motion_gets_one_warning_line(photo):
     assert 7.0 < measured < 13.0 and "beyond the 4.0 px it was trained on" in line
     # without a recorded range, the real-data bound (4 px of a 256-px face: 1 px at 64)
     assert "beyond the 1.0 px" in out_of_range_warning(clip(3.0), trained_px=None, frame_size=64)
+
+
+def test_rendering_natively_tracks_key_points_on_the_driving_clips_full_resolution_crop(photo):
+    """The landmarks-mode key points of a key-point model are tracked on the driver's 256-px crop when one is
+    given (render=native), and handed to the model in [-1, 1] units; without it, on the model's frames."""
+    from omegaconf import OmegaConf
+
+    from megen.animation import FaceInput, animate
+    from megen.face.prior import PriorSetting
+    from megen.models.full import build_model
+
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        cfg = compose("train", overrides=["model=fomm", "prior.keypoint_mode=landmarks"])
+    prior = PriorSetting.from_config(cfg.prior, 64, cfg.model.motion.scale_factor)
+    model = build_model(OmegaConf.to_container(cfg.model, resolve=True), prior.model_args()).eval()
+    assert model.tracks_landmarks
+    seen = []
+    forward = model.motion_net.forward
+    model.motion_net.forward = lambda *a, tracked=None, **kw: seen.append(tracked) or forward(*a, tracked=tracked, **kw)
+    gray = photo.mean(-1).astype(np.uint8)
+    shift = np.float32([0.3, -0.2])                          # px of the 256 crop: under 0.1 px at 64
+    native = to_tensor_frames(np.stack([gray, warp_backward(gray, np.broadcast_to(-shift, (256, 256, 2)))]))
+    small = torch.nn.functional.avg_pool2d(native, 4).expand(-1, 3, -1, -1)
+    maps = torch.rand(1, prior.channels, prior.map_size, prior.map_size)
+    kp = torch.rand(1, prior.num_keypoints, 2, generator=torch.Generator().manual_seed(0)) * 0.8 - 0.4
+    target = FaceInput(small[:1], maps, kp, None, True, native[:1], None)
+    animate(model, target, FaceInput(small, maps, kp, None, True, native, None), render="native")
+    tracked = seen[-1] * 128                                  # px of the 256 crop
+    assert tracked.shape == (2, prior.num_keypoints, 2) and tracked[0].abs().max() == 0
+    assert (tracked[1] - torch.from_numpy(shift)).norm(dim=-1).median() < 0.05
+    seen.clear()
+    animate(model, target, FaceInput(small, maps, kp, None, True, None, None), render="native")
+    assert all(t is None for t in seen)

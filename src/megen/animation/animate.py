@@ -12,6 +12,7 @@ from megen.animation.precision import with_precision
 from megen.face.prior import PriorSetting
 from megen.models.full import MotionTransferModel
 from megen.models.motion import movement_scale, relative_motion
+from megen.models.motion_networks import track_anchors
 
 
 @dataclass
@@ -76,7 +77,12 @@ def animate(model: MotionTransferModel, target: FaceInput, driving: FaceInput, r
     frames = driving.frames
     # key points tracked from the onset (landmarks mode) are measured against the start frame
     reference = frames[start:start + 1].to(device)
-    motion_d0 = model.motion(reference, drv_prior, drv_kp, reference)
+    # key points tracked from the onset are tracked on the driving clip's full-resolution crop when it is
+    # given (its motion is a fraction of a pixel at the model's frame size); same [-1, 1] units
+    native_tracking = driving.native is not None and getattr(model, "tracks_landmarks", False) and engine is None
+    native_reference = driving.native[start:start + 1].to(device) if native_tracking else None
+    motion_d0 = model.motion(reference, drv_prior, drv_kp, reference,
+                             tracked=torch.zeros_like(drv_kp) if native_tracking else None)
     scale = movement_scale(motion_s["value"], motion_d0["value"]) if adapt_movement_scale else 1.0
     if engine is not None:
         return _animate_engine(engine, model, source, features, motion_s, motion_d0, scale, relative, frames,
@@ -85,8 +91,11 @@ def animate(model: MotionTransferModel, target: FaceInput, driving: FaceInput, r
     for a in range(0, len(frames), batch_size):
         drv = frames[a:a + batch_size].to(device)
         n = drv.shape[0]
-        motion_d = model.motion(drv, drv_prior.expand(n, *drv_prior.shape[1:]), drv_kp.expand(n, *drv_kp.shape[1:]),
-                                reference.expand(n, -1, -1, -1))
+        kp_n = drv_kp.expand(n, *drv_kp.shape[1:])
+        tracked = (track_anchors(driving.native[a:a + n].to(device), native_reference.expand(n, -1, -1, -1), kp_n)
+                   if native_tracking else None)
+        motion_d = model.motion(drv, drv_prior.expand(n, *drv_prior.shape[1:]), kp_n, reference.expand(n, -1, -1, -1),
+                                tracked=tracked)
         if relative:
             kp, jac = relative_motion(motion_s["value"].expand(n, -1, -1), motion_d["value"],
                                       motion_d0["value"].expand(n, -1, -1), motion_s["jacobian"].expand(n, -1, -1, -1),

@@ -10,7 +10,7 @@ import numpy as np
 
 from megen.animation.animate import FaceInput
 from megen.animation.errors import GenerationError
-from megen.animation.native import native_size, to_tensor_frames
+from megen.animation.native import DRIVING_NATIVE, native_size, to_tensor_frames
 from megen.animation.precision import PRECISIONS
 from megen.checkpoints import load_checkpoint
 from megen.face.crop import crop_and_resize, crop_box, transform_points
@@ -81,6 +81,15 @@ class Animator:
             animator.engine = OnnxFrameEngine.from_model(animator.model, animator.frame_size, prior.channels,
                                                          prior.map_size)
         return animator
+
+    def driving_native(self, render: str) -> tuple[int, int] | None:
+        """(low, high) px of the driving clip's full-resolution crop where its motion is measured, or None:
+        the flow-guided family measures its optical flow there; key points tracked from the onset
+        (``landmarks`` mode) are tracked there when rendering natively (``render=decoder`` keeps the
+        paper's tracking at the model's frame size)."""
+        if self.family == "flow" or (render == "native" and getattr(self.model, "tracks_landmarks", False)):
+            return DRIVING_NATIVE
+        return None
 
     def face_input(self, frames: list[np.ndarray], crop: bool = True, source: str = "image",
                    landmarks: np.ndarray | None = None, native: tuple[int, int] | None = None) -> FaceInput:

@@ -16,6 +16,8 @@ from megen.config_check import RENDERS
 from megen.models.motion import deformation_to_frame_flow
 
 MAX_NATIVE = 512   # px: larger targets are reduced to this (the crop is warped per frame)
+#: (low, high) px of the driving clip's full-resolution crop, where its motion is measured
+DRIVING_NATIVE = (256, 512)
 
 
 def native_size(side: int, out_size: int | None = None, low: int = 64, high: int = MAX_NATIVE) -> int:
@@ -64,4 +66,4 @@ def to_tensor_frames(frames: np.ndarray) -> torch.Tensor:
     return x[:, None] if x.ndim == 3 else x.permute(0, 3, 1, 2).contiguous()
 
 
-__all__ = ["MAX_NATIVE", "RENDERS", "native_size", "render_native", "to_tensor_frames", "warp_pixels"]
+__all__ = ["DRIVING_NATIVE", "MAX_NATIVE", "RENDERS", "native_size", "render_native", "to_tensor_frames", "warp_pixels"]

@@ -101,10 +101,6 @@ def load_pair_inputs(target_path, driving_spec: str, crop: bool | tuple[bool, bo
     return PairInputs(Path(target_path), target, target_lm, frames, fps, name, drv_lm, prepared)
 
 
-#: the driving clip's native crop is kept at least this large: its motion is measured there
-DRIVING_NATIVE = (256, 512)
-
-
 def native_bounds(out_size: int | None) -> tuple[int, int]:
     """(low, high) px of the target's native crop: ``out_size`` exactly, else its own size up to 512."""
     from megen.animation.native import MAX_NATIVE
@@ -116,13 +112,14 @@ def face_inputs(gen: Animator, inputs: PairInputs, crop: bool | tuple[bool, bool
                 out_size: int | None = None) -> tuple[FaceInput, FaceInput]:
     """The model's view of both inputs: cropped like its training data (or padded to square when
     a side is not cropped), with their priors; for ``render="native"`` the target's crop is also kept
-    at its own size (or ``out_size``), and for the flow-guided family the driving clip's at >= 256 px."""
+    at its own size (or ``out_size``), and the driving clip's at >= 256 px where its motion is measured
+    there (``Animator.driving_native``)."""
     crop_target, crop_driving = crop_sides(crop)
     target = gen.face_input([inputs.target], crop=crop_target, source=str(inputs.target_path),
                             landmarks=inputs.target_landmarks,
                             native=native_bounds(out_size) if render == "native" else None)
     driving = gen.face_input(inputs.frames, crop=crop_driving and not inputs.driving_prepared, source=inputs.driving_name,
-                             landmarks=inputs.driving_landmarks, native=DRIVING_NATIVE if gen.family == "flow" else None)
+                             landmarks=inputs.driving_landmarks, native=gen.driving_native(render))
     return target, driving
 
 

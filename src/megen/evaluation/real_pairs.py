@@ -191,14 +191,14 @@ def model_system(animator, batch_size: int = 8, render: str = "native", **animat
     """A trained model (``megen.animation.Animator``) as a System: the pair cropped and animated as
     ``python -m megen.generate`` does it, relative motion from the first frame, rendered ``render``."""
     from megen.animation import animate
-    from megen.animation.pair import DRIVING_NATIVE, native_bounds
+    from megen.animation.pair import native_bounds
 
     def run(frames, landmarks, target_path: Path) -> np.ndarray:
         image = read_image(target_path)
         target = animator.face_input([image], source=str(target_path), landmarks=onset_landmarks(image, str(target_path)),
                                      native=native_bounds(None) if render == "native" else None)
         driving = animator.face_input(frames, source="driving clip", landmarks=landmarks,
-                                      native=DRIVING_NATIVE if animator.family == "flow" else None)
+                                      native=animator.driving_native(render))
         return uint8_clip(animate(animator.model, target, driving, batch_size=batch_size, engine=animator.engine,
                                   render=render, **animate_options))
 

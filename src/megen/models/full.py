@@ -39,8 +39,16 @@ class MotionTransferModel(nn.Module):
         self.generator = generator
         self.background = background
 
-    def motion(self, frame, prior=None, keypoints=None, reference=None) -> dict:
-        return self.motion_net(frame, prior, keypoints, reference)
+    @property
+    def tracks_landmarks(self) -> bool:
+        """Whether the motion network tracks the onset key points onto each frame (``landmarks`` mode)."""
+        return getattr(self.motion_net, "mode", None) == "landmarks"
+
+    def motion(self, frame, prior=None, keypoints=None, reference=None, tracked=None) -> dict:
+        """``tracked`` (B, K, 2): key-point displacements measured at another resolution (``landmarks`` mode)."""
+        if tracked is None:
+            return self.motion_net(frame, prior, keypoints, reference)
+        return self.motion_net(frame, prior, keypoints, reference, tracked=tracked)
 
     def transfer(self, source, source_features, motion_s: dict, motion_d: dict, driving=None) -> dict:
         """Render from already computed source-side pieces (used when animating a whole clip)."""

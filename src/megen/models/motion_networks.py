@@ -36,14 +36,19 @@ def _check_mode(mode: str) -> None:
         raise ValueError(f"unknown key-point mode {mode!r}; valid: {', '.join(KEYPOINT_MODES)}")
 
 
-def track_anchors(frame: torch.Tensor, reference: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
-    """(B, K, 2) displacement of the onset ``anchors`` from ``reference`` (B, C, H, W) to ``frame``.
+def tracking_radius(width: int) -> int:
+    """The Lucas-Kanade window's half-width for a face crop ``width`` px wide: 6 % of the crop (a face
+    unit: 4 px at 64, 15 px at 256), a patch of face texture around each key point."""
+    return max(2, round(0.06 * int(width)))
 
-    The window is 6 % of the frame width (4 px at 64, 15 px at 256), a patch of face texture
-    around each key point; tracking is not learned, so no gradient flows through it. (A missing
-    reference is refused earlier, by the trunk that sees it too.)
-    """
-    radius = max(2, round(0.06 * int(frame.shape[-1])))   # a Python int also when traced for export
+
+def track_anchors(frame: torch.Tensor, reference: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+    """(B, K, 2) displacement, [-1, 1] units, of the onset ``anchors`` from ``reference`` (B, C, H, W) to
+    ``frame``, the window ``tracking_radius`` of the frame width. Tracking is not learned, so no gradient
+    flows through it. (A missing reference is refused earlier, by the trunk that sees it too.) The same
+    call on the frames' full-resolution crops tracks where the motion is visible
+    (``megen.animation.animate``), in the same units."""
+    radius = tracking_radius(int(frame.shape[-1]))   # a Python int also when traced for export
     with torch.no_grad():
         return lucas_kanade(to_gray(frame), to_gray(reference), anchors, radius_px=radius)
 
@@ -149,7 +154,9 @@ class KeypointDetector(nn.Module):
             self.jacobian.bias.data.copy_(torch.tensor([1.0, 0.0, 0.0, 1.0]).repeat(num_kp))
         self.estimate_jacobian = estimate_jacobian
 
-    def forward(self, image, prior=None, keypoints=None, reference=None) -> dict:
+    def forward(self, image, prior=None, keypoints=None, reference=None, tracked=None) -> dict:
+        """``tracked`` (B, K, 2): the anchors' displacement measured elsewhere (at the driving clip's own
+        resolution), used in ``landmarks`` mode instead of tracking on ``image``."""
         heatmap, features = self.trunk(image, prior, reference)
         b, k = image.shape[0], self.num_kp
         dtype = motion_dtype(features.dtype)       # float32 under bf16 autocast: coordinates need its mantissa
@@ -159,7 +166,7 @@ class KeypointDetector(nn.Module):
         if self.anchor_head is not None:
             anchors = keypoints.to(dtype)
             if self.mode == "landmarks":
-                anchors = anchors + track_anchors(image, reference, anchors)
+                anchors = anchors + (track_anchors(image, reference, anchors) if tracked is None else tracked.to(dtype))
             offset, jacobian = self.anchor_head(features, anchors)
             return {"value": anchors + offset, "jacobian": jacobian if self.estimate_jacobian else eye}
         h, w = heatmap.shape[2:]
@@ -209,7 +216,8 @@ class RegionPredictor(nn.Module):
         self.anchor_head = (AnchorOffsetHead(self.trunk.hourglass.out_channels)
                             if mode in OFFSET_MODES else None)
 
-    def forward(self, image, prior=None, keypoints=None, reference=None) -> dict:
+    def forward(self, image, prior=None, keypoints=None, reference=None, tracked=None) -> dict:
+        """``tracked`` as for :class:`KeypointDetector`."""
         heatmap, features = self.trunk(image, prior, reference)
         mean, covar, affine = region_affine(heatmap)
         value = mean
@@ -217,7 +225,7 @@ class RegionPredictor(nn.Module):
             _check_anchors(keypoints, self.num_kp, self.mode)
             value = keypoints.to(mean.dtype)
         if self.mode == "landmarks":
-            value = value + track_anchors(image, reference, value)
+            value = value + (track_anchors(image, reference, value) if tracked is None else tracked.to(value.dtype))
             if self.region_shape == "onset":
                 # the onset frame is often the image itself (the source of a training pair): one pass
                 onset = heatmap if torch.equal(image, reference) else self.trunk(reference, prior, reference)[0]
