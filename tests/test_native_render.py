@@ -110,6 +110,20 @@ def test_the_flow_family_trains_and_generates_natively(tmp_path):
     timing = json.loads((folder / "timing.json").read_text())
     assert timing["render"] == "native" and timing["color"] == "rgb" and timing["frame_size"] > 100
     assert len(list((folder / "frames").glob("*.png"))) == 4
+    # the synthetic evaluation of the flow-guided family, in both renders (the driver's frames are its own
+    # full-resolution crops there), scored against the same truth
+    from megen.evaluation import evaluate_checkpoint
+
+    cache = next((tmp_path / "data" / "cache").glob("synthetic-*"))
+    l1 = {}
+    for render in ("native", "decoder"):
+        results = evaluate_checkpoint(ckpt, cache, {"val": 0.25, "test": 0.25, "seed": 0}, tmp_path / render,
+                                      face_metrics=False, max_pairs=1, show_progress=False, gen=gen, render=render)
+        assert results["render"] == render
+        l1[render] = results["cross_identity"]["l1"]
+        assert np.isfinite(l1[render]["model"]) and l1[render]["static"] > 0
+        assert np.isfinite(results["reconstruction"]["epe"]["model"])
+    assert l1["native"]["static"] == l1["decoder"]["static"] and l1["native"]["model"] != l1["decoder"]["model"]
 
 
 def _driving_clip(tmp_path, photo_path):

@@ -65,14 +65,19 @@ def run(cfg: DictConfig) -> dict:
         print(f"preparing data: dataset={cfg.dataset.name} into {cfg.paths.cache_dir}", flush=True)
     sources = prepare_sources(cfg.dataset, cfg.paths.cache_dir, progress=cfg.progress, data_dir=cfg.paths.data_dir)
     folder = sources[0][0]
-    results = evaluate_checkpoint(
-        cfg.ckpt, folder, OmegaConf.to_container(cfg.dataset.split, resolve=True), cfg.run_dir,
-        exclude=list(cfg.dataset.get("exclude", []) or []), face_metrics=cfg.face_metrics, face_every=cfg.face_every,
-        batch_size=cfg.batch_size, max_clips=cfg.max_clips, max_pairs=cfg.max_pairs, show_progress=cfg.progress,
-        gen=gen,
-    )
-    print(f"{cfg.run_dir}/metrics.md")
-    return results
+    render = cfg.get("render", "native")
+    renders = ["native", "decoder"] if render == "both" else [render]
+    results = {}
+    for r in renders:     # render=both: one folder each, the same test clips and pairs
+        out_dir = Path(str(cfg.run_dir)) / r if len(renders) > 1 else cfg.run_dir
+        results[r] = evaluate_checkpoint(
+            cfg.ckpt, folder, OmegaConf.to_container(cfg.dataset.split, resolve=True), out_dir,
+            exclude=list(cfg.dataset.get("exclude", []) or []), face_metrics=cfg.face_metrics,
+            face_every=cfg.face_every, batch_size=cfg.batch_size, max_clips=cfg.max_clips, max_pairs=cfg.max_pairs,
+            show_progress=cfg.progress, gen=gen, render=r,
+        )
+        print(f"{out_dir}/metrics.md")
+    return results[renders[0]] if len(renders) == 1 else results
 
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="evaluate")

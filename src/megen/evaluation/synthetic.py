@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from megen.animation import Animator, FaceInput, animate
+from megen.animation.native import render_native
 from megen.data.cache import PreparedSet
 from megen.data.ground_truth import true_flow
 from megen.data.priors import clip_keypoints
@@ -95,8 +96,13 @@ class PairedScores:
 
 @torch.inference_mode()
 def reconstruction(gen: Animator, prepared: PreparedSet, indices, face_metrics=True, face_every=4,
-                   batch_size=8, progress=None) -> dict:
-    """Source = onset frame, driving = every frame of the same clip (absolute motion)."""
+                   batch_size=8, progress=None, render: str = "decoder") -> dict:
+    """Source = onset frame, driving = every frame of the same clip (absolute motion).
+
+    ``render="native"`` warps the source frame itself by the predicted motion (``render_native``; the
+    frame size is the set's, so "native" is its own size here) instead of taking the decoder's output.
+    The flow-guided family reads the guides the set stores (as training does) where it has them.
+    """
     scores = PairedScores(face_metrics)
     task = progress.add_task("reconstruction", total=len(indices), unit="clips") if progress else None
     for i in indices:
@@ -104,13 +110,21 @@ def reconstruction(gen: Animator, prepared: PreparedSet, indices, face_metrics=T
         face = FaceInput.build(arrays["frames"], clip_keypoints(arrays, gen.prior.keypoints), gen.prior,
                                arrays["landmarks"])
         frames, source = face.frames, face.frames[:1]
+        guides = None
+        if gen.family == "flow" and "guide_flow" in arrays and int(prepared.rows[i]["onset"]) == 0:
+            guides = torch.from_numpy(arrays["guide_flow"].astype(np.float32))
         outs, flows = [], []
         for a in range(0, len(frames), batch_size):
             drv = frames[a:a + batch_size]
             n = len(drv)
+            extra = {} if guides is None else {"guide": guides[a:a + n]}
             out = gen.model(source.expand(n, -1, -1, -1), drv, face.prior.expand(n, -1, -1, -1),
-                            face.keypoints.expand(n, -1, -1))
-            outs.append(out["prediction"])
+                            face.keypoints.expand(n, -1, -1), **extra)
+            prediction = out["prediction"]
+            if render == "native":
+                prediction = render_native(source[:, :1], prediction, out.get("occlusion"),
+                                           out["deformation"]).expand(-1, 3, -1, -1)
+            outs.append(prediction)
             flows.append(deformation_to_frame_flow(out["deformation"], tuple(frames.shape[2:])))
         generated = torch.cat(outs)
         scores.update(generated, frames, source, generated[:1], face_every)
@@ -125,8 +139,12 @@ def reconstruction(gen: Animator, prepared: PreparedSet, indices, face_metrics=T
 
 @torch.inference_mode()
 def cross_identity(gen: Animator, spec, prepared: PreparedSet, indices, face_metrics=True, face_every=4,
-                   batch_size=8, progress=None, max_pairs: int = 16) -> tuple[dict, dict]:
+                   batch_size=8, progress=None, max_pairs: int = 16, render: str = "decoder") -> tuple[dict, dict]:
     """Drive identity B with clip A of the synthetic set; the truth is A's program rendered on B.
+
+    ``render`` as for ``animate``; "native" is the set's frame size here (the truth's), so both renders
+    are scored against the same frames. The frames are also the inputs' full-resolution crops (where
+    the flow-guided family measures the driver's flow).
 
     Returns (transfer scores, regional motion fidelity of model and static outputs).
     """
@@ -155,7 +173,11 @@ def cross_identity(gen: Animator, spec, prepared: PreparedSet, indices, face_met
         target = FaceInput.build(truth.frames[:1], keypoint_set(gen.prior.keypoints, onset), gen.prior, onset)
         driving = FaceInput.build(driving_arrays["frames"], keypoint_set(gen.prior.keypoints, driving_arrays["landmarks"]),
                                   gen.prior, driving_arrays["landmarks"])
-        generated = animate(gen.model, target, driving, relative=True, batch_size=batch_size)
+        for face, frames, lm in ((target, truth.frames[:1], onset), (driving, driving_arrays["frames"],
+                                                                    driving_arrays["landmarks"])):
+            face.native, face.native_landmarks = face.frames[:, :1].clone(), np.asarray(lm, np.float64)
+        generated = animate(gen.model, target, driving, relative=True, batch_size=batch_size, render=render)
+        generated = generated.expand(-1, 3, -1, -1) if generated.shape[1] == 1 else generated
         gt = _frames(truth.frames)
         scores.update(generated, gt, target.frames, generated[:1], face_every)
         fidelity.update(driving.frames, generated, driving_arrays["landmarks"], truth.landmarks[0])
@@ -170,10 +192,12 @@ def cross_identity(gen: Animator, spec, prepared: PreparedSet, indices, face_met
 
 def evaluate_checkpoint(ckpt, prepared_folder, split: dict, out_dir, exclude=(), face_metrics=True,
                         face_every: int = 4, batch_size: int = 8, max_clips: int | None = None,
-                        max_pairs: int = 16, show_progress: bool = True, gen: Animator | None = None) -> dict:
+                        max_pairs: int = 16, show_progress: bool = True, gen: Animator | None = None,
+                        render: str = "decoder") -> dict:
     """Run every section available for the data and write ``metrics.json`` and ``metrics.md``.
 
-    ``gen``: the checkpoint already loaded (the command loads it before preparing data).
+    ``gen``: the checkpoint already loaded (the command loads it before preparing data). ``render``:
+    ``decoder`` (the model's output) or ``native`` (the source warped by the predicted motion).
     """
     gen = gen or Animator.from_checkpoint(ckpt)
     prepared = PreparedSet.open(prepared_folder)
@@ -187,17 +211,18 @@ def evaluate_checkpoint(ckpt, prepared_folder, split: dict, out_dir, exclude=(),
     indices = splits["test"][:max_clips]
     if not indices:
         raise ValueError(f"the test split of {prepared_folder} is empty; check dataset.split")
-    results: dict = {"checkpoint": str(ckpt), "data": str(prepared_folder), "test_clips": len(indices)}
+    results: dict = {"checkpoint": str(ckpt), "data": str(prepared_folder), "test_clips": len(indices),
+                     "render": render}
     with Progress(show_progress) as progress:
         results["reconstruction"] = reconstruction(gen, prepared, indices, face_metrics, face_every, batch_size,
-                                                   progress)
+                                                   progress, render)
         meta = json.loads((Path(prepared_folder) / "meta.json").read_text())
         if meta.get("dataset") == "synthetic":
             from megen.data.synthetic.generator import SyntheticSpec
 
             spec = SyntheticSpec.from_config(meta["spec"])
             results["cross_identity"], results["motion_fidelity"] = cross_identity(
-                gen, spec, prepared, indices, face_metrics, face_every, batch_size, progress, max_pairs)
+                gen, spec, prepared, indices, face_metrics, face_every, batch_size, progress, max_pairs, render)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_dir / "metrics.json", json.dumps(results, indent=2, sort_keys=True))
@@ -219,7 +244,7 @@ def metrics_markdown(results: dict) -> str:
     """One table per section (metric | model | static baseline), then one line per metric saying
     what it measures and its unit."""
     lines = [f"# Evaluation of `{Path(results['checkpoint']).name}`", "",
-             f"{results['test_clips']} test clips from `{results['data']}`.", ""]
+             f"{results['test_clips']} test clips from `{results['data']}`, render={results.get('render', 'decoder')}.", ""]
     titles = {"reconstruction": "Reconstruction (source = onset frame, driving = the same clip)",
               "cross_identity": "Cross-identity transfer (synthetic ground truth)",
               "motion_fidelity": "Regional motion fidelity (driving vs generated optical flow)"}
