@@ -19,14 +19,12 @@ def rotate_flow_maps(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
     and a rightward flow (u > 0) becomes a downward one (v > 0). The map moves and its flow
     vectors turn with it; strain is a magnitude, so it only moves. Outside the rotated map is 0.
     """
-    cos, sin = torch.cos(angles).to(x.dtype), torch.sin(angles).to(x.dtype)
-    zero = torch.zeros_like(cos)
-    # affine_grid maps output to input coordinates: the inverse rotation R^T
-    theta = torch.stack([torch.stack([cos, sin, zero], -1), torch.stack([-sin, cos, zero], -1)], 1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    moved = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    from kornia.geometry.transform import rotate
+
+    # kornia turns counter-clockwise on screen for positive angles, about the map's centre pixel
+    moved = rotate(x, -torch.rad2deg(angles).to(x.dtype), mode="bilinear", padding_mode="zeros", align_corners=False)
     u, v, rest = moved[:, :1], moved[:, 1:2], moved[:, 2:]
-    c, s = cos.view(-1, 1, 1, 1), sin.view(-1, 1, 1, 1)
+    c, s = torch.cos(angles).to(x.dtype).view(-1, 1, 1, 1), torch.sin(angles).to(x.dtype).view(-1, 1, 1, 1)
     return torch.cat([c * u - s * v, s * u + c * v, rest], 1)
 
 
