@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -258,3 +259,18 @@ def test_real_pair_scores_are_columns_beside_the_flow_transfer_baseline(tmp_path
     table = variant_table(variants)
     assert "real_cosine flow transfer" in table.splitlines()[0] and "real_amplitude flow transfer" in table.splitlines()[0]
     assert better("real_cosine") == "higher" and better("real_amplitude") == 1.0 and better("real_identity") == "lower"
+
+
+def test_committed_study_runs_keep_only_what_rebuilds_their_tables():
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        listed = subprocess.run(["git", "ls-files", "experiments"], cwd=root, capture_output=True, text=True,
+                                check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    keep = {"metrics.json", "real_pairs.json", "overrides.yaml", "report.md", "report.png"}
+    runs = [f for f in listed if "/runs" in f and not (root / f).is_symlink()]
+    assert runs, "no committed study runs found"
+    assert [f for f in runs if Path(f).name not in keep] == []
