@@ -32,9 +32,12 @@ def tiny_overrides(tmp: Path, *extra: str) -> list[str]:
     tiny = TINY
     if "model=flow" in extra:   # the flow-guided family has no key-point network to shrink
         tiny = [t for t in TINY if not t.startswith("model.motion.")]
-    elif not any(e.startswith("model=") for e in extra) and not any(_sets_model(e) for e in extra):
-        # the tests of the key-point machinery name their family: the training default is model=flow
-        tiny = ["model=fomm", *tiny]
+    else:
+        if not any(e.startswith("model=") for e in extra) and not any(_sets_model(e) for e in extra):
+            # the tests of the key-point machinery name their family: the training default is model=flow
+            tiny = ["model=fomm", *tiny]
+        if data:     # only the flow-guided family reads the measured guides: skip measuring them
+            data = [*data, "dataset.guides=false"]
     return [*data, *tiny, f"paths.data_dir={tmp / 'data'}", f"paths.output_root={tmp / 'out'}", *extra]
 
 

@@ -131,15 +131,18 @@ def guided(tmp_path_factory, small_spec):
     return PreparedSet.open(folder)
 
 
-def test_measured_guides_are_the_fine_render_flow_closer_to_truth_than_frame_size_flow(guided):
+def test_measured_guides_are_the_fine_render_flow_closer_to_truth_than_frame_size_flow(guided, prepared):
     # the flow-guided model trains on these: measured where generation measures a real driver (a
     # >= 256-px face), they are nearer the truth than optical flow of the frames themselves, and the
     # frames are those of the set without guides (same cache bytes but one array)
     from megen.models.flow_guided import classical_backward_flow
 
     err_guide = err_frames = err_zero = 0.0
+    plain = PreparedSet.open(prepared)
     for i, row in enumerate(guided.rows):
         arrays = guided.load(i)
+        np.testing.assert_array_equal(arrays["frames"], plain.load(i)["frames"])
+        assert "guide_flow" not in plain.load(i)
         assert arrays["guide_flow"].shape == arrays["frames"].shape + (2,)
         assert not arrays["guide_flow"][row["onset"]].any()
         frames = torch.from_numpy(arrays["frames"]).float().div(255)[:, None].expand(-1, 3, -1, -1)
