@@ -141,11 +141,11 @@ def test_monitor_readings_reach_the_csv_log_of_a_run(tiny):
     assert len(rows) == 1 and rows["grad/flow/motion_net"].iloc[0] > 0
 
 
-def test_bench_fit_prints_scores_before_and_after_each_stretch(tmp_path, capsys, monkeypatch):
-    from megen.bench import main as bench_main
+def test_diagnose_fit_prints_scores_before_and_after_each_stretch(tmp_path, capsys, monkeypatch):
+    from megen.diagnose import main as diagnose_main
 
     monkeypatch.chdir(tmp_path)
-    bench_main(["fit", "fit.steps=2", "fit.report_every=1", "fit.pairs=2", "model=fomm", "model.generator.block_expansion=8",
+    diagnose_main(["fit", "fit.steps=2", "fit.report_every=1", "fit.pairs=2", "model=fomm", "model.generator.block_expansion=8",
                 "model.motion.block_expansion=8", "model.dense_motion.block_expansion=8"])
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("fit ")]
     scores = [dict(f.split("=", 1) for f in line.split() if "=" in f and not f.startswith("model.")) for line in lines]
@@ -153,4 +153,4 @@ def test_bench_fit_prints_scores_before_and_after_each_stretch(tmp_path, capsys,
     assert abs(float(scores[0]["rmte"]) - 1.0) < 0.1           # the untrained default is about a static copy
     assert all(float(s["epe_over_zero_flow"]) > 0 for s in scores)
     with pytest.raises(SystemExit, match="fit.steps"):
-        bench_main(["fit", "fit.stepz=2"])
+        diagnose_main(["fit", "fit.stepz=2"])

@@ -4,9 +4,9 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from megen.face.flow import warp_backward
 from megen.animation.native import render_native, to_tensor_frames, warp_pixels
 from megen.data.synthetic import embedded_photo_paths
+from megen.face.flow import warp_backward
 from megen.models.flow_guided import FlowGuidedDenseMotion, classical_backward_flow, flow_to_deformation, resize_flow
 from megen.models.motion import coordinate_grid
 from megen.paths import conf_dir

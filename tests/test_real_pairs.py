@@ -6,10 +6,10 @@ import pytest
 from helpers import run_module
 
 from megen.animation.flow_transfer import flow_transfer
-from megen.face.flow import driver_flows, pixel_grid, target_fields, warp_backward
 from megen.data.synthetic import embedded_photo_paths
 from megen.data.synthetic.identities import base_face
 from megen.face.align import apply_similarity, canonical_similarity, fit_similarity, similarity_from_two_points
+from megen.face.flow import driver_flows, pixel_grid, target_fields, warp_backward
 from megen.metrics.expression import (
     EXPRESSION_REGIONS,
     canonical_clip,

@@ -67,10 +67,10 @@ def test_wide_convolution_on_a_tiny_map_as_one_matrix_product_equals_the_convolu
 @pytest.mark.parametrize("extra", [[], ["model=mraa"], ["model=tps"]])
 def test_the_cpu_defaults_never_take_the_matrix_product_path(extra):
     """The pinned numbers (the default networks') are computed by oneDNN's convolutions as before."""
-    from megen.bench import _compose_train
+    from megen.cli import compose_train
     from megen.models.blocks import Conv2d
 
-    cfg = _compose_train("loss.perceptual.allow_random=true", *extra)
+    cfg = compose_train("loss.perceptual.allow_random=true", *extra)
     torch.manual_seed(0)
     system = instantiate(cfg.system)
     taken = []

@@ -1,4 +1,5 @@
-"""``python -m megen.bench <case> [...]``: speed measurements quoted in issue notes (never asserted in tests).
+"""``python -m megen.bench <case> [...]``: speed measurements (never asserted in tests); whether a
+configuration learns at all is ``python -m megen.diagnose``.
 
 Cases:
     synthetic   time ``prepare`` of the default synthetic set into a fresh temporary cache
@@ -14,11 +15,6 @@ Cases:
                 bound what any faster runtime can gain without doing less work; ``precision=bf16`` adds the clip
                 animation in bf16 beside fp32, with its largest difference from the fp32 frames. Without the
                 export extra the ONNX line is one sentence saying what to install
-    fit         does a configuration learn at all: the 4 synthetic pairs with the most motion fitted for
-                ``fit.steps=240`` updates (the learning test's setting), rMTE and flow EPE / zero flow's printed
-                every ``fit.report_every=120`` (e.g. ``model=mraa``, ``model=mraa model.motion.region_shape=frame``)
-    gradients   one training batch of the train config (Hydra overrides): each loss term's gradient norm
-                on each network, its share of the sum over terms, and the predicted against the true motion
     train       seconds per training step (one batch: every loss term, generator, motion and discriminator
                 updates, as ``training_step`` runs them in a Lightning loop) on random batches of the train
                 config (Hydra overrides, e.g. ``experiment=fomm_vox256``) with ``bench.size=128 bench.batch=4
@@ -43,6 +39,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from megen.cli import compose_train, parse_value, split_settings
+
 
 def bench_synthetic(args) -> None:
     from megen.data.preparation import prepare_dataset
@@ -51,7 +49,7 @@ def bench_synthetic(args) -> None:
     cfg = OmegaConf.load(conf_dir() / "dataset" / "synthetic.yaml")
     for item in args.overrides:
         key, value = item.split("=", 1)
-        OmegaConf.update(cfg, key, _parse(value))
+        OmegaConf.update(cfg, key, parse_value(value))
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         _, summary = prepare_dataset(cfg, tmp, progress=False)
@@ -60,37 +58,6 @@ def bench_synthetic(args) -> None:
         prepare_dataset(cfg, tmp, progress=False)
         warm = time.perf_counter() - start
     _say(f"prepare-synthetic clips={summary['clips']} frame_size={cfg.frame_size} cold_s={cold:.2f} reuse_s={warm:.2f}")
-
-
-def _parse(value: str):
-    import yaml
-
-    return yaml.safe_load(value)
-
-
-def _split_settings(overrides, prefix: str, defaults: dict) -> tuple[dict, list[str]]:
-    """``<prefix>.<name>=value`` items into a copy of ``defaults`` (values parsed as YAML); the rest are
-    the train config's Hydra overrides. An unknown name exits with the valid ones."""
-    settings, rest = dict(defaults), []
-    for item in overrides:
-        key, value = item.split("=", 1)
-        if not key.startswith(prefix + "."):
-            rest.append(item)
-            continue
-        name = key[len(prefix) + 1:]
-        if name not in settings:
-            raise SystemExit(f"unknown setting {key}; valid: {', '.join(f'{prefix}.{k}' for k in settings)}")
-        settings[name] = _parse(value)
-    return settings, rest
-
-
-def _compose_train(*overrides):
-    from hydra import compose, initialize_config_dir
-
-    from megen.paths import conf_dir
-
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return compose("train", overrides=[*overrides, "run_dir=/tmp/unused"])
 
 
 def _per_frame_loop(model, target, driving, device, batch):
@@ -176,7 +143,7 @@ def bench_generate(args) -> None:
         for family in opts.get("native_models", "flow,fomm").split(","):
             _native_generation(family, n_frames, int(opts.get("native_size", 256)), device, batch)
     for name in opts.get("experiments", "fomm_vox256,fp_fomm_paper").split(","):
-        cfg = _compose_train(f"experiment={name}", *config_overrides)
+        cfg = compose_train(f"experiment={name}", *config_overrides)
         size = int(cfg.dataset.frame_size)
         prior = PriorSetting.from_config(cfg.prior, size, cfg.model.motion.scale_factor)
         model = build_model(OmegaConf.to_container(cfg.model, resolve=True), prior.model_args()).to(device).eval()
@@ -212,7 +179,7 @@ def _native_generation(family: str, n_frames: int, out: int, device, batch) -> N
     from megen.face.prior import PriorSetting
     from megen.models.full import build_model
 
-    cfg = _compose_train(f"model={family}")
+    cfg = compose_train(f"model={family}")
     size = int(cfg.dataset.frame_size)
     prior = PriorSetting.from_config(cfg.prior, size, cfg.model.motion.scale_factor)
     model = build_model(OmegaConf.to_container(cfg.model, resolve=True), prior.model_args()).to(device).eval()
@@ -311,64 +278,6 @@ def bench_prepare(args) -> None:
     frames = summary["clips"] * n_frames
     _say(f"prepare-casme2 clips={summary['clips']} frames={frames} workers={workers} seconds={cold:.1f} "
           f"frames_per_s={frames / cold:.0f} rerun_seconds={warm:.1f}")
-
-
-def bench_gradients(args) -> None:
-    import pytorch_lightning as pl
-    from hydra.utils import instantiate
-
-    from megen.diagnostics import diagnose
-
-    cfg = _compose_train(*args.overrides)
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = instantiate(cfg.data, progress=False)
-    datamodule.setup("fit")
-    batch = next(iter(datamodule.train_dataloader()))
-    system = instantiate(cfg.system).train()
-    start = time.perf_counter()
-    norms, summary = diagnose(system, batch)
-    seconds = time.perf_counter() - start
-    _say(f"gradients batch_size={batch['source'].shape[0]} frame_size={batch['source'].shape[-1]} "
-          f"seconds={seconds:.2f}")
-    nets = list(next(iter(norms.values()), {}))
-    totals = {net: sum(per_net[net] for per_net in norms.values()) for net in nets}
-    for term, per_net in norms.items():
-        for net, value in per_net.items():
-            share = value / totals[net] if totals[net] > 0 else 0.0
-            _say(f"grad term={term} net={net} norm={value:.4g} share={share:.3f}")
-    for name, value in summary.items():
-        _say(f"motion {name}={value:.4g}")
-
-
-def bench_fit(args) -> None:
-    """Fit one fixed batch of synthetic pairs and print rMTE and flow EPE before and after."""
-    import torch
-    from hydra.utils import instantiate
-
-    from megen.diagnostics import FIXED_BATCH_SETTING, batch_scores, fit_batch, fixed_batch
-
-    fit, overrides = _split_settings(args.overrides, "fit", {"steps": 240, "report_every": 120, "pairs": 4})
-    fit = {k: int(v) for k, v in fit.items()}
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = _compose_train(*FIXED_BATCH_SETTING, "loss.perceptual.allow_random=true", f"paths.data_dir={tmp}",
-                             *overrides)
-        datamodule = instantiate(cfg.data, progress=False)
-        datamodule.setup()
-        batch = fixed_batch(datamodule, fit["pairs"])
-    torch.manual_seed(cfg.seed)
-    system = instantiate(cfg.system)
-    label = " ".join(overrides) or "default"
-    rmte, epe = batch_scores(system, batch)
-    _say(f"fit {label} step=0 rmte={rmte:.3f} epe_over_zero_flow={epe:.3f}")
-    done = 0
-    while done < fit["steps"]:
-        n = min(fit["report_every"], fit["steps"] - done)
-        start = time.perf_counter()
-        fit_batch(system, batch, n, seed=done)
-        done += n
-        rmte, epe = batch_scores(system, batch)
-        _say(f"fit {label} step={done} rmte={rmte:.3f} epe_over_zero_flow={epe:.3f} "
-              f"seconds={time.perf_counter() - start:.1f}")
 
 
 class _Batches:
@@ -586,7 +495,7 @@ def bench_train(args) -> None:
 
     import torch
 
-    bench, overrides = _split_settings(args.overrides, "bench", {"size": 128, "batch": 4, "steps": 3, "warmup": 1,
+    bench, overrides = split_settings(args.overrides, "bench", {"size": 128, "batch": 4, "steps": 3, "warmup": 1,
                                                                 "flops": True, "device": "cpu", "reference": None,
                                                                 "reference_config": "config/vox-256.yaml",
                                                                 "threads": None})
@@ -599,7 +508,7 @@ def bench_train(args) -> None:
     _say(f"train device={bench['device']} threads={torch.get_num_threads()} size={size} batch={batch} "
          f"steps={bench['steps']} warmup={bench['warmup']}")
     cases = [(label, overrides)]
-    cfg = _compose_train(*overrides, *fixed)
+    cfg = compose_train(*overrides, *fixed)
     if cfg.prior.input != "none" or cfg.prior.keypoint_mode != "learned":
         cases.append((f"{label} prior=none", [*overrides, "prior.input=none", "prior.keypoint_mode=learned"]))
     precision = str(cfg.trainer.get("precision", "32-true"))
@@ -617,7 +526,7 @@ def bench_train(args) -> None:
 
     medians = []
     for i, (name, case) in enumerate(cases):
-        cfg = _compose_train(*case, *fixed)
+        cfg = compose_train(*case, *fixed)
         between = interleaved if reference is not None and i == 0 else None
         result = time_training_steps(cfg, size, batch, int(bench["steps"]), int(bench["warmup"]), bool(bench["flops"]),
                                      str(bench["device"]), between=between)
@@ -653,7 +562,7 @@ def bench_all(args) -> None:
 
 
 CASES = {"synthetic": bench_synthetic, "generate": bench_generate, "prepare": bench_prepare, "all": bench_all,
-         "gradients": bench_gradients, "train": bench_train, "fit": bench_fit}
+         "train": bench_train}
 
 
 def main(argv=None) -> None:

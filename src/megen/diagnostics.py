@@ -6,11 +6,14 @@ that visible: the gradient norm of each weighted loss term on each network, and 
 predicted motion beside the true one where the data has it (synthetic clips).
 
 ``GradientShareMonitor`` logs both during training (``grad/<term>/<net>``, ``motion/<name>``);
-``python -m megen.bench gradients`` prints them for one batch of a configuration.
+``python -m megen.diagnose gradients`` prints them for one batch of a configuration, and
+``python -m megen.diagnose fit`` whether it learns a fixed batch at all.
 """
 from __future__ import annotations
 
 import contextlib
+import tempfile
+import time
 
 import pytorch_lightning as pl
 import torch
@@ -178,7 +181,7 @@ class GradientShareMonitor(pl.Callback):
 
 # -- does a configuration learn at all? ------------------------------------------------------------
 
-#: train-config overrides of the fixed-batch fit (``tests/test_learning.py``, ``bench fit``): a small
+#: train-config overrides of the fixed-batch fit (``tests/test_learning.py``, ``diagnose fit``): a small
 #: synthetic set at 64 px with apexes of 1-4 px, one perceptual scale, no GAN
 FIXED_BATCH_SETTING = ("dataset.n_subjects=4", "dataset.clips_per_subject=2", "dataset.frame_size=64",
                        "dataset.apex_px_at=64", "loss.scales=[1]", "loss.weights.generator_gan=0")
@@ -225,3 +228,64 @@ def fit_batch(system, batch: dict, steps: int, seed: int = 0) -> None:
         sum(losses.values()).backward()
         opt_motion.step()
         opt_gen.step()
+
+
+def print_gradients(overrides, say=print) -> None:
+    """One training batch of the train config (Hydra ``overrides``): each loss term's gradient norm on each
+    network, its share of the sum over terms, and the predicted against the true motion."""
+    from hydra.utils import instantiate
+
+    from megen.cli import compose_train
+
+    cfg = compose_train(*overrides)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = instantiate(cfg.data, progress=False)
+    datamodule.setup("fit")
+    batch = next(iter(datamodule.train_dataloader()))
+    system = instantiate(cfg.system).train()
+    start = time.perf_counter()
+    norms, summary = diagnose(system, batch)
+    seconds = time.perf_counter() - start
+    say(f"gradients batch_size={batch['source'].shape[0]} frame_size={batch['source'].shape[-1]} "
+        f"seconds={seconds:.2f}")
+    nets = list(next(iter(norms.values()), {}))
+    totals = {net: sum(per_net[net] for per_net in norms.values()) for net in nets}
+    for term, per_net in norms.items():
+        for net, value in per_net.items():
+            share = value / totals[net] if totals[net] > 0 else 0.0
+            say(f"grad term={term} net={net} norm={value:.4g} share={share:.3f}")
+    for name, value in summary.items():
+        say(f"motion {name}={value:.4g}")
+
+
+def print_fit(overrides, say=print) -> None:
+    """Does a configuration learn at all: the ``fit.pairs=4`` synthetic pairs with the most motion fitted
+    for ``fit.steps=240`` updates (the learning test's setting), rMTE and flow EPE over zero flow's printed
+    before and every ``fit.report_every=120``; the other ``overrides`` are the train config's."""
+    import torch
+    from hydra.utils import instantiate
+
+    from megen.cli import compose_train, split_settings
+
+    fit, rest = split_settings(overrides, "fit", {"steps": 240, "report_every": 120, "pairs": 4})
+    fit = {k: int(v) for k, v in fit.items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = compose_train(*FIXED_BATCH_SETTING, "loss.perceptual.allow_random=true", f"paths.data_dir={tmp}",
+                            *rest)
+        datamodule = instantiate(cfg.data, progress=False)
+        datamodule.setup()
+        batch = fixed_batch(datamodule, fit["pairs"])
+    torch.manual_seed(cfg.seed)
+    system = instantiate(cfg.system)
+    label = " ".join(rest) or "default"
+    rmte, epe = batch_scores(system, batch)
+    say(f"fit {label} step=0 rmte={rmte:.3f} epe_over_zero_flow={epe:.3f}")
+    done = 0
+    while done < fit["steps"]:
+        n = min(fit["report_every"], fit["steps"] - done)
+        start = time.perf_counter()
+        fit_batch(system, batch, n, seed=done)
+        done += n
+        rmte, epe = batch_scores(system, batch)
+        say(f"fit {label} step={done} rmte={rmte:.3f} epe_over_zero_flow={epe:.3f} "
+            f"seconds={time.perf_counter() - start:.1f}")

@@ -173,8 +173,7 @@ def cross_identity(gen: Animator, spec, prepared: PreparedSet, indices, face_met
         target = FaceInput.build(truth.frames[:1], keypoint_set(gen.prior.keypoints, onset), gen.prior, onset)
         driving = FaceInput.build(driving_arrays["frames"], keypoint_set(gen.prior.keypoints, driving_arrays["landmarks"]),
                                   gen.prior, driving_arrays["landmarks"])
-        for face, frames, lm in ((target, truth.frames[:1], onset), (driving, driving_arrays["frames"],
-                                                                    driving_arrays["landmarks"])):
+        for face, lm in ((target, onset), (driving, driving_arrays["landmarks"])):
             face.native, face.native_landmarks = face.frames[:, :1].clone(), np.asarray(lm, np.float64)
         generated = animate(gen.model, target, driving, relative=True, batch_size=batch_size, render=render)
         generated = generated.expand(-1, 3, -1, -1) if generated.shape[1] == 1 else generated

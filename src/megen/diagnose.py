@@ -1,0 +1,30 @@
+"""``python -m megen.diagnose <case> [overrides]``: does a configuration learn, and what drives it.
+
+Cases:
+    fit         the 4 synthetic pairs with the most motion fitted for ``fit.steps=240`` updates (the
+                learning test's setting), rMTE and flow EPE over zero flow's printed before and every
+                ``fit.report_every=120`` (e.g. ``model=mraa``, ``model=mraa model.motion.region_shape=frame``)
+    gradients   one training batch of the train config: each loss term's gradient norm on each network,
+                its share of the sum over terms, and the predicted against the true motion
+
+The overrides are the train config's (Hydra syntax); ``fit.<name>=`` set the fit itself.
+"""
+from __future__ import annotations
+
+import argparse
+
+
+def main(argv=None) -> None:
+    from megen.diagnostics import print_fit, print_gradients
+
+    cases = {"fit": print_fit, "gradients": print_gradients}
+    parser = argparse.ArgumentParser(prog="python -m megen.diagnose", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("case", choices=sorted(cases))
+    parser.add_argument("overrides", nargs="*", help="key=value settings of the train config (and fit.<name>=)")
+    args = parser.parse_args(argv)
+    cases[args.case](args.overrides)
+
+
+if __name__ == "__main__":
+    main()
