@@ -58,7 +58,7 @@ def test_vox256_experiment_builds_and_runs_a_256_frame():
 
 def test_fomm_vox256_experiment_is_the_public_configuration_value_for_value():
     """config/vox-256.yaml of first-order-model, every value megen has a key for (the deliberate
-    differences are listed in the experiment file and the README)."""
+    differences are listed in the experiment file and docs/training.md)."""
     cfg = _compose("experiment=fomm_vox256")
     m, w, o = cfg.model, cfg.loss.weights, cfg.optim
     assert m.family == "fomm" and cfg.prior.input == "none" and cfg.prior.keypoint_mode == "learned"

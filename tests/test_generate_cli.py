@@ -13,7 +13,7 @@ from megen.data.synthetic import embedded_photo_paths
 from megen.megc_kit import KIT_FOLDERS, MEGC_CLIPS, TEMPLATES, kit_markdown
 from megen.video import contact_sheet, read_image
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 PROGRESS_EVERY_BATCH = {**os.environ, "MEGEN_PROGRESS_INTERVAL": "0"}
 
 
@@ -126,7 +126,7 @@ def test_the_whole_kit_is_checked_before_the_checkpoint(tmp_path, clip_frames):
     for item in ("target_template_face/normalized_asianFemale.jpg", "casme2_challenge/Surprise_EP01_13/",
                  "Smic_challenge/Positive_s3_po_05/"):
         assert item in line
-    assert "README" in line and not imported
+    assert "docs/generation.md" in line and not imported
 
 
 def test_protocol_logs_pairs_and_labels_the_overview(tmp_path, ckpt, clip_frames):
@@ -170,8 +170,8 @@ def test_labelled_contact_sheet_puts_text_where_it_says():
         contact_sheet(rows, column_labels=["a", "b", "c"])
 
 
-def test_readme_documents_the_kit_as_the_code_reads_it():
-    text = README.read_text()
+def test_the_generation_page_documents_the_kit_as_the_code_reads_it():
+    text = (DOCS / "generation.md").read_text()
     assert kit_markdown() in text
     for names in TEMPLATES.values():
         assert all(name in text for name in names)
@@ -207,8 +207,8 @@ def test_a_file_that_is_not_a_checkpoint_is_named_without_the_unsafe_advice(tmp_
     line = _error_line(out)
     assert line.startswith(f"error: cannot load checkpoint {pickled} safely: it holds Python objects besides tensors")
     assert "_NotATensor is not allowed" in line and line.endswith("set MEGEN_ALLOW_UNSAFE_CHECKPOINTS=1.")
-    readme = README.read_text()
-    assert "is not a megen checkpoint" in readme and "it holds Python objects besides tensors" in readme
+    page = (DOCS / "troubleshooting.md").read_text()
+    assert "is not a megen checkpoint" in page and "it holds Python objects besides tensors" in page
 
 
 def _fail_after_writing_started(error):

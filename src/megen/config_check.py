@@ -182,7 +182,7 @@ def check_dataset(c: Checker, key: str = "dataset", cache_dir=None, data_dir=Non
             root = dataset_root(sub_name, sub, cache_dir, data_dir)
             if not root.is_dir():
                 c.add(f"{where}.root" if where == key else where, str(root),
-                      f"is not a folder; put {sub_name} there (layout: README, 'Real datasets') "
+                      f"is not a folder; put {sub_name} there (layout: docs/data.md, 'Real datasets') "
                       f"or set the root (dataset.root=, paths.data_dir= or MEGEN_DATA_DIR)")
 
 

@@ -2,7 +2,7 @@
 
 No torch here (so not inside ``megen.animation``, whose package imports the models):
 ``python -m megen.generate protocol=...`` checks the kit before the slow imports and before
-loading the checkpoint; ``megen.animation.megc`` runs the protocol. The README's kit section is ``kit_markdown()`` (a test keeps
+loading the checkpoint; ``megen.animation.megc`` runs the protocol. The kit section of docs/generation.md is ``kit_markdown()`` (a test keeps
 them equal).
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ class KitError(FileNotFoundError):
 def kit_layout(root) -> str:
     """The expected test-kit layout, for error messages."""
     return (f"{root}/source_samples/{{{','.join(KIT_FOLDERS.values())}}}/<Emotion>_<clip>/*.jpg and "
-            f"{root}/target_template_face/<template images> (see the README, 'The MEGC test kit')")
+            f"{root}/target_template_face/<template images> (see docs/generation.md, 'The MEGC test kit')")
 
 
 def _clip_folder(folder: Path, clip: str) -> Path | None:
@@ -84,12 +84,12 @@ def check_kit(root, protocol: str) -> tuple[list[Path], dict[str, Path]]:
     if missing:
         raise KitError(f"the {protocol} test kit at {root} is incomplete; missing {len(missing)} of "
                        f"{len(TEMPLATES[protocol]) + len(MEGC_CLIPS)}: {', '.join(missing)} "
-                       f"(layout: README, 'The MEGC test kit')")
+                       f"(layout: docs/generation.md, 'The MEGC test kit')")
     return templates, clips
 
 
 def kit_markdown() -> str:
-    """The kit layout with every file name, for the README."""
+    """The kit layout with every file name, for docs/generation.md."""
     lines = ["```", "<megc_root>/", "  source_samples/"]
     for dataset, folder in KIT_FOLDERS.items():
         lines.append(f"    {folder}/")
