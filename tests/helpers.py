@@ -3,8 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
-
+from megen.cli import compose_train as megen_compose_train
 from megen.paths import conf_dir
 
 TINY_SYNTHETIC = ["dataset.n_subjects=4", "dataset.clips_per_subject=2", "dataset.frame_size=32"]
@@ -42,8 +41,8 @@ def tiny_overrides(tmp: Path, *extra: str) -> list[str]:
 
 
 def compose_train(tmp: Path, *extra: str):
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return compose("train", overrides=[*tiny_overrides(tmp, *extra), f"run_dir={tmp / 'run'}"])
+    """The train config of a tiny run in ``tmp`` (``megen.cli.compose_train`` with ``tiny_overrides``)."""
+    return megen_compose_train(*tiny_overrides(tmp, *extra), run_dir=str(tmp / "run"))
 
 
 def run_module(module: str, *args: str, cwd: Path, env=None, timeout=600):

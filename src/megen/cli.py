@@ -117,11 +117,12 @@ def split_settings(overrides, prefix: str, defaults: dict) -> tuple[dict, list[s
     return settings, rest
 
 
-def compose_train(*overrides):
-    """The train config composed outside a Hydra main (benchmarks, diagnostics, tests), with ``overrides``."""
+def compose_train(*overrides, run_dir: str = "/tmp/unused"):
+    """The train config composed outside a Hydra main (benchmarks, diagnostics, tests), with ``overrides``
+    (``run_dir`` stands in for the run folder Hydra would have made)."""
     from hydra import compose, initialize_config_dir
 
     from megen.paths import conf_dir
 
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return compose("train", overrides=[*overrides, "run_dir=/tmp/unused"])
+        return compose("train", overrides=[*overrides, f"run_dir={run_dir}"])
