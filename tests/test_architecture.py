@@ -177,7 +177,7 @@ def test_test_step_scores_what_validating_on_the_test_split_scored(tiny_run):
     import pytorch_lightning as pl
     from hydra.utils import instantiate
 
-    from megen.system import MotionTransferSystem
+    from megen.training.system import MotionTransferSystem
 
     run, cfg, result = tiny_run
     system = MotionTransferSystem.load_from_checkpoint(result["best_checkpoint"] or run / "checkpoints" / "last.ckpt",

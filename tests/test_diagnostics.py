@@ -8,7 +8,7 @@ import torch
 from helpers import compose_train
 from torch.utils.data import DataLoader
 
-from megen.diagnostics import GradientShareMonitor, diagnose, loss_gradient_norms, motion_summary
+from megen.training.diagnostics import GradientShareMonitor, diagnose, loss_gradient_norms, motion_summary
 
 
 @pytest.fixture(scope="module")

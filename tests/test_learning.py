@@ -12,7 +12,7 @@ import torch
 from helpers import compose_train
 from hydra.utils import instantiate
 
-from megen.diagnostics import FIXED_BATCH_SETTING, batch_scores, fit_batch, fixed_batch
+from megen.training.diagnostics import FIXED_BATCH_SETTING, batch_scores, fit_batch, fixed_batch
 
 STEPS = 120
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from pytorch_lightning.callbacks import RichProgressBar
 
-from megen.training_log import KNOWN_WARNINGS, EpochLine, console_callbacks, quiet_known_noise
+from megen.training.log import KNOWN_WARNINGS, EpochLine, console_callbacks, quiet_known_noise
 
 #: the per-epoch line; tests/test_train.py reads the CLI's stdout with it
 EPOCH_LINE = re.compile(

@@ -1,5 +1,5 @@
 """Checkpoint files: safe loading and finding the newest ``last.ckpt`` (no Lightning import, so
-generation and evaluation start fast; the training side is ``megen.checkpointing``)."""
+generation and evaluation start fast; the training side is ``megen.training.checkpointing``)."""
 from __future__ import annotations
 
 import os

@@ -15,7 +15,7 @@ import argparse
 
 
 def main(argv=None) -> None:
-    from megen.diagnostics import print_fit, print_gradients
+    from megen.training.diagnostics import print_fit, print_gradients
 
     cases = {"fit": print_fit, "gradients": print_gradients}
     parser = argparse.ArgumentParser(prog="python -m megen.diagnose", description=__doc__,

@@ -32,14 +32,14 @@ def instantiate(node, **kwargs):
 
 def build_trainer(cfg: DictConfig, run_dir: Path):
     """The ``pl.Trainer`` of ``cfg.trainer`` with its logger and callbacks, writing under ``run_dir``."""
-    from megen.checkpointing import AtomicCheckpointIO
-    from megen.training_log import console_callbacks
+    from megen.training.checkpointing import AtomicCheckpointIO
+    from megen.training.log import console_callbacks
 
     overrides = {}
     if cfg.trainer.get("sync_batchnorm") and cfg.trainer.get("accelerator") == "cpu":
         print("sync_batchnorm needs GPUs; running DDP on CPU with per-process BatchNorm statistics")
         overrides["sync_batchnorm"] = False
-    # a terminal gets the rich bar; a pipe or a log file one line per epoch (megen.training_log)
+    # a terminal gets the rich bar; a pipe or a log file one line per epoch (megen.training.log)
     callbacks, bar = console_callbacks([instantiate(c) for c in cfg.callbacks.values() if c is not None])
     if not bar:
         overrides["enable_progress_bar"] = False
@@ -56,7 +56,7 @@ def train(cfg: DictConfig) -> dict:
     validate_train(cfg)
     import pytorch_lightning as pl  # here, not at the top: a bad config is reported before this slow import
 
-    from megen.training_log import quiet_known_noise
+    from megen.training.log import quiet_known_noise
 
     quiet_known_noise()
 
