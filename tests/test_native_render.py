@@ -2,14 +2,13 @@
 import numpy as np
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 
 from megen.animation.native import render_native, to_tensor_frames, warp_pixels
+from megen.cli import compose_train
 from megen.data.synthetic import embedded_photo_paths
 from megen.face.flow import warp_backward
 from megen.models.flow_guided import FlowGuidedDenseMotion, classical_backward_flow, flow_to_deformation, resize_flow
 from megen.models.motion import coordinate_grid
-from megen.paths import conf_dir
 from megen.video import read_image
 
 
@@ -94,10 +93,8 @@ def test_the_flow_family_trains_and_generates_natively(tmp_path):
                  "data.batch_size=2", "data.repeats=1", "trainer.max_epochs=1", "trainer.limit_train_batches=2",
                  "trainer.limit_val_batches=1", "trainer.enable_model_summary=false", "evaluate_at_end=false",
                  "trainer.log_every_n_steps=1",   # the diagnostics callback runs on the first step
-                 f"paths.data_dir={tmp_path / 'data'}", f"paths.output_root={tmp_path / 'out'}",
-                 f"run_dir={tmp_path / 'run'}"]
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        cfg = compose("train", overrides=overrides)
+                 f"paths.data_dir={tmp_path / 'data'}", f"paths.output_root={tmp_path / 'out'}"]
+    cfg = compose_train(*overrides, run_dir=str(tmp_path / "run"))
     train(cfg)
     ckpt = next((tmp_path / "run" / "checkpoints").glob("last.ckpt"))
     gen = Animator.from_checkpoint(ckpt)
@@ -170,8 +167,7 @@ def test_rendering_natively_tracks_key_points_on_the_driving_clips_full_resoluti
     from megen.face.prior import PriorSetting
     from megen.models.full import build_model
 
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        cfg = compose("train", overrides=["model=fomm", "prior.keypoint_mode=landmarks"])
+    cfg = compose_train("model=fomm", "prior.keypoint_mode=landmarks")
     prior = PriorSetting.from_config(cfg.prior, 64, cfg.model.motion.scale_factor)
     model = build_model(OmegaConf.to_container(cfg.model, resolve=True), prior.model_args()).eval()
     assert model.tracks_landmarks

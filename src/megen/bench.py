@@ -192,9 +192,10 @@ def _native_generation(family: str, n_frames: int, out: int, device, batch) -> N
     target = FaceInput(frames(1, size), maps, kp, lm, True, frames(1, out), lm_out)
     driving = FaceInput(frames(n_frames, size), maps, kp, lm, True,
                         to_tensor_frames(rng.integers(0, 256, (n_frames, out, out), dtype=np.uint8)), lm_out)
-    run = lambda: animate(model, target, driving, batch_size=batch, render="native")  # noqa: E731
+    last = {}
+    run = lambda: last.update(frames=animate(model, target, driving, batch_size=batch, render="native"))  # noqa: E731
     seconds = _seconds(run, device)
-    result = run()
+    result = last["frames"]
     _say(f"default-{family}-native fps={n_frames / seconds:.2f} model_px={size} out_px={result.shape[-1]} "
          f"(render=native; model={family}{', the guide measured at ' + str(out) + ' px' if family == 'flow' else ''})")
 

@@ -2,8 +2,8 @@
 
 No torch here (so not inside ``megen.animation``, whose package imports the models):
 ``python -m megen.generate protocol=...`` checks the kit before the slow imports and before
-loading the checkpoint; ``megen.animation.megc`` runs the protocol. The kit section of docs/generation.md is ``kit_markdown()`` (a test keeps
-them equal).
+loading the checkpoint; ``megen.animation.megc`` runs the protocol. The kit section of
+docs/generation.md is ``kit_markdown()`` (a test keeps them equal).
 """
 from __future__ import annotations
 

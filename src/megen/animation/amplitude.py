@@ -19,9 +19,9 @@ def driving_motion_px(frames: torch.Tensor) -> float:
     sampled frames of the optical flow's length from the onset frame."""
     from megen.models.flow_guided import classical_backward_flow
 
-    idx = np.unique(np.linspace(1, len(frames) - 1, min(SAMPLED_FRAMES, len(frames) - 1)).round().astype(int))
     if len(frames) < 2:
         return 0.0
+    idx = np.unique(np.linspace(1, len(frames) - 1, min(SAMPLED_FRAMES, len(frames) - 1)).round().astype(int))
     flow = classical_backward_flow(frames[idx], frames[:1].expand(len(idx), -1, -1, -1))
     return float(torch.quantile(flow.norm(dim=-1).flatten().float(), 0.95))
 

@@ -124,19 +124,19 @@ def flow_guides(target: FaceInput, driving: FaceInput, start: int = 0, native: b
     """The driving clip's backward optical flow to frame ``start``, measured on its native crop and
     mapped into the target's crop by the onset landmarks: (T, N, N, 2) in pixels of the target's
     native crop (``native``) or of its model-size crop."""
-    from megen.face.flow import driver_flows, target_fields
+    from megen.face.flow import measured_guides
     from megen.video import to_uint8
 
     if driving.native is None or driving.native_landmarks is None or target.landmarks is None:
         raise ValueError("the flow-guided family needs faces in both inputs and the driving clip's native crop")
     frames = to_uint8(driving.native)
     frames = frames[..., 0] if driving.native.shape[1] == 1 else frames
-    flows = driver_flows(list(frames), driving.native_landmarks, reference=start)
     if native:
         size, landmarks = target.native.shape[-1], target.native_landmarks
     else:
         size, landmarks = target.frames.shape[-1], target.landmarks
-    return torch.from_numpy(target_fields(flows, landmarks, (size, size)))
+    return torch.from_numpy(measured_guides(list(frames), driving.native_landmarks, landmarks, (size, size),
+                                            reference=start))
 
 
 def _animate_flow(model, target: FaceInput, driving: FaceInput, batch_size: int, start: int, on_frames,

@@ -170,19 +170,20 @@ class MicroExpressionDataModule(pl.LightningDataModule):
         if self.splits:
             return
         sets = [p for p in (PreparedSet.open(c) for c in self._folders()) if len(p)]
-        sizes = {int(p.load(0)["frames"].shape[-1]) for p in sets}
+        firsts = [p.load(0) for p in sets]      # what each source's clips carry
+        sizes = {int(a["frames"].shape[-1]) for a in firsts}
         if len(sizes) > 1:
             raise ValueError(f"prepared sources have different frame sizes {sorted(sizes)}; prepare them alike")
         if not sets:
             raise ValueError(f"no clips in {[str(c) for c in self.caches]}")
         self.frame_size = sizes.pop()
-        if self.with_flow and len({"gt_landmarks" in p.load(0) for p in sets}) > 1:
+        if self.with_flow and len({"gt_landmarks" in a for a in firsts}) > 1:
             # a batch cannot mix samples with and without a true flow (synthetic beside real or generated
             # clips): such a mix trains without the flow loss
             print("sources differ in ground-truth flow (synthetic beside real or generated clips): batches carry none")
             self.with_flow = False
         # a batch either carries measured guides for all its samples or for none
-        self.with_guide = all("guide_flow" in p.load(0) for p in sets)
+        self.with_guide = all("guide_flow" in a for a in firsts)
         if self.scale_factor is not None and not isinstance(self._prior_cfg, PriorSetting):
             self.prior = PriorSetting.from_config(self._prior_cfg or {}, self.frame_size, self.scale_factor)
         refs = [(p, i) for p in sets for i in range(len(p))]

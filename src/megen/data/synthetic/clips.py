@@ -104,13 +104,13 @@ def render_with_flow(identity: Identity, program: ExpressionProgram, rng: np.ran
                      measure_guides: bool = False):
     """Render ``program`` on ``identity`` with its ground truth.
 
-    Returns frames (T, S, S) uint8, landmarks (T, 68, 2) float32, shifts (T, 2) float32 and
-    flows (T, S, S, 2) float32, where flows[k] = motion_between(lm[0], lm[k], sh[0], sh[k], lm[0], S)
+    Returns frames (T, S, S) uint8, landmarks (T, 68, 2) float32, shifts (T, 2) float32,
+    flows (T, S, S, 2) float32 and guides (below), where flows[k] = motion_between(lm[0], lm[k], sh[0], sh[k], lm[0], S)
     of the returned arrays. Frame k is ``identity.hires`` warped by that same spline sampled r
     times finer, then area-reduced like the identity itself, so no frame is a resampling of
     another; the onset is ``identity.image`` itself.
 
-    With ``measure_guides`` a fifth array is returned, guides (T, S, S, 2) float32: the flow-guided
+    The fifth array, guides, is None unless ``measure_guides``: (T, S, S, 2) float32, the flow-guided
     model's input as generation measures it on a real driver, the optical flow of every frame to the
     onset measured on the *fine* frames (before area reduction, so at the resolution a real 256-px
     clip has) and mapped onto the frame grid by the landmarks (``megen.face.flow.measured_guides``).
@@ -144,7 +144,7 @@ def render_with_flow(identity: Identity, program: ExpressionProgram, rng: np.ran
             img = img + rng.normal(0.0, program.noise, img.shape)
         frames[k] = np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
     if not measure_guides:
-        return frames, landmarks, shifts, flows
+        return frames, landmarks, shifts, flows, None
     from megen.face.flow import measured_guides
 
     # frame pixel centre p sits at fine pixel (p + 0.5) * scale - 0.5
