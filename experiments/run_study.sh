@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Run a study's rows x seeds as separate training runs, LANES at a time (one BLAS/OpenMP thread each),
-# each into <study>/runs/<row>/seed<k>; finished runs (a metrics.json) are skipped, so it resumes.
-# Usage: experiments/run_study.sh <study folder> "<seeds>" "<overrides shared by every row>" < rows
-#   rows on stdin, one per line: <row name> <override> <override> ...
+# each into experiments/<study>/runs/<row>/seed<k>; finished runs (a metrics.json) are skipped, so it resumes.
+# The rows are read from conf/experiment/<study>.yaml (its sweeper grid, then its study.rows), the same grid
+# that python -m megen.train -m experiment=<study> sweeps: python -m megen.studies.rows <study> lists them.
+# Usage: experiments/run_study.sh <study> "<seeds>" "<overrides shared by every row>"
 # Rebuild a study's table with: python -m megen.report <study folder>/runs
 set -euo pipefail
 cd "$(dirname "$0")/.."
-study=$1; seeds=$2; shared=${3:-}
+study_name=$1; seeds=$2; shared=${3:-}
+study=experiments/$study_name
 PY=${PY:-.venv/bin/python}
 LANES=${LANES:-2}
-mapfile -t rows
+mapfile -t rows < <($PY -m megen.studies.rows "$study_name")
+(( ${#rows[@]} )) || exit 1
 running=0
 for seed in $seeds; do
   for line in "${rows[@]}"; do

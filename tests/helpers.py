@@ -3,8 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from megen.cli import compose_train as megen_compose_train
-from megen.paths import conf_dir
+from megen.config.compose import compose_train as megen_compose_train
+from megen.runtime.paths import conf_dir
 
 TINY_SYNTHETIC = ["dataset.n_subjects=4", "dataset.clips_per_subject=2", "dataset.frame_size=32"]
 TINY = [
@@ -41,7 +41,7 @@ def tiny_overrides(tmp: Path, *extra: str) -> list[str]:
 
 
 def compose_train(tmp: Path, *extra: str):
-    """The train config of a tiny run in ``tmp`` (``megen.cli.compose_train`` with ``tiny_overrides``)."""
+    """The train config of a tiny run in ``tmp`` (``megen.config.compose.compose_train`` with ``tiny_overrides``)."""
     return megen_compose_train(*tiny_overrides(tmp, *extra), run_dir=str(tmp / "run"))
 
 

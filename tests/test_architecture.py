@@ -53,8 +53,25 @@ def _commands() -> set[str]:
     return {_module_name(p) for p in SRC.glob("*.py") if 'if __name__ == "__main__"' in p.read_text()}
 
 
-def test_commands_are_what_the_layout_says():
-    assert {"megen.train", "megen.generate", "megen.evaluate", "megen.prepare", "megen.bench"} <= _commands()
+#: the ``python -m megen.<verb>`` commands: the only modules at the top of the package
+VERBS = {"augment", "bench", "diagnose", "evaluate", "export", "generate", "prepare", "recognise", "report", "train"}
+
+
+def test_the_top_level_holds_only_the_verbs():
+    top = {p.stem for p in SRC.glob("*.py")} - {"__init__", "__main__"}
+    assert top == VERBS
+    assert _commands() == {f"megen.{verb}" for verb in VERBS}
+
+
+def test_verbs_are_short_mains():
+    """A verb composes, validates and calls its library: the work lives in the packages."""
+    long = {p.name: n for p in SRC.glob("*.py") if (n := len(p.read_text().splitlines())) > 130}
+    assert not long
+
+
+def test_every_package_says_what_it_holds():
+    for init in SRC.glob("*/__init__.py"):
+        assert ast.get_docstring(ast.parse(init.read_text())), init.parent.name
 
 
 def test_no_library_module_imports_a_command():

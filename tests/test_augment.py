@@ -11,10 +11,10 @@ from megen.animation.animator import Animator
 from megen.augmentation import GENERATED_COLUMNS, LeakageError, augment, check_rows
 from megen.data.cache import MANIFEST_COLUMNS, PreparedSet, read_manifest
 from megen.data.preparation import prepare_dataset, prepare_sources
-from megen.paths import conf_dir
 from megen.recognition import ClassMapping, TrainSettings, load_recognition_set, run_loso_on_sets
 from megen.recognition.model import RecognitionModule, rotate_flow_maps
 from megen.recognition.samples import identity_keys
+from megen.runtime.paths import conf_dir
 
 
 @pytest.fixture(scope="module")

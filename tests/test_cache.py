@@ -2,7 +2,7 @@ import pytest
 
 from megen.data.cache import CacheError, PreparedSet, clip_uid, read_clip, read_manifest
 from megen.data.preparation import prepare_synthetic
-from megen.io import atomic_open
+from megen.runtime.io import atomic_open
 
 MANIFEST = ["dataset", "subject", "clip", "n_frames", "onset", "apex", "offset", "emotion", "action_units",
             "face_found", "fps", "file"]

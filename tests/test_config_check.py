@@ -6,7 +6,7 @@ import pytest
 from helpers import compose_train, run_module
 from hydra import compose, initialize_config_dir
 
-from megen.config_check import (
+from megen.config.check import (
     ACCELERATORS,
     PAIR_MODES,
     PRECISIONS,
@@ -15,7 +15,7 @@ from megen.config_check import (
     validate_generate,
     validate_train,
 )
-from megen.paths import conf_dir
+from megen.runtime.paths import conf_dir
 
 
 def _one_error_line(out) -> str:

@@ -5,7 +5,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from megen.face.prior import PriorSetting
-from megen.paths import conf_dir
+from megen.runtime.paths import conf_dir
 
 
 def _compose(*overrides):

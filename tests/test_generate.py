@@ -9,7 +9,7 @@ from helpers import run_module
 from megen.animation import Animator, GenerationError, generate_pair, load_driving
 from megen.animation.megc import KIT_FOLDERS, MEGC_CLIPS, TEMPLATES, run_protocol
 from megen.data.synthetic import embedded_photo_paths
-from megen.video import read_image, read_video, write_video
+from megen.runtime.video import read_image, read_video, write_video
 
 
 @pytest.fixture(scope="module")

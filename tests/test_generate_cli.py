@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from helpers import run_module, run_module_imports
 
+from megen.data.megc_kit import KIT_FOLDERS, MEGC_CLIPS, TEMPLATES, kit_markdown
 from megen.data.synthetic import embedded_photo_paths
-from megen.megc_kit import KIT_FOLDERS, MEGC_CLIPS, TEMPLATES, kit_markdown
-from megen.video import contact_sheet, read_image
+from megen.runtime.video import contact_sheet, read_image
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 PROGRESS_EVERY_BATCH = {**os.environ, "MEGEN_PROGRESS_INTERVAL": "0"}
@@ -226,7 +226,7 @@ def test_a_failed_generation_leaves_no_empty_output_folders(tmp_path, monkeypatc
     import megen.animation
     import megen.animation.pair
     from megen.generate import main
-    from megen.paths import conf_dir
+    from megen.runtime.paths import conf_dir
 
     ckpt = tmp_path / "model.ckpt"
     ckpt.write_bytes(b"")
@@ -257,7 +257,7 @@ def test_a_failed_generation_leaves_no_empty_output_folders(tmp_path, monkeypatc
 def test_help_lists_every_generation_option_on_one_line_and_no_training_group(tmp_path):
     from omegaconf import OmegaConf
 
-    from megen.paths import conf_dir
+    from megen.runtime.paths import conf_dir
 
     out = run_module("megen.generate", "--help", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
@@ -275,7 +275,7 @@ def test_help_lists_every_generation_option_on_one_line_and_no_training_group(tm
 def test_videos_carry_the_true_capture_rate_and_play_slowly_with_equal_durations(tmp_path, ckpt, clip_frames):
     from PIL import Image
 
-    from megen.video import gif_delays, read_video, write_video
+    from megen.runtime.video import gif_delays, read_video, write_video
 
     video = tmp_path / "casme.mp4"
     frames = np.stack([cv2.cvtColor(cv2.resize(f, (256, 256)), cv2.COLOR_GRAY2RGB) for f in clip_frames[:6]])
@@ -311,7 +311,7 @@ def test_videos_carry_the_true_capture_rate_and_play_slowly_with_equal_durations
 
 def test_outputs_say_they_are_gray_at_the_model_size_and_rgba_targets_lie_on_white(tmp_path, ckpt, frame_folder):
     from megen.animation.pair import load_target
-    from megen.video import read_video
+    from megen.runtime.video import read_video
 
     photo = cv2.imread(str(embedded_photo_paths()[0]))
     rgba = cv2.cvtColor(photo, cv2.COLOR_BGR2BGRA)

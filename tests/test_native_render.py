@@ -4,12 +4,12 @@ import pytest
 import torch
 
 from megen.animation.native import render_native, to_tensor_frames, warp_pixels
-from megen.cli import compose_train
+from megen.config.compose import compose_train
 from megen.data.synthetic import embedded_photo_paths
 from megen.face.flow import warp_backward
 from megen.models.flow_guided import FlowGuidedDenseMotion, classical_backward_flow, flow_to_deformation, resize_flow
 from megen.models.motion import coordinate_grid
-from megen.video import read_image
+from megen.runtime.video import read_image
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,7 @@ def test_the_flow_family_trains_and_generates_natively(tmp_path):
 
 def _driving_clip(tmp_path, photo_path):
     """Four frames of a face whose brow region slides down a little."""
-    from megen.video import write_png
+    from megen.runtime.video import write_png
 
     image = read_image(photo_path)
     folder = tmp_path / "drive"

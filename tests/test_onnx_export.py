@@ -17,7 +17,7 @@ from megen.data.synthetic import embedded_photo_paths
 from megen.face.prior import PriorSetting
 from megen.models.full import build_model
 from megen.models.motion import inverse_2x2
-from megen.video import read_image
+from megen.runtime.video import read_image
 
 ort = pytest.importorskip("onnxruntime")
 pytestmark = pytest.mark.kernels

@@ -4,7 +4,7 @@ import os
 
 from helpers import run_module
 
-from megen.progress import Progress
+from megen.runtime.progress import Progress
 
 
 def test_plain_lines_at_start_interval_and_end(monkeypatch):

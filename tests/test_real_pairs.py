@@ -19,7 +19,7 @@ from megen.metrics.expression import (
     rms,
     transfer_scores,
 )
-from megen.video import read_image, write_gif
+from megen.runtime.video import read_image, write_gif
 
 AMPLITUDES = (0.0, 0.2, 0.5, 1.0, 0.6, 0.3)   # an onset -> apex -> offset intensity curve
 
@@ -132,7 +132,7 @@ def _write_pairs(tmp_path, face, driving_frames=None):
     frame, lm = face
     clip = _clip(frame, _regional_field(lm)) if driving_frames is None else driving_frames
     write_gif(tmp_path / "drive.gif", np.repeat(clip[..., None], 3, -1), 25)
-    from megen.video import write_png
+    from megen.runtime.video import write_png
 
     write_png(tmp_path / "target.png", np.repeat(frame[..., None], 3, -1))
     (tmp_path / "pairs.csv").write_text("driving,target,compare\ndrive.gif,target.png,copy=drive.gif\n")

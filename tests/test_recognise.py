@@ -9,7 +9,6 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from megen.paths import conf_dir
 from megen.recognition import (
     COMPOSITE_CLASSES,
     ClassMapping,
@@ -30,6 +29,7 @@ from megen.recognition import (
 from megen.recognition.features import cache_path, choose_apex, folder_features, reader_apex_flags
 from megen.recognition.flow import hflip_features
 from megen.recognition.model import RecognitionModule
+from megen.runtime.paths import conf_dir
 
 # --- classes ---------------------------------------------------------------------------------------
 

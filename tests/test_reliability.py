@@ -11,13 +11,13 @@ import pytest
 import torch
 from helpers import compose_train, run_module, tiny_overrides
 
-from megen.checkpoints import load_checkpoint
 from megen.data.cache import CacheError, PreparedSet, read_manifest
 from megen.data.preparation import prepare_synthetic
 from megen.data.prepare_real import read_gray
+from megen.runtime.checkpoints import load_checkpoint
+from megen.runtime.video import ImageReadError
 from megen.train import train
 from megen.training.system import MotionTransferSystem
-from megen.video import ImageReadError
 
 EVERY_STEP = ["callbacks.periodic_last.every_n_batches=1"]
 

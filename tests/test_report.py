@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from megen.report import aggregate, better, collect, main, markdown_table, report, variant_table
+from megen.report import main
+from megen.studies.report import aggregate, better, collect, markdown_table, report, variant_table
 
 
 def _write_run(folder, overrides, metrics=None, **sections):
@@ -163,7 +164,7 @@ def test_placement_overrides_do_not_split_variants(tmp_path):
     """run_dir / paths.* / progress overrides differ per run but are not settings."""
     import json
 
-    from megen.report import aggregate, collect
+    from megen.studies.report import aggregate, collect
 
     for seed in (0, 1):
         run = tmp_path / f"row/seed{seed}"
@@ -188,7 +189,7 @@ def _evaluate_run(folder):
 def test_report_of_one_evaluate_run_is_readable(tmp_path):
     from helpers import run_module
 
-    from megen.report import figure
+    from megen.studies.report import figure
 
     run = tmp_path / "2026-01-01_10-00-00"
     _evaluate_run(run)
@@ -206,7 +207,7 @@ def test_report_of_one_evaluate_run_is_readable(tmp_path):
     assert all(len(x.split("|")) - 2 <= 16 for x in (first + second).splitlines() if x.startswith("|"))
     assert second.rstrip().splitlines()[-1].startswith("mean ± sample sd")
 
-    fig = figure(__import__("megen.report", fromlist=["collect"]).collect(run))
+    fig = figure(__import__("megen.studies.report", fromlist=["collect"]).collect(run))
     fig.canvas.draw()
     renderer, box = fig.canvas.get_renderer(), fig.bbox
     for ax in fig.axes:

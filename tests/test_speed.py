@@ -11,8 +11,9 @@ from helpers import compose_train, tiny_overrides
 from hydra.utils import instantiate
 from torch import nn
 
-from megen.bench import cpu_capability, random_train_batch
 from megen.bench import main as bench_main
+from megen.benchmarks.timing import cpu_capability
+from megen.benchmarks.training import random_train_batch
 
 
 def _system(tmp_path, *extra):
@@ -67,7 +68,7 @@ def test_wide_convolution_on_a_tiny_map_as_one_matrix_product_equals_the_convolu
 @pytest.mark.parametrize("extra", [[], ["model=mraa"], ["model=tps"]])
 def test_the_cpu_defaults_never_take_the_matrix_product_path(extra):
     """The pinned numbers (the default networks') are computed by oneDNN's convolutions as before."""
-    from megen.cli import compose_train
+    from megen.config.compose import compose_train
     from megen.models.blocks import Conv2d
 
     cfg = compose_train("loss.perceptual.allow_random=true", *extra)
@@ -144,7 +145,7 @@ def test_bf16_training_step_keeps_key_points_masks_and_frames_in_float32(tmp_pat
 def test_bf16_animation_is_close_to_fp32_and_refused_with_onnx(tmp_path):
     from megen.animation import FaceInput, animate
     from megen.animation.precision import PRECISIONS
-    from megen.config_check import GENERATE_PRECISIONS
+    from megen.config.check import GENERATE_PRECISIONS
 
     assert GENERATE_PRECISIONS == PRECISIONS
     system, size = _system(tmp_path)

@@ -8,8 +8,8 @@ import torch
 from helpers import compose_train, run_module, tiny_overrides
 from test_training_log import EPOCH_LINE
 
-from megen.checkpoints import load_checkpoint
-from megen.config_check import ConfigError
+from megen.config.check import ConfigError
+from megen.runtime.checkpoints import load_checkpoint
 from megen.train import train
 
 LOSS_TERMS = {"perceptual", "generator_gan", "feature_matching", "equivariance_value", "equivariance_flow",

@@ -7,7 +7,7 @@ from helpers import compose_train, tiny_overrides
 from hydra.utils import instantiate
 
 from megen.bench import main as bench_main
-from megen.bench import random_train_batch, time_training_steps
+from megen.benchmarks.training import random_train_batch, time_training_steps
 from megen.models.blocks import AntiAliasInterpolation2d
 from megen.models.losses import lsgan_discriminator
 from megen.train import train

@@ -5,12 +5,4 @@
 # Usage: experiments/ablation_prior/run.sh ["<seeds>"] ["<shared overrides>"]   e.g. "0 1 2" "trainer.max_epochs=4"
 # The same six variants as a Hydra multirun: python -m megen.train -m experiment=ablation_prior seed=0,1,2
 cd "$(dirname "$0")/../.."
-exec experiments/run_study.sh experiments/ablation_prior "${1:-0 1 2}" "${2:-}" <<'ROWS'
-fomm_none model=fomm prior=none
-fomm_paper model=fomm prior=paper
-mraa_none model=mraa prior=none
-mraa_paper model=mraa prior=paper
-mraa_paper_frame_shape model=mraa prior=paper model.motion.region_shape=frame
-tps_none model=tps prior=none
-tps_paper model=tps prior=paper
-ROWS
+exec experiments/run_study.sh ablation_prior "${1:-0 1 2}" "${2:-}"

@@ -25,10 +25,10 @@ from megen.animation.animator import Animator
 from megen.augmentation import augment
 from megen.data.cache import PreparedSet
 from megen.data.preparation import prepare_sources
-from megen.io import atomic_write_text
-from megen.paths import conf_dir
 from megen.recognition import ClassMapping, FlowSettings, TrainSettings, load_recognition_set, run_loso_on_sets
 from megen.recognition.samples import concat_sets
+from megen.runtime.io import atomic_write_text
+from megen.runtime.paths import conf_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -148,7 +148,7 @@ def write_sheet(study: Path, folders, generated: dict[str, Path], scale: int = 3
     difference amplified 10x."""
     import cv2
 
-    from megen.video import write_png
+    from megen.runtime.video import write_png
 
     if not generated:
         return None

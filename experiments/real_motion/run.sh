@@ -9,9 +9,4 @@
 cd "$(dirname "$0")/../.."
 : "${REAL_PAIRS:?set REAL_PAIRS to a pairs CSV (driving,target[,compare])}"
 export REAL_PAIRS
-exec experiments/run_study.sh experiments/real_motion "${1:-0 1 2}" "${2:-} real.pairs=\${oc.env:REAL_PAIRS}" <<'ROWS'
-fomm_paper model=fomm prior=paper
-flow_paper model=flow prior=paper
-flow_none model=flow prior=none
-flow_paper_frame_guides model=flow prior=paper dataset.guides=false
-ROWS
+exec experiments/run_study.sh real_motion "${1:-0 1 2}" "${2:-} real.pairs=\${oc.env:REAL_PAIRS}"

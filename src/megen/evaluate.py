@@ -13,7 +13,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from megen.cli import user_errors
+from megen.runtime.cli import user_errors
 
 
 def run_real(cfg: DictConfig) -> dict:
@@ -22,7 +22,7 @@ def run_real(cfg: DictConfig) -> dict:
     pairs = read_pairs(cfg.real.pairs)          # every missing file named before anything loads
     if cfg.get("ckpt") and not Path(str(cfg.ckpt)).expanduser().is_file():
         raise FileNotFoundError(f"checkpoint not found: ckpt={cfg.ckpt}")
-    from megen.config_check import validate_evaluate
+    from megen.config.check import validate_evaluate
 
     validate_evaluate(cfg)
     from megen.evaluation.real_pairs import model_system, print_table, score_pairs
@@ -50,7 +50,7 @@ def run(cfg: DictConfig) -> dict:
         raise ValueError("ckpt=<checkpoint file> is required")
     if not Path(str(cfg.ckpt)).expanduser().is_file():
         raise FileNotFoundError(f"checkpoint not found: ckpt={cfg.ckpt}")
-    from megen.config_check import validate_evaluate
+    from megen.config.check import validate_evaluate
 
     validate_evaluate(cfg)
     from megen.animation import Animator

@@ -14,8 +14,8 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from megen.cli import no_empty_folders_on_failure, user_errors
-from megen.config_check import validate_generate
+from megen.config.check import validate_generate
+from megen.runtime.cli import no_empty_folders_on_failure, user_errors
 
 
 def check_paths(cfg: DictConfig) -> None:
@@ -33,7 +33,7 @@ def check_paths(cfg: DictConfig) -> None:
     if not flow and not Path(str(cfg.ckpt)).expanduser().is_file():
         missing.append(f"ckpt={cfg.ckpt} (no such file)")
     if protocol:
-        from megen.megc_kit import KitError, check_kit, kit_layout
+        from megen.data.megc_kit import KitError, check_kit, kit_layout
 
         if not cfg.get("megc_root"):
             raise ValueError(f"protocol={protocol} needs megc_root=<test kit>; expected layout: "

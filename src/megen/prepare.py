@@ -6,9 +6,9 @@ import time
 import hydra
 from omegaconf import DictConfig
 
-from megen.cli import user_errors
-from megen.config_check import validate_dataset_command
+from megen.config.check import validate_dataset_command
 from megen.data.preparation import prepare_dataset, source_configs
+from megen.runtime.cli import user_errors
 
 
 def describe(folder, summary: dict, seconds: float) -> str:

@@ -6,15 +6,15 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from megen.cli import user_errors
-from megen.config_check import validate_dataset_command
+from megen.config.check import validate_dataset_command
 from megen.data.cache import CacheError
 from megen.data.preparation import prepare_sources
-from megen.io import atomic_write_text
 from megen.recognition.classes import CLASS_MODES
 from megen.recognition.flow import FlowSettings
 from megen.recognition.loso import LosoResult, TrainSettings, run_loso
 from megen.recognition.summary import format_summary, write_results
+from megen.runtime.cli import user_errors
+from megen.runtime.io import atomic_write_text
 
 
 def run(cfg: DictConfig) -> LosoResult:

@@ -13,10 +13,10 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate as hydra_instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from megen.checkpoints import resolve_ckpt_path
-from megen.cli import user_errors
-from megen.config_check import ConfigError, validate_train
-from megen.io import atomic_write_text
+from megen.config.check import ConfigError, validate_train
+from megen.runtime.checkpoints import resolve_ckpt_path
+from megen.runtime.cli import user_errors
+from megen.runtime.io import atomic_write_text
 
 
 def instantiate(node, **kwargs):

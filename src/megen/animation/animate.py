@@ -125,7 +125,7 @@ def flow_guides(target: FaceInput, driving: FaceInput, start: int = 0, native: b
     mapped into the target's crop by the onset landmarks: (T, N, N, 2) in pixels of the target's
     native crop (``native``) or of its model-size crop."""
     from megen.face.flow import measured_guides
-    from megen.video import to_uint8
+    from megen.runtime.video import to_uint8
 
     if driving.native is None or driving.native_landmarks is None or target.landmarks is None:
         raise ValueError("the flow-guided family needs faces in both inputs and the driving clip's native crop")

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from megen.animation.errors import GenerationError
-from megen.video import VIDEO_SUFFIXES, frame_paths, read_image, read_video
+from megen.runtime.video import VIDEO_SUFFIXES, frame_paths, read_image, read_video
 
 
 def load_driving(spec: str, cache_dir: str | None = None) -> tuple[list[np.ndarray], float | None, str, np.ndarray | None]:

@@ -1,6 +1,6 @@
 """The MEGC 2021 / 2022 generation protocol: 9 driving clips x 2 or 4 template faces.
 
-The kit's names and its check live in ``megen.megc_kit`` (no torch); this module runs it.
+The kit's names and its check live in ``megen.data.megc_kit`` (no torch); this module runs it.
 """
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ from megen.animation.pair import (
     load_target,
     render_pair,
 )
-from megen.megc_kit import KIT_FOLDERS, MEGC_CLIPS, TEMPLATES, KitError, check_kit, kit_layout
-from megen.progress import Progress
-from megen.video import contact_sheet, frame_paths, read_image, write_png
+from megen.data.megc_kit import KIT_FOLDERS, MEGC_CLIPS, TEMPLATES, KitError, check_kit, kit_layout
+from megen.runtime.progress import Progress
+from megen.runtime.video import contact_sheet, frame_paths, read_image, write_png
 
 __all__ = ["KIT_FOLDERS", "MEGC_CLIPS", "TEMPLATES", "KitError", "KitInputs", "check_kit", "kit_layout",
            "load_kit", "run_protocol"]

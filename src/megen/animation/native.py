@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from megen.config_check import RENDERS
+from megen.config.check import RENDERS
 from megen.models.motion import deformation_to_frame_flow
 
 MAX_NATIVE = 512   # px: larger targets are reduced to this (the crop is warped per frame)

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import torch
 
-from megen.io import atomic_write_text
-from megen.video import contact_sheet, difference, to_uint8, write_gif, write_png, write_video
+from megen.runtime.io import atomic_write_text
+from megen.runtime.video import contact_sheet, difference, to_uint8, write_gif, write_png, write_video
 
 
 def _rgb_uint8(frames) -> np.ndarray:

@@ -16,8 +16,8 @@ from megen.animation.driving import load_driving
 from megen.animation.errors import GenerationError
 from megen.animation.outputs import write_outputs
 from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_uint8
-from megen.progress import Progress
-from megen.video import read_image, to_uint8
+from megen.runtime.progress import Progress
+from megen.runtime.video import read_image, to_uint8
 
 DEFAULT_FPS = 100.0   # capture rate assumed for a frame folder whose rate nothing records
 # a 1/5 s micro-expression captured at 200 fps (40 frames) plays for 1.6 s: long enough to see

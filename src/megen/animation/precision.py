@@ -14,7 +14,7 @@ import functools
 
 import torch
 
-#: ``precision=`` of generation (conf/generate.yaml); megen.config_check keeps a copy (no torch import there)
+#: ``precision=`` of generation (conf/generate.yaml); megen.config.check keeps a copy (no torch import there)
 PRECISIONS = ("fp32", "bf16")
 
 

@@ -32,7 +32,7 @@ from megen.augmentation.leakage import check_rows, check_targets, resolve_subjec
 from megen.augmentation.targets import Target, photo_targets, subject_faces, subject_target
 from megen.data.cache import PreparedSet, clip_uid, is_valid_clip, write_clip, write_manifest, write_meta
 from megen.face.keypoints import keypoint_set
-from megen.progress import Progress
+from megen.runtime.progress import Progress
 
 GENERATED_COLUMNS = ("generated_from", "target", "checkpoint")
 _OWN_FILES = ("manifest.csv", "manifest.csv.sha1", "meta.json")

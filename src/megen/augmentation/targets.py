@@ -63,7 +63,7 @@ def subject_target(animator: Animator, key: str, prepared: PreparedSet, index: i
 def photo_targets(animator: Animator, folder, crop: bool = True) -> list[Target]:
     """Every image of ``folder`` (sorted by name), face-detected and cropped like the training data."""
     from megen.animation.animator import GenerationError
-    from megen.video import is_image, read_image
+    from megen.runtime.video import is_image, read_image
 
     folder = Path(folder)
     paths = sorted((p for p in folder.iterdir() if p.is_file() and is_image(p)), key=lambda p: p.name)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from megen.io import atomic_open, atomic_write_text
+from megen.runtime.io import atomic_open, atomic_write_text
 
 MANIFEST_COLUMNS = (
     "dataset", "subject", "clip", "n_frames", "onset", "apex", "offset", "emotion", "action_units",

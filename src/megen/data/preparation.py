@@ -10,7 +10,7 @@ from megen.data.cache import CacheError, PreparedSet, clip_uid, is_valid_clip, w
 from megen.data.prepare_real import REAL_DATASETS, prepare_real_dataset
 from megen.data.synthetic.generator import SyntheticSpec, make_identities, program_for, render, subject_name
 from megen.face.keypoints import keypoint_set
-from megen.progress import Progress
+from megen.runtime.progress import Progress
 
 PREPARED_DATASETS = ("synthetic",) + REAL_DATASETS + ("generated",)
 FLOW_TOLERANCE_PX = 1e-3    # largest error of a stored ground-truth flow
@@ -146,7 +146,7 @@ def source_configs(dataset_cfg) -> list[dict]:
     """
     from omegaconf import OmegaConf
 
-    from megen.paths import conf_dir
+    from megen.runtime.paths import conf_dir
 
     cfg = OmegaConf.to_container(dataset_cfg, resolve=True) if not isinstance(dataset_cfg, dict) else dict(dataset_cfg)
     if cfg["name"] != "mix":

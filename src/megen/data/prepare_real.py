@@ -27,8 +27,8 @@ from megen.data.records import ClipRecord, ReaderReport
 from megen.face.crop import crop_and_resize, crop_box, transform_points
 from megen.face.keypoints import default_keypoints, keypoint_set
 from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_uint8
-from megen.progress import Progress
-from megen.video import ImageReadError, read_image
+from megen.runtime.progress import Progress
+from megen.runtime.video import ImageReadError, read_image
 
 REAL_DATASETS = ("casme2", "samm", "smic")
 COLOR_MODES = ("gray",)

@@ -10,7 +10,7 @@ import numpy as np
 from megen.data.cache import PreparedSet
 from megen.face.keypoints import keypoint_set
 from megen.face.prior import PriorSetting
-from megen.io import atomic_open
+from megen.runtime.io import atomic_open
 
 
 def clip_keypoints(arrays: dict, keypoints: str) -> np.ndarray:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from megen.video import is_image
+from megen.runtime.video import is_image
 
 _TRAILING_DIGITS = re.compile(r"(\d+)$")
 

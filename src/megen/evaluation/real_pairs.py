@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 
 from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_uint8
-from megen.io import atomic_write_text
 from megen.metrics.expression import (
     CANONICAL_SIZE,
     canonical_clip,
@@ -33,7 +32,8 @@ from megen.metrics.expression import (
     sharpness,
     transfer_scores,
 )
-from megen.video import contact_sheet, read_image, read_video, write_png
+from megen.runtime.io import atomic_write_text
+from megen.runtime.video import contact_sheet, read_image, read_video, write_png
 
 STATIC, FLOW = "static", "flow_transfer"
 SCORES = ("cosine", "amplitude", "identity", "sharpness")
@@ -93,7 +93,7 @@ def read_pairs(path) -> list[RealPair]:
 
 def read_clip(path: Path) -> list[np.ndarray]:
     """Frames of a video, GIF or frame folder (RGB or gray uint8)."""
-    from megen.video import frame_paths
+    from megen.runtime.video import frame_paths
 
     frames = [read_image(p) for p in frame_paths(path)] if path.is_dir() else read_video(path)[0]
     if len(frames) < 2:
@@ -169,7 +169,7 @@ def static_clip(target: np.ndarray, n: int) -> np.ndarray:
 def uint8_clip(frames) -> np.ndarray:
     """Tensors (T, C, H, W) in [0, 1] or arrays (T, H, W[, C]) -> (T, H, W[, C]) uint8."""
     if hasattr(frames, "detach"):
-        from megen.video import to_uint8
+        from megen.runtime.video import to_uint8
 
         out = to_uint8(frames)
         return out[..., 0] if frames.shape[1] == 1 or bool((out[..., 0] == out[..., 1]).all()) else out

@@ -15,7 +15,6 @@ from megen.data.cache import PreparedSet
 from megen.data.ground_truth import true_flow
 from megen.data.priors import clip_keypoints
 from megen.data.splits import select_splits
-from megen.io import atomic_write_text
 from megen.metrics import (
     PSNR,
     SSIM,
@@ -28,7 +27,8 @@ from megen.metrics import (
 )
 from megen.metrics.regional import MIN_MOTION
 from megen.models.motion import deformation_to_frame_flow
-from megen.progress import Progress
+from megen.runtime.io import atomic_write_text
+from megen.runtime.progress import Progress
 
 #: metric key -> (what it measures, unit, lower is better); metrics.md prints one line per metric
 METRIC_INFO = {

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from megen.data.cache import CacheError, PreparedSet
-from megen.io import atomic_open
-from megen.progress import Progress
 from megen.recognition.flow import FlowSettings, onset_apex_features
+from megen.runtime.io import atomic_open
+from megen.runtime.progress import Progress
 
 #: Datasets whose apex is never annotated (the readers put the middle frame in the manifest).
 APEX_NOT_ANNOTATED = frozenset({"smic"})

@@ -13,12 +13,12 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from megen.progress import Progress
 from megen.recognition.classes import ClassMapping
 from megen.recognition.flow import FlowSettings
 from megen.recognition.metrics import majority_class, random_baseline, uf1_uar
 from megen.recognition.model import RecognitionModule
 from megen.recognition.samples import RecognitionSet, concat_sets, load_recognition_set
+from megen.runtime.progress import Progress
 
 CLASS_WEIGHTING = ("balanced", "none")
 

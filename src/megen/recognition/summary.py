@@ -6,8 +6,8 @@ import io
 import json
 from pathlib import Path
 
-from megen.io import atomic_write_text
 from megen.recognition.loso import LosoResult
+from megen.runtime.io import atomic_write_text
 
 PREDICTION_COLUMNS = ("dataset", "subject", "clip", "emotion", "label", "pred", "majority", "apex", "apex_estimated",
                       "apex_note")

@@ -7,8 +7,8 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
-from megen.checkpoints import load_checkpoint
-from megen.io import atomic_open
+from megen.runtime.checkpoints import load_checkpoint
+from megen.runtime.io import atomic_open
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

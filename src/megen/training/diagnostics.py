@@ -235,7 +235,7 @@ def print_gradients(overrides, say=print) -> None:
     network, its share of the sum over terms, and the predicted against the true motion."""
     from hydra.utils import instantiate
 
-    from megen.cli import compose_train
+    from megen.config.compose import compose_train
 
     cfg = compose_train(*overrides)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -265,7 +265,7 @@ def print_fit(overrides, say=print) -> None:
     import torch
     from hydra.utils import instantiate
 
-    from megen.cli import compose_train, split_settings
+    from megen.config.compose import compose_train, split_settings
 
     fit, rest = split_settings(overrides, "fit", {"steps": 240, "report_every": 120, "pairs": 4})
     fit = {k: int(v) for k, v in fit.items()}

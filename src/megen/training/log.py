@@ -25,7 +25,7 @@ import warnings
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks.progress import ProgressBar
 
-from megen.progress import _duration
+from megen.runtime.progress import _duration
 
 #: the loss terms the line shows, where the run logs them (``train/<term>``, the epoch's mean)
 MAIN_LOSSES = ("total", "perceptual", "flow", "equivariance_flow", "generator_gan", "discriminator_gan")

@@ -26,7 +26,7 @@ from megen.models.losses import (
 )
 from megen.models.motion import deformation_to_frame_flow
 from megen.models.perceptual import ImagePyramid, Vgg19
-from megen.video import contact_sheet, difference, write_png
+from megen.runtime.video import contact_sheet, difference, write_png
 
 
 def _no_closure() -> None:

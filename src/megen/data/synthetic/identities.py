@@ -23,7 +23,7 @@ from megen.data.synthetic.warp import anchor_points, backward_flow, warp_image, 
 from megen.face.crop import crop_and_resize, crop_box, transform_points
 from megen.face.keypoints import FLIP_68
 from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_uint8
-from megen.video import is_image, read_image
+from megen.runtime.video import is_image, read_image
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from megen.paths import conf_dir
+from megen.runtime.paths import conf_dir
 
 _MISSING = object()
 #: loss.nonfinite: what MotionTransferSystem does with a NaN/Inf loss
@@ -217,11 +217,11 @@ def check_trainer(c: Checker) -> None:
 
 def validate_train(cfg) -> None:
     """Everything ``python -m megen.train`` reads; raises ConfigError listing every problem."""
-    from megen.checkpoints import resolve_ckpt_path
     from megen.face.prior import PriorSetting
     from megen.models.full import FAMILIES
     from megen.models.motion_networks import BACKGROUND_MODES, REGION_SHAPES
     from megen.models.perceptual import VGG19_FILE, hub_weights_path
+    from megen.runtime.checkpoints import resolve_ckpt_path
 
     c = Checker(cfg)
     c.number("seed", whole=True)
@@ -278,7 +278,7 @@ def validate_train(cfg) -> None:
 
 def validate_generate(cfg) -> None:
     """The values ``python -m megen.generate`` reads (no torch: this runs before the slow imports)."""
-    from megen.megc_kit import PROTOCOLS
+    from megen.data.megc_kit import PROTOCOLS
 
     c = Checker(cfg)
     c.choice("protocol", PROTOCOLS, optional=True)

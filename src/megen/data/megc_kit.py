@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from megen.data.readers import MEGC_DRIVING_CLIPS
-from megen.video import frame_paths
+from megen.runtime.video import frame_paths
 
 #: The nine driving clips (excluded from training by default): clip id -> (dataset, emotion).
 MEGC_CLIPS: dict[str, tuple[str, str]] = {d.clip: (d.dataset, d.emotion) for d in MEGC_DRIVING_CLIPS}

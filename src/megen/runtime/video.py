@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from megen.io import atomic_open
+from megen.runtime.io import atomic_open
 
 
 def _is_tensor(x) -> bool:

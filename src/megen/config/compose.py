@@ -1,0 +1,37 @@
+"""Composing the train config outside a Hydra main (benchmarks, diagnostics, tests), and reading
+``<prefix>.<name>=value`` settings beside its overrides."""
+from __future__ import annotations
+
+
+def parse_value(value: str):
+    """A command-line value as YAML reads it (``3`` -> 3, ``true`` -> True, ``[1,2]`` -> a list)."""
+    import yaml
+
+    return yaml.safe_load(value)
+
+
+def split_settings(overrides, prefix: str, defaults: dict) -> tuple[dict, list[str]]:
+    """``<prefix>.<name>=value`` items into a copy of ``defaults`` (values parsed as YAML); the rest are
+    the train config's Hydra overrides. An unknown name exits with the valid ones."""
+    settings, rest = dict(defaults), []
+    for item in overrides:
+        key, value = item.split("=", 1)
+        if not key.startswith(prefix + "."):
+            rest.append(item)
+            continue
+        name = key[len(prefix) + 1:]
+        if name not in settings:
+            raise SystemExit(f"unknown setting {key}; valid: {', '.join(f'{prefix}.{k}' for k in settings)}")
+        settings[name] = parse_value(value)
+    return settings, rest
+
+
+def compose_train(*overrides, run_dir: str = "/tmp/unused"):
+    """The train config composed outside a Hydra main (benchmarks, diagnostics, tests), with ``overrides``
+    (``run_dir`` stands in for the run folder Hydra would have made)."""
+    from hydra import compose, initialize_config_dir
+
+    from megen.runtime.paths import conf_dir
+
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        return compose("train", overrides=[*overrides, f"run_dir={run_dir}"])
