@@ -12,8 +12,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from megen.config.check import RENDERS
+from megen.config.choices import Render
 from megen.models.motion import deformation_to_frame_flow
+
+RENDERS = Render.values()
 
 MAX_NATIVE = 512   # px: larger targets are reduced to this (the crop is warped per frame)
 #: (low, high) px of the driving clip's full-resolution crop, where its motion is measured

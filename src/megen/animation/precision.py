@@ -14,8 +14,10 @@ import functools
 
 import torch
 
-#: ``precision=`` of generation (conf/generate.yaml); megen.config.check keeps a copy (no torch import there)
-PRECISIONS = ("fp32", "bf16")
+from megen.config.choices import GeneratePrecision
+
+#: ``precision=`` of generation (conf/generate.yaml)
+PRECISIONS = GeneratePrecision.values()
 
 
 def check_precision(precision: str) -> str:

@@ -8,6 +8,7 @@ import time
 from omegaconf import OmegaConf
 
 from megen.benchmarks.timing import median_seconds, say
+from megen.config.choices import GeneratePrecision
 from megen.config.compose import compose_train
 
 
@@ -66,7 +67,7 @@ def generation_fps(overrides: list[str]) -> None:
     device = opts.get("device", "cuda" if torch.cuda.is_available() else "cpu")
     batch = int(opts.get("batch_size", default_batch_size(device)))
     precisions = opts.get("precision", "fp32").split(",")
-    bad = [p for p in precisions if p not in ("fp32", "bf16")]
+    bad = [p for p in precisions if p not in GeneratePrecision.values()]
     if bad:
         raise SystemExit(f"unknown precision {','.join(bad)}; valid: fp32, bf16 (precision=bf16 times both)")
     torch.manual_seed(0)

@@ -21,23 +21,26 @@ from pathlib import Path
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from megen.config.choices import (
+    Device,
+    GeneratePrecision,
+    GenerationMethod,
+    NonfinitePolicy,
+    PairMode,
+    Render,
+)
 from megen.runtime.paths import conf_dir
 
 _MISSING = object()
-#: loss.nonfinite: what MotionTransferSystem does with a NaN/Inf loss
-NONFINITE_POLICIES = ("raise", "skip")
-#: generate ``method=``: a trained model, or the training-free flow transfer (megen.animation.flow_transfer)
-GENERATION_METHODS = ("model", "flow_transfer")
-#: generate / evaluate ``render=`` (megen.animation.native.RENDERS; repeated here: this module imports no torch)
-RENDERS = ("native", "decoder")
-#: generate/evaluate ``device=`` (cuda:N picks one GPU)
-DEVICES = ("auto", "cpu", "cuda", "mps")
-# Copies of what the data module and Lightning accept: importing them would import Lightning,
-# several seconds before a typo could be reported. tests/test_config_check.py keeps them equal.
-PAIR_MODES = ("random", "onset", "apex")
+NONFINITE_POLICIES = NonfinitePolicy.values()
+GENERATION_METHODS = GenerationMethod.values()
+RENDERS = Render.values()
+DEVICES = Device.values()
+PAIR_MODES = PairMode.values()
+GENERATE_PRECISIONS = GeneratePrecision.values()
+# Copies of what Lightning accepts: importing them would import Lightning, several seconds before a
+# typo could be reported. tests/test_config_check.py keeps them equal.
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
-#: generate ``precision=`` (megen.animation.precision.PRECISIONS)
-GENERATE_PRECISIONS = ("fp32", "bf16")
 PRECISIONS = ("16-mixed", "bf16-mixed", "32-true", "64-true", "16-true", "bf16-true", "transformer-engine",
               "transformer-engine-float16", "64", "32", "16", "bf16", 64, 32, 16)
 

@@ -9,6 +9,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
+from megen.config.choices import PairMode
 from megen.data.cache import PreparedSet
 from megen.data.ground_truth import true_flow
 from megen.data.preparation import prepare_sources
@@ -18,7 +19,7 @@ from megen.data.transforms import hflip_sample, pixels_to_normalized
 from megen.face.keypoints import flip_index
 from megen.face.prior import PriorSetting
 
-PAIR_MODES = ("random", "onset", "apex")
+PAIR_MODES = PairMode.values()
 
 
 @dataclass(frozen=True)

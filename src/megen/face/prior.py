@@ -6,14 +6,13 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 import torch
 
+from megen.config.choices import KeypointMode, PriorFusion, PriorInputMode, PriorKernel
 from megen.face.keypoints import KEYPOINT_SETS, num_keypoints
 
-PRIOR_KERNELS = ("gaussian", "paper", "reference")
-PRIOR_FUSIONS = ("sum", "separate")
-PRIOR_INPUTS = ("none", "concat", "learned")
-#: what the model's key points are: learned heatmap means, onset prior points + learned offsets,
-#: onset points tracked onto each frame + learned residual, or the onset points unchanged
-KEYPOINT_MODES = ("learned", "anchored", "landmarks", "reference")
+PRIOR_KERNELS = PriorKernel.values()
+PRIOR_FUSIONS = PriorFusion.values()
+PRIOR_INPUTS = PriorInputMode.values()
+KEYPOINT_MODES = KeypointMode.values()
 
 
 def pixel_grid(size: int, frame_size: float, dtype=torch.float32, device=None) -> torch.Tensor:

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from megen.config.choices import BackgroundMode, KeypointMode, RegionShape
 from megen.models.blocks import AntiAliasInterpolation2d, DownBlock2d, Hourglass
 from megen.models.motion import at_least_fp32, full_precision, heatmap_covariance, heatmap_mean, motion_dtype
 from megen.models.prior_input import PriorInput
@@ -26,7 +27,7 @@ from megen.models.tracking import lucas_kanade, to_gray
 #:     onset frame) plus a learned residual offset, so driving key points move with the face.
 #: reference: the paper's public code: the onset points themselves for every frame (no displacement,
 #:     all motion from the Jacobians); kept for faithful reproduction and ablation.
-KEYPOINT_MODES = ("learned", "anchored", "landmarks", "reference")
+KEYPOINT_MODES = KeypointMode.values()
 ANCHORED_MODES = ("anchored", "landmarks", "reference")
 OFFSET_MODES = ("anchored", "landmarks")     # anchored modes with a learned offset head
 
@@ -180,7 +181,7 @@ class KeypointDetector(nn.Module):
 
 #: where MRAA's region shapes come from in ``landmarks`` mode: each frame's own heatmaps (``frame``,
 #: as MRAA does), or the clip's onset frame's, shared by all its frames (``onset``)
-REGION_SHAPES = ("onset", "frame")
+REGION_SHAPES = RegionShape.values()
 
 
 @full_precision
@@ -242,7 +243,7 @@ def _matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return a @ b
 
 
-BACKGROUND_MODES = ("none", "affine", "perspective")
+BACKGROUND_MODES = BackgroundMode.values()
 
 
 class BackgroundMotionPredictor(nn.Module):

@@ -4,7 +4,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-PRIOR_INPUTS = ("none", "concat", "learned")
+from megen.config.choices import PriorInputMode
+
+PRIOR_INPUTS = PriorInputMode.values()
 
 
 class PriorInput(nn.Module):

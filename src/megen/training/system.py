@@ -7,6 +7,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 
+from megen.config.choices import NonfinitePolicy
 from megen.face.prior import PriorSetting
 from megen.models.discriminator import MultiScaleDiscriminator
 from megen.models.equivariance import RandomTransform
@@ -83,8 +84,9 @@ class MotionTransferSystem(pl.LightningModule):
         self.pyramid = ImagePyramid(loss["scales"], model.get("num_channels", 3))
         self._samples = None
         self.skipped_steps = 0
-        if loss.get("nonfinite", "raise") not in ("raise", "skip"):
-            raise ValueError(f"unknown loss.nonfinite {loss.get('nonfinite')!r}; valid: raise, skip")
+        if loss.get("nonfinite", "raise") not in NonfinitePolicy.values():
+            raise ValueError(f"unknown loss.nonfinite {loss.get('nonfinite')!r}; "
+                             f"valid: {', '.join(NonfinitePolicy.values())}")
         self._build_val_metrics()
         self.channels_last = channels_last
         if channels_last:
