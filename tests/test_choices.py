@@ -31,6 +31,13 @@ def test_choices_are_plain_strings_in_declaration_order():
     assert all(len(set(c.values())) == len(c.values()) for c in ENUMS)
 
 
+def test_model_families_are_the_declared_ones():
+    from megen.config.choices import Family
+    from megen.models.full import FAMILIES
+
+    assert tuple(FAMILIES) == Family.values()
+
+
 def test_the_check_names_the_declared_values():
     from omegaconf import OmegaConf
 

@@ -124,6 +124,9 @@ def test_the_copied_choices_match_their_owners():
 
 
 def _compose(name, *overrides):
+    from megen.config.schema import register
+
+    register()
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         return compose(name, overrides=list(overrides))
 

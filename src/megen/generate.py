@@ -15,7 +15,10 @@ import hydra
 from omegaconf import DictConfig
 
 from megen.config.check import validate_generate
+from megen.config.schema import register
 from megen.runtime.cli import no_empty_folders_on_failure, user_errors
+
+register()     # conf/generate.yaml's options and its --help resolver, before Hydra composes
 
 
 def check_paths(cfg: DictConfig) -> None:

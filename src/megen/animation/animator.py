@@ -12,6 +12,7 @@ from megen.animation.animate import FaceInput
 from megen.animation.errors import GenerationError
 from megen.animation.native import DRIVING_NATIVE, native_size, to_tensor_frames
 from megen.animation.precision import PRECISIONS
+from megen.config.choices import Backend
 from megen.face.crop import crop_and_resize, crop_box, transform_points
 from megen.face.keypoints import default_keypoints, keypoint_set
 from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_uint8
@@ -19,7 +20,7 @@ from megen.face.prior import PriorSetting
 from megen.models.full import MotionTransferModel, build_model
 from megen.runtime.checkpoints import load_checkpoint
 
-BACKENDS = ("torch", "onnxruntime")
+BACKENDS = Backend.values()
 
 
 def _square(gray: np.ndarray, top: int, left: int, side: int) -> np.ndarray:

@@ -23,8 +23,6 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from megen.config.choices import (
     Device,
-    GeneratePrecision,
-    GenerationMethod,
     NonfinitePolicy,
     PairMode,
     Render,
@@ -33,11 +31,9 @@ from megen.runtime.paths import conf_dir
 
 _MISSING = object()
 NONFINITE_POLICIES = NonfinitePolicy.values()
-GENERATION_METHODS = GenerationMethod.values()
 RENDERS = Render.values()
 DEVICES = Device.values()
 PAIR_MODES = PairMode.values()
-GENERATE_PRECISIONS = GeneratePrecision.values()
 # Copies of what Lightning accepts: importing them would import Lightning, several seconds before a
 # typo could be reported. tests/test_config_check.py keeps them equal.
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
@@ -279,30 +275,38 @@ def validate_train(cfg) -> None:
     c.raise_if_any()
 
 
+def check_options(c: Checker, schema, prefix: str = "", skip: tuple[str, ...] = ()) -> None:
+    """Each field of a command's options schema (``megen.config.schema``) against its declared kind, valid
+    values and bounds; an option whose default is None may be left unset."""
+    from dataclasses import fields
+
+    from megen.config.schema import choice_values
+
+    for f in fields(schema):
+        key, meta = f"{prefix}{f.name}", f.metadata
+        if f.name in skip or c.get(key, None) in meta["also"]:
+            continue
+        optional = f.default is None
+        if meta["choices"] is not None:
+            c.choice(key, choice_values(meta["choices"]), optional=optional)
+        elif meta["kind"] == "bool":
+            if not (optional and c.get(key, None) is None):
+                c.boolean(key)
+        elif meta["kind"] in ("whole", "number"):
+            c.number(key, whole=meta["kind"] == "whole", low=meta["low"], high=meta["high"],
+                     positive=meta["positive"], optional=optional)
+
+
 def validate_generate(cfg) -> None:
     """The values ``python -m megen.generate`` reads (no torch: this runs before the slow imports)."""
-    from megen.data.megc_kit import PROTOCOLS
+    from megen.config.schema import GenerateOptions
 
     c = Checker(cfg)
-    c.choice("protocol", PROTOCOLS, optional=True)
-    c.choice("precision", GENERATE_PRECISIONS)
-    c.choice("method", GENERATION_METHODS, optional=True)
-    c.choice("render", RENDERS, optional=True)
-    for key in ("relative", "adapt_movement_scale", "find_best_frame", "crop"):
-        c.boolean(key)
-    c.number("fps", positive=True, optional=True)
+    check_options(c, GenerateOptions, skip=("device",))
     playback = c.get("playback_fps", None)
-    c.number("playback_fps", positive=True)
     if isinstance(playback, numbers.Real) and not isinstance(playback, bool) and playback > 50:
         c.add("playback_fps", playback, "must be <= 50 (GIF viewers show frames shorter than 20 ms at 100 ms)")
-    for key in ("crop_target", "crop_driving"):
-        if c.get(key, None) is not None:
-            c.boolean(key)
-    c.number("out_size", whole=True, positive=True, optional=True)
-    c.number("alpha_background", low=0, high=255)
-    if c.get("batch_size", "auto") != "auto":
-        c.number("batch_size", whole=True, positive=True)
-    device = c.get("device", "auto")
+    device = c.get("device", "auto")     # a choice, or cuda:N for one GPU
     if device is not _MISSING and not (isinstance(device, str) and device.split(":")[0] in DEVICES):
         c.add("device", device, f"is not valid; valid: {', '.join(DEVICES)} (cuda:N for one GPU)")
     c.raise_if_any()

@@ -95,3 +95,17 @@ class Device(Choice):
     CPU = "cpu"
     CUDA = "cuda"
     MPS = "mps"
+
+
+class Family(Choice):
+    """``model.family`` / generate ``family``: the motion model (megen.models.full.FAMILIES)."""
+    FOMM = "fomm"
+    MRAA = "mraa"
+    TPS = "tps"
+    FLOW = "flow"
+
+
+class Backend(Choice):
+    """generate ``backend``: torch, or the per-frame graph exported to ONNX in ONNX Runtime (FOMM on the CPU)."""
+    TORCH = "torch"
+    ONNXRUNTIME = "onnxruntime"

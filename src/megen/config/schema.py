@@ -1,0 +1,117 @@
+"""The commands' own options, declared once: each field's default, its kind, its valid values and the line
+``--help`` prints for it. Registered in Hydra's ConfigStore (``conf/<command>.yaml`` lists the schema first
+in its defaults), checked by ``megen.config.check`` and printed by the ``${megen_help:<command>}`` resolver.
+
+Fields are typed ``Any`` on purpose: OmegaConf's own validation stops at the first bad value, inside Hydra,
+with exit status 1; ``megen.config.check`` reports every bad value at once, one line each, exit status 2,
+from the kinds and bounds declared here.
+"""
+from __future__ import annotations
+
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
+
+from megen.config.choices import Backend, Choice, Device, Family, GeneratePrecision, GenerationMethod, Render
+from megen.data.megc_kit import PROTOCOLS
+
+
+def option(default: Any, doc: str, *, kind: str = "str", choices: type[Choice] | tuple | None = None,
+           low: float | None = None, high: float | None = None, positive: bool = False, also: tuple = (),
+           show: str | None = None, key: str | None = None) -> Any:
+    """A field of a command's options. ``kind``: ``str``, ``bool``, ``whole`` or ``number``; ``choices``: a
+    Choice (or a tuple of values) checked and listed in ``--help``; ``low``/``high``/``positive``: bounds;
+    ``also``: values accepted beside the kind (``auto``); ``show``: the default as ``--help`` prints it;
+    ``key``: the key ``--help`` names (a group's one setting). A default of None makes the option optional."""
+    return field(default=default, metadata={"doc": doc, "kind": kind, "choices": choices, "low": low, "high": high,
+                                            "positive": positive, "also": also, "show": show,
+                                            "key": key})
+
+
+def choice_values(spec) -> tuple:
+    """The valid values of a field's ``choices`` (a Choice class or a tuple)."""
+    return spec.values() if isinstance(spec, type) and issubclass(spec, Choice) else tuple(spec)
+
+
+@dataclass
+class GenerateOptions:
+    """``python -m megen.generate``: one pair (``target=`` ``driving=``) or the MEGC protocol."""
+    ckpt: Any = option(None, "the trained checkpoint (<run folder>/checkpoints/last.ckpt)")
+    method: Any = option("model", "flow_transfer needs no checkpoint: the driver's optical flow, mapped into "
+                                  "the target, warps it", choices=GenerationMethod)
+    render: Any = option("native", "native is the target's own size and colour, decoder the model's frame size "
+                                   "in gray (the paper's)", choices=Render)
+    target: Any = option(None, "the face to animate: an image, any size, gray or colour")
+    driving: Any = option(None, "the motion: a folder of frames, a video file, or <dataset>:<clip> from the "
+                                "prepared cache")
+    out: Any = option("outputs/generate", "output folder; one sub-folder per clip")
+    protocol: Any = option(None, "the MEGC generation task instead of one pair (needs megc_root=)",
+                           choices=PROTOCOLS)
+    megc_root: Any = option(None, "the MEGC test kit (source_samples/, target_template_face/; layout in "
+                                  "docs/generation.md)")
+    family: Any = option(None, "optional check that the checkpoint holds this model", choices=Family)
+    relative: Any = option(True, "transfer the driving clip's motion relative to its first frame (false: "
+                                 "absolute key points)", kind="bool")
+    adapt_movement_scale: Any = option(False, "scale the motion by the ratio of target and driving face sizes "
+                                              "(key-point hull)", kind="bool")
+    find_best_frame: Any = option(False, "start from the driving frame whose pose is closest to the target's",
+                                  kind="bool")
+    crop: Any = option(True, "detect and crop the faces; false uses the images as they are, padded to square",
+                       kind="bool")
+    crop_target: Any = option(None, "crop the target or not (true / false), overriding crop= for it", kind="bool")
+    crop_driving: Any = option(None, "crop the driving clip or not (true / false), overriding crop= for it",
+                               kind="bool")
+    alpha_background: Any = option(255, "gray level (0-255) that transparent pixels of an RGBA target are laid "
+                                        "over", kind="number", low=0, high=255)
+    out_size: Any = option(None, "render=native: the output size (default the target crop's own, at most 512); "
+                                 "decoder: upscale the MP4 and GIF", kind="whole", positive=True)
+    fps: Any = option(None, "the driving clip's capture rate (timing.json): default its video's or dataset's "
+                            "(CASME II, SAMM 200, SMIC-HS 100), else 100", kind="number", positive=True)
+    playback_fps: Any = option(25, "the MP4 and the GIF play at this rate (<= 50); 25 shows a 1/5 s expression "
+                                   "at 200 fps for 1.6 s", kind="number", positive=True)
+    batch_size: Any = option("auto", "frames per forward pass: auto = 1 on CPU, 8 on GPU", kind="whole",
+                             positive=True, also=("auto",))
+    device: Any = option("auto", "cuda:N picks one GPU", choices=Device)
+    backend: Any = option("torch", "onnxruntime runs FOMM's exported graph on the CPU (needs the export extra)", choices=Backend)
+    precision: Any = option("fp32", "bf16 runs the networks' convolutions in bfloat16 (CPUs with AVX512-BF16 "
+                                    "or AMX, GPUs)", choices=GeneratePrecision)
+    progress: Any = option(True, "a bar in a terminal, a log line every 10 s otherwise (MEGEN_PROGRESS_INTERVAL)",
+                           kind="bool")
+    paths: Any = option(None, "where <dataset>:<clip> driving clips are looked up (default data/cache)",
+                        kind="group", key="paths.cache_dir")     # the paths group (conf/paths/)
+
+
+#: command -> its options' schema (the ConfigStore entry is ``<command>_options``)
+SCHEMAS = {"generate": GenerateOptions}
+
+
+def _shown(f) -> str:
+    if f.metadata.get("show") is not None:
+        return f.metadata["show"]
+    if f.default is None or f.default is MISSING:
+        return ""
+    return str(f.default).lower() if isinstance(f.default, bool) else str(f.default)
+
+
+def options_help(schema, width: int = 22) -> str:
+    """One line per option: ``key=<default>  [a | b:] doc``, the valid values first where there is a set."""
+    lines = []
+    for f in fields(schema):
+        doc = f.metadata["doc"]
+        if f.metadata.get("choices") is not None:
+            doc = f"{' | '.join(choice_values(f.metadata['choices']))}: {doc}"
+        name = f"{f.metadata.get('key') or f.name}={_shown(f)}"
+        lines.append(f"{name:<{width}} {doc}")
+    return "\n".join(lines)
+
+
+def register() -> None:
+    """The schemas in Hydra's ConfigStore, and the ``megen_help`` resolver of the commands' ``--help``."""
+    store = ConfigStore.instance()
+    for command, schema in SCHEMAS.items():
+        store.store(name=f"{command}_options", node=schema)
+    if not OmegaConf.has_resolver("megen_help"):
+        OmegaConf.register_new_resolver("megen_help", lambda command: options_help(SCHEMAS[str(command)]))
+
