@@ -287,7 +287,7 @@ E2E = ["dataset.n_subjects=6", "dataset.clips_per_subject=6", "dataset.frame_siz
 def _compose(tmp_path, *extra):
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         return compose("recognise", overrides=[*E2E, f"paths.data_dir={tmp_path / 'data'}",
-                                               f"out_dir={tmp_path / 'out'}", *extra])
+                                               f"run_dir={tmp_path / 'out'}", *extra])
 
 
 def test_recognise_main_beats_the_majority_baseline_and_is_deterministic(tmp_path, capsys):
@@ -336,7 +336,7 @@ def test_recognise_main_on_a_mix_of_real_dataset_layouts(tmp_path):
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         cfg = compose("recognise", overrides=[
             "dataset=mix", "dataset.frame_size=64", "dataset.workers=1", "classes=emotions", "train.epochs=2",
-            "progress=false", f"paths.data_dir={tmp_path / 'data'}", f"out_dir={tmp_path / 'out'}"])
+            "progress=false", f"paths.data_dir={tmp_path / 'data'}", f"run_dir={tmp_path / 'out'}"])
     result = run(cfg)
     per_dataset = result.data["real"]["per_dataset"]
     assert set(per_dataset) == set(result.summary["per_dataset"]) == {"casme2", "samm", "smic"}

@@ -301,13 +301,13 @@ def test_bench_train_times_bf16_beside_fp32(tmp_path, capsys):
     assert any("bf16-mixed_over_32-true=" in line for line in lines)
 
 
-SMALL_GENERATE = ["generate", "experiments=fomm_vox256", "frames=2", "dataset.frame_size=64",
+SMALL_GENERATE = ["generate", "bench.experiments=[fomm_vox256]", "bench.frames=2", "dataset.frame_size=64",
                   "model.motion.num_blocks=3", "model.dense_motion.num_blocks=3"]
 
 
 def test_bench_generate_without_the_export_extra_skips_only_the_onnx_line(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)          # `import onnx` fails, as where it is not installed
-    bench_main([*SMALL_GENERATE, "precision=bf16"])
+    bench_main([*SMALL_GENERATE, "bench.precision=bf16"])
     captured = capsys.readouterr()
     lines = captured.out.splitlines()
     assert all(line.endswith(f"cpu={cpu_capability()}") for line in lines)
@@ -318,5 +318,11 @@ def test_bench_generate_without_the_export_extra_skips_only_the_onnx_line(capsys
     assert "skipped" in skipped and "pip install -e '.[export]'" in skipped and "onnx" in skipped
     assert "Traceback" not in captured.out + captured.err
     assert float(_fields([x for x in lines if x.startswith("fomm_vox256-megen-bf16")][0])["max_abs_diff"]) < 0.05
-    with pytest.raises(SystemExit, match="fp32, bf16"):
-        bench_main([*SMALL_GENERATE, "precision=fp16"])
+    with pytest.raises(SystemExit) as stopped:
+        bench_main([*SMALL_GENERATE, "bench.precision=fp16", "bench.frames=0"])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.strip() == ("error: bench.precision='fp16' is not valid; valid: fp32, bf16; "
+                                               "bench.frames=0 must be > 0")
+    with pytest.raises(SystemExit):
+        bench_main([*SMALL_GENERATE, "bench.frame=2"])
+    assert capsys.readouterr().err.strip() == "error: Could not override 'bench.frame'."

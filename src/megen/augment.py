@@ -1,7 +1,6 @@
 """``python -m megen.augment``: a checkpoint's generated clips as a prepared training set."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import hydra
@@ -11,12 +10,18 @@ from omegaconf import DictConfig, OmegaConf
 from megen.animation.animate import default_batch_size
 from megen.animation.animator import Animator, GenerationError
 from megen.augmentation import AugmentResult, augment
+from megen.config.check import validate_augment
+from megen.config.schema import register
 from megen.data.cache import CacheError
 from megen.data.preparation import prepare_sources
+from megen.runtime.cli import user_errors
+
+register()     # conf/augment.yaml's options and its --help resolver, before Hydra composes
 
 
 def run(cfg: DictConfig) -> AugmentResult:
     """Check the settings, load the model, prepare the driving data, generate, print the summary."""
+    validate_augment(cfg)
     if not cfg.get("ckpt"):
         raise ValueError("ckpt= is required: a checkpoint from `python -m megen.train`")
     if not cfg.get("out"):
@@ -24,8 +29,6 @@ def run(cfg: DictConfig) -> AugmentResult:
     ckpt = Path(str(cfg.ckpt)).expanduser()
     if not ckpt.is_file():
         raise FileNotFoundError(f"ckpt={ckpt}: no such file")
-    if int(cfg.per_clip) < 1:
-        raise ValueError(f"per_clip={cfg.per_clip}: must be >= 1")
     targets = cfg.targets
     targets = list(targets) if OmegaConf.is_list(targets) else str(targets)
     device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
@@ -48,11 +51,8 @@ def run(cfg: DictConfig) -> AugmentResult:
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="augment")
 def main(cfg: DictConfig) -> None:
-    try:
+    with user_errors(OSError, ValueError, CacheError, GenerationError):
         run(cfg)
-    except (OSError, ValueError, CacheError, GenerationError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -1,36 +1,38 @@
-"""``python -m megen.bench <case> [...]``: speed measurements (never asserted in tests); whether a
+"""``python -m megen.bench <case> [key=value ...]``: speed measurements (never asserted in tests); whether a
 configuration learns at all is ``python -m megen.diagnose``.
 
+The ``bench.*`` settings are ``conf/bench.yaml``; every other ``key=value`` is an ordinary Hydra override of the
+train config (``experiment=``, ``model=``, ``dataset.*``), which chooses what is timed.
+
 Cases:
-    synthetic   time ``prepare`` of the default synthetic set into a fresh temporary cache
-    prepare     preparation throughput on a generated CASME II-sized raw tree (about 250 clips of about
-                60 frames, 640x480 JPEG): ``clips=250 frames=60 workers=2``
+    synthetic   ``prepare`` of the train config's dataset (default synthetic) into a fresh temporary cache, then
+                again from it
+    prepare     preparation throughput on a generated CASME II-sized raw tree (``bench.clips=250
+                bench.clip_frames=60 bench.workers=2``: about 250 clips of 60 frames, 640x480 JPEG)
     all         the three cases above and below, in turn
-    generate    frames per second animating a 256x256 clip (vox-256 FOMM and the paper configuration),
-                megen's clip animation against a per-frame loop that re-encodes the target every frame, and
-                (on the CPU) the per-frame graph exported to ONNX in ONNX Runtime, with its largest difference
-                from torch's frames (``frames=16 experiments=fomm_vox256,fp_fomm_paper onnx=true``, dotted keys such as
-                ``dataset.frame_size=128`` override each experiment's config); each line
-                also gives the GFLOP of one more frame and the arithmetic rate reached (``gflops``), which
-                bound what any faster runtime can gain without doing less work; ``precision=bf16`` adds the clip
-                animation in bf16 beside fp32, with its largest difference from the fp32 frames. Without the
-                export extra the ONNX line is one sentence saying what to install
-    train       seconds per training step (one batch: every loss term, generator, motion and discriminator
-                updates, as ``training_step`` runs them in a Lightning loop) on random batches of the train
-                config (Hydra overrides, e.g. ``experiment=fomm_vox256``) with ``bench.size=128 bench.batch=4
-                bench.steps=3 bench.warmup=1``; the median after warm-up, samples per second, the GFLOP of one
-                step (``FlopCounterMode``), the median CPU seconds of all threads (``cpu_s``: what a step
-                costs when other processes share the cores), and the facial prior's overhead: the same
-                case without the prior (``prior.input=none prior.keypoint_mode=learned``, as ``prior=none``).
-                ``trainer.precision=bf16-mixed`` also times the fp32 case and prints the ratio.
+    generate    frames per second animating a clip at each of ``bench.experiments`` (default vox-256 FOMM and
+                the paper configuration, 256 px; other overrides such as ``dataset.frame_size=128`` apply to
+                each): megen's clip animation against a per-frame loop that re-encodes the target every frame,
+                first the CPU default's models rendering natively (``bench.native=false`` skips them), and on
+                the CPU the per-frame graph exported to ONNX in ONNX Runtime with its largest difference from
+                torch's frames (``bench.onnx=false`` skips it; without the export extra it is one sentence
+                saying what to install). Each line gives the GFLOP of one more frame and the arithmetic rate
+                reached (``gflops``), which bound what a faster runtime can gain without doing less work;
+                ``bench.precision=bf16`` adds bf16 beside fp32, with its largest difference
+    train       seconds per training step (one batch: every loss term and optimiser update, as
+                ``training_step`` runs them in a Lightning loop) on random batches (``bench.size=128 bench.batch=4
+                bench.steps=3 bench.warmup=1``): the median after warm-up, samples per second, the GFLOP of one
+                step, the median CPU seconds of all threads (``cpu_s``: what a step costs when other processes
+                share the cores), and the facial prior's overhead (the same case without the prior).
+                ``trainer.precision=bf16-mixed`` also times fp32 and prints the ratio.
                 ``bench.reference=<first-order-model checkout>`` times the public code's training step at its
-                own config (``bench.reference_config=config/vox-256.yaml``) between megen's steps, interleaved in
+                own config (``bench.reference_config=config/vox-256.yaml``) between megen's, interleaved in
                 one run, and prints both medians and ``megen_over_reference``. ``bench.threads=1`` runs on one
                 thread, where ``cpu_s`` is the work itself even on cores other processes share
 
 Every line ends in ``cpu=<torch.backends.cpu.get_cpu_capability()>`` (AVX2, AVX512, ...).
+A bad key or value is one line on stderr and exit status 2.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -38,11 +40,14 @@ import argparse
 from megen.benchmarks.generation import generation_fps
 from megen.benchmarks.preparation import raw_tree_preparation, synthetic_preparation
 from megen.benchmarks.training import training_step_times
+from megen.config.check import ConfigError, validate_bench
+from megen.config.compose import ComposeError, compose_config
+from megen.runtime.cli import user_errors
 
 
-def every_preparation_and_generation(overrides: list[str]) -> None:
+def every_preparation_and_generation(settings, overrides: list[str]) -> None:
     for case in ("synthetic", "prepare", "generate"):
-        CASES[case](overrides)
+        CASES[case](settings, overrides)
 
 
 CASES = {"synthetic": synthetic_preparation, "prepare": raw_tree_preparation, "generate": generation_fps,
@@ -53,9 +58,14 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m megen.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("case", choices=sorted(CASES))
-    parser.add_argument("overrides", nargs="*", help="key=value settings of the case's config")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides of conf/bench.yaml (the train config and bench.*)")
     args = parser.parse_args(argv)
-    CASES[args.case](args.overrides)
+    ours = [item for item in args.overrides if item.lstrip("+~").startswith("bench.")]
+    train = [item for item in args.overrides if item not in ours]
+    with user_errors(ComposeError, ConfigError):     # train overrides are composed (and checked) by each case
+        cfg = compose_config("bench", *ours)
+        validate_bench(cfg)
+        CASES[args.case](cfg.bench, train)
 
 
 if __name__ == "__main__":

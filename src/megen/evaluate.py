@@ -13,7 +13,10 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from megen.config.schema import register
 from megen.runtime.cli import user_errors
+
+register()     # conf/evaluate.yaml's options and its --help resolver, before Hydra composes
 
 
 def run_real(cfg: DictConfig) -> dict:

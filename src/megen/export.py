@@ -8,14 +8,20 @@ points, see ``megen.animation.onnx_backend.FrameGraph``) and returns the generat
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
+from megen.config.check import validate_export
+from megen.config.schema import register
+from megen.runtime.cli import user_errors
+
+register()     # conf/export.yaml's options and its --help resolver, before Hydra composes
+
 
 def run(cfg: DictConfig) -> Path:
+    validate_export(cfg)
     from megen.animation.export import ExportError, export_checkpoint
 
     if not cfg.get("ckpt"):
@@ -29,11 +35,8 @@ def run(cfg: DictConfig) -> Path:
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="export")
 def main(cfg: DictConfig) -> None:
-    try:
+    with user_errors(OSError, ValueError, RuntimeError):
         run(cfg)
-    except (OSError, ValueError, RuntimeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -30,9 +30,9 @@ def run(cfg: DictConfig) -> LosoResult:
     missing = [str(p) for p in extra if not (p / "manifest.csv").is_file()]
     if missing:
         raise FileNotFoundError(f"extra= names folder(s) without a prepared manifest.csv: {missing}")
-    out_dir = Path(cfg.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    run_dir = Path(cfg.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     progress = bool(cfg.get("progress", True))
     folders = [f for f, _ in prepare_sources(cfg.dataset, cfg.paths.cache_dir, progress=progress,
                                              data_dir=cfg.paths.data_dir)]
@@ -42,9 +42,9 @@ def run(cfg: DictConfig) -> LosoResult:
         random_draws=int(cfg.get("random_draws", 100)), progress=progress,
         apex_jitter=[int(k) for k in (cfg.get("apex_jitter") or [])],
     )
-    write_results(result, out_dir, {"dataset": plain(cfg.dataset)})
+    write_results(result, run_dir, {"dataset": plain(cfg.dataset)})
     print(format_summary(result))
-    print(f"results: {out_dir / 'results.json'}")
+    print(f"results: {run_dir / 'results.json'}")
     return result
 
 

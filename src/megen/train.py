@@ -102,9 +102,8 @@ def score_real_pairs(ckpt: str, pairs: str, run_dir: Path, render: str = "native
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="train")
 def main(cfg: DictConfig) -> None:
-    with user_errors(ConfigError):
-        validate_train(cfg)
-    train(cfg)
+    with user_errors(ConfigError):     # train() validates first, before anything is written
+        train(cfg)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import time
 
 from omegaconf import OmegaConf
 
-from megen.benchmarks.timing import median_seconds, say
+from megen.benchmarks.timing import bench_device, median_seconds, say
 from megen.config.choices import GeneratePrecision
 from megen.config.compose import compose_train
 
@@ -53,30 +53,29 @@ def _timed(fn, *args) -> float:
     return median_seconds(lambda: fn(*args), args[3])
 
 
-def generation_fps(overrides: list[str]) -> None:
+def generation_fps(settings, overrides: list[str]) -> None:
+    """Frames per second of each ``settings.experiments`` (``conf/bench.yaml``'s ``bench`` node), each
+    composed with the train ``overrides`` (``dataset.frame_size=64`` and the like)."""
     import torch
 
     from megen.animation import FaceInput, default_batch_size
     from megen.face.prior import PriorSetting
     from megen.models.full import build_model
 
-    # dotted keys (``dataset.frame_size=64``) are overrides of each experiment's train config
-    config_overrides = [item for item in overrides if "." in item.split("=", 1)[0]]
-    opts = dict(item.split("=", 1) for item in overrides if item not in config_overrides)
-    n_frames = int(opts.get("frames", 16))
-    device = opts.get("device", "cuda" if torch.cuda.is_available() else "cpu")
-    batch = int(opts.get("batch_size", default_batch_size(device)))
-    precisions = opts.get("precision", "fp32").split(",")
-    bad = [p for p in precisions if p not in GeneratePrecision.values()]
-    if bad:
-        raise SystemExit(f"unknown precision {','.join(bad)}; valid: fp32, bf16 (precision=bf16 times both)")
+    n_frames = int(settings.frames)
+    device = bench_device(settings)
+    batch = int(settings.frames_per_pass or default_batch_size(device))
+    precision = str(settings.precision)
+    if precision not in GeneratePrecision.values():
+        raise ValueError(f"bench.precision={precision}; valid: {', '.join(GeneratePrecision.values())} "
+                         f"(bf16 times both)")
     torch.manual_seed(0)
     say(f"device={device} threads={torch.get_num_threads()} frames={n_frames} batch_size={batch}")
-    if opts.get("native", "true") != "false":     # the CPU default's models (their own configs) rendering natively
-        for family in opts.get("native_models", "flow,fomm").split(","):
-            _native_generation(family, n_frames, int(opts.get("native_size", 256)), device, batch)
-    for name in opts.get("experiments", "fomm_vox256,fp_fomm_paper").split(","):
-        cfg = compose_train(f"experiment={name}", *config_overrides)
+    if settings.native:     # the CPU default's models (their own configs) rendering natively
+        for family in settings.native_models:
+            _native_generation(str(family), n_frames, int(settings.native_size), device, batch)
+    for name in settings.experiments:
+        cfg = compose_train(f"experiment={name}", *overrides)
         size = int(cfg.dataset.frame_size)
         prior = PriorSetting.from_config(cfg.prior, size, cfg.model.motion.scale_factor)
         model = build_model(OmegaConf.to_container(cfg.model, resolve=True), prior.model_args()).to(device).eval()
@@ -85,7 +84,7 @@ def generation_fps(overrides: list[str]) -> None:
         driving = FaceInput(torch.rand(n_frames, 3, size, size), target.prior, target.keypoints)
 
         cases = [("reference-loop", _per_frame_loop), ("megen", _clip_animation)]
-        if "bf16" in precisions:       # beside fp32, with its largest difference from the fp32 frames
+        if precision == "bf16":       # beside fp32, with its largest difference from the fp32 frames
             cases.append(("megen-bf16", _clip_animation_bf16))
         for label, fn in cases:
             seconds = _timed(fn, model, target, driving, device, batch)
@@ -97,7 +96,7 @@ def generation_fps(overrides: list[str]) -> None:
                 diff = f" max_abs_diff={float((fn(model, target, driving, device, batch) - exact).abs().max()):.2e}"
             say(f"{name}-{label} fps={n_frames / seconds:.2f} gflop_per_frame={gflop:.1f} "
                  f"gflops={gflop * n_frames / seconds:.0f}{diff}")
-        if opts.get("onnx", "true") != "false" and str(device) == "cpu":
+        if settings.onnx and str(device) == "cpu":
             _onnx_generation(name, model, target, driving, batch, size, prior, n_frames, gflop)
 
 

@@ -5,20 +5,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
 from megen.benchmarks.timing import say
-from megen.config.compose import parse_value
+from megen.config.compose import compose_train
 
 
-def synthetic_preparation(overrides: list[str]) -> None:
+def synthetic_preparation(settings, overrides: list[str]) -> None:
+    """``prepare`` of the train config's dataset (default synthetic; ``dataset.*`` overrides) into a fresh
+    temporary cache, then again from it."""
     from megen.data.preparation import prepare_dataset
-    from megen.runtime.paths import conf_dir
 
-    cfg = OmegaConf.load(conf_dir() / "dataset" / "synthetic.yaml")
-    for item in overrides:
-        key, value = item.split("=", 1)
-        OmegaConf.update(cfg, key, parse_value(value))
+    cfg = compose_train(*overrides).dataset
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         _, summary = prepare_dataset(cfg, tmp, progress=False)
@@ -29,15 +25,16 @@ def synthetic_preparation(overrides: list[str]) -> None:
     say(f"prepare-synthetic clips={summary['clips']} frame_size={cfg.frame_size} cold_s={cold:.2f} reuse_s={warm:.2f}")
 
 
-def raw_tree_preparation(overrides: list[str]) -> None:
+def raw_tree_preparation(settings, overrides: list[str]) -> None:
+    """Preparation of a generated CASME II-sized raw tree: ``settings.clips`` clips of ``settings.clip_frames``
+    frames, 640x480 JPEG, with ``settings.workers`` workers."""
     import dataclasses
 
     from megen.data.preparation import prepare_dataset
     from megen.data.synthetic import SyntheticSpec, generate
     from megen.data.synthetic.rawtree import write_raw_tree
 
-    opts = dict(item.split("=", 1) for item in overrides)
-    n_clips, n_frames, workers = int(opts.get("clips", 250)), int(opts.get("frames", 60)), int(opts.get("workers", 2))
+    n_clips, n_frames, workers = int(settings.clips), int(settings.clip_frames), int(settings.workers)
     duration = (n_frames - 1) / 200.0
     # a handful of distinct clips, repeated under new names: the tree's size is what is measured
     base = list(generate(SyntheticSpec(seed=11, frame_size=64, n_subjects=5, clips_per_subject=2,

@@ -13,6 +13,14 @@ def cpu_capability() -> str:
     return str(torch.backends.cpu.get_cpu_capability())
 
 
+def bench_device(settings) -> str:
+    """``bench.device``: auto is cuda where torch sees a GPU, else cpu."""
+    import torch
+
+    device = str(settings.device)
+    return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+
+
 def say(line: str) -> None:
     print(f"{line} cpu={cpu_capability()}")
 

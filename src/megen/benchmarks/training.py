@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 from megen.benchmarks.reference import reference_step
-from megen.benchmarks.timing import say
-from megen.config.compose import compose_train, split_settings
+from megen.benchmarks.timing import bench_device, say
+from megen.config.compose import compose_train
 
 
 class _Batches:
@@ -95,22 +95,22 @@ def time_training_steps(cfg, size: int, batch: int, steps: int = 3, warmup: int 
     return {**result, **other} if between is not None else result
 
 
-def training_step_times(overrides: list[str]) -> None:
+def training_step_times(bench, overrides: list[str]) -> None:
+    """Training steps of the train config with ``overrides`` (and without its prior, and in fp32 beside
+    another precision), timed with ``bench`` (``conf/bench.yaml``'s ``bench`` node); with ``bench.reference``
+    the public code's step interleaved with the first case's."""
     import statistics
 
     import torch
 
-    bench, overrides = split_settings(overrides, "bench", {"size": 128, "batch": 4, "steps": 3, "warmup": 1,
-                                                                "flops": True, "device": "cpu", "reference": None,
-                                                                "reference_config": "config/vox-256.yaml",
-                                                                "threads": None})
+    device = bench_device(bench)
     size, batch = int(bench["size"]), int(bench["batch"])
     if bench["threads"]:     # 1 thread: cpu_s is then the work itself, even where other processes share the cores
         torch.set_num_threads(int(bench["threads"]))
     # random VGG features time like ImageNet ones; no weights file is needed to measure
     fixed = [f"dataset.frame_size={size}", f"data.batch_size={batch}", "loss.perceptual.allow_random=true"]
     label = " ".join(overrides) or "default"
-    say(f"train device={bench['device']} threads={torch.get_num_threads()} size={size} batch={batch} "
+    say(f"train device={device} threads={torch.get_num_threads()} size={size} batch={batch} "
          f"steps={bench['steps']} warmup={bench['warmup']}")
     cases = [(label, overrides)]
     cfg = compose_train(*overrides, *fixed)
@@ -121,7 +121,7 @@ def training_step_times(overrides: list[str]) -> None:
         cases.append((f"{label} trainer.precision=32-true", [*overrides, "trainer.precision=32-true"]))
     reference = None
     if bench["reference"]:
-        reference, _ = reference_step(bench["reference"], str(bench["reference_config"]), str(bench["device"]),
+        reference, _ = reference_step(bench["reference"], str(bench["reference_config"]), device,
                                       int(cfg.seed))
     seen = {}
 
@@ -134,7 +134,7 @@ def training_step_times(overrides: list[str]) -> None:
         cfg = compose_train(*case, *fixed)
         between = interleaved if reference is not None and i == 0 else None
         result = time_training_steps(cfg, size, batch, int(bench["steps"]), int(bench["warmup"]), bool(bench["flops"]),
-                                     str(bench["device"]), between=between)
+                                     device, between=between)
         step = statistics.median(result["step_s"])
         medians.append(step)
         gflops = f" gflops={result['gflop']:.1f}" if result["gflop"] is not None else ""

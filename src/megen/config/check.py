@@ -23,6 +23,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from megen.config.choices import (
     Device,
+    GeneratePrecision,
     NonfinitePolicy,
     PairMode,
     Render,
@@ -284,9 +285,20 @@ def check_options(c: Checker, schema, prefix: str = "", skip: tuple[str, ...] = 
 
     for f in fields(schema):
         key, meta = f"{prefix}{f.name}", f.metadata
-        if f.name in skip or c.get(key, None) in meta["also"]:
+        if f.name in skip or meta["kind"] in ("group", "any") or (meta["kind"] == "str" and meta["choices"] is None):
+            continue     # groups have checks of their own; free text, paths and "any" have none here
+        if meta["kind"] == "section":
+            if isinstance(c.get(key, None), DictConfig):
+                check_options(c, f.default_factory, f"{key}.")
+            continue
+        value = c.get(key, None)
+        if value is _MISSING or (not isinstance(value, (DictConfig, ListConfig)) and value in meta["also"]):
             continue
         optional = f.default is None
+        if meta["kind"] == "list":
+            if not isinstance(value, ListConfig):
+                c.add(key, value, "must be a list, e.g. [a, b]")
+            continue
         if meta["choices"] is not None:
             c.choice(key, choice_values(meta["choices"]), optional=optional)
         elif meta["kind"] == "bool":
@@ -295,6 +307,13 @@ def check_options(c: Checker, schema, prefix: str = "", skip: tuple[str, ...] = 
         elif meta["kind"] in ("whole", "number"):
             c.number(key, whole=meta["kind"] == "whole", low=meta["low"], high=meta["high"],
                      positive=meta["positive"], optional=optional)
+
+
+def check_device(c: Checker) -> None:
+    """``device=``: one of the devices, or cuda:N for one GPU."""
+    device = c.get("device", "auto")
+    if device is not _MISSING and not (isinstance(device, str) and device.split(":")[0] in DEVICES):
+        c.add("device", device, f"is not valid; valid: {', '.join(DEVICES)} (cuda:N for one GPU)")
 
 
 def validate_generate(cfg) -> None:
@@ -306,25 +325,55 @@ def validate_generate(cfg) -> None:
     playback = c.get("playback_fps", None)
     if isinstance(playback, numbers.Real) and not isinstance(playback, bool) and playback > 50:
         c.add("playback_fps", playback, "must be <= 50 (GIF viewers show frames shorter than 20 ms at 100 ms)")
-    device = c.get("device", "auto")     # a choice, or cuda:N for one GPU
-    if device is not _MISSING and not (isinstance(device, str) and device.split(":")[0] in DEVICES):
-        c.add("device", device, f"is not valid; valid: {', '.join(DEVICES)} (cuda:N for one GPU)")
+    check_device(c)
     c.raise_if_any()
 
 
 def validate_evaluate(cfg) -> None:
     """The values ``python -m megen.evaluate`` reads."""
+    from megen.config.schema import EvaluateOptions
+
     c = Checker(cfg)
-    c.choice("render", (*RENDERS, "both"), optional=True)
-    for key in ("face_metrics", "progress"):
-        c.boolean(key)
-    c.number("face_every", whole=True, positive=True)
-    c.number("batch_size", whole=True, positive=True)
-    c.number("max_clips", whole=True, positive=True, optional=True)
-    c.number("max_pairs", whole=True, positive=True)
-    if c.get("real", None) not in (None, _MISSING):
-        c.boolean("real.sheets")
+    check_options(c, EvaluateOptions)
     check_dataset(c, cache_dir=c.get("paths.cache_dir", None), data_dir=c.get("paths.data_dir", None))
+    c.raise_if_any()
+
+
+def validate_export(cfg) -> None:
+    """The values ``python -m megen.export`` reads."""
+    from megen.config.schema import ExportOptions
+
+    c = Checker(cfg)
+    check_options(c, ExportOptions)
+    c.raise_if_any()
+
+
+def validate_augment(cfg) -> None:
+    """The values ``python -m megen.augment`` reads, and its dataset group."""
+    from megen.config.schema import AugmentOptions
+
+    c = Checker(cfg)
+    check_options(c, AugmentOptions, skip=("device",))
+    check_device(c)
+    check_dataset(c, cache_dir=c.get("paths.cache_dir", None), data_dir=c.get("paths.data_dir", None))
+    c.raise_if_any()
+
+
+def validate_bench(cfg) -> None:
+    """``python -m megen.bench``'s ``bench.*`` values (the train config's are checked where a case trains)."""
+    c = Checker(cfg)
+    c.choice("bench.precision", GeneratePrecision.values())
+    c.choice("bench.device", ("auto", "cpu", "cuda"))
+    for key in ("size", "batch", "steps", "frames", "native_size", "clips", "clip_frames", "workers"):
+        c.number(f"bench.{key}", whole=True, positive=True)
+    c.number("bench.warmup", whole=True, low=0)
+    for key in ("threads", "frames_per_pass"):
+        c.number(f"bench.{key}", whole=True, positive=True, optional=True)
+    for key in ("flops", "native", "onnx"):
+        c.boolean(f"bench.{key}")
+    for key in ("experiments", "native_models"):
+        if not isinstance(c.get(f"bench.{key}", None), ListConfig):
+            c.add(f"bench.{key}", c.get(f"bench.{key}", None), "must be a list, e.g. [fomm_vox256]")
     c.raise_if_any()
 
 

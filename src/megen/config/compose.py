@@ -28,10 +28,25 @@ def split_settings(overrides, prefix: str, defaults: dict) -> tuple[dict, list[s
 
 def compose_train(*overrides, run_dir: str = "/tmp/unused"):
     """The train config composed outside a Hydra main (benchmarks, diagnostics, tests), with ``overrides``
-    (``run_dir`` stands in for the run folder Hydra would have made)."""
+    (``run_dir`` stands in for the run folder Hydra would have made); ``ComposeError`` if Hydra cannot."""
+    return compose_config("train", *overrides, f"run_dir={run_dir}")
+
+
+class ComposeError(ValueError):
+    """Overrides Hydra cannot apply: its first line (``Could not override 'bench.sise'.``)."""
+
+
+def compose_config(name: str, *overrides):
+    """``conf/<name>.yaml`` composed outside a Hydra main with ``overrides``; raises ``ComposeError`` with
+    Hydra's first line where a key or value cannot be applied."""
     from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
 
     from megen.runtime.paths import conf_dir
 
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return compose("train", overrides=[*overrides, f"run_dir={run_dir}"])
+    try:
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+            return compose(name, overrides=list(overrides))
+    except (HydraException, OmegaConfBaseException) as err:
+        raise ComposeError(str(err).strip().splitlines()[0]) from None

@@ -21,13 +21,27 @@ from megen.data.megc_kit import PROTOCOLS
 def option(default: Any, doc: str, *, kind: str = "str", choices: type[Choice] | tuple | None = None,
            low: float | None = None, high: float | None = None, positive: bool = False, also: tuple = (),
            show: str | None = None, key: str | None = None) -> Any:
-    """A field of a command's options. ``kind``: ``str``, ``bool``, ``whole`` or ``number``; ``choices``: a
+    """A field of a command's options. ``kind``: ``str``, ``bool``, ``whole``, ``number``, ``list`` or ``any``
+    (checked by code, or not at all); ``default=list``: an empty list. ``choices``: a
     Choice (or a tuple of values) checked and listed in ``--help``; ``low``/``high``/``positive``: bounds;
     ``also``: values accepted beside the kind (``auto``); ``show``: the default as ``--help`` prints it;
     ``key``: the key ``--help`` names (a group's one setting). A default of None makes the option optional."""
-    return field(default=default, metadata={"doc": doc, "kind": kind, "choices": choices, "low": low, "high": high,
-                                            "positive": positive, "also": also, "show": show,
-                                            "key": key})
+    meta = {"doc": doc, "kind": kind, "choices": choices, "low": low, "high": high, "positive": positive,
+            "also": also, "show": show, "key": key}
+    if default is list:
+        return field(default_factory=list, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def section(schema, doc: str) -> Any:
+    """A nested group of options (``real.pairs=``, ``real.sheets=``), itself an options dataclass."""
+    return field(default_factory=schema, metadata={"doc": doc, "kind": "section", "choices": None, "key": None,
+                                                   "also": (), "show": None})
+
+
+def group(key: str, doc: str, show: str | None = None) -> Any:
+    """A config group the command composes (``conf/paths/``, ``conf/dataset/``), named in ``--help`` by ``key``."""
+    return option(None, doc, kind="group", key=key, show=show)
 
 
 def choice_values(spec) -> tuple:
@@ -79,12 +93,81 @@ class GenerateOptions:
                                     "or AMX, GPUs)", choices=GeneratePrecision)
     progress: Any = option(True, "a bar in a terminal, a log line every 10 s otherwise (MEGEN_PROGRESS_INTERVAL)",
                            kind="bool")
-    paths: Any = option(None, "where <dataset>:<clip> driving clips are looked up (default data/cache)",
-                        kind="group", key="paths.cache_dir")     # the paths group (conf/paths/)
+    paths: Any = group("paths.cache_dir", "where <dataset>:<clip> driving clips are looked up (default data/cache)")
+
+
+@dataclass
+class RealPairsOptions:
+    """``real.*`` of ``python -m megen.evaluate`` (and of ``train``, scored at the end of training)."""
+    pairs: Any = option(None, "a CSV of real pairs (driving,target[,compare]): score them without ground truth "
+                              "instead of the synthetic test split")
+    sheets: Any = option(True, "a sheet per pair (driver, generated, baselines, published; amplified "
+                               "differences)", kind="bool")
+
+
+@dataclass
+class EvaluateOptions:
+    """``python -m megen.evaluate``: a checkpoint against ground truth, or real pairs without it."""
+    ckpt: Any = option(None, "the trained checkpoint (optional with real.pairs=: the baselines alone)")
+    render: Any = option("native", "real pairs and synthetic clips: one row / folder each with both",
+                         choices=(*Render.values(), "both"))
+    face_metrics: Any = option(True, "AKD / AED with dlib (CPU, frame by frame)", kind="bool")
+    face_every: Any = option(4, "score every n-th frame with the face models", kind="whole", positive=True)
+    batch_size: Any = option(8, "frames per forward pass", kind="whole", positive=True)
+    max_clips: Any = option(None, "limit the test clips (quick looks)", kind="whole", positive=True)
+    max_pairs: Any = option(16, "cross-identity pairs on synthetic data", kind="whole", positive=True)
+    progress: Any = option(True, "a line per scored clip or pair", kind="bool")
+    run_dir: Any = option("${hydra:runtime.output_dir}", "the run folder (metrics.json, sheets)",
+                          show="<paths.output_root>/evaluate/<time>")
+    real: Any = section(RealPairsOptions, "real pairs")
+    dataset: Any = group("dataset", "the set whose test split is scored (conf/dataset/)", show="synthetic")
+    paths: Any = group("paths.output_root", "where run folders go (default outputs)")
+
+
+@dataclass
+class ExportOptions:
+    """``python -m megen.export``: the per-frame graph of a checkpoint."""
+    ckpt: Any = option(None, "the trained checkpoint")
+    format: Any = option("onnx", "the per-frame graph (driving frame -> key points -> dense motion -> decode)",
+                         choices=("onnx",))
+    out: Any = option(None, "the file written (default <paths.output_root>/export/<checkpoint name>.onnx)")
+    check: Any = option(True, "run the graph through ONNX Runtime and compare it with torch on random inputs",
+                        kind="bool")
+    paths: Any = group("paths.output_root", "where out= defaults to (default outputs)")
+
+
+@dataclass
+class AugmentOptions:
+    """``python -m megen.augment``: a checkpoint's generated clips as a prepared training set."""
+    ckpt: Any = option(None, "a megen training checkpoint (required)")
+    out: Any = option(None, "the folder written (required); re-running with the same settings resumes")
+    family: Any = option(None, "optional check that the checkpoint holds this model", choices=Family)
+    targets: Any = option("subjects", "subjects (of the driving data) | [dataset/subject, ...] | a folder of "
+                                      "face photos", kind="any")
+    per_clip: Any = option(2, "target identities per driving clip (never the driving subject itself)",
+                           kind="whole", positive=True)
+    holdout: Any = option(list, "the evaluation fold, [dataset/subject or subject, ...]: never driving, never "
+                                "a target", kind="list", show="[]")
+    exclude_clips: Any = option(list, "driving clip ids left out (dataset.exclude is not applied)", kind="list",
+                                show="[]")
+    seed: Any = option(0, "which targets each clip draws", kind="whole")
+    name: Any = option("generated", "the manifest's dataset column")
+    relative: Any = option(True, "motion relative to the driving onset (the paper)", kind="bool")
+    adapt_movement_scale: Any = option(False, "scale the motion by the ratio of target and driving face sizes",
+                                       kind="bool")
+    crop: Any = option(True, "photo targets: detect and crop the face like the training data", kind="bool")
+    batch_size: Any = option("auto", "frames per forward pass: auto = 1 on CPU, 8 on GPU", kind="whole",
+                             positive=True, also=("auto",))
+    device: Any = option("auto", "cuda:N picks one GPU", choices=Device)
+    overwrite: Any = option(False, "replace a set made with other settings in out=", kind="bool")
+    progress: Any = option(True, "a bar in a terminal, a log line every 10 s otherwise", kind="bool")
+    dataset: Any = group("dataset", "the driving clips (conf/dataset/)", show="synthetic")
+    paths: Any = group("paths.cache_dir", "where prepared sets are cached (default data/cache)")
 
 
 #: command -> its options' schema (the ConfigStore entry is ``<command>_options``)
-SCHEMAS = {"generate": GenerateOptions}
+SCHEMAS = {"generate": GenerateOptions, "evaluate": EvaluateOptions, "export": ExportOptions,
+           "augment": AugmentOptions}
 
 
 def _shown(f) -> str:
@@ -95,14 +178,18 @@ def _shown(f) -> str:
     return str(f.default).lower() if isinstance(f.default, bool) else str(f.default)
 
 
-def options_help(schema, width: int = 22) -> str:
-    """One line per option: ``key=<default>  [a | b:] doc``, the valid values first where there is a set."""
+def options_help(schema, width: int = 22, prefix: str = "") -> str:
+    """One line per option: ``key=<default>  [a | b:] doc``, the valid values first where there is a set;
+    a section's options as ``<section>.<key>=``."""
     lines = []
     for f in fields(schema):
+        if f.metadata["kind"] == "section":
+            lines.append(options_help(f.default_factory, width, f"{prefix}{f.name}."))
+            continue
         doc = f.metadata["doc"]
         if f.metadata.get("choices") is not None:
             doc = f"{' | '.join(choice_values(f.metadata['choices']))}: {doc}"
-        name = f"{f.metadata.get('key') or f.name}={_shown(f)}"
+        name = f"{prefix}{f.metadata.get('key') or f.name}={_shown(f)}"
         lines.append(f"{name:<{width}} {doc}")
     return "\n".join(lines)
 

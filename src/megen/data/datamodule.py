@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities import rank_zero_only
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from megen.config.choices import PairMode
@@ -20,6 +21,9 @@ from megen.face.keypoints import flip_index
 from megen.face.prior import PriorSetting
 
 PAIR_MODES = PairMode.values()
+
+#: setup runs on every DDP rank: its notes are printed once
+_say = rank_zero_only(print)
 
 
 @dataclass(frozen=True)
@@ -161,7 +165,7 @@ class MicroExpressionDataModule(pl.LightningDataModule):
     def _folders(self) -> list[Path]:
         if not self.caches:
             if self.progress:
-                print(f"preparing data: dataset={self.dataset_cfg['name']} into {self.cache_dir}")
+                _say(f"preparing data: dataset={self.dataset_cfg['name']} into {self.cache_dir}")
             self.caches = [f for f, _ in prepare_sources(self.dataset_cfg, self.cache_dir, progress=self.progress,
                                                          data_dir=self.data_dir)]
         self._check_weights()
@@ -181,7 +185,7 @@ class MicroExpressionDataModule(pl.LightningDataModule):
         if self.with_flow and len({"gt_landmarks" in a for a in firsts}) > 1:
             # a batch cannot mix samples with and without a true flow (synthetic beside real or generated
             # clips): such a mix trains without the flow loss
-            print("sources differ in ground-truth flow (synthetic beside real or generated clips): batches carry none")
+            _say("sources differ in ground-truth flow (synthetic beside real or generated clips): batches carry none")
             self.with_flow = False
         # a batch either carries measured guides for all its samples or for none
         self.with_guide = all("guide_flow" in a for a in firsts)
@@ -195,7 +199,7 @@ class MicroExpressionDataModule(pl.LightningDataModule):
         self.excluded = [clip(k) for k in excluded]
         self.subject_splits = {name: sorted({c.subject_key for c in refs_}) for name, refs_ in self.splits.items()}
         if self.excluded:
-            print(f"excluded {len(self.excluded)} clip(s) from every split: "
+            _say(f"excluded {len(self.excluded)} clip(s) from every split: "
                   f"{', '.join(sorted(c.row['clip'] for c in self.excluded))}")
 
     def dataset(self, split: str, pairs: str | None = None, repeats: int = 1, flip_prob: float = 0.0):

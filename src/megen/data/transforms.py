@@ -12,6 +12,9 @@ def hflip_sample(sample: dict, flip_perm: torch.Tensor) -> dict:
     point k keeps its facial meaning);
     separate prior channels follow the same order; landmarks (68, 2) in pixels mirror and
     swap left/right; a backward flow (H, W, 2), true or measured (``guide``), flips and negates its x component.
+
+    Not kornia.augmentation's horizontal flip: it mirrors key points but cannot re-order them by the
+    landmarks' left/right permutation, nor turn a flow field's vectors.
     """
     out = dict(sample)
     for key in ("source", "driving", "reference"):

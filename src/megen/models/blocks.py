@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from kornia.filters import get_gaussian_kernel2d
 from torch import nn
 
 
@@ -143,9 +144,7 @@ class AntiAliasInterpolation2d(nn.Module):
         sigma = (1.0 / scale - 1.0) / 2.0
         size = 2 * round(sigma * 4) + 1
         self.pad = size // 2
-        ax = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
-        g = torch.exp(-(ax**2) / (2 * max(sigma, 1e-6) ** 2))
-        kernel = (g[:, None] * g[None, :]) / g.sum() ** 2
+        kernel = get_gaussian_kernel2d((size, size), (max(sigma, 1e-6),) * 2)[0]    # (size, size), sums to 1
         self.register_buffer("kernel", kernel.expand(channels, 1, size, size).clone(), persistent=False)
         self.channels = channels
         self.step = int(round(1.0 / scale))
@@ -154,6 +153,6 @@ class AntiAliasInterpolation2d(nn.Module):
         if self.scale == 1.0:
             return x
         # the blur only where it is kept (every step-th pixel): the same values as blurring every
-        # pixel and subsampling, at 1 / step**2 of the work
+        # pixel and subsampling (kornia's gaussian_blur2d, then a slice), at 1 / step**2 of the work
         return F.conv2d(F.pad(x, (self.pad,) * 4, mode="reflect" if x.shape[-1] > self.pad else "replicate"),
                         self.kernel, groups=self.channels, stride=self.step)

@@ -10,6 +10,9 @@ from megen.models.motion import coordinate_grid, full_precision
 class RandomTransform:
     """A batch of random smooth transforms T of [-1, 1] coordinates: affine + TPS with a control grid.
 
+    Not kornia's ``warp_affine``: the affine part is one term of a transform whose spline part kornia has
+    no sampler for, and the key points must go through the same T as the pixels (``warp_coordinates``).
+
     ``warp_coordinates`` maps (B, N, 2) points; ``transform_frame`` resamples frames with it;
     ``jacobian`` is dT/dz at given points (autograd).
     """

@@ -46,7 +46,10 @@ def full_precision(fn):
 
 
 def coordinate_grid(h: int, w: int, dtype=torch.float32, device=None) -> torch.Tensor:
-    """(H, W, 2) pixel-centre coordinates (x, y) in [-1, 1]."""
+    """(H, W, 2) pixel-centre coordinates (x, y) in [-1, 1].
+
+    Not kornia's ``create_meshgrid``: its normalised grid puts -1 and 1 on the corner pixels' centres
+    (``align_corners=True``); every warp here samples with ``align_corners=False``."""
     x = (2 * torch.arange(w, dtype=dtype, device=device) + 1) / w - 1
     y = (2 * torch.arange(h, dtype=dtype, device=device) + 1) / h - 1
     yy, xx = torch.meshgrid(y, x, indexing="ij")

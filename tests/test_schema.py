@@ -1,0 +1,74 @@
+"""The commands' options are declared once (megen.config.schema): their defaults, checks and --help."""
+from dataclasses import fields
+
+import pytest
+from helpers import run_module
+from hydra import compose, initialize_config_dir
+
+from megen.config.check import ConfigError, validate_augment, validate_evaluate, validate_export
+from megen.config.schema import SCHEMAS, options_help, register
+from megen.runtime.paths import conf_dir
+
+
+def _compose(name, *overrides):
+    register()
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        return compose(name, overrides=list(overrides))
+
+
+def _keys(schema, prefix=""):
+    for f in fields(schema):
+        if f.metadata["kind"] == "section":
+            yield from _keys(f.default_factory, f"{prefix}{f.name}.")
+        else:
+            yield f"{prefix}{f.metadata.get('key') or f.name}"
+
+
+@pytest.mark.parametrize("command", sorted(SCHEMAS))
+def test_the_config_holds_the_schemas_defaults(command):
+    cfg = _compose(command)
+    for f in fields(SCHEMAS[command]):
+        if f.metadata["kind"] in ("str", "bool", "whole", "number") and "${" not in str(f.default):
+            assert cfg[f.name] == f.default, (command, f.name)
+
+
+@pytest.mark.parametrize("command", sorted(SCHEMAS))
+def test_help_has_a_line_per_option_with_its_default_and_doc(command, tmp_path):
+    out = run_module(f"megen.{command}", "--help", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    for key in _keys(SCHEMAS[command]):
+        found = [x for x in lines if x.startswith(f"{key}=")]
+        assert len(found) == 1, f"{command}: {key}= has no line of its own"
+        assert len(found[0].split(maxsplit=1)) == 2, f"{command}: {key}= has no description"
+    assert "Configuration groups" not in out.stdout and "${" not in out.stdout
+
+
+def test_help_lists_the_declared_choices_first():
+    text = options_help(SCHEMAS["evaluate"])
+    assert "render=native          native | decoder | both: " in text
+    assert "real.sheets=true" in text
+
+
+@pytest.mark.parametrize("command,validate,overrides,expected", [
+    ("evaluate", validate_evaluate, ["render=bot", "face_every=0", "real.sheets=maybe"],
+     ["render='bot' is not valid; valid: native, decoder, both", "face_every=0 must be > 0",
+      "real.sheets='maybe' must be true or false"]),
+    ("export", validate_export, ["format=tflite", "check=sometimes"],
+     ["format='tflite' is not valid; valid: onnx", "check='sometimes' must be true or false"]),
+    ("augment", validate_augment, ["per_clip=0", "holdout=s01", "device=tpu", "batch_size=auto"],
+     ["per_clip=0 must be > 0", "holdout='s01' must be a list", "device='tpu' is not valid"]),
+])
+def test_every_bad_value_is_named_at_once(command, validate, overrides, expected):
+    validate(_compose(command))
+    with pytest.raises(ConfigError) as err:
+        validate(_compose(command, *overrides))
+    assert len(err.value.problems) == len(expected)
+    for problem, want in zip(err.value.problems, expected):
+        assert problem.startswith(want), problem
+
+
+def test_a_bad_export_value_is_one_line_and_exit_2(tmp_path):
+    out = run_module("megen.export", "ckpt=none.ckpt", "format=tflite", cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.strip() == "error: format='tflite' is not valid; valid: onnx"
