@@ -13,11 +13,13 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from megen.config.schema import register  # noqa: E402
 from megen.data.preparation import prepare_synthetic  # noqa: E402
 from megen.data.synthetic import SyntheticSpec, make_identities  # noqa: E402
 
 if _WORKERS > 1:
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+register()     # the commands' options schemas, for the tests that compose a command's config themselves
 
 
 def pytest_collection_modifyitems(config, items):

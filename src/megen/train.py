@@ -14,9 +14,12 @@ from hydra.utils import instantiate as hydra_instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from megen.config.check import ConfigError, validate_train
+from megen.config.schema import register
 from megen.runtime.checkpoints import resolve_ckpt_path
 from megen.runtime.cli import user_errors
 from megen.runtime.io import atomic_write_text
+
+register()     # conf/train.yaml's options and its --help resolver, before Hydra composes
 
 
 def instantiate(node, **kwargs):

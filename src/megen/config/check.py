@@ -217,6 +217,7 @@ def check_trainer(c: Checker) -> None:
 
 def validate_train(cfg) -> None:
     """Everything ``python -m megen.train`` reads; raises ConfigError listing every problem."""
+    from megen.config.schema import TrainOptions
     from megen.face.prior import PriorSetting
     from megen.models.full import FAMILIES
     from megen.models.motion_networks import BACKGROUND_MODES, REGION_SHAPES
@@ -250,20 +251,9 @@ def validate_train(cfg) -> None:
                   f"has no VGG-19 ImageNet weights: none at {path}; copy torchvision's {VGG19_FILE} there (or set "
                   f"loss.perceptual.weights_path=<file>), or allow the random-feature fallback with "
                   f"loss.perceptual.allow_random=true")
-    train = _example("train.yaml")
-    for section in ("data", "optim"):
-        c.like(section, train[section])
-    c.choice("data.pairs", PAIR_MODES)
-    c.choice("data.val_pairs", PAIR_MODES, optional=True)
-    c.number("data.batch_size", whole=True, positive=True)
-    c.number("data.num_workers", whole=True, low=0)
-    c.number("data.repeats", whole=True, positive=True)
-    c.number("data.flip_prob", low=0, high=1)
-    for key in ("lr_motion", "lr_generator", "lr_discriminator", "gamma"):
-        c.number(f"optim.{key}", positive=True, optional=True)
+    check_options(c, TrainOptions)
     check_trainer(c)
     check_dataset(c, cache_dir=c.get("paths.cache_dir", None), data_dir=c.get("paths.data_dir", None))
-    c.choice("real.render", RENDERS, optional=True)
     pairs = c.get("real.pairs", None)
     if pairs not in (None, _MISSING) and not Path(str(pairs)).is_file():
         c.add("real.pairs", pairs, "is not a file (a CSV with the columns driving,target[,compare])")

@@ -43,8 +43,10 @@ def compose_config(name: str, *overrides):
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
+    from megen.config.schema import register
     from megen.runtime.paths import conf_dir
 
+    register()     # the commands' options schemas, which conf/<command>.yaml list first
     try:
         with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
             return compose(name, overrides=list(overrides))

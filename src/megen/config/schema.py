@@ -14,7 +14,16 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
-from megen.config.choices import Backend, Choice, Device, Family, GeneratePrecision, GenerationMethod, Render
+from megen.config.choices import (
+    Backend,
+    Choice,
+    Device,
+    Family,
+    GeneratePrecision,
+    GenerationMethod,
+    PairMode,
+    Render,
+)
 from megen.data.megc_kit import PROTOCOLS
 
 
@@ -28,9 +37,14 @@ def option(default: Any, doc: str, *, kind: str = "str", choices: type[Choice] |
     ``key``: the key ``--help`` names (a group's one setting). A default of None makes the option optional."""
     meta = {"doc": doc, "kind": kind, "choices": choices, "low": low, "high": high, "positive": positive,
             "also": also, "show": show, "key": key}
-    if default is list:
-        return field(default_factory=list, metadata=meta)
+    if default is list or callable(default):
+        return field(default_factory=default, metadata=meta)
     return field(default=default, metadata=meta)
+
+
+def wiring(value: Any) -> Any:
+    """A value that connects the config's parts (an interpolation, a ``_target_``): not an option, not in ``--help``."""
+    return option(value, "", kind="wiring")
 
 
 def section(schema, doc: str) -> Any:
@@ -165,8 +179,81 @@ class AugmentOptions:
     paths: Any = group("paths.cache_dir", "where prepared sets are cached (default data/cache)")
 
 
+@dataclass
+class TrainRealOptions:
+    """``real.*`` of ``python -m megen.train``: the best checkpoint scored on real pairs at the end."""
+    pairs: Any = option(None, "a CSV of real pairs (driving,target[,compare]): the best checkpoint is scored on "
+                              "them at the end (real_pairs.json)")
+    render: Any = option("native", "how they are rendered", choices=Render)
+
+
+@dataclass
+class DataOptions:
+    """``data.*``: the data module's settings (megen.data.datamodule.MicroExpressionDataModule)."""
+    _target_: Any = wiring("megen.data.datamodule.MicroExpressionDataModule")
+    dataset: Any = wiring("${dataset}")
+    cache_dir: Any = wiring("${paths.cache_dir}")
+    data_dir: Any = wiring("${paths.data_dir}")
+    prior: Any = wiring("${prior}")
+    # the prior map is read at the key-point detector's resolution
+    scale_factor: Any = wiring("${model.motion.scale_factor}")
+    split: Any = wiring("${dataset.split}")
+    exclude: Any = wiring("${oc.select:dataset.exclude,[]}")
+    weights: Any = wiring("${oc.select:dataset.weights,null}")
+    progress: Any = option(True, "a bar (or log lines) while the data is prepared", kind="bool")
+    batch_size: Any = option(8, "pairs per training batch", kind="whole", positive=True)
+    num_workers: Any = option(0, "data loader worker processes", kind="whole", low=0)
+    repeats: Any = option(8, "pairs drawn per training clip per epoch", kind="whole", positive=True)
+    flip_prob: Any = option(0.5, "probability of mirroring a training pair", kind="number", low=0, high=1)
+    pairs: Any = option("onset", "training pairs: the clip's onset as source (as animation uses it), random "
+                                 "frames (FOMM) or onset -> apex", choices=PairMode)
+    val_pairs: Any = option("apex", "validation and test pairs", choices=PairMode)
+
+
+@dataclass
+class OptimOptions:
+    """``optim.*``: Adam for each network, the rate cut by ``gamma`` at each of ``milestones``."""
+    lr_motion: Any = option(2.0e-4, "the key-point / region network's learning rate", kind="number", positive=True)
+    lr_generator: Any = option(5.0e-4, "the dense motion network's and the generator's", kind="number",
+                               positive=True)
+    lr_discriminator: Any = option(2.0e-4, "the discriminator's", kind="number", positive=True)
+    betas: Any = option(lambda: [0.5, 0.999], "Adam's betas", kind="list", show="[0.5,0.999]")
+    milestones: Any = option(lambda: [6], "epochs at which the rates are cut (the 8-epoch CPU default ends at a "
+                                          "tenth; public recipes: [60, 90])", kind="list", show="[6]")
+    gamma: Any = option(0.1, "the factor of each cut", kind="number", positive=True)
+    weight_decay: Any = option(0.0, "Adam's weight decay", kind="number", low=0)
+    clip_grad_inf: Any = option(None, "cap each motion network's largest gradient entry at this (TPSMM's "
+                                      "clip_grad_norm_ with norm_type=inf)", kind="number", positive=True)
+
+
+@dataclass
+class TrainOptions:
+    """``python -m megen.train``: train, validate each epoch, score the test split (and real pairs) at the end."""
+    seed: Any = option(0, "seeds torch, numpy and the data order", kind="whole")
+    ckpt_path: Any = option(None, "resume from a checkpoint file, or `last` for the newest last.ckpt under "
+                                  "outputs/train")
+    run_dir: Any = option("${hydra:runtime.output_dir}", "the run folder (checkpoints, metrics.json, the log)",
+                          show="<paths.output_root>/train/<time>")
+    evaluate_at_end: Any = option(True, "score the best checkpoint on the test split at the end (metrics.json)",
+                                  kind="bool")
+    real: Any = section(TrainRealOptions, "real pairs")
+    data: Any = section(DataOptions, "the data module")
+    optim: Any = section(OptimOptions, "the optimisers")
+    system: Any = wiring(None)       # the LightningModule's arguments (conf/train.yaml)
+    study: Any = wiring(None)        # a study's extra rows (conf/experiment/<study>.yaml; megen.studies.rows)
+    paths: Any = group("paths.output_root", "where run folders go (default outputs; paths.data_dir=, MEGEN_DATA_DIR)")
+    dataset: Any = group("dataset", "the training data (conf/dataset/)", show="synthetic")
+    model: Any = group("model", "the motion model (conf/model/)", show="flow")
+    prior: Any = group("prior", "the facial prior (conf/prior/)", show="paper")
+    loss: Any = group("loss", "loss weights and settings (conf/loss/)", show="default")
+    trainer: Any = group("trainer", "Lightning's Trainer (conf/trainer/: cpu, gpu, ddp)", show="cpu")
+    logger: Any = group("logger", "conf/logger/", show="csv")
+    callbacks: Any = group("callbacks", "checkpointing and the per-epoch line (conf/callbacks/)", show="default")
+    experiment: Any = group("experiment", "a whole configuration applied last (conf/experiment/)")
+
+
 #: command -> its options' schema (the ConfigStore entry is ``<command>_options``)
-SCHEMAS = {"generate": GenerateOptions, "evaluate": EvaluateOptions, "export": ExportOptions,
+SCHEMAS = {"train": TrainOptions, "generate": GenerateOptions, "evaluate": EvaluateOptions, "export": ExportOptions,
            "augment": AugmentOptions}
 
 
@@ -185,6 +272,8 @@ def options_help(schema, width: int = 22, prefix: str = "") -> str:
     for f in fields(schema):
         if f.metadata["kind"] == "section":
             lines.append(options_help(f.default_factory, width, f"{prefix}{f.name}."))
+            continue
+        if f.metadata["kind"] == "wiring":
             continue
         doc = f.metadata["doc"]
         if f.metadata.get("choices") is not None:
