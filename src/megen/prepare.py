@@ -7,8 +7,11 @@ import hydra
 from omegaconf import DictConfig
 
 from megen.config.check import validate_dataset_command
+from megen.config.schema import register
 from megen.data.preparation import prepare_dataset, source_configs
 from megen.runtime.cli import user_errors
+
+register()     # conf/prepare.yaml's options and its --help resolver, before Hydra composes
 
 
 def describe(folder, summary: dict, seconds: float) -> str:

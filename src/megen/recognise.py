@@ -7,23 +7,23 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from megen.config.check import validate_dataset_command
+from megen.config.schema import RecogniseOptions, register
 from megen.data.cache import CacheError
 from megen.data.preparation import prepare_sources
-from megen.recognition.classes import CLASS_MODES
 from megen.recognition.flow import FlowSettings
 from megen.recognition.loso import LosoResult, TrainSettings, run_loso
 from megen.recognition.summary import format_summary, write_results
 from megen.runtime.cli import user_errors
 from megen.runtime.io import atomic_write_text
 
+register()     # conf/recognise.yaml's options and its --help resolver, before Hydra composes
+
 
 def run(cfg: DictConfig) -> LosoResult:
     """Prepare the dataset (each source of a mix), run LOSO, write the output folder, print the summary."""
     plain = lambda node: OmegaConf.to_container(node, resolve=True) if node is not None else None  # noqa: E731
     # every setting is checked before preparation, which can take minutes on real data
-    validate_dataset_command(cfg)
-    if str(cfg.classes) not in CLASS_MODES:
-        raise ValueError(f"classes={cfg.classes!r} is not a class mode; valid: {', '.join(CLASS_MODES)}")
+    validate_dataset_command(cfg, RecogniseOptions)
     features = FlowSettings.from_config(plain(cfg.features))
     train = TrainSettings.from_config(plain(cfg.train), trainer=plain(cfg.trainer))
     extra = [Path(str(p)).expanduser() for p in (cfg.get("extra") or [])]

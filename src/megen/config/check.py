@@ -367,9 +367,11 @@ def validate_bench(cfg) -> None:
     c.raise_if_any()
 
 
-def validate_dataset_command(cfg) -> None:
-    """``python -m megen.prepare`` and ``megen.recognise``: the dataset group and ``progress``."""
+def validate_dataset_command(cfg, schema=None) -> None:
+    """``python -m megen.prepare`` and ``megen.recognise``: their options (``schema``), the dataset group."""
+    from megen.config.schema import PrepareOptions
+
     c = Checker(cfg)
-    c.boolean("progress")
+    check_options(c, schema or PrepareOptions)
     check_dataset(c, cache_dir=c.get("paths.cache_dir", None), data_dir=c.get("paths.data_dir", None))
     c.raise_if_any()

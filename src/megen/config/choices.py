@@ -109,3 +109,9 @@ class Backend(Choice):
     """generate ``backend``: torch, or the per-frame graph exported to ONNX in ONNX Runtime (FOMM on the CPU)."""
     TORCH = "torch"
     ONNXRUNTIME = "onnxruntime"
+
+
+class ClassMode(Choice):
+    """recognise ``classes``: MEGC 2019's three composite classes, or each dataset's own emotion labels."""
+    COMPOSITE = "composite"
+    EMOTIONS = "emotions"

@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 from megen.config.choices import (
     Backend,
     Choice,
+    ClassMode,
     Device,
     Family,
     GeneratePrecision,
@@ -252,9 +253,49 @@ class TrainOptions:
     experiment: Any = group("experiment", "a whole configuration applied last (conf/experiment/)")
 
 
+@dataclass
+class RecogniseOptions:
+    """``python -m megen.recognise``: LOSO recognition on prepared clips, beside the baselines."""
+    seed: Any = option(0, "seeds the folds' training and the random baseline", kind="whole")
+    classes: Any = option("composite", "composite is MEGC 2019's negative / positive / surprise, emotions each "
+                                       "dataset's own labels", choices=ClassMode)
+    exclude_emotions: Any = option(list, "labels left out in either mode, e.g. [others, other] with "
+                                         "classes=emotions", kind="list", show="[]")
+    exclude_clips: Any = option(list, "clip ids left out; dataset.exclude is ignored (the MEGC protocol scores "
+                                      "every clip)", kind="list", show="[]")
+    extra: Any = option(list, "prepared folders added to every fold's training set only (e.g. megen.augment "
+                              "output)", kind="list", show="[]")
+    apex_jitter: Any = option(list, "temporal jitter, e.g. [-1, 1]: training copies of the real clips with the "
+                                    "apex moved by k frames", kind="list", show="[]")
+    random_draws: Any = option(100, "draws of the uniform random baseline", kind="whole", positive=True)
+    progress: Any = option(True, "a bar in a terminal, a log line every 10 s otherwise", kind="bool")
+    run_dir: Any = option("${hydra:runtime.output_dir}", "the run folder (results.json, config.yaml)",
+                          show="<paths.output_root>/recognise/<time>")
+    features: Any = option(None, "OpenCV Farnebäck onset -> apex: size, pyr_scale, levels, winsize, iterations, "
+                                 "poly_n, poly_sigma (megen.recognition.flow.FlowSettings)", kind="any",
+                           key="features.<key>", show="...")
+    train: Any = option(None, "the shallow CNN per fold: epochs, batch_size, lr, weight_decay, class_weights "
+                              "(balanced | none), channels, dropout, flip_prob, rotate_deg "
+                              "(megen.recognition.loso.TrainSettings)", kind="any", key="train.<key>", show="...")
+    trainer: Any = option(None, "passed to pl.Trainer for every fold (accelerator, devices, precision, "
+                                "deterministic)", kind="any", key="trainer.<key>", show="...")
+    dataset: Any = group("dataset", "the clips recognised (conf/dataset/)", show="synthetic")
+    paths: Any = group("paths.output_root", "where run folders go (default outputs; paths.cache_dir=)")
+
+
+@dataclass
+class PrepareOptions:
+    """``python -m megen.prepare``: a dataset into the prepared-clip cache."""
+    progress: Any = option(True, "a bar in a terminal, a log line every 10 s otherwise", kind="bool")
+    dataset: Any = group("dataset", "the dataset prepared (conf/dataset/: synthetic, casme2, samm, smic, mix)",
+                         show="synthetic")
+    paths: Any = group("paths.cache_dir", "where prepared sets are cached (default data/cache; paths.data_dir=, "
+                                          "MEGEN_DATA_DIR)")
+
+
 #: command -> its options' schema (the ConfigStore entry is ``<command>_options``)
 SCHEMAS = {"train": TrainOptions, "generate": GenerateOptions, "evaluate": EvaluateOptions, "export": ExportOptions,
-           "augment": AugmentOptions}
+           "augment": AugmentOptions, "recognise": RecogniseOptions, "prepare": PrepareOptions}
 
 
 def _shown(f) -> str:

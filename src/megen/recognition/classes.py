@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from megen.config.choices import ClassMode
+
 COMPOSITE_CLASSES: tuple[str, ...] = ("negative", "positive", "surprise")
-CLASS_MODES = ("composite", "emotions")
+CLASS_MODES = ClassMode.values()
 
 #: (dataset, emotion as the reader writes it (lower case), composite class or None = left out).
 #: The synthetic set uses CASME II's emotion names and mapping.
