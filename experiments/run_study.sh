@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run a study's rows x seeds as separate training runs, LANES at a time (one BLAS/OpenMP thread each),
-# each into experiments/<study>/runs/<row>/seed<k>; finished runs (a metrics.json) are skipped, so it resumes.
+# each into experiments/<study>/runs/<row>/seed<k>; finished runs (a metrics.json, and a real_pairs.json where
+# real.pairs= is set) are skipped, so it resumes.
 # The rows are read from conf/experiment/<study>.yaml (its sweeper grid, then its study.rows), the same grid
 # that python -m megen.train -m experiment=<study> sweeps: python -m megen.studies.rows <study> lists them.
 # Usage: experiments/run_study.sh <study> "<seeds>" "<overrides shared by every row>"
@@ -20,7 +21,10 @@ for seed in $seeds; do
     read -r name overrides <<< "$line"
     dir=$study/runs/$name/seed$seed
     mkdir -p "$(dirname "$dir")"
-    [ -f "$dir/metrics.json" ] && continue
+    # a run scored on real pairs writes metrics.json first, then real_pairs.json: done when the last is there
+    done_file=metrics.json
+    [[ " $overrides $shared " == *" real.pairs="* ]] && done_file=real_pairs.json
+    [ -f "$dir/$done_file" ] && continue
     # shellcheck disable=SC2086
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $PY -m megen.train $overrides $shared seed=$seed \
       callbacks.progress=null hydra.run.dir="$dir" run_dir="$dir" > "$dir.log" 2>&1 &

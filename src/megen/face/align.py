@@ -1,7 +1,8 @@
 """Similarity alignment of faces: to one canonical face by the eye centres, and from one face to another.
 
 Pure numpy / OpenCV on (x, y) pixel coordinates. A similarity is a (2, 3) matrix ``M`` mapping
-``p -> M[:, :2] @ p + M[:, 2]`` (OpenCV's ``warpAffine`` convention).
+``p -> M[:, :2] @ p + M[:, 2]`` (OpenCV's ``warpAffine`` convention). The warps are OpenCV's, not kornia's
+``warp_affine``: they run on uint8 numpy frames before any tensor exists, with bicubic interpolation.
 """
 from __future__ import annotations
 

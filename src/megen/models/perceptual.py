@@ -90,7 +90,10 @@ class Vgg19(nn.Module):
 
 
 class ImagePyramid(nn.Module):
-    """{scale: (B, C, H*scale, W*scale)} anti-aliased copies of an image."""
+    """{scale: (B, C, H*scale, W*scale)} anti-aliased copies of an image.
+
+    Not kornia's ``build_pyramid``: it halves each level with one fixed 5x5 kernel, where each scale here is
+    blurred once from the full image with a Gaussian sized to that scale (the first-order-model pyramid)."""
 
     def __init__(self, scales, num_channels: int = 3):
         super().__init__()
