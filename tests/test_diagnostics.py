@@ -152,5 +152,9 @@ def test_diagnose_fit_prints_scores_before_and_after_each_stretch(tmp_path, caps
     assert [s["step"] for s in scores] == ["0", "1", "2"]
     assert abs(float(scores[0]["rmte"]) - 1.0) < 0.1           # the untrained default is about a static copy
     assert all(float(s["epe_over_zero_flow"]) > 0 for s in scores)
-    with pytest.raises(SystemExit, match="fit.steps"):
+    with pytest.raises(SystemExit) as stopped:
         diagnose_main(["fit", "fit.stepz=2"])
+    assert stopped.value.code == 2 and capsys.readouterr().err.strip() == "error: Could not override 'fit.stepz'."
+    with pytest.raises(SystemExit):
+        diagnose_main(["fit", "fit.steps=0"])
+    assert capsys.readouterr().err.strip() == "error: fit.steps=0 must be > 0"

@@ -7,11 +7,16 @@ Cases:
     gradients   one training batch of the train config: each loss term's gradient norm on each network,
                 its share of the sum over terms, and the predicted against the true motion
 
-The overrides are the train config's (Hydra syntax); ``fit.<name>=`` set the fit itself.
+The ``fit.*`` settings are ``conf/diagnose.yaml``; every other override is the train config's (Hydra syntax).
+A bad key or value is one line on stderr and exit status 2.
 """
 from __future__ import annotations
 
 import argparse
+
+from megen.config.check import ConfigError, validate_diagnose
+from megen.config.compose import ComposeError, compose_config
+from megen.runtime.cli import user_errors
 
 
 def main(argv=None) -> None:
@@ -21,9 +26,14 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m megen.diagnose", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("case", choices=sorted(cases))
-    parser.add_argument("overrides", nargs="*", help="key=value settings of the train config (and fit.<name>=)")
+    parser.add_argument("overrides", nargs="*", help="fit.<key>=value settings and the train config's overrides")
     args = parser.parse_args(argv)
-    cases[args.case](args.overrides)
+    ours = [item for item in args.overrides if item.lstrip("+~").startswith("fit.")]
+    train = [item for item in args.overrides if item not in ours]
+    with user_errors(ComposeError, ConfigError):     # the train overrides are composed (and checked) by the case
+        cfg = compose_config("diagnose", *ours)
+        validate_diagnose(cfg)
+        cases[args.case](cfg.fit, train)
 
 
 if __name__ == "__main__":

@@ -367,6 +367,14 @@ def validate_bench(cfg) -> None:
     c.raise_if_any()
 
 
+def validate_diagnose(cfg) -> None:
+    """``python -m megen.diagnose``'s ``fit.*`` values."""
+    c = Checker(cfg)
+    for key in ("steps", "report_every", "pairs"):
+        c.number(f"fit.{key}", whole=True, positive=True)
+    c.raise_if_any()
+
+
 def validate_dataset_command(cfg, schema=None) -> None:
     """``python -m megen.prepare`` and ``megen.recognise``: their options (``schema``), the dataset group."""
     from megen.config.schema import PrepareOptions

@@ -1,29 +1,6 @@
-"""Composing the train config outside a Hydra main (benchmarks, diagnostics, tests), and reading
-``<prefix>.<name>=value`` settings beside its overrides."""
+"""Composing a command's config outside a Hydra main (benchmarks, diagnostics, tests): the train config, or
+any ``conf/<name>.yaml`` (bench's and diagnose's settings), with Hydra's own errors as one line."""
 from __future__ import annotations
-
-
-def parse_value(value: str):
-    """A command-line value as YAML reads it (``3`` -> 3, ``true`` -> True, ``[1,2]`` -> a list)."""
-    import yaml
-
-    return yaml.safe_load(value)
-
-
-def split_settings(overrides, prefix: str, defaults: dict) -> tuple[dict, list[str]]:
-    """``<prefix>.<name>=value`` items into a copy of ``defaults`` (values parsed as YAML); the rest are
-    the train config's Hydra overrides. An unknown name exits with the valid ones."""
-    settings, rest = dict(defaults), []
-    for item in overrides:
-        key, value = item.split("=", 1)
-        if not key.startswith(prefix + "."):
-            rest.append(item)
-            continue
-        name = key[len(prefix) + 1:]
-        if name not in settings:
-            raise SystemExit(f"unknown setting {key}; valid: {', '.join(f'{prefix}.{k}' for k in settings)}")
-        settings[name] = parse_value(value)
-    return settings, rest
 
 
 def compose_train(*overrides, run_dir: str = "/tmp/unused"):

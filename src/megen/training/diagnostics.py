@@ -230,7 +230,7 @@ def fit_batch(system, batch: dict, steps: int, seed: int = 0) -> None:
         opt_gen.step()
 
 
-def print_gradients(overrides, say=print) -> None:
+def print_gradients(settings, overrides, say=print) -> None:
     """One training batch of the train config (Hydra ``overrides``): each loss term's gradient norm on each
     network, its share of the sum over terms, and the predicted against the true motion."""
     from hydra.utils import instantiate
@@ -258,17 +258,18 @@ def print_gradients(overrides, say=print) -> None:
         say(f"motion {name}={value:.4g}")
 
 
-def print_fit(overrides, say=print) -> None:
-    """Does a configuration learn at all: the ``fit.pairs=4`` synthetic pairs with the most motion fitted
-    for ``fit.steps=240`` updates (the learning test's setting), rMTE and flow EPE over zero flow's printed
-    before and every ``fit.report_every=120``; the other ``overrides`` are the train config's."""
+def print_fit(settings, overrides, say=print) -> None:
+    """Does a configuration learn at all: the ``settings.pairs`` synthetic pairs with the most motion fitted
+    for ``settings.steps`` updates (``conf/diagnose.yaml``'s ``fit``: 4 and 240, the learning test's setting),
+    rMTE and flow EPE over zero flow's printed before and every ``settings.report_every``; ``overrides`` are
+    the train config's."""
     import torch
     from hydra.utils import instantiate
 
-    from megen.config.compose import compose_train, split_settings
+    from megen.config.compose import compose_train
 
-    fit, rest = split_settings(overrides, "fit", {"steps": 240, "report_every": 120, "pairs": 4})
-    fit = {k: int(v) for k, v in fit.items()}
+    fit = {k: int(settings[k]) for k in ("steps", "report_every", "pairs")}
+    rest = list(overrides)
     with tempfile.TemporaryDirectory() as tmp:
         cfg = compose_train(*FIXED_BATCH_SETTING, "loss.perceptual.allow_random=true", f"paths.data_dir={tmp}",
                             *rest)
