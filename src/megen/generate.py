@@ -61,13 +61,10 @@ def run(cfg: DictConfig) -> list[Path]:
     # the slow imports (torch, the models, dlib) only once the cheap checks have passed
     import torch
 
-    from megen.animation import Animator, GenerationError, default_batch_size
+    from megen.animation import Animator, default_batch_size
     from megen.animation.megc import load_kit, run_protocol
     from megen.animation.pair import generate_pair, load_pair_inputs
-    from megen.models.full import FAMILIES
 
-    if cfg.get("family") and cfg.family not in FAMILIES:
-        raise GenerationError(f"family={cfg.family!r} is not valid; valid: {', '.join(FAMILIES)}")
     # crop= is the shorthand; crop_target= / crop_driving= override it for one side
     crop = tuple(cfg.crop if cfg.get(k) is None else cfg.get(k) for k in ("crop_target", "crop_driving"))
     if cfg.get("protocol"):
