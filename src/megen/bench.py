@@ -41,7 +41,7 @@ from megen.benchmarks.generation import generation_fps
 from megen.benchmarks.preparation import raw_tree_preparation, synthetic_preparation
 from megen.benchmarks.training import training_step_times
 from megen.config.check import ConfigError, validate_bench
-from megen.config.compose import ComposeError, compose_config
+from megen.config.compose import ComposeError, compose_settings
 from megen.runtime.cli import user_errors
 
 
@@ -58,12 +58,10 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m megen.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("case", choices=sorted(CASES))
-    parser.add_argument("overrides", nargs="*", help="Hydra overrides of conf/bench.yaml (the train config and bench.*)")
+    parser.add_argument("overrides", nargs="*", help="bench.<key>=value settings and the train config's overrides")
     args = parser.parse_args(argv)
-    ours = [item for item in args.overrides if item.lstrip("+~").startswith("bench.")]
-    train = [item for item in args.overrides if item not in ours]
     with user_errors(ComposeError, ConfigError):     # train overrides are composed (and checked) by each case
-        cfg = compose_config("bench", *ours)
+        cfg, train = compose_settings("bench", "bench", args.overrides)
         validate_bench(cfg)
         CASES[args.case](cfg.bench, train)
 

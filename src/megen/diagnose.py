@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 
 from megen.config.check import ConfigError, validate_diagnose
-from megen.config.compose import ComposeError, compose_config
+from megen.config.compose import ComposeError, compose_settings
 from megen.runtime.cli import user_errors
 
 
@@ -28,10 +28,8 @@ def main(argv=None) -> None:
     parser.add_argument("case", choices=sorted(cases))
     parser.add_argument("overrides", nargs="*", help="fit.<key>=value settings and the train config's overrides")
     args = parser.parse_args(argv)
-    ours = [item for item in args.overrides if item.lstrip("+~").startswith("fit.")]
-    train = [item for item in args.overrides if item not in ours]
     with user_errors(ComposeError, ConfigError):     # the train overrides are composed (and checked) by the case
-        cfg = compose_config("diagnose", *ours)
+        cfg, train = compose_settings("diagnose", "fit", args.overrides)
         validate_diagnose(cfg)
         cases[args.case](cfg.fit, train)
 

@@ -3,12 +3,13 @@
 A misspelt value (``prior.kernel=gausian``, ``prior.sigma=abc``) should cost a second and one
 line naming the key, the value and what is valid, not a 30-line traceback from inside training.
 
-Two kinds of check:
-- the config files are the schema for types: a value must have the type its key has in the
-  chosen group option's file (``conf/model/<family>.yaml``, ``conf/dataset/<name>.yaml``, ...),
-  so ``model.motion.num_blocks=four`` fails as "must be a whole number";
-- values with a fixed set of choices are checked against the constants of the code that uses
-  them (``FAMILIES``, ``PAIR_MODES``, ``PriorSetting``, ...), so the valid list cannot drift.
+Three kinds of check:
+- a command's own options against their declaration in ``megen.config.schema`` (kind, valid values
+  from ``megen.config.choices``, bounds): ``check_options``;
+- the group files are the schema for types: a value must have the type its key has in the chosen
+  group option's file (``conf/model/<family>.yaml``, ``conf/dataset/<name>.yaml``, ...), so
+  ``model.motion.num_blocks=four`` fails as "must be a whole number"; the prior through ``PriorSetting``;
+- cross-field and file rules, as code (``playback_fps <= 50``, ``cuda:N``, checkpoints, dataset roots).
 
 Every problem found is reported at once, separated by "; ". Heavy modules are imported inside
 the checks that need them: generation validates before torch is imported.
@@ -26,13 +27,11 @@ from megen.config.choices import (
     GeneratePrecision,
     NonfinitePolicy,
     PairMode,
-    Render,
 )
 from megen.runtime.paths import conf_dir
 
 _MISSING = object()
 NONFINITE_POLICIES = NonfinitePolicy.values()
-RENDERS = Render.values()
 DEVICES = Device.values()
 PAIR_MODES = PairMode.values()
 # Copies of what Lightning accepts: importing them would import Lightning, several seconds before a
@@ -269,8 +268,6 @@ def validate_train(cfg) -> None:
 def check_options(c: Checker, schema, prefix: str = "", skip: tuple[str, ...] = ()) -> None:
     """Each field of a command's options schema (``megen.config.schema``) against its declared kind, valid
     values and bounds; an option whose default is None may be left unset."""
-    from dataclasses import fields
-
     from megen.config.schema import choice_values
 
     for f in fields(schema):

@@ -29,3 +29,11 @@ def compose_config(name: str, *overrides):
             return compose(name, overrides=list(overrides))
     except (HydraException, OmegaConfBaseException) as err:
         raise ComposeError(str(err).strip().splitlines()[0]) from None
+
+
+def compose_settings(name: str, node: str, overrides) -> tuple:
+    """A command's own settings beside the train config's overrides: the ``<node>.*`` items of ``overrides``
+    composed into ``conf/<name>.yaml`` (``ComposeError`` if Hydra cannot), and the other items, left for
+    the train config. Returns ``(composed config, train overrides)``."""
+    ours = [item for item in overrides if item.lstrip("+~").startswith(f"{node}.")]
+    return compose_config(name, *ours), [item for item in overrides if item not in ours]
