@@ -293,7 +293,7 @@ def test_videos_carry_the_true_capture_rate_and_play_slowly_with_equal_durations
     assert timing == {"frames": 6, "capture_fps": 200.0, "capture_fps_source": "driving clip",
                       "capture_duration_s": 0.03, "playback_fps": 25.0, "playback_duration_s": 0.24,
                       "slow_motion": 8.0, "frame_size": side, "video_size": side, "color": "rgb",
-                      "render": "native"}
+                      "render": "native", "mp4_padding_px": [side % 2, side % 2]}
     assert f"colour frames at {side} px, the target's own size (render=native)" in out.stdout
     assert "  6 frames captured at 200 fps (0.03 s), played at 25 fps (0.24 s, 8x slow motion)" in out.stdout
     decoded, mp4_fps = read_video(folder / f"{folder.name}.mp4")

@@ -108,6 +108,10 @@ def _print_summary(folder: Path) -> None:
     else:
         print(f"wrote {folder}: {colour} frames at {timing['frame_size']} px, the target's own size "
               f"(render={timing['render']})")
+    bottom, right = timing.get("mp4_padding_px", (0, 0))
+    if bottom or right:
+        print(f"  the MP4 repeats its last {'row' if bottom else ''}{' and ' if bottom and right else ''}"
+              f"{'column' if right else ''} (H.264 needs even sides); the PNG frames and the GIF keep the exact size")
     print(f"  {timing['frames']} frames captured at {timing['capture_fps']:g} fps "
           f"({timing['capture_duration_s']:g} s), played at {timing['playback_fps']:g} fps "
           f"({timing['playback_duration_s']:g} s, {timing['slow_motion']:g}x slow motion)")

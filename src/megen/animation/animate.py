@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from megen.animation.native import RENDERS, render_native
+from megen.animation.native import DRIVING_NATIVE, RENDERS, render_native
 from megen.animation.precision import with_precision
 from megen.face.prior import PriorSetting
 from megen.models.full import MotionTransferModel
@@ -26,6 +26,9 @@ class FaceInput:
     face_found: bool = True
     native: torch.Tensor | None = None      # (T, 1 | 3, N, N) the same crop at its own size and colour
     native_landmarks: np.ndarray | None = None   # (68, 2) pixels of the native crop
+    # the clip's motion already measured where it is visible (a synthetic set's fine-render guides):
+    # megen.face.flow.DriverFlow, used instead of measuring the (coarser) frames again
+    measured: object | None = None
 
     @classmethod
     def build(cls, frames: np.ndarray, keypoints: np.ndarray, prior: PriorSetting, landmarks=None, face_found=True):
@@ -124,17 +127,27 @@ def flow_guides(target: FaceInput, driving: FaceInput, start: int = 0, native: b
     """The driving clip's backward optical flow to frame ``start``, measured on its native crop and
     mapped into the target's crop by the onset landmarks: (T, N, N, 2) in pixels of the target's
     native crop (``native``) or of its model-size crop."""
-    from megen.face.flow import measured_guides
+    from megen.face.flow import measured_guides, target_fields
     from megen.runtime.video import to_uint8
 
-    if driving.native is None or driving.native_landmarks is None or target.landmarks is None:
-        raise ValueError("the flow-guided family needs faces in both inputs and the driving clip's native crop")
-    frames = to_uint8(driving.native)
-    frames = frames[..., 0] if driving.native.shape[1] == 1 else frames
+    if target.landmarks is None or (native and target.native_landmarks is None):
+        raise ValueError("the flow-guided family maps the driver's motion by landmarks: the target has no face "
+                         "(crop=false without a detectable face)")
     if native:
         size, landmarks = target.native.shape[-1], target.native_landmarks
     else:
         size, landmarks = target.frames.shape[-1], target.landmarks
+    if driving.measured is not None:
+        if driving.measured.reference != start:
+            raise ValueError(f"the driving clip's stored guides are measured to frame {driving.measured.reference}, "
+                             f"not to frame {start}: animate from its onset")
+        return torch.from_numpy(target_fields(driving.measured, landmarks, (size, size)))
+    if driving.native is None or driving.native_landmarks is None or driving.native.shape[-1] < DRIVING_NATIVE[0]:
+        raise ValueError(f"the flow-guided family measures the driver's motion on its face crop at >= "
+                         f"{DRIVING_NATIVE[0]} px: this driving clip has no face, or only a smaller crop (a prepared "
+                         f"clip needs dataset.frame_size={DRIVING_NATIVE[0]}, or a synthetic set dataset.guides=true)")
+    frames = to_uint8(driving.native)
+    frames = frames[..., 0] if driving.native.shape[1] == 1 else frames
     return torch.from_numpy(measured_guides(list(frames), driving.native_landmarks, landmarks, (size, size),
                                             reference=start))
 
@@ -217,6 +230,7 @@ def best_frame(target_landmarks: np.ndarray, driving_landmarks: list) -> int:
 
 def _frames_of(driving: FaceInput, index) -> FaceInput:
     native = None if driving.native is None else driving.native[index]
+    # stored guides (``measured``) are to the onset, not to the best frame: they do not carry over
     return FaceInput(driving.frames[index], driving.prior, driving.keypoints, driving.landmarks, driving.face_found,
                      native, driving.native_landmarks)
 

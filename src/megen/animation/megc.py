@@ -74,6 +74,8 @@ def _peak(frames: torch.Tensor) -> int:
     return int((frames - frames[:1]).abs().flatten(1).mean(1).argmax())
 
 
+#: px of the challenge videos: the MEGC 2021 / 2022 entries published 256 x 256
+MEGC_SIZE = 256
 OVERVIEW_CELL = 128   # px of each overview cell when templates render at their own sizes
 
 
@@ -93,22 +95,28 @@ def run_protocol(gen: Animator, protocol: str, megc_root, out_dir, kit: KitInput
                  out_size: int | None = None, render: str = "decoder") -> list[Path]:
     """Write the 18 (2021) or 36 (2022) ``<driving>-<template>`` videos and one labelled overview sheet.
 
+    Output is ``MEGC_SIZE`` px (the size the challenge entries published) unless ``out_size`` says
+    otherwise: the face crop of every template (the kits' are 128 px) is enlarged to it before warping
+    (``render=native``), or the video is (``render=decoder``), the same way for every entry.
+
     ``kit`` from ``load_kit`` skips checking the kit again. Each template is cropped once and
     each driving clip read once.
     """
     kit = kit or load_kit(protocol, megc_root, crop)
     out_dir = Path(out_dir)
+    out_size = int(out_size or MEGC_SIZE)
     folders, rows, labels = [], [], []
     with Progress(progress) as bar:
         task = bar.add_task(f"{protocol} pairs", total=len(kit.clips) * len(kit.templates), unit="pairs")
         targets = [t.stem for t in kit.templates]
         for clip, (folder, onset_landmarks) in kit.clips.items():
-            frames, clip_fps, _, _ = load_driving(str(folder), cache_dir)
+            loaded = load_driving(str(folder), cache_dir)
+            frames, clip_fps = loaded.frames, loaded.fps
             # the kit's clips are frame folders: their rate is their dataset's (CASME II / SAMM 200, SMIC-HS 100)
             rate, source = capture_rate(fps, clip_fps, MEGC_CLIPS.get(clip, ("", ""))[0])
             cells = []
             for template, (image, landmarks) in kit.templates.items():
-                inputs = PairInputs(template, image, landmarks, frames, clip_fps, clip, onset_landmarks, False)
+                inputs = PairInputs(template, image, landmarks, frames, clip_fps, clip, onset_landmarks)
                 target, driving = face_inputs(gen, inputs, crop, render, out_size)
                 result = render_pair(gen, target, driving, out_dir, f"{clip}-{template.stem}",
                                      rate, relative=relative,
@@ -130,6 +138,9 @@ def run_protocol(gen: Animator, protocol: str, megc_root, out_dir, kit: KitInput
                           title=f"{protocol}: rows = driving clip, columns = template "
                                 f"(onset frame | frame of peak motion | |peak - onset| x10)")
     write_png(out_dir / f"{protocol}-overview.png", sheet)
-    print(f"wrote {len(folders)} videos and {out_dir / f'{protocol}-overview.png'} (videos play at "
-          f"{playback_fps:g} fps; each clip's capture rate is in its timing.json)")
+    how = ("every template's face crop enlarged to it before warping" if render == "native"
+           else "the model's frames enlarged to it in the videos")
+    print(f"wrote {len(folders)} videos at {out_size} px ({how}; out_size= changes it) and "
+          f"{out_dir / f'{protocol}-overview.png'} (videos play at {playback_fps:g} fps; each clip's capture rate "
+          f"is in its timing.json)")
     return folders

@@ -32,9 +32,13 @@ class ExportError(RuntimeError):
 
 
 def check_exportable(model: MotionTransferModel) -> None:
+    why = {"flow": "its guide is optical flow that OpenCV measures per frame, outside any network",
+           "mraa": "its regions need an SVD per frame, which has no ONNX operator",
+           "tps": "its splines need a linear solve per frame, which has no ONNX operator"}
     if model.family != "fomm":
-        raise ExportError(f"ONNX export covers the fomm family; this checkpoint is {model.family!r} "
-                          f"(an SVD or a linear solve per frame has no ONNX operator): use backend=torch")
+        reason = why.get(model.family, "only the fomm family's per-frame graph is covered")
+        raise ExportError(f"ONNX export covers the fomm family; this checkpoint is {model.family!r} ({reason}): "
+                          f"generate with backend=torch (precision=bf16 where the CPU has bf16)")
     if model.background is not None:
         raise ExportError("ONNX export does not cover background motion: use backend=torch")
 

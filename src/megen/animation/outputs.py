@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from megen.runtime.io import atomic_write_text
-from megen.runtime.video import contact_sheet, difference, to_uint8, write_gif, write_png, write_video
+from megen.runtime.video import codec_padding, contact_sheet, difference, to_uint8, write_gif, write_png, write_video
 
 
 def _rgb_uint8(frames) -> np.ndarray:
@@ -45,7 +45,8 @@ def write_outputs(out_dir: Path, name: str, target, driving, generated, fps: flo
     captured at (CASME II 200, SMIC-HS 100); the MP4 and the GIF play at ``playback_fps`` (default
     ``fps``), both lasting frames / playback_fps, so a micro-expression of 1/5 s can be seen.
     ``timing.json`` records both rates and durations, the size, ``color`` (``gray`` | ``rgb``; default: ``gray``
-    where the channels agree) and ``render`` used (and ``extra``).
+    where the channels agree) and ``render`` used (and ``extra``); ``mp4_padding_px`` (bottom, right) is what
+    the MP4 repeats of the last row / column to reach the even sides H.264 needs (the frames and GIF are exact).
 
     Written under a hidden partial name and renamed at the end, so an interrupted run never
     leaves a folder that looks complete.
@@ -63,9 +64,18 @@ def write_outputs(out_dir: Path, name: str, target, driving, generated, fps: flo
     video = frames
     if out_size and int(out_size) != size:
         video = np.stack([cv2.resize(f, (int(out_size), int(out_size)), interpolation=cv2.INTER_CUBIC) for f in frames])
-    write_video(partial / f"{name}.mp4", video, playback_fps)
+    # H.264 needs even sides: the MP4 repeats the last row / column where a side is odd; the PNG
+    # frames and the GIF keep the exact size
+    pad = codec_padding(*video.shape[1:3])
+    # the encoder's log sits in the output folder, outside the partial one (removed on failure), and
+    # joins the pair's folder when the encoder had something to say
+    log = out_dir / f"{name}.ffmpeg.log"
+    write_video(partial / f"{name}.mp4", video, playback_fps, log=log)
+    if log.is_file():
+        log.replace(partial / "ffmpeg.log")
     write_gif(partial / f"{name}.gif", video, playback_fps)
-    timing = {"frame_size": size, "video_size": int(video.shape[1]), "color": "gray" if gray else "rgb",
+    timing = {"frame_size": size, "video_size": int(video.shape[1]), "mp4_padding_px": list(pad),
+              "color": "gray" if gray else "rgb",
               "render": render, "frames": len(frames), "capture_fps": float(fps), "capture_fps_source": fps_source,
               "capture_duration_s": round(len(frames) / fps, 4), "playback_fps": playback_fps,
               "playback_duration_s": round(len(frames) / playback_fps, 4),

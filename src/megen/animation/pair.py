@@ -53,7 +53,7 @@ class PairInputs:
     fps: float | None
     driving_name: str
     driving_landmarks: np.ndarray | None
-    driving_prepared: bool                  # a clip of the prepared cache: already cropped
+    driving_prepared: dict | None = None    # a clip of the prepared cache (already cropped): its arrays
 
 
 def crop_sides(crop: bool | tuple[bool, bool]) -> tuple[bool, bool]:
@@ -62,9 +62,11 @@ def crop_sides(crop: bool | tuple[bool, bool]) -> tuple[bool, bool]:
 
 
 def find_face(image: np.ndarray, source: str) -> np.ndarray:
-    """68 landmarks of the face in ``image``; a GenerationError naming ``source`` when there is none."""
+    """68 landmarks of the (largest) face in ``image``, saying so when there are several; a GenerationError
+    naming ``source`` when there is none."""
     try:
-        return detect_landmarks(to_gray_uint8(image), fallback=True, source=source)
+        return detect_landmarks(to_gray_uint8(image), fallback=True, source=source,
+                                on_several=lambda message: print(f"note: {message}", flush=True))
     except FaceNotFoundError as err:
         raise GenerationError(f"{err}; pass crop=false to use the image as it is") from err
 
@@ -94,11 +96,11 @@ def load_pair_inputs(target_path, driving_spec: str, crop: bool | tuple[bool, bo
     ``crop``: one bool for both sides, or (target, driving)."""
     crop_target, crop_driving = crop_sides(crop)
     target, target_lm = load_target(target_path, crop_target, background)
-    frames, fps, name, drv_lm = load_driving(str(driving_spec), cache_dir)
-    prepared = drv_lm is not None
-    if crop_driving and not prepared:
-        drv_lm = find_face(frames[0], f"{driving_spec} (first frame)")
-    return PairInputs(Path(target_path), target, target_lm, frames, fps, name, drv_lm, prepared)
+    clip = load_driving(str(driving_spec), cache_dir)
+    drv_lm = clip.landmarks
+    if crop_driving and clip.prepared is None:
+        drv_lm = find_face(clip.frames[0], f"{driving_spec} (first frame)")
+    return PairInputs(Path(target_path), target, target_lm, clip.frames, clip.fps, clip.name, drv_lm, clip.prepared)
 
 
 def native_bounds(out_size: int | None) -> tuple[int, int]:
@@ -118,8 +120,17 @@ def face_inputs(gen: Animator, inputs: PairInputs, crop: bool | tuple[bool, bool
     target = gen.face_input([inputs.target], crop=crop_target, source=str(inputs.target_path),
                             landmarks=inputs.target_landmarks,
                             native=native_bounds(out_size) if render == "native" else None)
-    driving = gen.face_input(inputs.frames, crop=crop_driving and not inputs.driving_prepared, source=inputs.driving_name,
+    if inputs.driving_prepared is not None:   # cropped already; its >= 256-px crop or stored guides measure motion
+        return target, gen.prepared_input(inputs.driving_prepared)
+    driving = gen.face_input(inputs.frames, crop=crop_driving, source=inputs.driving_name,
                              landmarks=inputs.driving_landmarks, native=gen.driving_native(render))
+    if crop_driving and driving.face_found:
+        from megen.animation.driving import faceless_warning
+
+        crops = driving.native if driving.native is not None else driving.frames
+        warning = faceless_warning(inputs.driving_name, to_uint8(crops.mean(1))[..., 0])
+        if warning:
+            print(f"warning: {warning}", flush=True)
     return target, driving
 
 

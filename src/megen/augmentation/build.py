@@ -72,7 +72,7 @@ def _manifest_sha1(folder: Path) -> str:
 
 
 def resolve_targets(animator: Animator, targets, sets: list[PreparedSet], holdout: set[str],
-                    crop: bool = True) -> list[Target]:
+                    crop: bool = True, render: str = "native") -> list[Target]:
     """``subjects`` (every subject of the driving data outside ``holdout``), a list of subject
     names, or a folder of face photos; refuses held-out identities (LeakageError)."""
     faces = subject_faces(sets)
@@ -85,10 +85,10 @@ def resolve_targets(animator: Animator, targets, sets: list[PreparedSet], holdou
         if not folder.is_dir():
             raise FileNotFoundError(f"targets={targets}: no such folder; targets is `subjects`, a list of "
                                     f"dataset/subject names, or a folder of face photos")
-        found = photo_targets(animator, folder, crop)
+        found = photo_targets(animator, folder, crop, render)
         check_targets(found, holdout)
         return found
-    chosen = [subject_target(animator, k, *faces[k]) for k in keys]
+    chosen = [subject_target(animator, k, *faces[k], render=render) for k in keys]
     check_targets(chosen, holdout)
     return chosen
 
@@ -138,15 +138,15 @@ def to_gray_frames(generated) -> np.ndarray:
 
 
 def driving_input(animator: Animator, arrays: dict) -> FaceInput:
-    landmarks = np.asarray(arrays["landmarks"], dtype=np.float64)
-    return FaceInput.build(arrays["frames"], keypoint_set(animator.prior.keypoints, landmarks), animator.prior,
-                           landmarks, bool(arrays["face_found"]))
+    """A prepared driving clip as the model's input, with what the flow-guided family measures motion on
+    (its >= 256-px crop, or a synthetic set's stored guides): ``Animator.prepared_input``."""
+    return animator.prepared_input(arrays)
 
 
 def augment(animator: Animator, driving, out, targets="subjects", per_clip: int = 2, holdout=(), seed: int = 0,
             checkpoint: str = "", name: str = "generated", relative: bool = True, adapt_movement_scale: bool = False,
             batch_size: int = 1, crop: bool = True, exclude_clips=(), overwrite: bool = False,
-            progress: bool = True) -> AugmentResult:
+            progress: bool = True, render: str = "native") -> AugmentResult:
     """Animate ``per_clip`` target identities with every driving clip; write a prepared set to ``out``.
 
     Args:
@@ -158,6 +158,9 @@ def augment(animator: Animator, driving, out, targets="subjects", per_clip: int 
             never drive and their faces are never targets; naming one as a target is refused
             (LeakageError), and so is a name that matches no subject.
         exclude_clips: driving clip ids left out.
+        render: ``native`` (the target's crop at the model's frame size warped by the motion, the decoder
+            filling only what the occlusion map hides) or ``decoder`` (the model's output); either way the
+            set's frames are the model's size, gray.
     """
     start = time.perf_counter()
     if int(per_clip) < 1:
@@ -171,11 +174,12 @@ def augment(animator: Animator, driving, out, targets="subjects", per_clip: int 
     for s in sets:
         if len(s):
             size = int(s.load(0)["frames"].shape[-1])
-            if size != animator.frame_size:
+            if size < animator.frame_size:
                 raise ValueError(f"{checkpoint or 'the model'} animates {animator.frame_size}-px frames but driving "
-                                 f"set {s.folder} holds {size}-px ones; set dataset.frame_size={animator.frame_size}")
+                                 f"set {s.folder} holds {size}-px ones; set dataset.frame_size={animator.frame_size} "
+                                 f"or larger")
     held = resolve_subjects(holdout, subject_keys(s.rows[i] for s, i in rows), "holdout")
-    chosen_targets = resolve_targets(animator, targets, sets, held, crop)
+    chosen_targets = resolve_targets(animator, targets, sets, held, crop, render)
     if not chosen_targets:
         raise ValueError(f"targets={targets}: no target identity left outside holdout")
     exclude = {str(c) for c in exclude_clips or ()}
@@ -189,7 +193,7 @@ def augment(animator: Animator, driving, out, targets="subjects", per_clip: int 
                 "driving": [_manifest_sha1(s.folder) for s in sets], "targets": [t.name for t in chosen_targets],
                 "per_clip": int(per_clip), "seed": int(seed), "holdout": sorted(held), "name": name,
                 "relative": bool(relative), "adapt_movement_scale": bool(adapt_movement_scale),
-                "exclude_clips": sorted(exclude), "crop": bool(crop)}
+                "exclude_clips": sorted(exclude), "crop": bool(crop), "render": render}
     key = settings_key(settings)
     _prepare_out(out, key, overwrite)
     # the key goes down before any clip, so a re-run after a crash knows whose clips these are
@@ -215,7 +219,7 @@ def augment(animator: Animator, driving, out, targets="subjects", per_clip: int 
                         drive = driving_input(animator, prepared.load(index))
                     generated = animate(animator.model, target.face, drive, relative=relative,
                                         adapt_movement_scale=adapt_movement_scale, batch_size=batch_size,
-                                        start=int(row["onset"]) if relative else 0)
+                                        start=int(row["onset"]) if relative else 0, render=render)
                     landmarks = target.landmarks
                     write_clip(path, {"frames": to_gray_frames(generated), "landmarks": landmarks,
                                       "keypoints": keypoint_set("paper18", landmarks),

@@ -10,7 +10,6 @@ import numpy as np
 from megen.animation.animate import FaceInput
 from megen.animation.animator import Animator
 from megen.data.cache import PreparedSet
-from megen.face.keypoints import keypoint_set
 
 
 @dataclass(frozen=True)
@@ -49,19 +48,21 @@ def subject_faces(sets: list[PreparedSet]) -> dict[str, tuple[PreparedSet, int]]
     return {k: (p, i) for k, (p, i, _) in found.items()}
 
 
-def subject_target(animator: Animator, key: str, prepared: PreparedSet, index: int) -> Target:
-    """A dataset subject's face: the onset frame of one of its prepared clips, with its stored landmarks."""
+def subject_target(animator: Animator, key: str, prepared: PreparedSet, index: int,
+                   render: str = "native") -> Target:
+    """A dataset subject's face: the onset frame of one of its prepared clips, with its stored landmarks,
+    at the model's frame size (``render="native"``: also as the crop rendered at that size)."""
     row = prepared.rows[index]
-    arrays = prepared.load(index)
     onset = int(row["onset"])
-    landmarks = np.asarray(arrays["landmarks"], dtype=np.float64)
-    face = FaceInput.build(arrays["frames"][onset:onset + 1], keypoint_set(animator.prior.keypoints, landmarks),
-                           animator.prior, landmarks, bool(arrays["face_found"]))
+    face = animator.prepared_input(prepared.load(index), slice(onset, onset + 1))
+    if render == "native":
+        face.native, face.native_landmarks = face.frames[:, :1].clone(), face.landmarks
     return Target(key, safe_name(key.replace("/", "-")), key, str(prepared.clip_path(row)), face)
 
 
-def photo_targets(animator: Animator, folder, crop: bool = True) -> list[Target]:
-    """Every image of ``folder`` (sorted by name), face-detected and cropped like the training data."""
+def photo_targets(animator: Animator, folder, crop: bool = True, render: str = "native") -> list[Target]:
+    """Every image of ``folder`` (sorted by name), face-detected and cropped like the training data (with
+    ``render="native"`` also kept in colour at the model's frame size, where it is rendered)."""
     from megen.animation.animator import GenerationError
     from megen.runtime.video import is_image, read_image
 
@@ -71,7 +72,9 @@ def photo_targets(animator: Animator, folder, crop: bool = True) -> list[Target]
         raise FileNotFoundError(f"targets={folder}: no images (png, jpg, bmp, ...) in that folder")
     targets = []
     for path in paths:
-        face = animator.face_input([read_image(path)], crop=crop, source=str(path))
+        size = animator.frame_size
+        face = animator.face_input([read_image(path)], crop=crop, source=str(path),
+                                   native=(size, size) if render == "native" else None)
         if face.landmarks is None:
             raise GenerationError(f"no face found in target photo {path}; generated clips need the target's "
                                   f"landmarks (use another photo)")

@@ -171,6 +171,9 @@ class AugmentOptions:
     adapt_movement_scale: Any = option(False, "scale the motion by the ratio of target and driving face sizes",
                                        kind="bool")
     crop: Any = option(True, "photo targets: detect and crop the face like the training data", kind="bool")
+    render: Any = option("native", "native: the target's crop warped by the motion, the decoder filling what the "
+                                   "occlusion hides | decoder: the model's output (both at its frame size)",
+                         choices=Render)
     batch_size: Any = option("auto", "frames per forward pass: auto = 1 on CPU, 8 on GPU", kind="whole",
                              positive=True, also=("auto",))
     device: Any = option("auto", "cuda:N picks one GPU", choices=Device)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from megen.animation import Animator, FaceInput, animate
-from megen.animation.native import render_native
+from megen.animation.native import DRIVING_NATIVE, render_native
 from megen.data.cache import PreparedSet
 from megen.data.ground_truth import true_flow
 from megen.data.priors import clip_keypoints
@@ -113,6 +113,10 @@ def reconstruction(gen: Animator, prepared: PreparedSet, indices, face_metrics=T
         guides = None
         if gen.family == "flow" and "guide_flow" in arrays and int(prepared.rows[i]["onset"]) == 0:
             guides = torch.from_numpy(arrays["guide_flow"].astype(np.float32))
+        elif gen.family == "flow" and frames.shape[-1] < DRIVING_NATIVE[0]:
+            raise ValueError(f"{prepared.folder} stores no guides for the flow-guided model and its "
+                             f"{frames.shape[-1]}-px frames are too coarse to measure micro-motion on: prepare it "
+                             f"with dataset.guides=true (synthetic) or dataset.frame_size={DRIVING_NATIVE[0]}")
         outs, flows = [], []
         for a in range(0, len(frames), batch_size):
             drv = frames[a:a + batch_size]
@@ -171,10 +175,10 @@ def cross_identity(gen: Animator, spec, prepared: PreparedSet, indices, face_met
 
         onset = truth.landmarks[0].astype(np.float64)
         target = FaceInput.build(truth.frames[:1], keypoint_set(gen.prior.keypoints, onset), gen.prior, onset)
-        driving = FaceInput.build(driving_arrays["frames"], keypoint_set(gen.prior.keypoints, driving_arrays["landmarks"]),
-                                  gen.prior, driving_arrays["landmarks"])
+        driving = gen.prepared_input(driving_arrays)     # with the set's stored guides, where it has them
         for face, lm in ((target, onset), (driving, driving_arrays["landmarks"])):
-            face.native, face.native_landmarks = face.frames[:, :1].clone(), np.asarray(lm, np.float64)
+            if face.native is None:
+                face.native, face.native_landmarks = face.frames[:, :1].clone(), np.asarray(lm, np.float64)
         generated = animate(gen.model, target, driving, relative=True, batch_size=batch_size, render=render)
         generated = generated.expand(-1, 3, -1, -1) if generated.shape[1] == 1 else generated
         gt = _frames(truth.frames)

@@ -24,13 +24,14 @@ DRIVER_FLOW = FlowSettings(levels=3, winsize=15, iterations=3, poly_n=5, poly_si
 
 @dataclass
 class DriverFlow:
-    """Backward flows of a driving clip on its face crop: ``flows`` (T, S, S, 2), frame k -> onset,
-    pixels of the crop; ``to_crop`` (2, 3) maps the clip's pixels into the crop; ``landmarks`` (68, 2)
-    the onset landmarks in the crop."""
+    """Backward flows of a driving clip on its face crop: ``flows`` (T, S, S, 2), frame k -> frame
+    ``reference`` (the onset), pixels of the crop; ``to_crop`` (2, 3) maps the clip's pixels into the crop;
+    ``landmarks`` (68, 2) the reference frame's landmarks in the crop."""
 
     flows: np.ndarray
     to_crop: np.ndarray
     landmarks: np.ndarray
+    reference: int = 0
 
 
 def driver_flows(frames, landmarks: np.ndarray, min_size: int = 256,
@@ -50,7 +51,7 @@ def driver_flows(frames, landmarks: np.ndarray, min_size: int = 256,
     for k in range(len(crops)):
         if k != reference:
             flows[k] = farneback_flow(crops[k], crops[reference], settings)
-    return DriverFlow(flows, to_crop, apply_similarity(to_crop, landmarks))
+    return DriverFlow(flows, to_crop, apply_similarity(to_crop, landmarks), reference)
 
 
 def pixel_grid(h: int, w: int) -> np.ndarray:

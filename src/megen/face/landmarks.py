@@ -92,17 +92,24 @@ def _largest(rects):
     return max(rects, key=lambda r: r.width() * r.height())
 
 
-def detect_face(gray: np.ndarray, upsample: int = 1, fallback: bool = False):
-    """The largest face rectangle (dlib.rectangle) or None. ``fallback`` tries the CNN detector."""
+def detect_faces(gray: np.ndarray, upsample: int = 1, fallback: bool = False) -> list:
+    """Every face rectangle (dlib.rectangle) the HOG detector finds; ``fallback`` tries the CNN detector
+    when it finds none."""
     rects = list(_frontal_detector()(gray, upsample))
     if not rects and fallback:
         rects = [d.rect for d in _cnn_detector()(gray, upsample)]
+    return rects
+
+
+def detect_face(gray: np.ndarray, upsample: int = 1, fallback: bool = False):
+    """The largest face rectangle (dlib.rectangle) or None. ``fallback`` tries the CNN detector."""
+    rects = detect_faces(gray, upsample, fallback)
     return _largest(rects) if rects else None
 
 
 def detect_landmarks(
     image: np.ndarray, upsample: int = 1, fallback: bool = False, source: str | None = None,
-    upscale_below: int = 200,
+    upscale_below: int = 200, on_several=None,
 ) -> np.ndarray:
     """68 dlib landmarks of the largest face.
 
@@ -113,6 +120,7 @@ def detect_landmarks(
         source: a file name for the error message.
         upscale_below: images whose shorter side is smaller are enlarged (bicubic) for detection,
             because dlib's detectors miss faces under about 80 pixels (prepared 64x64 crops).
+        on_several: called with a one-line message when the image holds more than one face.
     Returns:
         (68, 2) float64 array of pixel (x, y).
     Raises:
@@ -127,7 +135,12 @@ def detect_landmarks(
 
         factor = -(-upscale_below // min(gray.shape))
         gray = cv2.resize(gray, (gray.shape[1] * factor, gray.shape[0] * factor), interpolation=cv2.INTER_CUBIC)
-    rect = detect_face(gray, upsample=upsample, fallback=fallback)
+    rects = detect_faces(gray, upsample=upsample, fallback=fallback)
+    rect = _largest(rects) if rects else None
+    if len(rects) > 1 and on_several is not None:
+        side = int(round(max(rect.width(), rect.height()) / factor))
+        on_several(f"{len(rects)} faces found{' in ' + source if source else ''}; the largest ({side} px, at "
+                   f"x={int(rect.left() / factor)}, y={int(rect.top() / factor)}) is used")
     if rect is None:
         where = f" in {source}" if source else ""
         raise FaceNotFoundError(

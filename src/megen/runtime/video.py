@@ -141,8 +141,32 @@ class ImageReadError(OSError):
     """An image file could not be read or decoded (the message names it)."""
 
 
+#: EXIF orientation (tag 0x0112) -> how to turn the stored pixels upright, as numpy does it
+_UPRIGHT = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: np.swapaxes(a, 0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.rot90(np.swapaxes(a, 0, 1), 2),
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+def exif_orientation(path) -> int:
+    """The EXIF orientation of an image file (1 = stored upright; also when it has no EXIF)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return int(im.getexif().get(0x0112, 1) or 1)
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+        return 1
+
+
 def read_image(path) -> np.ndarray:
-    """An image file as (H, W) or (H, W, 3|4) RGB(A) array, any bit depth; errors name the file."""
+    """An image file as (H, W) or (H, W, 3|4) RGB(A) array, any bit depth (CMYK converted to RGB), turned
+    upright by its EXIF orientation as photo viewers show it; errors name the file."""
     path = Path(path)
     if not path.is_file():
         raise ImageReadError(f"cannot read image {path} (file missing)")
@@ -155,7 +179,9 @@ def read_image(path) -> np.ndarray:
         raise ImageReadError(f"cannot read image {path} (empty, truncated or not an image)")
     if image.ndim == 3:
         image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-    return image
+    # IMREAD_UNCHANGED (kept for alpha and 16 bits) ignores the EXIF orientation that cameras write
+    upright = _UPRIGHT.get(exif_orientation(path))
+    return np.ascontiguousarray(upright(image)) if upright else image
 
 
 class VideoReadError(ValueError):
@@ -215,19 +241,68 @@ def read_video(path) -> tuple[list[np.ndarray], float]:
     return frames, fps
 
 
-def write_video(path, frames: np.ndarray, fps: float) -> Path:
-    """(T, H, W, 3) uint8 -> H.264 MP4 (even sizes), written atomically."""
-    import imageio.v2 as imageio
+class VideoWriteError(OSError):
+    """A video could not be encoded (one line naming the file; the encoder's own output is in a log)."""
+
+
+#: H.264 in yuv420p stores colour per 2x2 block: both sides must be even
+H264_MULTIPLE = 2
+
+
+def codec_padding(height: int, width: int, multiple: int = H264_MULTIPLE) -> tuple[int, int]:
+    """Pixels to add at the bottom and the right so that both sides are multiples of ``multiple``."""
+    return (-height) % multiple, (-width) % multiple
+
+
+def pad_for_codec(frames: np.ndarray, multiple: int = H264_MULTIPLE) -> np.ndarray:
+    """(T, H, W, 3) uint8 frames with their last row / column repeated up to even sides (no pixel moves
+    and none is lost; cropping would drop a row of the face)."""
+    bottom, right = codec_padding(frames.shape[1], frames.shape[2], multiple)
+    if not (bottom or right):
+        return frames
+    return np.pad(frames, ((0, 0), (0, bottom), (0, right), (0, 0)), mode="edge")
+
+
+def write_video(path, frames: np.ndarray, fps: float, log: Path | None = None) -> Path:
+    """(T, H, W, 3) uint8 -> H.264 MP4, written atomically; odd sides are padded by one repeated pixel
+    (``pad_for_codec``). ffmpeg's own output goes to ``log`` (default ``<path>.ffmpeg.log`` beside the
+    video, removed when the encoder has nothing to say); a failure is one ``VideoWriteError`` line."""
+    import subprocess
+
+    import imageio_ffmpeg
 
     path = Path(path)
+    frames = pad_for_codec(np.asarray(frames))
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or not len(frames):
+        raise ValueError(f"{path}: expected (T, H, W, 3) uint8 frames, got {frames.dtype} {frames.shape}")
+    _, h, w, _ = frames.shape
     tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    writer = imageio.get_writer(str(tmp), format="ffmpeg", fps=float(fps), codec="libx264", quality=9,
-                                macro_block_size=1, pixelformat="yuv420p", ffmpeg_log_level="error")
-    try:
-        for f in frames:
-            writer.append_data(np.ascontiguousarray(f))
-    finally:
-        writer.close()
+    log = Path(log) if log is not None else path.with_name(f"{path.name}.ffmpeg.log")
+    # crf 5: near-lossless (a micro-expression is a pixel of motion; a coarser crf smears it away)
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-hide_banner", "-loglevel", "error", "-f", "rawvideo",
+           "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{float(fps):g}", "-i", "-", "-an", "-c:v", "libx264",
+           "-crf", "5", "-pix_fmt", "yuv420p", "-f", "mp4", str(tmp)]
+    with open(log, "wb") as err:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            for f in frames:
+                proc.stdin.write(np.ascontiguousarray(f).tobytes())
+        except BrokenPipeError:
+            pass            # ffmpeg stopped early: its exit status and log say why
+        finally:
+            try:
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
+            code = proc.wait()
+    if code != 0:
+        tmp.unlink(missing_ok=True)
+        said = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+        reason = re.sub(r"^\[[^\]]*\]\s*", "", said[-1].strip()) if said else f"exit status {code}"
+        raise VideoWriteError(f"cannot write video {path} ({w}x{h}, {len(frames)} frames): {reason[:200]}; "
+                              f"ffmpeg's output: {log}")
+    if not log.read_text(errors="replace").strip():
+        log.unlink()
     tmp.replace(path)
     return path
 
