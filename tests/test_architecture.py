@@ -89,6 +89,27 @@ def test_layers_models_and_face_stay_below_data():
             assert not {d for d in deps if d.startswith("megen.data")}, module
 
 
+APPLICATIONS = ("megen.recognition", "megen.augmentation", "megen.evaluation", "megen.animation", "megen.training",
+                "megen.studies", "megen.benchmarks")
+
+
+def test_the_lower_layers_import_no_application_package():
+    """ops is the bottom (numpy / OpenCV / torch only); face, ops and models serve every application and
+    import none of them (optical flow lives in megen.ops.flow, not in recognition)."""
+    graph = _imports()
+    offenders = {m: sorted(d for d in deps if d.startswith(APPLICATIONS))
+                 for m, deps in graph.items() if m.startswith(("megen.face", "megen.ops", "megen.models"))}
+    assert not {m: d for m, d in offenders.items() if d}
+    ops = {m: deps for m, deps in graph.items() if m.startswith("megen.ops")}
+    assert ops and all(d.startswith("megen.ops") for deps in ops.values() for d in deps)
+
+
+def test_only_the_flow_module_calls_opencvs_flow_estimators():
+    calls = ("calcOpticalFlowFarneback", "DISOpticalFlow_create", "optflow.")
+    users = {_module_name(p) for p in SRC.rglob("*.py") if any(c in p.read_text() for c in calls)}
+    assert users == {"megen.ops.flow"}
+
+
 def test_no_import_cycles():
     graph = _imports()
     # a package's __init__ re-exporting its modules is not a cycle of the code's own dependencies

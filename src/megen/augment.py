@@ -42,7 +42,8 @@ def run(cfg: DictConfig) -> AugmentResult:
                      holdout=list(cfg.get("holdout") or []), seed=int(cfg.seed), checkpoint=str(ckpt),
                      name=str(cfg.name), relative=bool(cfg.relative), adapt_movement_scale=bool(cfg.adapt_movement_scale),
                      batch_size=batch_size, crop=bool(cfg.crop), exclude_clips=list(cfg.get("exclude_clips") or []),
-                     overwrite=bool(cfg.overwrite), progress=progress, render=str(cfg.render))
+                     overwrite=bool(cfg.overwrite), progress=progress, render=str(cfg.render),
+                     trainer=OmegaConf.to_container(cfg.trainer, resolve=True), device=device)
     print(result.summary())
     print(f"use it with: dataset=generated dataset.path={result.folder} dataset.frame_size={animator.frame_size}   "
           f"or   python -m megen.recognise extra=[{result.folder}]")

@@ -124,13 +124,6 @@ def face_inputs(gen: Animator, inputs: PairInputs, crop: bool | tuple[bool, bool
         return target, gen.prepared_input(inputs.driving_prepared)
     driving = gen.face_input(inputs.frames, crop=crop_driving, source=inputs.driving_name,
                              landmarks=inputs.driving_landmarks, native=gen.driving_native(render))
-    if crop_driving and driving.face_found:
-        from megen.animation.driving import faceless_warning
-
-        crops = driving.native if driving.native is not None else driving.frames
-        warning = faceless_warning(inputs.driving_name, to_uint8(crops.mean(1))[..., 0])
-        if warning:
-            print(f"warning: {warning}", flush=True)
     return target, driving
 
 
@@ -187,6 +180,13 @@ def generate_pair(gen: Animator, target_path, driving_spec: str, out_dir, relati
     """
     inputs = inputs or load_pair_inputs(target_path, driving_spec, crop, cache_dir)
     target, driving = face_inputs(gen, inputs, crop, render, out_size)
+    if crop_sides(crop)[1] and inputs.driving_prepared is None and driving.face_found:
+        from megen.animation.driving import faceless_warning
+
+        crops = driving.native if driving.native is not None else driving.frames
+        warning = faceless_warning(inputs.driving_name, to_uint8(crops.mean(1))[..., 0])
+        if warning:
+            print(f"warning: {warning}", flush=True)
     name = name or f"{inputs.driving_name}-{Path(target_path).stem}"
     rate, source = capture_rate(fps, inputs.fps)
     return render_pair(gen, target, driving, out_dir, name, rate, relative=relative,

@@ -26,12 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from megen.animation.animate import FaceInput, animate
 from megen.animation.animator import Animator
 from megen.augmentation.leakage import check_rows, check_targets, resolve_subjects, subject_keys
+from megen.augmentation.predict import ClipWriter, Pair, PairsDataModule, prediction_trainer
 from megen.augmentation.targets import Target, photo_targets, subject_faces, subject_target
-from megen.data.cache import PreparedSet, clip_uid, is_valid_clip, write_clip, write_manifest, write_meta
-from megen.face.keypoints import keypoint_set
+from megen.data.cache import PreparedSet, clip_uid, is_valid_clip, write_manifest, write_meta
 from megen.runtime.progress import Progress
 
 GENERATED_COLUMNS = ("generated_from", "target", "checkpoint")
@@ -131,22 +130,11 @@ def _prepare_out(out: Path, key: str, overwrite: bool) -> None:
             f.unlink()
 
 
-def to_gray_frames(generated) -> np.ndarray:
-    """(T, 3, S, S) float frames in [0, 1] -> (T, S, S) uint8 gray (the channels are replicated gray)."""
-    gray = generated.float().mean(1).clamp(0, 1).mul(255.0).round()
-    return gray.numpy().astype(np.uint8)
-
-
-def driving_input(animator: Animator, arrays: dict) -> FaceInput:
-    """A prepared driving clip as the model's input, with what the flow-guided family measures motion on
-    (its >= 256-px crop, or a synthetic set's stored guides): ``Animator.prepared_input``."""
-    return animator.prepared_input(arrays)
-
-
 def augment(animator: Animator, driving, out, targets="subjects", per_clip: int = 2, holdout=(), seed: int = 0,
             checkpoint: str = "", name: str = "generated", relative: bool = True, adapt_movement_scale: bool = False,
             batch_size: int = 1, crop: bool = True, exclude_clips=(), overwrite: bool = False,
-            progress: bool = True, render: str = "native") -> AugmentResult:
+            progress: bool = True, render: str = "native", trainer: dict | None = None,
+            device: str = "cpu") -> AugmentResult:
     """Animate ``per_clip`` target identities with every driving clip; write a prepared set to ``out``.
 
     Args:
@@ -161,6 +149,8 @@ def augment(animator: Animator, driving, out, targets="subjects", per_clip: int 
         render: ``native`` (the target's crop at the model's frame size warped by the motion, the decoder
             filling only what the occlusion map hides) or ``decoder`` (the model's output); either way the
             set's frames are the model's size, gray.
+        trainer, device: where the pairs are generated (``megen.augmentation.predict.prediction_trainer``):
+            conf/trainer/* settings that spread them (``trainer=ddp``), else one device.
     """
     start = time.perf_counter()
     if int(per_clip) < 1:
@@ -200,39 +190,47 @@ def augment(animator: Animator, driving, out, targets="subjects", per_clip: int 
     write_meta(out, {"dataset": name, "generated_by": "megen.augment", "key": key, "settings": settings,
                      "complete": False})
 
-    manifest, built, reused = [], 0, 0
-    with Progress(progress) as bar:
-        task = bar.add_task(f"generating into {out.name}", total=len(drivers) * int(per_clip), unit="clips")
-        for prepared, index in drivers:
-            row = prepared.rows[index]
-            driver_key = f"{row['dataset']}/{row['subject']}"
-            clip_id = f"{row['dataset']}-{row['subject']}-{row['clip']}"
-            drive = None
-            for target in choose_targets(driver_key, clip_uid(row["dataset"], row["subject"], row["clip"]),
-                                         chosen_targets, int(per_clip), seed):
-                uid = clip_uid(name, target.subject, clip_id)
-                path = out / "clips" / f"{uid}.npz"
-                if is_valid_clip(path):
-                    reused += 1
-                else:
-                    if drive is None:
-                        drive = driving_input(animator, prepared.load(index))
-                    generated = animate(animator.model, target.face, drive, relative=relative,
-                                        adapt_movement_scale=adapt_movement_scale, batch_size=batch_size,
-                                        start=int(row["onset"]) if relative else 0, render=render)
-                    landmarks = target.landmarks
-                    write_clip(path, {"frames": to_gray_frames(generated), "landmarks": landmarks,
-                                      "keypoints": keypoint_set("paper18", landmarks),
-                                      "face_found": bool(target.face.face_found)})
-                    built += 1
-                manifest.append({
-                    "dataset": name, "subject": target.subject, "clip": clip_id, "n_frames": row["n_frames"],
-                    "onset": row["onset"], "apex": row["apex"], "offset": row["offset"], "emotion": row["emotion"],
-                    "action_units": row["action_units"], "face_found": bool(target.face.face_found), "fps": row["fps"],
-                    "file": f"{uid}.npz", "generated_from": f"{row['dataset']}/{row['subject']}/{row['clip']}",
-                    "target": target.name, "checkpoint": str(checkpoint),
-                })
-                bar.advance(task)
+    manifest, pending, reused = [], [], 0
+    set_index = {id(s): k for k, s in enumerate(sets)}
+    target_index = {id(t): k for k, t in enumerate(chosen_targets)}
+    for prepared, index in drivers:
+        row = prepared.rows[index]
+        driver_key = f"{row['dataset']}/{row['subject']}"
+        clip_id = f"{row['dataset']}-{row['subject']}-{row['clip']}"
+        for target in choose_targets(driver_key, clip_uid(row["dataset"], row["subject"], row["clip"]),
+                                     chosen_targets, int(per_clip), seed):
+            uid = clip_uid(name, target.subject, clip_id)
+            path = out / "clips" / f"{uid}.npz"
+            if is_valid_clip(path):
+                reused += 1
+            else:
+                pending.append(Pair(set_index[id(prepared)], index, target_index[id(target)], str(path),
+                                    int(row["onset"]) if relative else 0))
+            manifest.append({
+                "dataset": name, "subject": target.subject, "clip": clip_id, "n_frames": row["n_frames"],
+                "onset": row["onset"], "apex": row["apex"], "offset": row["offset"], "emotion": row["emotion"],
+                "action_units": row["action_units"], "face_found": bool(target.face.face_found), "fps": row["fps"],
+                "file": f"{uid}.npz", "generated_from": f"{row['dataset']}/{row['subject']}/{row['clip']}",
+                "target": target.name, "checkpoint": str(checkpoint),
+            })
+    trainer = prediction_trainer(trainer, device)
+    with Progress(progress and trainer.is_global_zero) as bar:
+        task = bar.add_task(f"generating into {out.name}", total=len(manifest), unit="clips")
+        bar.advance(task, reused)
+        if pending:
+            writer = ClipWriter(animator, sets, chosen_targets, relative=relative,
+                                adapt_movement_scale=adapt_movement_scale, batch_size=batch_size, render=render,
+                                on_clip=lambda: bar.advance(task))
+            trainer.predict(writer, datamodule=PairsDataModule(pending), return_predictions=False)
+    trainer.strategy.barrier()
+    if not trainer.is_global_zero:      # rank zero checks every rank's clips and writes the set's files
+        return AugmentResult(out, len(manifest), 0, reused, len(drivers), skipped,
+                             [t.name for t in chosen_targets], sorted(held), time.perf_counter() - start)
+    unwritten = [row["file"] for row in manifest if not is_valid_clip(out / "clips" / row["file"])]
+    if unwritten:
+        raise RuntimeError(f"{len(unwritten)} generated clip(s) missing after generation, e.g. {unwritten[0]}; "
+                           f"re-run the same command to resume")
+    built = len(pending)
     check_rows(manifest, held)
     meta = {"dataset": name, "generated_by": "megen.augment", "key": key, "settings": settings, "complete": True,
             "checkpoint": str(checkpoint), "family": animator.family, "prior": animator.prior.as_dict(),

@@ -180,6 +180,8 @@ class AugmentOptions:
     overwrite: Any = option(False, "replace a set made with other settings in out=", kind="bool")
     progress: Any = option(True, "a bar in a terminal, a log line every 10 s otherwise", kind="bool")
     dataset: Any = group("dataset", "the driving clips (conf/dataset/)", show="synthetic")
+    trainer: Any = group("trainer", "where the pairs are generated: cpu (one device=), ddp (trainer.devices, "
+                                    "trainer.num_nodes share them out)", show="cpu")
     paths: Any = group("paths.cache_dir", "where prepared sets are cached (default data/cache)")
 
 

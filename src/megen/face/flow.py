@@ -17,9 +17,10 @@ import numpy as np
 from megen.face.align import apply_similarity, fit_similarity
 from megen.face.crop import crop_box
 from megen.face.landmarks import to_gray_uint8
-from megen.recognition.flow import FlowSettings, farneback_flow
+from megen.ops.flow import FARNEBACK_FACE, flows_to_reference
 
-DRIVER_FLOW = FlowSettings(levels=3, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2)
+#: the estimator the guide and the flow transfer measure the driver with
+DRIVER_FLOW = FARNEBACK_FACE
 
 
 @dataclass
@@ -34,11 +35,11 @@ class DriverFlow:
     reference: int = 0
 
 
-def driver_flows(frames, landmarks: np.ndarray, min_size: int = 256,
-                 settings: FlowSettings = DRIVER_FLOW, reference: int = 0) -> DriverFlow:
+def driver_flows(frames, landmarks: np.ndarray, min_size: int = 256, estimator=DRIVER_FLOW,
+                 reference: int = 0) -> DriverFlow:
     """Backward optical flow of every frame of a clip (T, H, W[, C]) to its onset (frame ``reference``),
     on the onset face's crop (``megen.face.crop.crop_box``) scaled to at least ``min_size`` px (never
-    reduced); ``landmarks`` are the reference frame's."""
+    reduced) by ``estimator`` (``megen.ops.flow``); ``landmarks`` are the reference frame's."""
     first = to_gray_uint8(frames[reference])
     x0, y0, x1, _ = crop_box(landmarks, first.shape)
     side = x1 - x0
@@ -47,10 +48,7 @@ def driver_flows(frames, landmarks: np.ndarray, min_size: int = 256,
     to_crop = np.array([[scale, 0.0, -x0 * scale], [0.0, scale, -y0 * scale]])
     crops = [cv2.warpAffine(to_gray_uint8(f), to_crop, (size, size), flags=cv2.INTER_CUBIC,
                             borderMode=cv2.BORDER_REPLICATE) for f in frames]
-    flows = np.zeros((len(crops), size, size, 2), np.float32)
-    for k in range(len(crops)):
-        if k != reference:
-            flows[k] = farneback_flow(crops[k], crops[reference], settings)
+    flows = flows_to_reference(crops, reference, estimator)
     return DriverFlow(flows, to_crop, apply_similarity(to_crop, landmarks), reference)
 
 

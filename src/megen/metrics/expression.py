@@ -18,7 +18,7 @@ import numpy as np
 
 from megen.face.align import CANONICAL_SIZE, align_frames, apply_similarity, canonical_similarity
 from megen.face.landmarks import to_gray_uint8
-from megen.recognition.flow import FlowSettings, farneback_flow
+from megen.ops.flow import FARNEBACK_FACE, flows_from_reference
 
 # dlib 68-point indices. Left and right halves are kept apart: an asymmetric expression (a one-sided
 # brow raise, a smile pulling both corners outwards) averages to nothing over a whole brow or mouth.
@@ -37,7 +37,7 @@ REGION_PAD = 0.12
 #: a generated clip moving less than this fraction of the driver's expression amplitude transfers nothing
 MIN_AMPLITUDE = 0.05
 #: Farnebäck at the canonical 256 px: the library's usual settings; frames are mirror-padded first
-SCORER_FLOW = FlowSettings(levels=3, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2)
+SCORER_FLOW = FARNEBACK_FACE
 
 
 def _hull_mask(points: np.ndarray, size: int, pad: float) -> np.ndarray:
@@ -72,12 +72,10 @@ def canonical_clip(frames, landmarks: np.ndarray, size: int = CANONICAL_SIZE) ->
     return align_frames(gray, m, size), apply_similarity(m, landmarks)
 
 
-def onset_flows(gray: np.ndarray, settings: FlowSettings = SCORER_FLOW) -> np.ndarray:
-    """(T, H, W) uint8 -> (T, H, W, 2) float32 forward flow from frame 0 to each frame (frame 0: zeros)."""
-    out = np.zeros((*gray.shape, 2), np.float32)
-    for k in range(1, len(gray)):
-        out[k] = farneback_flow(gray[0], gray[k], settings)
-    return out
+def onset_flows(gray: np.ndarray, estimator=SCORER_FLOW) -> np.ndarray:
+    """(T, H, W) uint8 -> (T, H, W, 2) float32 forward flow from frame 0 to each frame (frame 0: zeros), by
+    ``estimator`` (``megen.ops.flow``)."""
+    return flows_from_reference(gray, 0, estimator)
 
 
 def regional_expression(flows: np.ndarray, regions: np.ndarray, face: np.ndarray) -> np.ndarray:

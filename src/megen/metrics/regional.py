@@ -8,12 +8,12 @@ ratio of their sums (amplitude; 1 = same amount of motion, 0 = none).
 """
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import torch
 from torchmetrics import Metric
 
 from megen.face.landmarks import to_gray_uint8
+from megen.ops.flow import FARNEBACK_SMALL, flows_from_reference
 
 # dlib 68-point indices
 REGIONS: dict[str, tuple[int, ...]] = {
@@ -23,11 +23,8 @@ REGIONS: dict[str, tuple[int, ...]] = {
     "mouth": tuple(range(48, 68)),
 }
 
-# Farneback settings for motions of a few pixels on small frames: few pyramid levels (coarse
-# levels of a 64 px frame carry no face detail) and a small averaging window so that the flow of
-# a moving brow does not bleed into the still eye below it.
-FARNEBACK = {"pyr_scale": 0.5, "levels": 2, "winsize": 9, "iterations": 5, "poly_n": 5, "poly_sigma": 1.1,
-             "flags": 0}
+#: the estimator for motions of a few pixels on small frames (``megen.ops.flow.FARNEBACK_SMALL``)
+FARNEBACK = FARNEBACK_SMALL
 
 # Farneback returns ~1e-6 px, not 0, between identical frames, and a correlation of that residue
 # is meaningless: region curves whose range stays below this (pixels) count as "no motion".
@@ -77,12 +74,7 @@ def region_boxes(landmarks: np.ndarray, shape: tuple[int, int], pad: float = 0.1
 
 def flow_magnitudes(gray: np.ndarray) -> np.ndarray:
     """(T, H, W) uint8 -> (T, H, W) float32 magnitude of the flow from frame 0 to each frame."""
-    onset = gray[0]
-    out = np.zeros(gray.shape, dtype=np.float32)   # frame 0 has no motion by definition
-    for k in range(1, len(gray)):
-        flow = cv2.calcOpticalFlowFarneback(onset, gray[k], None, **FARNEBACK)
-        out[k] = np.linalg.norm(flow, axis=-1)
-    return out
+    return np.linalg.norm(flows_from_reference(gray, 0, FARNEBACK), axis=-1)
 
 
 def region_curves(clip, landmarks: np.ndarray, pad: float = 0.15) -> dict[str, np.ndarray]:

@@ -14,7 +14,6 @@ is measured from the two frames with OpenCV's Farnebäck (no gradient: it is an 
 """
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -22,25 +21,17 @@ from torch import nn
 
 from megen.models.blocks import AntiAliasInterpolation2d, Hourglass
 from megen.models.motion import coordinate_grid, warp
-
-# Farnebäck on the model's small training frames (32-128 px): few pyramid levels, a small window
-SMALL_FRAME_FLOW = {"pyr_scale": 0.5, "levels": 2, "winsize": 9, "iterations": 5, "poly_n": 5, "poly_sigma": 1.1,
-                    "flags": 0}
+from megen.ops.flow import FARNEBACK_SMALL, optical_flow
 
 
 def classical_backward_flow(driving: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
     """Farnebäck flow (B, H, W, 2) in pixels from ``driving`` to ``source`` (B, C, H, W) in [0, 1]:
-    driving pixel p shows what the source shows at p + flow(p). Computed on the CPU, no gradient."""
+    driving pixel p shows what the source shows at p + flow(p). Computed on the CPU, no gradient
+    (``megen.ops.flow.FARNEBACK_SMALL``: the model's frames are small)."""
     def gray(x):
-        g = x.detach().float().mean(1).clamp(0, 1).mul(255).round().to(torch.uint8).cpu().numpy()
-        return [np.ascontiguousarray(f) for f in g]
+        return x.detach().float().mean(1).clamp(0, 1).mul(255).round().to(torch.uint8).cpu().numpy()
 
-    pad = SMALL_FRAME_FLOW["winsize"] + SMALL_FRAME_FLOW["poly_n"]
-    out = []
-    for d, s in zip(gray(driving), gray(source)):
-        # mirror-padded: Farnebäck reports spurious motion along the border, as large as the expression
-        d, s = (cv2.copyMakeBorder(f, pad, pad, pad, pad, cv2.BORDER_REFLECT_101) for f in (d, s))
-        out.append(cv2.calcOpticalFlowFarneback(d, s, None, **SMALL_FRAME_FLOW)[pad:-pad, pad:-pad])
+    out = [optical_flow(d, s, FARNEBACK_SMALL) for d, s in zip(gray(driving), gray(source))]
     return torch.from_numpy(np.stack(out)).to(device=source.device, dtype=source.dtype)
 
 

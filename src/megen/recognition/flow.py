@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
+from megen.ops.flow import Farneback, as_gray_uint8, optical_flow
+
 FEATURE_CHANNELS = ("u", "v", "strain")
 
 
@@ -42,34 +44,19 @@ class FlowSettings:
             raise ValueError(f"unknown features setting(s) {sorted(unknown)}; valid: {sorted(cls.__dataclass_fields__)}")
         return cls(**cfg)
 
+    @property
+    def farneback(self) -> Farneback:
+        """The estimator these settings describe (the feature size aside)."""
+        return Farneback(self.pyr_scale, self.levels, self.winsize, self.iterations, self.poly_n, self.poly_sigma)
+
     def key(self) -> str:
         return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _gray_u8(frame: np.ndarray, name: str) -> np.ndarray:
-    frame = np.asarray(frame)
-    if frame.ndim != 2:
-        raise ValueError(f"{name} must be a (H, W) gray frame, got shape {frame.shape}")
-    if frame.dtype != np.uint8:
-        frame = np.clip(np.rint(frame.astype(np.float64)), 0, 255).astype(np.uint8)
-    return frame
-
-
 def farneback_flow(onset: np.ndarray, apex: np.ndarray, settings: FlowSettings = FlowSettings()) -> np.ndarray:
-    """Dense forward flow (H, W, 2) float32 [dx, dy] in pixels from ``onset`` (H, W) to ``apex`` (H, W).
-
-    Forward: the content at p in the onset frame is at p + flow(p) in the apex frame.
-    The frames are mirror-padded first: OpenCV's Farnebäck reports up to a tenth of a pixel of
-    motion along the image border even between identical frames, as large as a micro-expression.
-    """
-    a, b = _gray_u8(onset, "onset"), _gray_u8(apex, "apex")
-    if a.shape != b.shape:
-        raise ValueError(f"onset {a.shape} and apex {b.shape} frames differ in size")
-    pad = settings.winsize + settings.poly_n
-    a, b = (cv2.copyMakeBorder(f, pad, pad, pad, pad, cv2.BORDER_REFLECT_101) for f in (a, b))
-    flow = cv2.calcOpticalFlowFarneback(a, b, None, settings.pyr_scale, settings.levels, settings.winsize,
-                                        settings.iterations, settings.poly_n, settings.poly_sigma, 0)
-    return np.ascontiguousarray(flow[pad:-pad, pad:-pad], dtype=np.float32)
+    """Dense forward flow (H, W, 2) float32 in pixels from ``onset`` (H, W) to ``apex`` (H, W): the content at
+    p in the onset frame is at p + flow(p) in the apex frame (``megen.ops.flow``, Farnebäck with ``settings``)."""
+    return optical_flow(as_gray_uint8(onset, "onset"), as_gray_uint8(apex, "apex"), settings.farneback)
 
 
 def optical_strain(flow: np.ndarray) -> np.ndarray:

@@ -1,0 +1,1 @@
+"""The bottom layer: pure numerical operations every other package may use (no project imports above it)."""

@@ -1,0 +1,122 @@
+"""Dense optical flow between two gray frames: every estimator megen uses, with its settings.
+
+The one place that calls OpenCV's flow estimators: the flow-guided model's guide, the training-free
+flow transfer, the real-pair and regional scorers and the recognition features all measure motion
+here, so a scorer can name the estimator it uses and choose one the method under test does not.
+
+Conventions: frames are (H, W) uint8 gray (other dtypes are rounded and clipped to it); the flow
+``optical_flow(a, b)`` is *forward*, (H, W, 2) float32 [dx, dy] in pixels: the content at p in
+``a`` is at p + flow(p) in ``b``. Taken from a frame to a reference it is the backward field that
+warping the reference needs (pixel p of the frame shows the reference at p + flow(p)).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+def as_gray_uint8(frame: np.ndarray, name: str = "frame") -> np.ndarray:
+    """(H, W) gray of any dtype -> (H, W) uint8 (rounded, clipped); other shapes are refused by ``name``."""
+    frame = np.asarray(frame)
+    if frame.ndim != 2:
+        raise ValueError(f"{name} must be a (H, W) gray frame, got shape {frame.shape}")
+    if frame.dtype != np.uint8:
+        frame = np.clip(np.rint(frame.astype(np.float64)), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(frame)
+
+
+@dataclass(frozen=True)
+class Farneback:
+    """OpenCV's Farnebäck polynomial-expansion flow with its parameters.
+
+    The frames are mirror-padded by ``winsize + poly_n`` first: unpadded, Farnebäck reports up to a
+    tenth of a pixel of motion along the image border even between identical frames, as large as a
+    micro-expression.
+    """
+
+    pyr_scale: float = 0.5
+    levels: int = 3
+    winsize: int = 15
+    iterations: int = 3
+    poly_n: int = 5
+    poly_sigma: float = 1.2
+
+    name = "farneback"
+
+    def __post_init__(self):
+        if self.poly_n not in (5, 7):
+            raise ValueError(f"poly_n must be 5 or 7 (OpenCV's Farnebäck), got {self.poly_n}")
+        if not 0 < self.pyr_scale < 1:
+            raise ValueError(f"pyr_scale must be in (0, 1), got {self.pyr_scale}")
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        pad = self.winsize + self.poly_n
+        a, b = (cv2.copyMakeBorder(f, pad, pad, pad, pad, cv2.BORDER_REFLECT_101) for f in (a, b))
+        flow = cv2.calcOpticalFlowFarneback(a, b, None, self.pyr_scale, self.levels, self.winsize, self.iterations,
+                                            self.poly_n, self.poly_sigma, 0)
+        return flow[pad:-pad, pad:-pad]
+
+
+#: Farnebäck on a face crop of >= 256 px, where micro-motion is measured (the guide, the flow transfer,
+#: the real-pair scorer)
+FARNEBACK_FACE = Farneback(levels=3, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2)
+#: Farnebäck on the model's small frames (32-128 px): few pyramid levels (coarse levels of a 64-px face carry
+#: no detail) and a small window, so a moving brow does not bleed into the still eye below it
+FARNEBACK_SMALL = Farneback(levels=2, winsize=9, iterations=5, poly_n=5, poly_sigma=1.1)
+
+
+@dataclass(frozen=True)
+class DIS:
+    """OpenCV's dense inverse search flow at a preset (``fast`` | ``medium``), mirror-padded like Farnebäck."""
+
+    preset: str = "fast"
+    pad: int = 16
+
+    name = "dis"
+
+    def __post_init__(self):
+        if self.preset not in _DIS_PRESETS:
+            raise ValueError(f"DIS preset must be one of {', '.join(_DIS_PRESETS)}, got {self.preset!r}")
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        p = self.pad
+        a, b = (cv2.copyMakeBorder(f, p, p, p, p, cv2.BORDER_REFLECT_101) for f in (a, b))
+        flow = cv2.DISOpticalFlow_create(_DIS_PRESETS[self.preset]).calc(a, b, None)
+        return flow[p:-p, p:-p]
+
+
+_DIS_PRESETS = {"fast": cv2.DISOPTICAL_FLOW_PRESET_FAST, "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
+
+
+def optical_flow(a: np.ndarray, b: np.ndarray, estimator=FARNEBACK_FACE) -> np.ndarray:
+    """Forward flow (H, W, 2) float32 from gray frame ``a`` (H, W) to ``b`` (H, W) by ``estimator``."""
+    a, b = as_gray_uint8(a, "first frame"), as_gray_uint8(b, "second frame")
+    if a.shape != b.shape:
+        raise ValueError(f"frames differ in size: {a.shape} and {b.shape}")
+    return np.ascontiguousarray(estimator(a, b), dtype=np.float32)
+
+
+def flows_to_reference(frames, reference: int = 0, estimator=FARNEBACK_FACE) -> np.ndarray:
+    """Backward flows (T, H, W, 2) float32 of every frame (T of (H, W)) to frame ``reference`` (zero there)."""
+    frames = [as_gray_uint8(f) for f in frames]
+    out = np.zeros((len(frames), *frames[reference].shape, 2), np.float32)
+    for k, f in enumerate(frames):
+        if k != reference:
+            out[k] = optical_flow(f, frames[reference], estimator)
+    return out
+
+
+def flows_from_reference(frames, reference: int = 0, estimator=FARNEBACK_FACE) -> np.ndarray:
+    """Forward flows (T, H, W, 2) float32 from frame ``reference`` to every frame (zero there)."""
+    frames = [as_gray_uint8(f) for f in frames]
+    out = np.zeros((len(frames), *frames[reference].shape, 2), np.float32)
+    for k, f in enumerate(frames):
+        if k != reference:
+            out[k] = optical_flow(frames[reference], f, estimator)
+    return out
+
+
+__all__ = ["DIS", "FARNEBACK_FACE", "FARNEBACK_SMALL", "Farneback", "as_gray_uint8", "flows_from_reference",
+           "flows_to_reference", "optical_flow"]
