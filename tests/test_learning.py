@@ -4,8 +4,9 @@ If anything between the loss terms and the predicted deformation is cut (detache
 masks that cannot leave the background, a flow target in the wrong convention), rMTE on the
 batch stays at 1 (a static output) and this test fails. The floor is not 0: warping these 64-px
 frames bilinearly with the *true* flow leaves about 0.47 of the static copy's error. Measured on
-this batch: rMTE 0.99 -> 0.71 and flow EPE 0.99 -> 0.62 of zero flow's after 120 steps (0.67 /
-0.57 after 240); a cut path stays at 1.0. The thresholds sit between.
+this batch (one thread): rMTE 0.99 -> 0.70 and flow EPE 0.99 -> 0.61 of zero flow's after 40 steps,
+0.67 / 0.59 after 60 and 0.70 / 0.59 after 120 (the fit has levelled off by 40); a cut path stays at
+1.0. The thresholds sit between; 50 steps leave a margin for other CPUs' kernels.
 """
 import pytest
 import torch
@@ -14,7 +15,7 @@ from hydra.utils import instantiate
 
 from megen.training.diagnostics import FIXED_BATCH_SETTING, batch_scores, fit_batch, fixed_batch
 
-STEPS = 120
+STEPS = 50
 
 
 def _fixed_batch(tmp_path):

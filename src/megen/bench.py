@@ -9,6 +9,8 @@ Cases:
                 again from it
     prepare     preparation throughput on a generated CASME II-sized raw tree (``bench.clips=250
                 bench.clip_frames=60 bench.workers=2``: about 250 clips of 60 frames, 640x480 JPEG)
+    augment     clips per second of ``python -m megen.augment`` (its prediction loop and writer) with the train
+                config's model, untrained, on its dataset (``bench.per_clip=1`` target per driving clip)
     all         the three cases above and below, in turn
     generate    frames per second animating a clip at each of ``bench.experiments`` (default vox-256 FOMM and
                 the paper configuration, 256 px; other overrides such as ``dataset.frame_size=128`` apply to
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 
+from megen.benchmarks.augmentation import augment_throughput
 from megen.benchmarks.generation import generation_fps
 from megen.benchmarks.preparation import raw_tree_preparation, synthetic_preparation
 from megen.benchmarks.training import training_step_times
@@ -51,7 +54,7 @@ def every_preparation_and_generation(settings, overrides: list[str]) -> None:
 
 
 CASES = {"synthetic": synthetic_preparation, "prepare": raw_tree_preparation, "generate": generation_fps,
-         "train": training_step_times, "all": every_preparation_and_generation}
+         "train": training_step_times, "augment": augment_throughput, "all": every_preparation_and_generation}
 
 
 def main(argv=None) -> None:

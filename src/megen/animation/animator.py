@@ -88,7 +88,7 @@ class Animator:
         the flow-guided family measures its optical flow there; key points tracked from the onset
         (``landmarks`` mode) are tracked there when rendering natively (``render=decoder`` keeps the
         paper's tracking at the model's frame size)."""
-        if self.family == "flow" or (render == "native" and getattr(self.model, "tracks_landmarks", False)):
+        if self.model.measures_flow or (render == "native" and self.model.tracks_landmarks):
             return DRIVING_NATIVE
         return None
 

@@ -111,9 +111,9 @@ def reconstruction(gen: Animator, prepared: PreparedSet, indices, face_metrics=T
                                arrays["landmarks"])
         frames, source = face.frames, face.frames[:1]
         guides = None
-        if gen.family == "flow" and "guide_flow" in arrays and int(prepared.rows[i]["onset"]) == 0:
+        if "guide_flow" in arrays and int(prepared.rows[i]["onset"]) == 0:     # read by models that measure flow
             guides = torch.from_numpy(arrays["guide_flow"].astype(np.float32))
-        elif gen.family == "flow" and frames.shape[-1] < DRIVING_NATIVE[0]:
+        elif gen.model.measures_flow and frames.shape[-1] < DRIVING_NATIVE[0]:
             raise ValueError(f"{prepared.folder} stores no guides for the flow-guided model and its "
                              f"{frames.shape[-1]}-px frames are too coarse to measure micro-motion on: prepare it "
                              f"with dataset.guides=true (synthetic) or dataset.frame_size={DRIVING_NATIVE[0]}")

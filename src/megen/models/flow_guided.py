@@ -103,6 +103,8 @@ class FlowGuidedModel(nn.Module):
 
     family = "flow"
     has_keypoints = False
+    measures_flow = True      # the driver's motion is its measured optical flow (the guide), corrected
+    tracks_landmarks = False
 
     def __init__(self, dense_motion: FlowGuidedDenseMotion, generator: nn.Module):
         super().__init__()

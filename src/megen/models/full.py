@@ -6,6 +6,7 @@ from torch import nn
 
 from megen.models.dense_motion import DenseMotionNetwork
 from megen.models.generator import OcclusionAwareGenerator
+from megen.models.motion import relative_motion
 from megen.models.motion_networks import (
     ANCHORED_MODES,
     BackgroundMotionPredictor,
@@ -29,6 +30,7 @@ class MotionTransferModel(nn.Module):
     """
 
     has_keypoints = True
+    measures_flow = False     # the driver's motion comes from key points / regions, not measured optical flow
 
     def __init__(self, family: str, motion: nn.Module, dense_motion: DenseMotionNetwork,
                  generator: OcclusionAwareGenerator, background: BackgroundMotionPredictor | None = None):
@@ -50,14 +52,37 @@ class MotionTransferModel(nn.Module):
             return self.motion_net(frame, prior, keypoints, reference)
         return self.motion_net(frame, prior, keypoints, reference, tracked=tracked)
 
-    def transfer(self, source, source_features, motion_s: dict, motion_d: dict, driving=None) -> dict:
-        """Render from already computed source-side pieces (used when animating a whole clip)."""
-        bg = self.background(source, driving) if self.background is not None and driving is not None else None
+    @staticmethod
+    def transferred_motion(motion_s: dict, motion_d: dict, motion_d0: dict, relative: bool = True,
+                           scale=1.0) -> dict:
+        """The motion the target gets: the driving frame's key points / regions relative to the driving
+        start frame's, carried onto the target's (FOMM's relative transfer: ``kp_s + (kp_d - kp_d0) * scale``,
+        ``J_d J_d0^-1 J_s``), or the driving frame's as they are (``relative=False``). Regions (``covar``)
+        get the covariance of their new affine. Every value (B, K, ...)."""
+        if not relative:
+            return motion_d
+        kp, jac = relative_motion(motion_s["value"], motion_d["value"], motion_d0["value"], motion_s["jacobian"],
+                                  motion_d["jacobian"], motion_d0["jacobian"], scale)
+        out = {"value": kp, "jacobian": jac}
+        if "covar" in motion_s:
+            out["covar"] = jac @ jac.transpose(-1, -2)
+        return out
+
+    def transfer(self, source, source_features, motion_s: dict, motion_d: dict, driving=None,
+                 background_from=None) -> dict:
+        """Render from already computed source-side pieces (used when animating a whole clip). The background
+        motion (where the model has one) is the driving frame's relative to ``background_from`` (default
+        the source)."""
+        bg = None
+        if self.background is not None and driving is not None:
+            bg = self.background(source if background_from is None else background_from, driving)
         dense = self.dense_motion(source, motion_s, motion_d, bg)
         out = self.generator.decode(source_features, source, dense)
         return {**dense, **out}
 
-    def forward(self, source, driving, prior=None, keypoints=None, reference=None) -> dict:
+    def forward(self, source, driving, prior=None, keypoints=None, reference=None, guide=None) -> dict:
+        """``guide``: a measured flow some batches carry for the flow-guided family; key points are tracked
+        from the frames instead, so it is not read."""
         reference = source if reference is None else reference
         motion_s = self.motion(source, prior, keypoints, reference)
         motion_d = self.motion(driving, prior, keypoints, reference)

@@ -104,11 +104,9 @@ class MotionTransferSystem(pl.LightningModule):
 
     # -- forward ----------------------------------------------------------------------------
     def forward(self, source, driving, prior=None, keypoints=None, reference=None, guide=None) -> dict:
-        """``guide`` (B, S, S, 2): the flow-guided family's measured flow when the batch carries it (else the
-        model measures it from the frames); the key-point families take none."""
-        if guide is not None and self.model.family == "flow":
-            return self.model(source, driving, prior, keypoints, reference, guide=guide)
-        return self.model(source, driving, prior, keypoints, reference)
+        """``guide`` (B, S, S, 2): the measured flow a batch may carry; a model that measures the driver's flow
+        reads it (else it measures the frames), the key-point families track the frames instead."""
+        return self.model(source, driving, prior, keypoints, reference, guide=guide)
 
     def _generator_losses(self, batch: dict, out: dict) -> dict:
         w = self.loss_cfg["weights"]
