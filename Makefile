@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q --upgrade pip
 	# torch first and pinned: an open range would pull a multi-GB CUDA build
 	$(PY) -m pip install -q torch==2.13.0
+	# opencv-contrib-python-headless is the whole of cv2: a plain opencv wheel left in the venv would shadow its optflow
+	$(PY) -m pip uninstall -q -y opencv-python-headless opencv-python 2>/dev/null || true
 	# the export extra (ONNX Runtime, about 20 MB) so that the ONNX equality tests run too
 	$(PY) -m pip install -q -e '.[dev,export]'
 	touch $(STAMP)

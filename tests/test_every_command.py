@@ -130,7 +130,7 @@ def test_evaluate_real_pairs(trained, real_pairs, tmp_path):
 
     family, ckpt, data = trained
     cfg = compose_config("evaluate", f"ckpt={ckpt}", f"real.pairs={real_pairs}", f"run_dir={tmp_path / 'ev'}",
-                         "face_metrics=false", "progress=false")
+                         "face_metrics=false", "progress=false", "real.estimators=[farneback]")
     results = evaluate.run(cfg)
     scores = results["mean"]
     model = [name for name in scores if name not in ("static", "flow_transfer", "copy")]

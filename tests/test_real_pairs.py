@@ -142,14 +142,18 @@ def _write_pairs(tmp_path, face, driving_frames=None):
 def test_evaluate_real_pairs_without_a_checkpoint_scores_the_baselines(tmp_path, face):
     pairs = _write_pairs(tmp_path, face)
     out = run_module("megen.evaluate", f"real.pairs={pairs}", f"run_dir={tmp_path / 'run'}", "face_metrics=false",
-                     f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+                     "real.estimators=[deepflow,farneback]", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     import json
 
     results = json.loads((tmp_path / "run" / "real_pairs.json").read_text())
     scores = results["mean"]
-    # the driver itself, given as a published output, reproduces the driver's motion exactly
+    assert results["estimators"] == ["deepflow", "farneback"]
+    # the driver itself, given as a published output, reproduces the driver's motion exactly, under each estimator
     assert scores["copy"]["cosine"] == pytest.approx(1.0) and scores["copy"]["amplitude"] == pytest.approx(1.0)
+    for name in ("deepflow", "farneback"):
+        assert scores["copy"][f"cosine/{name}"] == pytest.approx(1.0) and scores["static"][f"amplitude/{name}"] == 0.0
+    assert "Means under each estimator alone" in out.stdout and "deepflow cosine / amplitude" in out.stdout
     assert scores["static"]["cosine"] == 0.0 and scores["static"]["amplitude"] == 0.0
     assert scores["flow_transfer"]["cosine"] > 0.9
     assert "| drive-target (driver" in out.stdout and "flow_transfer" in out.stdout
@@ -159,11 +163,13 @@ def test_evaluate_real_pairs_without_a_checkpoint_scores_the_baselines(tmp_path,
 def test_evaluate_real_pairs_names_a_missing_clip_and_a_clip_without_a_face(tmp_path, face):
     pairs = _write_pairs(tmp_path, face)
     pairs.write_text("driving,target\nnowhere.gif,target.png\n")
-    out = run_module("megen.evaluate", f"real.pairs={pairs}", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    out = run_module("megen.evaluate", f"real.pairs={pairs}", f"hydra.run.dir={tmp_path / 'run'}",
+                     "real.estimators=[farneback]", cwd=tmp_path)
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
     assert "nowhere.gif (no such file)" in out.stderr and "pairs.csv:2" in out.stderr
     blank = np.random.default_rng(0).integers(120, 136, (4, 96, 96)).astype(np.uint8)   # no face, frames differ
     _write_pairs(tmp_path, face, blank)
-    out = run_module("megen.evaluate", f"real.pairs={pairs}", f"hydra.run.dir={tmp_path / 'run2'}", cwd=tmp_path)
+    out = run_module("megen.evaluate", f"real.pairs={pairs}", f"hydra.run.dir={tmp_path / 'run2'}",
+                     "real.estimators=[farneback]", cwd=tmp_path)
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
     assert "no face found in" in out.stderr and "drive.gif" in out.stderr

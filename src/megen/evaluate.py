@@ -40,7 +40,8 @@ def run_real(cfg: DictConfig) -> dict:
             systems[f"megen ({render})"] = model_system(animator, batch_size=cfg.batch_size, render=render)
     print(f"run folder: {cfg.run_dir}")
     results = score_pairs(pairs, systems, cfg.run_dir, face_metrics=cfg.face_metrics, sheets=cfg.real.sheets,
-                          progress=(lambda m: print(m, flush=True)) if cfg.progress else None)
+                          progress=(lambda m: print(m, flush=True)) if cfg.progress else None,
+                          estimators=list(cfg.real.estimators))
     print_table(results)
     print(f"{cfg.run_dir}/real_pairs.md")
     return results

@@ -214,6 +214,19 @@ def check_trainer(c: Checker) -> None:
 
 # -- per command ------------------------------------------------------------------------------------
 
+def check_estimators(c: Checker) -> None:
+    """``real.estimators``: a non-empty list of megen.ops.flow's estimator names."""
+    from megen.ops.flow import ESTIMATORS
+
+    names = c.get("real.estimators", None)
+    if names in (None, _MISSING):
+        return
+    names = list(names) if not isinstance(names, str) else [names]
+    unknown = [n for n in names if n not in ESTIMATORS]
+    if not names or unknown:
+        c.add("real.estimators", names, f"is not valid; valid: a list of {', '.join(ESTIMATORS)}")
+
+
 def validate_train(cfg) -> None:
     """Everything ``python -m megen.train`` reads; raises ConfigError listing every problem."""
     from megen.config.schema import TrainOptions
@@ -251,6 +264,7 @@ def validate_train(cfg) -> None:
                   f"loss.perceptual.weights_path=<file>), or allow the random-feature fallback with "
                   f"loss.perceptual.allow_random=true")
     check_options(c, TrainOptions)
+    check_estimators(c)
     check_trainer(c)
     check_dataset(c, cache_dir=c.get("paths.cache_dir", None), data_dir=c.get("paths.data_dir", None))
     pairs = c.get("real.pairs", None)
@@ -322,6 +336,7 @@ def validate_evaluate(cfg) -> None:
 
     c = Checker(cfg)
     check_options(c, EvaluateOptions)
+    check_estimators(c)
     check_dataset(c, cache_dir=c.get("paths.cache_dir", None), data_dir=c.get("paths.data_dir", None))
     c.raise_if_any()
 

@@ -27,6 +27,9 @@ from megen.config.choices import (
 )
 from megen.data.megc_kit import PROTOCOLS
 
+#: what real pairs are scored with by default (megen.evaluation.real_pairs.DEFAULT_ESTIMATORS)
+DEFAULT_REAL_ESTIMATORS = ("deepflow", "tvl1", "farneback")
+
 
 def option(default: Any, doc: str, *, kind: str = "str", choices: type[Choice] | tuple | None = None,
            low: float | None = None, high: float | None = None, positive: bool = False, also: tuple = (),
@@ -118,6 +121,10 @@ class RealPairsOptions:
                               "instead of the synthetic test split")
     sheets: Any = option(True, "a sheet per pair (driver, generated, baselines, published; amplified "
                                "differences)", kind="bool")
+    estimators: Any = option(lambda: list(DEFAULT_REAL_ESTIMATORS), "optical-flow estimators the expression motion "
+                             "is measured with (megen.ops.flow: farneback, dis, dis_fast, deepflow, tvl1); each one's "
+                             "scores, their mean and spread are reported", kind="list",
+                             show="[deepflow,tvl1,farneback]")
 
 
 @dataclass
@@ -191,6 +198,10 @@ class TrainRealOptions:
     pairs: Any = option(None, "a CSV of real pairs (driving,target[,compare]): the best checkpoint is scored on "
                               "them at the end (real_pairs.json)")
     render: Any = option("native", "how they are rendered", choices=Render)
+    estimators: Any = option(lambda: list(DEFAULT_REAL_ESTIMATORS), "optical-flow estimators the expression motion "
+                             "is measured with (megen.ops.flow: farneback, dis, dis_fast, deepflow, tvl1); each one's "
+                             "scores, their mean and spread are reported", kind="list",
+                             show="[deepflow,tvl1,farneback]")
 
 
 @dataclass

@@ -5,7 +5,11 @@ A pairs file is a CSV with the columns ``driving`` (a clip: video, GIF or frame 
 relative to the CSV. Every pair is scored for each system beside the static copy of the target and
 the training-free flow transfer (``megen.animation.flow_transfer``):
 
-* ``cosine`` / ``amplitude``: expression motion against the driver's (``megen.metrics.expression``);
+* ``cosine`` / ``amplitude``: expression motion against the driver's (``megen.metrics.expression``), measured
+  by each of several optical-flow estimators (``estimators``, default ``DEFAULT_ESTIMATORS``): per estimator
+  as ``cosine/<name>`` and ``amplitude/<name>``, their mean as ``cosine`` / ``amplitude`` and their spread
+  (largest minus smallest) as ``cosine_spread`` / ``amplitude_spread``. No single estimator's bias can
+  flatter a method, least of all the estimator the method itself uses;
 * ``identity``: dlib face-descriptor distance of generated frames to the target (same person < 0.6);
 * ``sharpness``: variance of the Laplacian inside the face, generated onset over the target, both at
   the canonical 256 px;
@@ -22,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from megen.config.schema import DEFAULT_REAL_ESTIMATORS
 from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_uint8
 from megen.metrics.expression import (
     CANONICAL_SIZE,
@@ -32,11 +37,15 @@ from megen.metrics.expression import (
     sharpness,
     transfer_scores,
 )
+from megen.ops.flow import estimator
 from megen.runtime.io import atomic_write_text
 from megen.runtime.video import contact_sheet, read_image, read_video, write_png
 
 STATIC, FLOW = "static", "flow_transfer"
 SCORES = ("cosine", "amplitude", "identity", "sharpness")
+#: the estimators real pairs are scored with: the two least biased at sub-pixel scale, and Farnebäck (the
+#: classical guide's own) for continuity with earlier tables
+DEFAULT_ESTIMATORS = DEFAULT_REAL_ESTIMATORS
 IDENTITY_FRAMES = 6   # generated frames, evenly spaced, whose identity is measured (dlib is slow)
 
 
@@ -132,17 +141,22 @@ def identity_distance(generated, target: np.ndarray, frames: int = IDENTITY_FRAM
 
 @dataclass
 class DriverMotion:
-    """The driving clip's expression motion, computed once per pair."""
+    """The driving clip's expression motion under each estimator, computed once per pair."""
 
     frames: list[np.ndarray]
     landmarks: np.ndarray
-    motion: np.ndarray          # (T, R, 2) px of the canonical face
+    motions: dict[str, np.ndarray]     # estimator name -> (T, R, 2) px of the canonical face
+
+    @property
+    def motion(self) -> np.ndarray:
+        """(T, R, 2): the mean over the estimators (the driver's amplitude is reported from it)."""
+        return np.mean(list(self.motions.values()), axis=0)
 
     @classmethod
-    def of(cls, path: Path) -> "DriverMotion":
+    def of(cls, path: Path, estimators=DEFAULT_ESTIMATORS) -> "DriverMotion":
         frames = read_clip(path)
         lm = onset_landmarks(frames[0], f"{path} (first frame)")
-        return cls(frames, lm, expression_motion(frames, lm))
+        return cls(frames, lm, {name: expression_motion(frames, lm, estimator=estimator(name)) for name in estimators})
 
 
 def _face_sharpness(image: np.ndarray, landmarks: np.ndarray) -> float:
@@ -156,10 +170,24 @@ def score_clip(driver: DriverMotion, generated, target: np.ndarray, target_landm
     if len(generated) != len(driver.frames):
         raise RealPairError(f"{label}: {len(generated)} frames for a driving clip of {len(driver.frames)}")
     lm = onset_landmarks(generated[0], f"{label} (first frame)")
-    scores = transfer_scores(driver.motion, expression_motion(generated, lm))
+    scores = estimator_scores({name: transfer_scores(motion, expression_motion(generated, lm, estimator=estimator(name)))
+                               for name, motion in driver.motions.items()})
     scores["sharpness"] = _face_sharpness(generated[0], lm) / max(_face_sharpness(target, target_landmarks), 1e-12)
     scores["identity"] = identity_distance(generated, target) if face_metrics else float("nan")
     return scores
+
+
+def estimator_scores(by_estimator: dict[str, dict[str, float]]) -> dict[str, float]:
+    """``{name: {cosine, amplitude}}`` -> the mean ``cosine`` / ``amplitude``, their spread (max - min) across
+    estimators, and each estimator's as ``cosine/<name>`` / ``amplitude/<name>``."""
+    out = {}
+    for key in ("cosine", "amplitude"):
+        values = [s[key] for s in by_estimator.values()]
+        out[key] = float(np.mean(values))
+        out[f"{key}_spread"] = float(np.max(values) - np.min(values))
+    for name, s in by_estimator.items():
+        out[f"cosine/{name}"], out[f"amplitude/{name}"] = s["cosine"], s["amplitude"]
+    return out
 
 
 def static_clip(target: np.ndarray, n: int) -> np.ndarray:
@@ -206,17 +234,19 @@ def model_system(animator, batch_size: int = 8, render: str = "native", **animat
 
 
 def score_pairs(pairs: list[RealPair], systems: dict[str, System], out_dir=None, face_metrics: bool = True,
-                sheets: bool = True, progress: Callable[[str], None] | None = None) -> dict:
+                sheets: bool = True, progress: Callable[[str], None] | None = None,
+                estimators=DEFAULT_ESTIMATORS) -> dict:
     """Score every pair for the static copy, the flow transfer, ``systems`` (label -> System) and the
-    pair's published outputs. Returns ``{"pairs": [{"pair", "driver_amplitude_px", "systems": {label:
-    scores}}], "mean": {label: scores}}`` (means over the pairs a system was scored on) and, with
-    ``out_dir``, writes ``real_pairs.json``, ``real_pairs.md`` and a sheet per pair there."""
+    pair's published outputs, with each of ``estimators`` (names of ``megen.ops.flow.ESTIMATORS``).
+    Returns ``{"estimators", "pairs": [{"pair", "driver_amplitude_px", "systems": {label: scores}}],
+    "mean": {label: scores}}`` (means over the pairs a system was scored on) and, with ``out_dir``, writes
+    ``real_pairs.json``, ``real_pairs.md`` and a sheet per pair there."""
     out_dir = Path(out_dir) if out_dir else None
     rows = []
     for pair in pairs:
         if progress:
             progress(f"real pair {pair.name}")
-        driver = DriverMotion.of(pair.driving)
+        driver = DriverMotion.of(pair.driving, estimators)
         target = read_image(pair.target)
         target_lm = onset_landmarks(target, str(pair.target))
         clips = {STATIC: static_clip(target, len(driver.frames)), FLOW: flow_transfer_system(driver.frames,
@@ -233,7 +263,7 @@ def score_pairs(pairs: list[RealPair], systems: dict[str, System], out_dir=None,
                      "driver_amplitude_px": rms(driver.motion), "systems": scored})
         if out_dir is not None and sheets:
             write_png(out_dir / "real_pairs" / f"{pair.name}.png", pair_sheet(pair.name, driver.frames, clips))
-    results = {"pairs": rows, "mean": mean_scores(rows)}
+    results = {"estimators": list(estimators), "pairs": rows, "mean": mean_scores(rows)}
     published = [r for r, pair in zip(rows, pairs) if pair.compare]
     if published and len(published) < len(rows):     # published outputs cover some pairs: compare like with like
         results["mean_published"] = mean_scores(published)
@@ -249,8 +279,9 @@ def mean_scores(rows: list[dict]) -> dict[str, dict[str, float]]:
     out = {}
     for label in labels:
         got = [r["systems"][label] for r in rows if label in r["systems"]]
+        keys = [k for k in got[0] if k != "pairs"]
         out[label] = {k: float(np.nanmean([g[k] for g in got])) if any(np.isfinite(g[k]) for g in got) else float("nan")
-                      for k in SCORES}
+                      for k in keys}
         out[label]["pairs"] = len(got)
     return out
 
@@ -259,15 +290,23 @@ def _fmt(v: float, digits: int = 2) -> str:
     return "n/a" if not np.isfinite(v) else f"{v:.{digits}f}"
 
 
+def _pm(s: dict, key: str) -> str:
+    spread = s.get(f"{key}_spread")
+    return _fmt(s[key]) + (f" ± {spread / 2:.2f}" if spread is not None and np.isfinite(spread) and spread > 0 else "")
+
+
 def real_pairs_markdown(results: dict) -> str:
-    """Per pair and mean: a row per system; the static copy and the flow transfer first."""
+    """Per pair and mean: a row per system (the static copy and the flow transfer first), cosine and amplitude
+    as the mean over the estimators ± half their spread; then the means under each estimator alone."""
+    names = results.get("estimators") or []
     head = ("| pair | system | expression-motion cosine | amplitude ratio | identity distance | sharpness |\n"
             "|---|---|---|---|---|---|\n")
     lines = ["# Real pairs (no ground truth)", "",
              "Expression motion: both clips aligned to a canonical 256-px face, per-region optical flow minus the "
              "face's mean; cosine and RMS ratio against the driver (1 and 1 = the driver's motion; a clip moving "
-             "under 5 % of the driver's amplitude scores 0). Identity: dlib descriptor distance to the target "
-             "(same person < 0.6). Sharpness: generated onset over the target.", "", head.rstrip("\n")]
+             "under 5 % of the driver's amplitude scores 0), each the mean over the flow estimators "
+             f"({', '.join(names) or 'farneback'}) ± half their spread. Identity: dlib descriptor distance to the "
+             "target (same person < 0.6). Sharpness: generated onset over the target.", "", head.rstrip("\n")]
     means = [{"pair": "**mean**", "systems": results["mean"]}]
     if results.get("mean_published"):
         n = results["mean_published"][STATIC]["pairs"]
@@ -276,8 +315,17 @@ def real_pairs_markdown(results: dict) -> str:
         amp = f" (driver {row['driver_amplitude_px']:.2f} px)" if "driver_amplitude_px" in row else ""
         for label, s in row["systems"].items():
             n = f" ({s['pairs']} pairs)" if "pairs" in s else ""
-            lines.append(f"| {row['pair']}{amp} | {label}{n} | {_fmt(s['cosine'])} | {_fmt(s['amplitude'])} | "
+            lines.append(f"| {row['pair']}{amp} | {label}{n} | {_pm(s, 'cosine')} | {_pm(s, 'amplitude')} | "
                          f"{_fmt(s['identity'], 3)} | {_fmt(s['sharpness'])} |")
+    if len(names) > 1:
+        cols = " | ".join(f"{n} cosine / amplitude" for n in names)
+        lines += ["", "Means under each estimator alone:", "", f"| means | system | {cols} |",
+                  "|---|---|" + "---|" * len(names)]
+        for row in means:
+            for label, s in row["systems"].items():
+                cells = " | ".join(f"{_fmt(s.get(f'cosine/{n}', float('nan')))} / "
+                                   f"{_fmt(s.get(f'amplitude/{n}', float('nan')))}" for n in names)
+                lines.append(f"| {row['pair']} | {label} | {cells} |")
     return "\n".join(lines) + "\n"
 
 

@@ -95,12 +95,13 @@ def regional_expression(flows: np.ndarray, regions: np.ndarray, face: np.ndarray
     return per_region - head[:, None]
 
 
-def expression_motion(frames, landmarks: np.ndarray, size: int = CANONICAL_SIZE) -> np.ndarray:
+def expression_motion(frames, landmarks: np.ndarray, size: int = CANONICAL_SIZE, estimator=SCORER_FLOW) -> np.ndarray:
     """A clip (T, H, W[, C]) with its onset landmarks (68, 2) -> expression motion (T, R, 2) in pixels
-    of the canonical ``size`` face (``EXPRESSION_REGIONS`` order)."""
+    of the canonical ``size`` face (``EXPRESSION_REGIONS`` order), its flow measured by ``estimator``
+    (``megen.ops.flow``)."""
     gray, lm = canonical_clip(frames, landmarks, size)
     regions, face = region_masks(lm, size)
-    return regional_expression(onset_flows(gray), regions, face)
+    return regional_expression(onset_flows(gray, estimator), regions, face)
 
 
 def rms(motion: np.ndarray) -> float:

@@ -90,6 +90,48 @@ class DIS:
 _DIS_PRESETS = {"fast": cv2.DISOPTICAL_FLOW_PRESET_FAST, "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 
 
+@dataclass(frozen=True)
+class DeepFlow:
+    """DeepFlow (Weinzaepfel et al. 2013, opencv-contrib's ``optflow``) with its published defaults: dense
+    matching plus a variational refinement; far less biased than Farnebäck on sub-pixel motion."""
+
+    name = "deepflow"
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return cv2.optflow.createOptFlow_DeepFlow().calc(a, b, None)
+
+
+@dataclass(frozen=True)
+class TVL1:
+    """Dual TV-L1 (Zach et al. 2007, opencv-contrib's ``optflow``) with OpenCV's defaults (5 scales, 5 warps):
+    the most accurate classical estimator at sub-pixel scale here, and the slowest."""
+
+    name = "tvl1"
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return cv2.optflow.DualTVL1OpticalFlow_create().calc(a, b, None)
+
+
+#: the estimators by the name options use (``flow.estimator=``, ``real.estimators=``): face-scale settings
+ESTIMATORS = {"farneback": FARNEBACK_FACE, "dis": DIS("medium"), "dis_fast": DIS("fast"), "deepflow": DeepFlow(),
+              "tvl1": TVL1()}
+
+
+def estimator(name: str):
+    """The estimator called ``name`` (``ESTIMATORS``); a ValueError listing the valid names otherwise."""
+    if name not in ESTIMATORS:
+        raise ValueError(f"unknown flow estimator {name!r}; valid: {', '.join(ESTIMATORS)}")
+    return ESTIMATORS[name]
+
+
+def estimator_name(method) -> str:
+    """The name an estimator goes by in results (``farneback``, ``deepflow``, ...; settings not included)."""
+    for name, known in ESTIMATORS.items():
+        if known == method:
+            return name
+    return method.name
+
+
 def optical_flow(a: np.ndarray, b: np.ndarray, estimator=FARNEBACK_FACE) -> np.ndarray:
     """Forward flow (H, W, 2) float32 from gray frame ``a`` (H, W) to ``b`` (H, W) by ``estimator``."""
     a, b = as_gray_uint8(a, "first frame"), as_gray_uint8(b, "second frame")
@@ -118,5 +160,5 @@ def flows_from_reference(frames, reference: int = 0, estimator=FARNEBACK_FACE) -
     return out
 
 
-__all__ = ["DIS", "FARNEBACK_FACE", "FARNEBACK_SMALL", "Farneback", "as_gray_uint8", "flows_from_reference",
-           "flows_to_reference", "optical_flow"]
+__all__ = ["DIS", "ESTIMATORS", "FARNEBACK_FACE", "FARNEBACK_SMALL", "TVL1", "DeepFlow", "Farneback", "as_gray_uint8",
+           "estimator", "estimator_name", "flows_from_reference", "flows_to_reference", "optical_flow"]
