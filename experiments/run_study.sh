@@ -6,6 +6,8 @@
 # that python -m megen.train -m experiment=<study> sweeps: python -m megen.studies.rows <study> lists them.
 # Usage: experiments/run_study.sh <study> "<seeds>" "<overrides shared by every row>"
 # Rebuild a study's table with: python -m megen.report <study folder>/runs
+# A run that fails does not stop the others; each failure is named (with its log) at the end, and the script
+# then exits non-zero.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 study_name=$1; seeds=$2; shared=${3:-}
@@ -15,6 +17,9 @@ LANES=${LANES:-2}
 mapfile -t rows < <($PY -m megen.studies.rows "$study_name")
 (( ${#rows[@]} )) || exit 1
 running=0
+failed=0
+# wait for one run (any: wait -n) or for every run left (wait -n until none is left), counting failures
+finish_one() { if wait -n; then :; else failed=$((failed + 1)); fi; running=$((running - 1)); }
 for seed in $seeds; do
   for line in "${rows[@]}"; do
     [ -z "$line" ] && continue
@@ -29,7 +34,11 @@ for seed in $seeds; do
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $PY -m megen.train $overrides $shared seed=$seed \
       callbacks.progress=null hydra.run.dir="$dir" run_dir="$dir" > "$dir.log" 2>&1 &
     running=$((running + 1))
-    if (( running >= LANES )); then wait -n || true; running=$((running - 1)); fi
+    if (( running >= LANES )); then finish_one; fi
   done
 done
-wait
+while (( running > 0 )); do finish_one; done
+if (( failed )); then
+  echo "$failed run(s) failed; their logs: $(grep -L -e 'run folder:' $study/runs/*/seed*.log 2>/dev/null | tr '\n' ' ')" >&2
+  exit 1
+fi

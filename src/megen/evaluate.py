@@ -14,7 +14,9 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from megen.config.schema import register
+from megen.data.cache import CacheError
 from megen.runtime.cli import user_errors
+from megen.runtime.errors import ExportError, GenerationError
 
 register()     # conf/evaluate.yaml's options and its --help resolver, before Hydra composes
 
@@ -86,7 +88,7 @@ def run(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
-    with user_errors(OSError, ValueError, RuntimeError):
+    with user_errors(OSError, ValueError, GenerationError, ExportError, CacheError):     # the project's own errors only
         run(cfg)
 
 

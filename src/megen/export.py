@@ -15,7 +15,9 @@ from omegaconf import DictConfig
 
 from megen.config.check import validate_export
 from megen.config.schema import register
+from megen.data.cache import CacheError
 from megen.runtime.cli import user_errors
+from megen.runtime.errors import ExportError, GenerationError
 
 register()     # conf/export.yaml's options and its --help resolver, before Hydra composes
 
@@ -35,7 +37,7 @@ def run(cfg: DictConfig) -> Path:
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="export")
 def main(cfg: DictConfig) -> None:
-    with user_errors(OSError, ValueError, RuntimeError):
+    with user_errors(OSError, ValueError, GenerationError, ExportError, CacheError):     # the project's own errors only
         run(cfg)
 
 

@@ -16,7 +16,9 @@ from omegaconf import DictConfig
 
 from megen.config.check import validate_generate
 from megen.config.schema import register
+from megen.data.cache import CacheError
 from megen.runtime.cli import no_empty_folders_on_failure, user_errors
+from megen.runtime.errors import ExportError, GenerationError
 
 register()     # conf/generate.yaml's options and its --help resolver, before Hydra composes
 
@@ -119,7 +121,7 @@ def _print_summary(folder: Path) -> None:
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="generate")
 def main(cfg: DictConfig) -> None:
-    with user_errors(OSError, ValueError, RuntimeError):    # RuntimeError: GenerationError, bad checkpoints
+    with user_errors(OSError, ValueError, GenerationError, ExportError, CacheError):     # the project's own errors only
         with no_empty_folders_on_failure(cfg.out):
             run(cfg)
 

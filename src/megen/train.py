@@ -1,4 +1,5 @@
-"""``python -m megen.train``: train a motion-transfer model (defaults: facial-prior FOMM, synthetic data, CPU).
+"""``python -m megen.train``: train a motion-transfer model (defaults: the flow-guided model with the facial prior,
+synthetic data, CPU).
 
 What is built comes from conf/: ``data`` (the data module), ``system`` (the LightningModule),
 ``trainer``, ``logger`` and ``callbacks``, each instantiated from its ``_target_``.

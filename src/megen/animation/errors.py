@@ -1,5 +1,4 @@
-"""The error of bad generation input (no torch: the commands raise it before the slow imports)."""
+"""Generation's errors, defined in ``megen.runtime.errors`` (importable without torch) and named here too."""
+from megen.runtime.errors import ExportError, GenerationError
 
-
-class GenerationError(RuntimeError):
-    """Bad generation input; the message names the file or setting."""
+__all__ = ["ExportError", "GenerationError"]

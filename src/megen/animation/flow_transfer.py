@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from megen.face.flow import driver_flows, target_fields, warp_backward
+from megen.face.flow import DRIVER_FLOW, driver_flows, target_fields, warp_backward
 
 
 def flow_transfer(target: np.ndarray, target_landmarks: np.ndarray, frames, driving_landmarks: np.ndarray,
-                  min_size: int = 256) -> np.ndarray:
-    """Animate ``target`` (H, W[, C]) uint8 with a driving clip (T, h, w[, c]) without a model.
+                  min_size: int = 256, estimator=DRIVER_FLOW) -> np.ndarray:
+    """Animate ``target`` (H, W[, C]) uint8 with a driving clip (T, h, w[, c]) without a model, the driver's
+    flow measured by ``estimator`` (``megen.ops.flow``; default Farnebäck, the guide's).
 
     Returns (T, H, W[, C]) uint8 at the target's own size and colour; frame 0 is the target.
     """
     target = np.asarray(target)
-    driver = driver_flows(frames, driving_landmarks, min_size)
+    driver = driver_flows(frames, driving_landmarks, min_size, estimator)
     fields = target_fields(driver, target_landmarks, target.shape[:2])
     return np.stack([target if k == 0 else warp_backward(target, f) for k, f in enumerate(fields)])
 

@@ -19,16 +19,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from megen.animation.errors import ExportError
 from megen.models.full import MotionTransferModel
 
 #: graph inputs after the driving frame, in order; the last three only where the model uses them
 SOURCE_INPUTS = ("source", "features", "kp_source", "jac_source", "kp_anchor", "jac_anchor", "kp_initial",
                  "jac_initial_inv", "scale")
 OPSET = 18
-
-
-class ExportError(RuntimeError):
-    """A model or setting the ONNX export does not cover; the message says what to use instead."""
 
 
 def check_exportable(model: MotionTransferModel) -> None:

@@ -46,7 +46,7 @@ def load_checkpoint(path, map_location="cpu", allow_unsafe: bool = False) -> dic
             return torch.load(path, map_location=map_location, weights_only=False)
         found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
         reason = f"{found.group(1)} is not allowed" if found else (str(err).splitlines() or [""])[0][:200]
-        raise RuntimeError(
+        raise ValueError(
             f"cannot load checkpoint {path} safely: it holds Python objects besides tensors ({reason}). "
             f"If you trust the file, set MEGEN_ALLOW_UNSAFE_CHECKPOINTS=1."
         ) from err
