@@ -44,6 +44,8 @@ def run(cfg: DictConfig) -> AugmentResult:
                      batch_size=batch_size, crop=bool(cfg.crop), exclude_clips=list(cfg.get("exclude_clips") or []),
                      overwrite=bool(cfg.overwrite), progress=progress, render=str(cfg.render),
                      trainer=OmegaConf.to_container(cfg.trainer, resolve=True), device=device)
+    if not result.rank_zero:
+        return result
     print(result.summary())
     print(f"use it with: dataset=generated dataset.path={result.folder} dataset.frame_size={animator.frame_size}   "
           f"or   python -m megen.recognise extra=[{result.folder}]")

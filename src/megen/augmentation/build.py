@@ -51,6 +51,7 @@ class AugmentResult:
     holdout: list[str]
     seconds: float = 0.0
     meta: dict = field(default_factory=dict)
+    rank_zero: bool = True      # False on the other ranks of a distributed run (they wrote clips, not the set)
 
     def summary(self) -> str:
         return (f"generated set {self.folder}: {self.clips} clips ({self.built} made, {self.reused} reused) from "
@@ -225,7 +226,8 @@ def augment(animator: Animator, driving, out, targets="subjects", per_clip: int 
     trainer.strategy.barrier()
     if not trainer.is_global_zero:      # rank zero checks every rank's clips and writes the set's files
         return AugmentResult(out, len(manifest), 0, reused, len(drivers), skipped,
-                             [t.name for t in chosen_targets], sorted(held), time.perf_counter() - start)
+                             [t.name for t in chosen_targets], sorted(held), time.perf_counter() - start,
+                             rank_zero=False)
     unwritten = [row["file"] for row in manifest if not is_valid_clip(out / "clips" / row["file"])]
     if unwritten:
         raise RuntimeError(f"{len(unwritten)} generated clip(s) missing after generation, e.g. {unwritten[0]}; "
