@@ -219,8 +219,11 @@ def _fail_after_writing_started(error):
     return generate_pair
 
 
-@pytest.mark.parametrize("error", [RuntimeError("disk full"), KeyboardInterrupt()])
+@pytest.mark.parametrize("error", [OSError(28, "No space left on device"), KeyboardInterrupt(),
+                                   RuntimeError("a torch failure")])
 def test_a_failed_generation_leaves_no_empty_output_folders(tmp_path, monkeypatch, error):
+    """A user-facing failure (disk full) is one line and exit 2, Ctrl-C and a crash keep their own exception
+    (a torch failure keeps its traceback); none of them leaves an empty output folder."""
     from hydra import compose, initialize_config_dir
 
     import megen.animation
@@ -244,10 +247,12 @@ def test_a_failed_generation_leaves_no_empty_output_folders(tmp_path, monkeypatc
         with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
             cfg = compose("generate", overrides=[f"ckpt={ckpt}", f"target={embedded_photo_paths()[0]}",
                                                  f"driving={driving}", f"out={out}", "progress=false"])
-        with pytest.raises((SystemExit, KeyboardInterrupt)) as raised:
+        with pytest.raises((SystemExit, KeyboardInterrupt, RuntimeError)) as raised:
             main.__wrapped__(cfg)    # the Hydra main's body: user errors, folder clean-up, run
-        if isinstance(error, RuntimeError):
+        if isinstance(error, OSError):
             assert raised.value.code == 2
+        if isinstance(error, RuntimeError):
+            assert raised.value is error
         if kept:
             assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["clip-a", "clip-a/a.mp4"]
         else:

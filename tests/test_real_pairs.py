@@ -142,18 +142,18 @@ def _write_pairs(tmp_path, face, driving_frames=None):
 def test_evaluate_real_pairs_without_a_checkpoint_scores_the_baselines(tmp_path, face):
     pairs = _write_pairs(tmp_path, face)
     out = run_module("megen.evaluate", f"real.pairs={pairs}", f"run_dir={tmp_path / 'run'}", "face_metrics=false",
-                     "real.estimators=[deepflow,farneback]", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+                     "real.estimators=[dis_fast,farneback]", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     import json
 
     results = json.loads((tmp_path / "run" / "real_pairs.json").read_text())
     scores = results["mean"]
-    assert results["estimators"] == ["deepflow", "farneback"]
+    assert results["estimators"] == ["dis_fast", "farneback"]
     # the driver itself, given as a published output, reproduces the driver's motion exactly, under each estimator
     assert scores["copy"]["cosine"] == pytest.approx(1.0) and scores["copy"]["amplitude"] == pytest.approx(1.0)
-    for name in ("deepflow", "farneback"):
+    for name in ("dis_fast", "farneback"):
         assert scores["copy"][f"cosine/{name}"] == pytest.approx(1.0) and scores["static"][f"amplitude/{name}"] == 0.0
-    assert "Means under each estimator alone" in out.stdout and "deepflow cosine / amplitude" in out.stdout
+    assert "Means under each estimator alone" in out.stdout and "dis_fast cosine / amplitude" in out.stdout
     assert scores["static"]["cosine"] == 0.0 and scores["static"]["amplitude"] == 0.0
     assert scores["flow_transfer"]["cosine"] > 0.9
     assert "| drive-target (driver" in out.stdout and "flow_transfer" in out.stdout

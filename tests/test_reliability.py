@@ -39,7 +39,7 @@ def _wait_for_step(path, step, proc, timeout=300):
 
 @pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_from_last(tmp_path):
-    long_epoch = ["data.repeats=40", "trainer.limit_train_batches=40", "evaluate_at_end=false"]
+    long_epoch = ["data.repeats=20", "trainer.limit_train_batches=20", "evaluate_at_end=false"]
     args = tiny_overrides(tmp_path, *EVERY_STEP, *long_epoch, "callbacks.progress=null")
     proc = subprocess.Popen([sys.executable, "-m", "megen.train", *args], cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -57,7 +57,7 @@ def test_sigkill_mid_epoch_then_resume_from_last(tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     saved = load_checkpoint(run / "checkpoints" / "last.ckpt")   # complete and loadable after the kill
-    assert 2 <= saved["global_step"] < 40, "killed mid-epoch"
+    assert 2 <= saved["global_step"] < 20, "killed mid-epoch"
     assert len(saved["optimizer_states"]) == 3 and len(saved["lr_schedulers"]) == 3
     assert saved["optimizer_states"][0]["state"], "optimiser moments were saved"
     out = run_module("megen.train", *tiny_overrides(tmp_path, "ckpt_path=last", *long_epoch), cwd=tmp_path)
@@ -65,10 +65,10 @@ def test_sigkill_mid_epoch_then_resume_from_last(tmp_path):
     assert f"resuming from {run / 'checkpoints' / 'last.ckpt'}" in out.stdout
     resumed_run = max((tmp_path / "out" / "train").iterdir(), key=lambda p: p.stat().st_mtime)
     done = load_checkpoint(resumed_run / "checkpoints" / "last.ckpt")
-    assert resumed_run != run and done["global_step"] == 40
+    assert resumed_run != run and done["global_step"] == 20
     logged = pd.read_csv(resumed_run / "logs" / "metrics.csv")
     trained_again = logged["train/total_step"].dropna().shape[0]
-    assert trained_again == 40 - saved["global_step"]          # only the batches after the kill
+    assert trained_again == 20 - saved["global_step"]          # only the batches after the kill
 
 
 def _nan_after(step):
@@ -166,7 +166,8 @@ class _Arbitrary:
 def test_checkpoints_load_weights_only_and_unsafe_needs_opt_in(tmp_path, monkeypatch):
     path = tmp_path / "unsafe.ckpt"
     torch.save({"state_dict": {}, "payload": _Arbitrary()}, path)
-    with pytest.raises(RuntimeError, match="unsafe.ckpt.*MEGEN_ALLOW_UNSAFE_CHECKPOINTS"):
+    # a user's file, refused as one line by the commands (a ValueError), not a crash
+    with pytest.raises(ValueError, match="unsafe.ckpt.*MEGEN_ALLOW_UNSAFE_CHECKPOINTS"):
         load_checkpoint(path)
     monkeypatch.setenv("MEGEN_ALLOW_UNSAFE_CHECKPOINTS", "1")
     assert isinstance(load_checkpoint(path)["payload"], _Arbitrary)
