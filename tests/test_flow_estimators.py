@@ -117,3 +117,16 @@ def test_a_bad_estimator_name_is_refused_by_the_config_check():
     with pytest.raises(ConfigError, match=r"real.estimators=\[?'?farneback'?, '?raft'?\]? is not valid; valid: a list of"):
         validate_evaluate(compose_config("evaluate", "real.estimators=[farneback,raft]"))
     validate_evaluate(compose_config("evaluate", "real.estimators=[tvl1]"))
+
+
+def test_bench_flow_prints_a_line_per_estimator_and_size(capsys):
+    from megen.bench import main
+
+    main(["flow", "bench.identities=1", "bench.flow_px=[0.5,1.0]", "bench.estimators=[farneback,dis_fast]"])
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("flow ")]
+    assert len(lines) == 6
+    cells = dict(item.split("=", 1) for item in lines[0].split()[2:] if "=" in item)
+    assert lines[0].startswith("flow farneback peak_px=0.5 ") and {"epe", "epe_over_zero", "magnitude", "still_px",
+                                                                    "ms"} <= set(cells)
+    assert 0.5 < float(cells["magnitude"]) < 2.0 and float(cells["ms"]) > 0
+    assert lines[-1].startswith("flow dis_fast all ")

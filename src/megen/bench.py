@@ -9,6 +9,10 @@ Cases:
                 again from it
     prepare     preparation throughput on a generated CASME II-sized raw tree (``bench.clips=250
                 bench.clip_frames=60 bench.workers=2``: about 250 clips of 60 frames, 640x480 JPEG)
+    flow        every optical-flow estimator (megen.ops.flow) on synthetic faces at 256 px moved by known
+                sub-pixel regional motions (``bench.flow_px=[0.1,0.2,0.5,1,2]``, ``bench.flow_noise=2`` gray levels,
+                ``bench.identities=5`` not in the training set): end-point error and its ratio to zero flow's,
+                the magnitude ratio, false motion in still areas, and ms per pair
     augment     clips per second of ``python -m megen.augment`` (its prediction loop and writer) with the train
                 config's model, untrained, on its dataset (``bench.per_clip=1`` target per driving clip)
     all         the three cases above and below, in turn
@@ -40,6 +44,7 @@ from __future__ import annotations
 import argparse
 
 from megen.benchmarks.augmentation import augment_throughput
+from megen.benchmarks.flow import estimator_accuracy
 from megen.benchmarks.generation import generation_fps
 from megen.benchmarks.preparation import raw_tree_preparation, synthetic_preparation
 from megen.benchmarks.training import training_step_times
@@ -54,7 +59,8 @@ def every_preparation_and_generation(settings, overrides: list[str]) -> None:
 
 
 CASES = {"synthetic": synthetic_preparation, "prepare": raw_tree_preparation, "generate": generation_fps,
-         "train": training_step_times, "augment": augment_throughput, "all": every_preparation_and_generation}
+         "train": training_step_times, "augment": augment_throughput, "flow": estimator_accuracy,
+         "all": every_preparation_and_generation}
 
 
 def main(argv=None) -> None:

@@ -366,7 +366,8 @@ def validate_bench(cfg) -> None:
     c = Checker(cfg)
     c.choice("bench.precision", GeneratePrecision.values())
     c.choice("bench.device", ("auto", "cpu", "cuda"))
-    for key in ("size", "batch", "steps", "frames", "native_size", "clips", "clip_frames", "workers", "per_clip"):
+    for key in ("size", "batch", "steps", "frames", "native_size", "clips", "clip_frames", "workers", "per_clip",
+                "identities"):
         c.number(f"bench.{key}", whole=True, positive=True)
     c.number("bench.warmup", whole=True, low=0)
     for key in ("threads", "frames_per_pass"):
