@@ -36,6 +36,18 @@ def _seed():
 
 
 @pytest.fixture(scope="session")
+def face():
+    """The astronaut's face, gray, aligned to the canonical 256-px face: (frame (256, 256) uint8, landmarks (68, 2))."""
+    from megen.data.synthetic import embedded_photo_paths
+    from megen.data.synthetic.identities import base_face
+    from megen.metrics.expression import canonical_clip
+
+    identity = base_face(str(embedded_photo_paths()[0]), 256)
+    gray, lm = canonical_clip([(identity.image * 255).round().astype(np.uint8)], identity.landmarks)
+    return gray[0], lm
+
+
+@pytest.fixture(scope="session")
 def small_spec() -> SyntheticSpec:
     return SyntheticSpec(seed=3, frame_size=64, n_subjects=5, clips_per_subject=2)
 

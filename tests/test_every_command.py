@@ -16,7 +16,6 @@ from megen.config.compose import compose_config, compose_train
 from megen.data.cache import PreparedSet
 from megen.data.synthetic import embedded_photo_paths
 from megen.data.synthetic.identities import base_face
-from megen.metrics.expression import canonical_clip
 from megen.runtime.video import read_image, read_video, write_png
 
 FAMILIES = ("flow", "fomm", "mraa", "tps")
@@ -119,10 +118,8 @@ def test_evaluate_synthetic(trained, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def real_pairs(tmp_path_factory):
-    identity = base_face(str(embedded_photo_paths()[0]), 256)
-    gray, lm = canonical_clip([(identity.image * 255).round().astype(np.uint8)], identity.landmarks)
-    return _write_pairs(tmp_path_factory.mktemp("real_pairs"), (gray[0], lm))
+def real_pairs(tmp_path_factory, face):
+    return _write_pairs(tmp_path_factory.mktemp("real_pairs"), face)
 
 
 def test_evaluate_real_pairs(trained, real_pairs, tmp_path):

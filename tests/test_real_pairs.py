@@ -7,12 +7,10 @@ from helpers import run_module
 
 from megen.animation.flow_transfer import flow_transfer
 from megen.data.synthetic import embedded_photo_paths
-from megen.data.synthetic.identities import base_face
 from megen.face.align import apply_similarity, canonical_similarity, fit_similarity, similarity_from_two_points
 from megen.face.flow import driver_flows, pixel_grid, target_fields, warp_backward
 from megen.metrics.expression import (
     EXPRESSION_REGIONS,
-    canonical_clip,
     expression_motion,
     motion_cosine,
     region_masks,
@@ -22,14 +20,6 @@ from megen.metrics.expression import (
 from megen.runtime.video import read_image, write_gif
 
 AMPLITUDES = (0.0, 0.2, 0.5, 1.0, 0.6, 0.3)   # an onset -> apex -> offset intensity curve
-
-
-@pytest.fixture(scope="module")
-def face():
-    """The astronaut's face, gray, aligned to the canonical 256-px face: (frame (256, 256) uint8, landmarks (68, 2))."""
-    identity = base_face(str(embedded_photo_paths()[0]), 256)
-    gray, lm = canonical_clip([(identity.image * 255).round().astype(np.uint8)], identity.landmarks)
-    return gray[0], lm
 
 
 def _bump(centre, vector, sd=14.0) -> np.ndarray:

@@ -142,15 +142,14 @@ class Animator:
         return face
 
 
-    def prepared_input(self, arrays: dict, frames=slice(None), render_native: bool = False) -> FaceInput:
+    def prepared_input(self, arrays: dict, frames=slice(None)) -> FaceInput:
         """A clip of the prepared cache (``PreparedSet.load``: frames (T, S, S) uint8 cropped, onset
         landmarks in their pixels) as the model's input, ``frames`` selecting which.
 
         S above the model's frame size: reduced to it, with the cache's crop kept as the native one.
         The native crop is where motion is measured, so it is kept only where it is >= 256 px, and a
         synthetic clip's stored fine-render guides (``guide_flow``) are carried as its measured motion.
-        ``render_native``: the native crop is the model-size crop when nothing larger exists (a target
-        rendered natively at the set's own size). A cache smaller than the model's frames is refused.
+        A cache smaller than the model's frames is refused.
         """
         stack = np.asarray(arrays["frames"])[frames]
         landmarks = np.asarray(arrays["landmarks"], dtype=np.float64)
@@ -161,10 +160,10 @@ class Animator:
         small, small_landmarks = stack, landmarks
         if side > size:
             small = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in stack])
-            small_landmarks = (landmarks + 0.5) * (size / side) - 0.5
+            small_landmarks = transform_points(landmarks, (0, 0, side, side), size)
         face = FaceInput.build(small, keypoint_set(self.prior.keypoints, small_landmarks), self.prior,
                                small_landmarks, bool(arrays.get("face_found", True)))
-        if side >= DRIVING_NATIVE[0] or render_native:
+        if side >= DRIVING_NATIVE[0]:
             face.native, face.native_landmarks = to_tensor_frames(stack), landmarks
         if "guide_flow" in arrays and frames == slice(None):
             from megen.face.flow import DriverFlow

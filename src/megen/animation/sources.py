@@ -24,6 +24,7 @@ import torch
 
 from megen.animation.errors import GenerationError
 from megen.animation.native import DRIVING_NATIVE
+from megen.models.flow_guided import resize_flow
 from megen.models.motion import movement_scale
 from megen.models.motion_networks import track_anchors
 
@@ -32,7 +33,6 @@ class KeypointSource:
     """Key points (or regions) of the target and of each driving frame, transferred relative to the driving
     frame ``start`` (``relative``, the paper's setting) or as they are, by the model's dense motion network."""
 
-    accepts = frozenset({"relative", "adapt_movement_scale", "start"})
     renders = frozenset({"decoder", "native"})
 
     def __init__(self, model, relative: bool = True, adapt_movement_scale: bool = False):
@@ -82,7 +82,6 @@ class GuidedFlowSource:
     >= 256 px (or the set's stored guides) and mapped into the target, corrected by the network. Always
     relative to ``start``; at native size the measured flow is used at full resolution."""
 
-    accepts = frozenset({"start"})
     renders = frozenset({"decoder", "native"})
 
     def __init__(self, model):
@@ -97,8 +96,6 @@ class GuidedFlowSource:
         self.features = self.model.generator.encode(self.source)
 
     def motion(self, a: int, n: int) -> dict:
-        from megen.models.flow_guided import resize_flow
-
         guide = self.guides[a:a + n].to(self.device)
         src = self.source.expand(n, -1, -1, -1)
         dense = self.model.dense_motion(src, self.prior.expand(n, -1, -1, -1), guide)
@@ -113,7 +110,6 @@ class ExportedSource:
     the source side is computed in torch once, each batch of driving frames in ONNX Runtime. It gives the
     decoder's frames only."""
 
-    accepts = frozenset({"relative", "adapt_movement_scale", "start"})
     renders = frozenset({"decoder"})
 
     def __init__(self, model, engine, relative: bool = True, adapt_movement_scale: bool = False):
@@ -173,7 +169,7 @@ def flow_guides(target, driving, start: int = 0, native: bool = True) -> torch.T
 def motion_source(model, engine=None, relative: bool = True, adapt_movement_scale: bool = False):
     """The motion source for ``model`` (and an exported ``engine`` of it), with the options that apply to it;
     an option set away from its default where it has no meaning is a GenerationError naming it."""
-    if getattr(model, "measures_flow", False):
+    if model.measures_flow:
         refused = [name for name, off in (("relative=false", not relative),
                                           ("adapt_movement_scale=true", adapt_movement_scale),
                                           ("backend=onnxruntime", engine is not None)) if off]

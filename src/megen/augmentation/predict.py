@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader, Dataset
 
@@ -88,10 +89,8 @@ class ClipWriter(pl.LightningModule):
             self.on_clip()
 
 
-def to_gray_frames(generated):
+def to_gray_frames(generated) -> np.ndarray:
     """(T, C, S, S) float frames in [0, 1] -> (T, S, S) uint8 gray (colour is averaged)."""
-    import numpy as np
-
     gray = generated.float().mean(1).clamp(0, 1).mul(255.0).round()
     return gray.cpu().numpy().astype(np.uint8)
 

@@ -6,8 +6,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
 from megen.benchmarks.timing import say
 from megen.config.compose import compose_train
 
@@ -20,14 +18,11 @@ def augment_throughput(settings, overrides: list[str]) -> None:
 
     from megen.animation.animator import Animator
     from megen.augmentation import augment
+    from megen.benchmarks.generation import untrained_model
     from megen.data.preparation import prepare_dataset
-    from megen.face.prior import PriorSetting
-    from megen.models.full import build_model
 
     cfg = compose_train(*overrides)
-    size = int(cfg.dataset.frame_size)
-    prior = PriorSetting.from_config(cfg.prior, size, cfg.model.motion.scale_factor)
-    model = build_model(OmegaConf.to_container(cfg.model, resolve=True), prior.model_args()).eval()
+    model, prior, size = untrained_model(cfg)
     device = "cuda" if settings.device == "cuda" or (settings.device == "auto" and torch.cuda.is_available()) else "cpu"
     animator = Animator(model.to(device), prior, size, str(cfg.model.family))
     with tempfile.TemporaryDirectory() as tmp:

@@ -59,8 +59,6 @@ def generation_fps(settings, overrides: list[str]) -> None:
     import torch
 
     from megen.animation import FaceInput, default_batch_size
-    from megen.face.prior import PriorSetting
-    from megen.models.full import build_model
 
     n_frames = int(settings.frames)
     device = bench_device(settings)
@@ -75,10 +73,8 @@ def generation_fps(settings, overrides: list[str]) -> None:
         for family in settings.native_models:
             _native_generation(str(family), n_frames, int(settings.native_size), device, batch)
     for name in settings.experiments:
-        cfg = compose_train(f"experiment={name}", *overrides)
-        size = int(cfg.dataset.frame_size)
-        prior = PriorSetting.from_config(cfg.prior, size, cfg.model.motion.scale_factor)
-        model = build_model(OmegaConf.to_container(cfg.model, resolve=True), prior.model_args()).to(device).eval()
+        model, prior, size = untrained_model(compose_train(f"experiment={name}", *overrides))
+        model = model.to(device)
         target = FaceInput(torch.rand(1, 3, size, size), torch.rand(1, prior.channels, prior.map_size, prior.map_size),
                            torch.rand(1, prior.num_keypoints, 2) * 2 - 1)
         driving = FaceInput(torch.rand(n_frames, 3, size, size), target.prior, target.keypoints)
@@ -100,6 +96,17 @@ def generation_fps(settings, overrides: list[str]) -> None:
             _onnx_generation(name, model, target, driving, batch, size, prior, n_frames, gflop)
 
 
+def untrained_model(cfg):
+    """The train config's model with its initial weights (what a step costs does not depend on them), in eval
+    mode: (model, its PriorSetting, its frame size)."""
+    from megen.face.prior import PriorSetting
+    from megen.models.full import build_model
+
+    size = int(cfg.dataset.frame_size)
+    prior = PriorSetting.from_config(cfg.prior, size, cfg.model.motion.scale_factor)
+    return build_model(OmegaConf.to_container(cfg.model, resolve=True), prior.model_args()).eval(), prior, size
+
+
 def _native_generation(family: str, n_frames: int, out: int, device, batch) -> None:
     """The CPU default's model (64 px) rendering natively at ``out`` px (``render=native``): fps beside the
     reference loop's above. Random frames and landmarks: the cost does not depend on the content."""
@@ -108,13 +115,9 @@ def _native_generation(family: str, n_frames: int, out: int, device, batch) -> N
 
     from megen.animation import FaceInput, animate
     from megen.animation.native import to_tensor_frames
-    from megen.face.prior import PriorSetting
-    from megen.models.full import build_model
 
-    cfg = compose_train(f"model={family}")
-    size = int(cfg.dataset.frame_size)
-    prior = PriorSetting.from_config(cfg.prior, size, cfg.model.motion.scale_factor)
-    model = build_model(OmegaConf.to_container(cfg.model, resolve=True), prior.model_args()).to(device).eval()
+    model, prior, size = untrained_model(compose_train(f"model={family}"))
+    model = model.to(device)
     rng = np.random.default_rng(0)
     lm_out = rng.uniform(0.25 * out, 0.75 * out, (68, 2))
     lm = (lm_out + 0.5) * size / out - 0.5

@@ -43,8 +43,6 @@ class Farneback:
     poly_n: int = 5
     poly_sigma: float = 1.2
 
-    name = "farneback"
-
     def __post_init__(self):
         if self.poly_n not in (5, 7):
             raise ValueError(f"poly_n must be 5 or 7 (OpenCV's Farnebäck), got {self.poly_n}")
@@ -74,8 +72,6 @@ class DIS:
     preset: str = "fast"
     pad: int = 16
 
-    name = "dis"
-
     def __post_init__(self):
         if self.preset not in _DIS_PRESETS:
             raise ValueError(f"DIS preset must be one of {', '.join(_DIS_PRESETS)}, got {self.preset!r}")
@@ -95,8 +91,6 @@ class DeepFlow:
     """DeepFlow (Weinzaepfel et al. 2013, opencv-contrib's ``optflow``) with its published defaults: dense
     matching plus a variational refinement; far less biased than Farnebäck on sub-pixel motion."""
 
-    name = "deepflow"
-
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return cv2.optflow.createOptFlow_DeepFlow().calc(a, b, None)
 
@@ -105,8 +99,6 @@ class DeepFlow:
 class TVL1:
     """Dual TV-L1 (Zach et al. 2007, opencv-contrib's ``optflow``) with OpenCV's defaults (5 scales, 5 warps):
     the most accurate classical estimator at sub-pixel scale here, and the slowest."""
-
-    name = "tvl1"
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return cv2.optflow.DualTVL1OpticalFlow_create().calc(a, b, None)
@@ -122,14 +114,6 @@ def estimator(name: str):
     if name not in ESTIMATORS:
         raise ValueError(f"unknown flow estimator {name!r}; valid: {', '.join(ESTIMATORS)}")
     return ESTIMATORS[name]
-
-
-def estimator_name(method) -> str:
-    """The name an estimator goes by in results (``farneback``, ``deepflow``, ...; settings not included)."""
-    for name, known in ESTIMATORS.items():
-        if known == method:
-            return name
-    return method.name
 
 
 def optical_flow(a: np.ndarray, b: np.ndarray, estimator=FARNEBACK_FACE) -> np.ndarray:
@@ -161,4 +145,4 @@ def flows_from_reference(frames, reference: int = 0, estimator=FARNEBACK_FACE) -
 
 
 __all__ = ["DIS", "ESTIMATORS", "FARNEBACK_FACE", "FARNEBACK_SMALL", "TVL1", "DeepFlow", "Farneback", "as_gray_uint8",
-           "estimator", "estimator_name", "flows_from_reference", "flows_to_reference", "optical_flow"]
+           "estimator", "flows_from_reference", "flows_to_reference", "optical_flow"]
