@@ -76,9 +76,9 @@ def run(cfg: DictConfig) -> list[Path]:
                                   background=cfg.get("alpha_background", 255))
     if cfg.get("method", "model") == "flow_transfer":
         from megen.animation.pair import flow_transfer_pair
-
+        measure = tuple((cfg.get("flow") or {}).get(k) for k in ("estimator", "checkpoint"))
         folder = flow_transfer_pair(inputs, Path(cfg.out), fps=cfg.fps, playback_fps=cfg.get("playback_fps", 25),
-                                    out_size=cfg.get("out_size"))
+                                    out_size=cfg.get("out_size"), estimator=measure)
         _print_summary(folder)
         return [folder]
     device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")

@@ -197,9 +197,11 @@ def generate_pair(gen: Animator, target_path, driving_spec: str, out_dir, relati
 
 def flow_transfer_pair(inputs: PairInputs, out_dir, fps: float | None = None,
                        playback_fps: float | None = DEFAULT_PLAYBACK_FPS, out_size: int | None = None,
-                       name: str | None = None) -> Path:
+                       name: str | None = None, estimator: tuple = (None, None)) -> Path:
     """The training-free baseline for one pair (``megen.animation.flow_transfer``): the target's face
-    crop at its own size (or ``out_size``, at most 512) and colour, warped by the driver's optical flow."""
+    crop at its own size (or ``out_size``, at most 512) and colour, warped by the driver's optical flow
+    measured by ``estimator``, (name, checkpoint) of ``megen.models.microflow.flow_estimator`` (name None:
+    Farnebäck)."""
     from megen.animation.animator import _native_crop
     from megen.animation.flow_transfer import flow_transfer
     from megen.animation.native import native_size
@@ -211,7 +213,10 @@ def flow_transfer_pair(inputs: PairInputs, out_dir, fps: float | None = None,
     n = native_size(box[2] - box[0], out_size)
     target = _native_crop(inputs.target, box, n)
     landmarks = transform_points(inputs.target_landmarks, box, n)
-    generated = flow_transfer(target, landmarks, inputs.frames, inputs.driving_landmarks)
+    from megen.models.microflow import flow_estimator
+
+    measure = flow_estimator(estimator[0] or "farneback", estimator[1])
+    generated = flow_transfer(target, landmarks, inputs.frames, inputs.driving_landmarks, estimator=measure)
     name = name or f"{inputs.driving_name}-{inputs.target_path.stem}"
     rate, source = capture_rate(fps, inputs.fps)
     return write_outputs(Path(out_dir), name, target[None], np.stack([to_gray_uint8(f) for f in inputs.frames]),

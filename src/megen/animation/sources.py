@@ -90,7 +90,7 @@ class GuidedFlowSource:
     def start(self, target, driving, start: int = 0, native: bool = False) -> None:
         self.device = next(self.model.parameters()).device
         self.native = native
-        self.guides = flow_guides(target, driving, start, native)
+        self.guides = flow_guides(target, driving, start, native, self.model.guide_measurer())
         self.source = target.frames[:1].to(self.device)
         self.prior = target.prior.to(self.device)
         self.features = self.model.generator.encode(self.source)
@@ -137,8 +137,9 @@ class ExportedSource:
         return {"prediction": self.engine(self.frames[a:a + n], *self.fixed), "occlusion": None, "deformation": None}
 
 
-def flow_guides(target, driving, start: int = 0, native: bool = True) -> torch.Tensor:
-    """The driving clip's backward optical flow to frame ``start``, measured on its native crop and
+def flow_guides(target, driving, start: int = 0, native: bool = True, estimator=None) -> torch.Tensor:
+    """The driving clip's backward optical flow to frame ``start``, measured on its native crop by ``estimator``
+    (``megen.ops.flow``'s kind; None: the default guide's) and
     mapped into the target's crop by the onset landmarks: (T, N, N, 2) in pixels of the target's
     native crop (``native``) or of its model-size crop."""
     from megen.face.flow import measured_guides, target_fields
@@ -162,8 +163,10 @@ def flow_guides(target, driving, start: int = 0, native: bool = True) -> torch.T
                          f"clip needs dataset.frame_size={DRIVING_NATIVE[0]}, or a synthetic set dataset.guides=true)")
     frames = to_uint8(driving.native)
     frames = frames[..., 0] if driving.native.shape[1] == 1 else frames
+    from megen.face.flow import DRIVER_FLOW
+
     return torch.from_numpy(measured_guides(list(frames), driving.native_landmarks, landmarks, (size, size),
-                                            reference=start))
+                                            reference=start, estimator=estimator or DRIVER_FLOW))
 
 
 def motion_source(model, engine=None, relative: bool = True, adapt_movement_scale: bool = False):

@@ -3,8 +3,13 @@ micro-expression, against exact motion.
 
 Faces: synthetic identities at 256 px (``bench.identities``, seed 1000 on: not the training set's), each
 moved by known smooth regional motions (a Gaussian bump of ``bench.flow_sd`` px at a brow and one at a
-mouth corner) of peak ``bench.flow_px`` (default 0.1, 0.2, 0.5, 1 and 2 px), warped bicubically, with
-sensor noise of ``bench.flow_noise`` gray levels (sd) on both frames. Per estimator and motion size:
+mouth corner) of peak ``bench.flow_px`` (default 0.1, 0.2, 0.5, 1 and 2 px), warped bicubically, through
+the camera's nuisances on both frames (``megen.data.synthetic.nuisance``): sensor noise of
+``bench.flow_noise`` gray levels (sd), illumination flicker ``bench.flow_flicker``, a palette of
+``bench.flow_levels`` gray levels and JPEG at ``bench.flow_jpeg`` (defaults: the levels measured on real
+clips, docs/data.md "Nuisances"; no head motion, so that the magnitude ratio is the expression's).
+The learned estimator joins the classical ones given ``bench.flow_checkpoint``
+(a ``python -m megen.train_flow`` checkpoint). Per estimator and motion size:
 
 * ``epe``: mean end-point error over the face, and its ratio to zero flow's (``epe_over_zero``);
 * ``magnitude``: mean estimated / true flow magnitude where the motion is over half its peak (1 = exact);
@@ -28,17 +33,24 @@ def _bump(grid: np.ndarray, centre, vector, sd: float) -> np.ndarray:
 def estimator_accuracy(settings, overrides: list[str]) -> None:
     """One line per (estimator, motion size), then one per estimator over every size."""
     from megen.data.synthetic.generator import SyntheticSpec, make_identities
+    from megen.data.synthetic.nuisance import Nuisance, photometric
     from megen.face.flow import pixel_grid, warp_backward
     from megen.metrics.expression import region_masks
-    from megen.ops.flow import ESTIMATORS, estimator, optical_flow
+    from megen.models.microflow import flow_estimator
+    from megen.ops.flow import ESTIMATORS, optical_flow
 
     size = 256
     spec = SyntheticSpec(seed=1000, frame_size=size, n_subjects=int(settings.identities), variation=1.0)
     faces = make_identities(spec)
     rng = np.random.default_rng(0)
     grid = pixel_grid(size, size)
-    names = list(settings.get("estimators") or ESTIMATORS)
-    methods = {n: estimator(n) for n in names}     # an unknown name fails here, naming the valid ones
+    checkpoint = settings.get("flow_checkpoint")
+    names = list(settings.get("estimators") or [*ESTIMATORS, *(["learned"] if checkpoint else [])])
+    methods = {n: flow_estimator(n, checkpoint) for n in names}   # an unknown name fails here, naming the valid ones
+    quality = settings.get("flow_jpeg")
+    levels = settings.get("flow_levels")
+    nuisance = Nuisance(noise=float(settings.flow_noise), jpeg_quality=None if quality is None else int(quality),
+                        flicker=float(settings.get("flow_flicker") or 0.0), levels=None if levels is None else int(levels))
     totals = {n: {"epe": [], "zero": [], "ms": []} for n in names}
     for peak in [float(p) for p in settings.flow_px]:
         rows = {n: {"epe": [], "zero": [], "mag": [], "still": [], "ms": []} for n in names}
@@ -48,10 +60,8 @@ def estimator_accuracy(settings, overrides: list[str]) -> None:
             # backward field: frame pixel p shows the onset at p + field(p); a brow raise and a mouth corner pull
             field = (_bump(grid, lm[17:22].mean(0), (0.0, peak), settings.flow_sd)
                      + _bump(grid, lm[48], (-peak, 0.0), settings.flow_sd))
-            noise = float(settings.flow_noise)
-            onset = np.clip(np.rint(image + rng.normal(0, noise, image.shape)), 0, 255).astype(np.uint8)
-            moved = warp_backward(image, field)
-            frame = np.clip(np.rint(moved + rng.normal(0, noise, image.shape)), 0, 255).astype(np.uint8)
+            onset = photometric(image, nuisance, rng)
+            frame = photometric(warp_backward(image, field), nuisance, rng)
             _, inside = region_masks(lm, size)
             true = np.linalg.norm(field, axis=-1)
             moving, still = inside & (true > 0.5 * peak), inside & (true < 0.01 * peak)
@@ -76,7 +86,8 @@ def estimator_accuracy(settings, overrides: list[str]) -> None:
     for name in names:
         t = totals[name]
         say(f"flow {name} all epe={np.mean(t['epe']):.4f} epe_over_zero={np.sum(t['epe']) / np.sum(t['zero']):.3f} "
-            f"ms={np.median(t['ms']):.1f} (identities={len(faces)} noise_sd={float(settings.flow_noise):g} "
+            f"ms={np.median(t['ms']):.1f} (identities={len(faces)} noise_sd={nuisance.noise:g} "
+            f"levels={nuisance.levels} flicker={nuisance.flicker:g} jpeg={nuisance.jpeg_quality} "
             f"bump_sd_px={float(settings.flow_sd):g})")
 
 

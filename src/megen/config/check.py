@@ -227,6 +227,15 @@ def check_estimators(c: Checker) -> None:
         c.add("real.estimators", names, f"is not valid; valid: a list of {', '.join(ESTIMATORS)}")
 
 
+def check_flow(c: Checker) -> None:
+    """``flow.checkpoint``: a file, required by ``flow.estimator=learned``."""
+    name, path = c.get("flow.estimator", None), c.get("flow.checkpoint", None)
+    if name == "learned" and path in (None, _MISSING):
+        c.add("flow.checkpoint", path, "is required by flow.estimator=learned (python -m megen.train_flow writes one)")
+    elif path not in (None, _MISSING) and not Path(str(path)).is_file():
+        c.add("flow.checkpoint", path, "is not a file (a python -m megen.train_flow checkpoint)")
+
+
 def validate_train(cfg) -> None:
     """Everything ``python -m megen.train`` reads; raises ConfigError listing every problem."""
     from megen.config.schema import TrainOptions
@@ -265,6 +274,7 @@ def validate_train(cfg) -> None:
                   f"loss.perceptual.allow_random=true")
     check_options(c, TrainOptions)
     check_estimators(c)
+    check_flow(c)
     check_trainer(c)
     check_dataset(c, cache_dir=c.get("paths.cache_dir", None), data_dir=c.get("paths.data_dir", None))
     pairs = c.get("real.pairs", None)
@@ -317,6 +327,19 @@ def check_device(c: Checker) -> None:
         c.add("device", device, f"is not valid; valid: {', '.join(DEVICES)} (cuda:N for one GPU)")
 
 
+def validate_train_flow(cfg) -> None:
+    """Everything ``python -m megen.train_flow`` reads; raises ConfigError listing every problem."""
+    from megen.config.schema import TrainFlowOptions
+
+    c = Checker(cfg)
+    check_options(c, TrainFlowOptions)
+    check_trainer(c)
+    size = c.get("pairs.size", None)
+    if isinstance(size, int) and size % 4:
+        c.add("pairs.size", size, "is not valid; valid: a multiple of 4 (the estimator's cell)")
+    c.raise_if_any()
+
+
 def validate_generate(cfg) -> None:
     """The values ``python -m megen.generate`` reads (no torch: this runs before the slow imports)."""
     from megen.config.schema import GenerateOptions
@@ -326,6 +349,11 @@ def validate_generate(cfg) -> None:
     playback = c.get("playback_fps", None)
     if isinstance(playback, numbers.Real) and not isinstance(playback, bool) and playback > 50:
         c.add("playback_fps", playback, "must be <= 50 (GIF viewers show frames shorter than 20 ms at 100 ms)")
+    name = c.get("flow.estimator", None)
+    if name not in (None, _MISSING) and c.get("method", "model") != "flow_transfer":
+        c.add("flow.estimator", name, "is for method=flow_transfer: a model measures with the estimator it was "
+                                      "trained with (python -m megen.train flow.estimator=)")
+    check_flow(c)
     check_device(c)
     c.raise_if_any()
 

@@ -27,6 +27,9 @@ from megen.config.choices import (
 )
 from megen.data.megc_kit import PROTOCOLS
 
+#: the guide's estimators (flow.estimator=): megen.ops.flow's, and the learned one (megen.models.microflow)
+GUIDE_ESTIMATORS = ("farneback", "dis", "dis_fast", "deepflow", "tvl1", "learned")
+
 #: what real pairs are scored with by default (megen.evaluation.real_pairs.DEFAULT_ESTIMATORS)
 DEFAULT_REAL_ESTIMATORS = ("deepflow", "tvl1", "farneback")
 
@@ -65,6 +68,14 @@ def group(key: str, doc: str, show: str | None = None) -> Any:
 def choice_values(spec) -> tuple:
     """The valid values of a field's ``choices`` (a Choice class or a tuple)."""
     return spec.values() if isinstance(spec, type) and issubclass(spec, Choice) else tuple(spec)
+
+
+@dataclass
+class TransferFlowOptions:
+    """``flow.*`` of ``python -m megen.generate``: the estimator of ``method=flow_transfer``."""
+    estimator: Any = option(None, "method=flow_transfer's estimator (default farneback; a model measures with the "
+                                  "one it was trained with)", choices=GUIDE_ESTIMATORS)
+    checkpoint: Any = option(None, "the learned estimator's checkpoint (flow.estimator=learned)")
 
 
 @dataclass
@@ -111,6 +122,7 @@ class GenerateOptions:
                                     "or AMX, GPUs)", choices=GeneratePrecision)
     progress: Any = option(True, "a bar in a terminal, a log line every 10 s otherwise (MEGEN_PROGRESS_INTERVAL)",
                            kind="bool")
+    flow: Any = section(TransferFlowOptions, "the flow transfer's estimator")
     paths: Any = group("paths.cache_dir", "where <dataset>:<clip> driving clips are looked up (default data/cache)")
 
 
@@ -205,6 +217,15 @@ class TrainRealOptions:
 
 
 @dataclass
+class FlowOptions:
+    """``flow.*``: what measures the driver's optical flow for the flow-guided model, at generation and in the
+    synthetic set's training guides (one estimator for both, kept in the checkpoint)."""
+    estimator: Any = option("farneback", "the guide's estimator (megen.ops.flow; learned: a python -m "
+                                         "megen.train_flow network, flow.checkpoint=)", choices=GUIDE_ESTIMATORS)
+    checkpoint: Any = option(None, "the learned estimator's checkpoint (flow.estimator=learned)")
+
+
+@dataclass
 class DataOptions:
     """``data.*``: the data module's settings (megen.data.datamodule.MicroExpressionDataModule)."""
     _target_: Any = wiring("megen.data.datamodule.MicroExpressionDataModule")
@@ -254,6 +275,7 @@ class TrainOptions:
     evaluate_at_end: Any = option(True, "score the best checkpoint on the test split at the end (metrics.json)",
                                   kind="bool")
     real: Any = section(TrainRealOptions, "real pairs")
+    flow: Any = section(FlowOptions, "the flow-guided model's guide")
     data: Any = section(DataOptions, "the data module")
     optim: Any = section(OptimOptions, "the optimisers")
     system: Any = wiring(None)       # the LightningModule's arguments (conf/train.yaml)
@@ -267,6 +289,43 @@ class TrainOptions:
     logger: Any = group("logger", "conf/logger/", show="csv")
     callbacks: Any = group("callbacks", "checkpointing and the per-epoch line (conf/callbacks/)", show="default")
     experiment: Any = group("experiment", "a whole configuration applied last (conf/experiment/)")
+
+
+@dataclass
+class FlowPairsOptions:
+    """``pairs.*`` of ``python -m megen.train_flow`` (megen.data.flow_pairs.FlowPairsDataModule)."""
+    _target_: Any = wiring("megen.data.flow_pairs.FlowPairsDataModule")
+    seed: Any = wiring("${seed}")
+    size: Any = option(256, "pair size, px (micro-motion is measured on >= 256-px face crops)", kind="whole",
+                       positive=True)
+    identities: Any = option(16, "training identities (the synthetic set's, seed 0 on)", kind="whole", positive=True)
+    val_identities: Any = option(4, "validation identities (seed 500 on; bench flow's are seed 1000 on)",
+                                 kind="whole", positive=True)
+    train_pairs: Any = option(8000, "training pairs per epoch, each drawn once from its own seed", kind="whole",
+                              positive=True)
+    val_pairs: Any = option(64, "validation pairs", kind="whole", positive=True)
+    batch_size: Any = option(8, "pairs per batch", kind="whole", positive=True)
+    motion_px: Any = option(lambda: [0.05, 3.0], "the non-rigid motion's peak, log-uniform in this range (px)",
+                            kind="list", show="[0.05,3.0]")
+    nuisance: Any = option(None, "the camera's nuisance levels (megen.data.synthetic.nuisance.Nuisance): training "
+                                 "draws each up to its level", kind="any")
+    num_workers: Any = option(0, "data loader worker processes", kind="whole", low=0)
+
+
+@dataclass
+class TrainFlowOptions:
+    """``python -m megen.train_flow``: train the learned micro-motion estimator (flow.estimator=learned)."""
+    seed: Any = option(0, "seeds torch and the pairs' order", kind="whole")
+    run_dir: Any = option("${hydra:runtime.output_dir}", "the run folder (checkpoints/last.ckpt: flow.checkpoint=)",
+                          show="<paths.output_root>/train_flow/<time>")
+    lr: Any = option(3.0e-3, "the one-cycle schedule's peak learning rate", kind="number", positive=True)
+    net: Any = option(None, "the network's arguments (megen.models.microflow.MicroFlowNet: channels, dilations, "
+                            "damping)", kind="any")
+    pairs: Any = section(FlowPairsOptions, "the training pairs")
+    system: Any = wiring(None)       # the LightningModule's arguments (conf/train_flow.yaml)
+    paths: Any = group("paths.output_root", "where run folders go (default outputs)")
+    trainer: Any = group("trainer", "Lightning's Trainer (conf/trainer/: cpu, gpu, ddp)", show="cpu")
+    logger: Any = group("logger", "conf/logger/", show="csv")
 
 
 @dataclass
@@ -310,7 +369,8 @@ class PrepareOptions:
 
 
 #: command -> its options' schema (the ConfigStore entry is ``<command>_options``)
-SCHEMAS = {"train": TrainOptions, "generate": GenerateOptions, "evaluate": EvaluateOptions, "export": ExportOptions,
+SCHEMAS = {"train": TrainOptions, "train_flow": TrainFlowOptions, "generate": GenerateOptions, "evaluate": EvaluateOptions,
+           "export": ExportOptions,
            "augment": AugmentOptions, "recognise": RecogniseOptions, "prepare": PrepareOptions}
 
 

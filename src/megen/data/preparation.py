@@ -43,7 +43,7 @@ def prepare_synthetic(spec: SyntheticSpec, cache_dir: str | Path, progress: bool
     """
     folder = Path(cache_dir) / f"synthetic-{spec.key()}"
     rows, built, reused = [], 0, 0
-    identities = None
+    identities = estimator = None
     total = spec.n_subjects * spec.clips_per_subject
     with _progress(progress) as bar:
         task = bar.add_task("synthetic clips", total=total, unit="clips")
@@ -60,8 +60,10 @@ def prepare_synthetic(spec: SyntheticSpec, cache_dir: str | Path, progress: bool
                     program = program_for(spec, identities[i], i, j)
                 else:
                     identities = identities if identities is not None else make_identities(spec)
+                    if spec.guides and estimator is None:
+                        estimator = spec.guide_flow_estimator()
                     clip = render(identities[i], program_for(spec, identities[i], i, j), subject, name, spec.seed,
-                                  guides=spec.guides)
+                                  guides=spec.guides, estimator=estimator)
                     program = clip.program
                     onset_lm = clip.landmarks[clip.onset].astype("float64")
                     arrays = {

@@ -89,14 +89,14 @@ def target_fields(driver: DriverFlow, target_landmarks: np.ndarray, shape: tuple
 
 
 def measured_guides(frames, landmarks: np.ndarray, target_landmarks: np.ndarray, shape: tuple[int, int],
-                    reference: int = 0, min_size: int = 256) -> np.ndarray:
+                    reference: int = 0, min_size: int = 256, estimator=DRIVER_FLOW) -> np.ndarray:
     """The flow-guided model's guide: backward flows (T, H, W, 2) of every frame to frame ``reference``,
-    measured on the clip's face crop at >= ``min_size`` px (``driver_flows``) and mapped onto a face whose
+    measured on the clip's face crop at >= ``min_size`` px by ``estimator`` (``driver_flows``) and mapped onto a face whose
     landmarks are ``target_landmarks`` in an (H, W) grid (``target_fields``).
 
     ``frames`` (T, h, w[, C]) uint8 with the reference frame's ``landmarks`` (68, 2) in their pixels.
     """
-    return target_fields(driver_flows(frames, landmarks, min_size, reference=reference), target_landmarks, shape)
+    return target_fields(driver_flows(frames, landmarks, min_size, estimator, reference), target_landmarks, shape)
 
 
 __all__ = ["DRIVER_FLOW", "DriverFlow", "driver_flows", "field_into_target", "measured_guides", "pixel_grid",

@@ -9,8 +9,11 @@ prior, and predicts only a correction of it and the occlusion map:
     deformation = identity + guide + residual,   residual = 0 and occlusion ~ 1 at initialisation
 
 so an untrained model is the training-free flow transfer, and training on the synthetic set's exact
-flow teaches the residual where the classical estimate errs. When no guide is given (training), it
-is measured from the two frames with OpenCV's Farnebäck (no gradient: it is an input).
+flow teaches the residual where the guide errs. The guide's estimator (``guide_estimator``, the
+``flow.estimator`` option: a classical one of ``megen.ops.flow`` or ``learned``, whose network the model
+then holds, frozen, in ``guide_net``) measures the driver at generation and the synthetic set's training
+guides. When a batch carries no guide, it is measured from the two small frames with OpenCV's
+Farnebäck (no gradient: it is an input).
 """
 from __future__ import annotations
 
@@ -20,8 +23,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from megen.models.blocks import AntiAliasInterpolation2d, Hourglass
+from megen.models.microflow import LearnedFlow, MicroFlowNet
 from megen.models.motion import coordinate_grid, warp
-from megen.ops.flow import FARNEBACK_SMALL, optical_flow
+from megen.ops.flow import FARNEBACK_SMALL, estimator, optical_flow
 
 
 def classical_backward_flow(driving: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
@@ -106,11 +110,20 @@ class FlowGuidedModel(nn.Module):
     measures_flow = True      # the driver's motion is its measured optical flow (the guide), corrected
     tracks_landmarks = False
 
-    def __init__(self, dense_motion: FlowGuidedDenseMotion, generator: nn.Module):
+    def __init__(self, dense_motion: FlowGuidedDenseMotion, generator: nn.Module, guide_estimator: str = "farneback",
+                 guide_net: MicroFlowNet | None = None):
         super().__init__()
+        if (guide_estimator == "learned") != (guide_net is not None):
+            raise ValueError("guide_estimator=learned comes with its network (guide_net), and only it")
         self.dense_motion = dense_motion
         self.generator = generator
         self.background = None
+        self.guide_estimator = guide_estimator
+        self.guide_net = guide_net.requires_grad_(False) if guide_net is not None else None
+
+    def guide_measurer(self):
+        """The estimator that measures the driver's guide (``megen.ops.flow``'s kind of callable)."""
+        return LearnedFlow(self.guide_net) if self.guide_net is not None else estimator(self.guide_estimator)
 
     def forward(self, source, driving, prior=None, keypoints=None, reference=None, guide=None) -> dict:
         guide = classical_backward_flow(driving, source) if guide is None else guide

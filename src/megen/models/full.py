@@ -1,6 +1,8 @@
 """The whole motion-transfer network (without losses): motion family + dense motion + generator."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -90,6 +92,30 @@ class MotionTransferModel(nn.Module):
         return {**out, "motion_source": motion_s, "motion_driving": motion_d}
 
 
+def with_guide_architecture(model: dict) -> dict:
+    """The ``model`` config with the learned guide network's arguments (``guide_net``) read from its checkpoint
+    (``guide_checkpoint``), so that a trained model rebuilds that network where the file is not."""
+    from megen.models.microflow import load_microflow
+
+    if model.get("guide_estimator") != "learned" or model.get("guide_net"):
+        return model
+    return {**model, "guide_net": load_microflow(model.get("guide_checkpoint"), "flow.checkpoint").hparams}
+
+
+def guide_network(model: dict):
+    """The learned guide estimator's network: loaded from ``guide_checkpoint`` while it is there (training),
+    else built empty from ``guide_net`` for a trained model's own weights to fill (generation on another
+    machine); None for the classical estimators."""
+    from megen.models.microflow import MicroFlowNet, load_microflow
+
+    if model.get("guide_estimator") != "learned":
+        return None
+    checkpoint = model.get("guide_checkpoint")
+    if checkpoint and Path(checkpoint).is_file():
+        return load_microflow(checkpoint)
+    return MicroFlowNet(**(model.get("guide_net") or {}))
+
+
 def build_model(model: dict, prior: dict) -> MotionTransferModel:
     """Build from the ``model`` config mapping (see conf/model) and the prior's model arguments
     (``megen.face.PriorSetting.model_args()``: ``input``, ``keypoint_mode``, ``keypoints`` (the set's
@@ -106,7 +132,9 @@ def build_model(model: dict, prior: dict) -> MotionTransferModel:
         channels = int(model.get("num_channels", 3))
         prior_maps = int(prior["channels"]) if prior.get("input", "concat") != "none" else 0
         dense = FlowGuidedDenseMotion(num_channels=channels, prior_maps=prior_maps, **model["dense_motion"])
-        return FlowGuidedModel(dense, OcclusionAwareGenerator(num_channels=channels, **model["generator"]))
+        guide = model.get("guide_estimator") or "farneback"
+        return FlowGuidedModel(dense, OcclusionAwareGenerator(num_channels=channels, **model["generator"]), guide,
+                               guide_network(model))
     if family == "tps":
         from megen.models.tps_motion import build_tps_parts
 

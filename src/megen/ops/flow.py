@@ -125,9 +125,16 @@ def optical_flow(a: np.ndarray, b: np.ndarray, estimator=FARNEBACK_FACE) -> np.n
 
 
 def flows_to_reference(frames, reference: int = 0, estimator=FARNEBACK_FACE) -> np.ndarray:
-    """Backward flows (T, H, W, 2) float32 of every frame (T of (H, W)) to frame ``reference`` (zero there)."""
+    """Backward flows (T, H, W, 2) float32 of every frame (T of (H, W)) to frame ``reference`` (zero there).
+
+    An estimator with a ``pairs(frames, onsets)`` method (a learned one) measures them all at once."""
     frames = [as_gray_uint8(f) for f in frames]
     out = np.zeros((len(frames), *frames[reference].shape, 2), np.float32)
+    if hasattr(estimator, "pairs"):
+        others = [k for k in range(len(frames)) if k != reference]
+        if others:
+            out[others] = estimator.pairs([frames[k] for k in others], [frames[reference]] * len(others))
+        return out
     for k, f in enumerate(frames):
         if k != reference:
             out[k] = optical_flow(f, frames[reference], estimator)

@@ -11,7 +11,7 @@ from megen.config.choices import NonfinitePolicy
 from megen.face.prior import PriorSetting
 from megen.models.discriminator import MultiScaleDiscriminator
 from megen.models.equivariance import RandomTransform
-from megen.models.full import build_model
+from megen.models.full import build_model, with_guide_architecture
 from megen.models.losses import (
     background_cycle,
     equivariance_flow,
@@ -69,6 +69,7 @@ class MotionTransferSystem(pl.LightningModule):
         setting = PriorSetting.from_config(prior, frame_size, scale) if frame_size and scale else \
             PriorSetting.from_config(prior)
         prior = {**dict(prior), "map_size": setting.map_size}   # stored: animation rebuilds the same maps
+        model = with_guide_architecture(dict(model))              # stored: the learned guide's network too
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.strict_loading = False   # the frozen VGG is not stored in checkpoints

@@ -13,6 +13,7 @@ from megen.data.synthetic.action_units import (
     intensity_curve,
 )
 from megen.data.synthetic.identities import Identity
+from megen.data.synthetic.nuisance import Nuisance, photometric
 from megen.data.synthetic.warp import anchor_points, flow_model, grid_flow, warp_image, with_anchors
 
 
@@ -31,7 +32,7 @@ class ExpressionProgram:
     apex: int
     intensity: float                  # apex: largest landmark displacement / eye distance
     jitter: tuple[tuple[float, float], ...] = ()   # per-frame head shift, eye-distance units
-    noise: float = 0.0                # sensor noise sd on [0, 1] frames (not on the onset)
+    nuisance: Nuisance = Nuisance()   # the camera's noise, compression and flicker on every frame
     fps: float = 200.0
 
     @property
@@ -101,20 +102,24 @@ def motion_between(landmarks_src, landmarks_dst, shift_src, shift_dst, onset_lan
 
 
 def render_with_flow(identity: Identity, program: ExpressionProgram, rng: np.random.Generator | None = None,
-                     measure_guides: bool = False):
+                     measure_guides: bool = False, estimator=None):
     """Render ``program`` on ``identity`` with its ground truth.
 
     Returns frames (T, S, S) uint8, landmarks (T, 68, 2) float32, shifts (T, 2) float32,
     flows (T, S, S, 2) float32 and guides (below), where flows[k] = motion_between(lm[0], lm[k], sh[0], sh[k], lm[0], S)
     of the returned arrays. Frame k is ``identity.hires`` warped by that same spline sampled r
     times finer, then area-reduced like the identity itself, so no frame is a resampling of
-    another; the onset is ``identity.image`` itself.
+    another; the onset is ``identity.image`` itself. The program's photometric nuisances
+    (``megen.data.synthetic.nuisance``: flicker, sensor noise, palette and JPEG compression) act on every
+    fine frame, the onset included, before the reduction (a camera sees the face at a real crop's
+    resolution), drawn from ``rng``; they leave the flows exact.
 
     The fifth array, guides, is None unless ``measure_guides``: (T, S, S, 2) float32, the flow-guided
     model's input as generation measures it on a real driver, the optical flow of every frame to the
     onset measured on the *fine* frames (before area reduction, so at the resolution a real 256-px
-    clip has) and mapped onto the frame grid by the landmarks (``megen.face.flow.measured_guides``).
-    Noise is not added to the fine frames (the noise studies see it in the frames only).
+    clip has, nuisances included) by ``estimator``
+    (``megen.ops.flow``; None: the guide's default) and mapped onto the frame grid by the landmarks
+    (``megen.face.flow.measured_guides``).
     """
     size = identity.image.shape[0]
     fine = identity.hires if identity.hires is not None else identity.image
@@ -125,6 +130,7 @@ def render_with_flow(identity: Identity, program: ExpressionProgram, rng: np.ran
     t0 = program.onset
     if shifts[t0].any():
         raise ValueError("a program's head shift must be zero at the onset (the identity's own pose)")
+    nuisance = program.nuisance if rng is not None else Nuisance()
     frames = np.empty((program.n_frames, size, size), dtype=np.uint8)
     flows = np.zeros((program.n_frames, size, size, 2), dtype=np.float32)
     fine_frames = []
@@ -138,18 +144,21 @@ def render_with_flow(identity: Identity, program: ExpressionProgram, rng: np.ran
             img = fine_img = warp_image(fine, grid_flow(model, size, scale))
             if scale > 1:
                 img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+        if nuisance.photometric:
+            # the camera sees the fine face (a real crop's resolution); the frame is reduced from what it delivers
+            fine_img = photometric(fine_img * 255.0, nuisance, rng).astype(np.float32) / 255.0
+            img = cv2.resize(fine_img, (size, size), interpolation=cv2.INTER_AREA) if scale > 1 else fine_img
         if measure_guides:
             fine_frames.append(np.clip(np.rint(fine_img * 255.0), 0, 255).astype(np.uint8))
-        if program.noise > 0 and k != t0 and rng is not None:
-            img = img + rng.normal(0.0, program.noise, img.shape)
         frames[k] = np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
     if not measure_guides:
         return frames, landmarks, shifts, flows, None
-    from megen.face.flow import measured_guides
+    from megen.face.flow import DRIVER_FLOW, measured_guides
 
     # frame pixel centre p sits at fine pixel (p + 0.5) * scale - 0.5
     fine_landmarks = (landmarks[t0].astype(np.float64) + 0.5) * scale - 0.5
-    guides = measured_guides(fine_frames, fine_landmarks, landmarks[t0].astype(np.float64), (size, size), reference=t0)
+    guides = measured_guides(fine_frames, fine_landmarks, landmarks[t0].astype(np.float64), (size, size), reference=t0,
+                             estimator=estimator or DRIVER_FLOW)
     return frames, landmarks, shifts, flows, guides
 
 
@@ -164,11 +173,12 @@ def sample_program(
     apex_px: tuple[float, float],
     duration_s: tuple[float, float] = (1 / 25, 1 / 5),
     fps: float = 200.0,
-    jitter_px: float = 0.0,
-    noise: float = 0.0,
+    head_px: float = 0.0,
+    nuisance: Nuisance = Nuisance(),
     emotions: dict[str, float] | None = None,
 ) -> ExpressionProgram:
-    """Draw an expression: emotion (CASME II-like frequencies), AUs, timing, amplitude in pixels."""
+    """Draw an expression: emotion (CASME II-like frequencies), AUs, timing, amplitude in pixels; a head
+    translation that walks to ``head_px`` sd (pixels of this frame) by the clip's end; the camera's ``nuisance``."""
     weights = emotions or EMOTION_WEIGHTS
     names = sorted(weights)
     p = np.array([weights[n] for n in names], dtype=np.float64)
@@ -180,9 +190,9 @@ def sample_program(
     apex = int(np.clip(round(rng.uniform(0.3, 0.6) * (n_frames - 1)), 1, n_frames - 2))
     intensity = float(rng.uniform(*apex_px)) / eye_distance
     jitter: tuple = ()
-    if jitter_px > 0:
-        walk = np.cumsum(rng.normal(0.0, jitter_px / np.sqrt(n_frames), size=(n_frames, 2)), axis=0)
+    if head_px > 0:
+        walk = np.cumsum(rng.normal(0.0, head_px / np.sqrt(n_frames), size=(n_frames, 2)), axis=0)
         walk -= walk[0]
         jitter = tuple(map(tuple, (walk / eye_distance).tolist()))
     return ExpressionProgram(emotion, tuple(int(a) for a in aus), au_weights, n_frames, apex, intensity,
-                             jitter, float(noise), float(fps))
+                             jitter, nuisance, float(fps))

@@ -5,12 +5,14 @@ import hashlib
 import json
 import zlib
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
 from megen.data.synthetic.clips import ExpressionProgram, SyntheticClip, render_with_flow, sample_program
 from megen.data.synthetic.identities import Identity, at_frame_size, base_face, make_identity, photo_paths
+from megen.data.synthetic.nuisance import Nuisance
 
 
 @dataclass(frozen=True)
@@ -25,15 +27,18 @@ class SyntheticSpec:
     apex_px_at: int = 256
     duration_s: tuple[float, float] = (1 / 25, 1 / 5)
     fps: float = 200.0
-    jitter_px: float = 0.0
-    noise: float = 0.0
     variation: float = 1.0
     render_scale: int = 4    # faces and frames are rendered this many times finer, then area-reduced
     guides: bool = False     # also store the flow-guided model's measured guide per frame (render_with_flow)
+    guide_estimator: str = "farneback"     # what measures the guides (megen.ops.flow's names, or learned)
+    guide_checkpoint: str | None = None    # the learned estimator's checkpoint (guide_estimator=learned)
+    nuisance: Nuisance = Nuisance()        # the camera's nuisances (head_px: pixels of a 256-px face)
     identity_dir: str | None = None
     emotions: dict = field(default_factory=dict)   # emotion -> weight; empty = CASME II frequencies
 
     def __post_init__(self):
+        if isinstance(self.nuisance, dict):
+            object.__setattr__(self, "nuisance", Nuisance(**self.nuisance))
         if int(self.render_scale) != self.render_scale or self.render_scale < 1:
             raise ValueError(f"render_scale must be a positive integer, got {self.render_scale!r}")
         object.__setattr__(self, "render_scale", int(self.render_scale))   # 4.0 from a config keys as 4
@@ -50,14 +55,37 @@ class SyntheticSpec:
         return cls(**kw)
 
     def key(self) -> str:
-        blob = json.dumps(asdict(self), sort_keys=True, default=str)
+        fields = asdict(self)
+        # fields added later leave the keys of sets that do not use them as they were
+        for name, default in (("guide_estimator", "farneback"), ("guide_checkpoint", None), ("nuisance", asdict(Nuisance()))):
+            if fields[name] == default:
+                del fields[name]
+        if "nuisance" not in fields:      # as keyed before the nuisances had their own settings
+            fields.update(jitter_px=0.0, noise=0.0)
+        if self.guides and self.guide_estimator == "learned":
+            fields["guide_checkpoint"] = file_digest(self.guide_checkpoint, "dataset.guide_checkpoint")
+        blob = json.dumps(fields, sort_keys=True, default=str)
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
+
+    def guide_flow_estimator(self):
+        """The estimator the guides are measured with (``megen.models.microflow.flow_estimator``)."""
+        from megen.models.microflow import flow_estimator
+
+        return flow_estimator(self.guide_estimator, self.guide_checkpoint)
 
     @property
     def apex_range_px(self) -> tuple[float, float]:
         """Apex amplitude range in pixels of this spec's frame."""
         s = self.frame_size / self.apex_px_at
         return self.apex_px[0] * s, self.apex_px[1] * s
+
+
+def file_digest(path, setting: str) -> str:
+    """The sha1 of a file's bytes (a cache key part); a missing file is a ValueError naming ``setting``."""
+    try:
+        return hashlib.sha1(Path(path).read_bytes()).hexdigest()[:16]
+    except (OSError, TypeError) as err:
+        raise ValueError(f"{setting}: cannot read {path!r} ({err})") from None
 
 
 def subject_name(i: int) -> str:
@@ -83,17 +111,18 @@ def program_for(spec: SyntheticSpec, identity: Identity, subject: int, index: in
     rng = np.random.default_rng([spec.seed, 1, subject, index])
     return sample_program(
         rng, identity.eye_distance, spec.apex_range_px, spec.duration_s, spec.fps,
-        spec.jitter_px * spec.frame_size / spec.apex_px_at, spec.noise, spec.emotions or None,
+        spec.nuisance.head_px * spec.frame_size / 256, spec.nuisance, spec.emotions or None,
     )
 
 
 def render(identity: Identity, program: ExpressionProgram, subject: str, clip: str, seed=0,
-           guides: bool = False) -> SyntheticClip:
+           guides: bool = False, estimator=None) -> SyntheticClip:
     """Render one program on one identity (also used for cross-identity ground truth).
 
     The noise stream is seeded by a stable digest of ``clip`` (str ``hash`` differs between processes).
     """
-    out = render_with_flow(identity, program, np.random.default_rng([seed, 2, zlib.crc32(clip.encode())]), guides)
+    out = render_with_flow(identity, program, np.random.default_rng([seed, 2, zlib.crc32(clip.encode())]), guides,
+                           estimator)
     return SyntheticClip(subject, clip, identity.name, program, *out)
 
 

@@ -1,0 +1,108 @@
+"""Pairs of face frames with exact sub-pixel motion between them: the micro-motion estimator's training
+and validation data (``megen.models.microflow``).
+
+A pair is an identity's onset face and the same face moved by a known backward field (frame pixel p shows
+the onset at p + field(p)), rendered from the identity's finer image and area-reduced like every
+synthetic frame, then passed through the camera's nuisances (``megen.data.synthetic.nuisance``). The
+motion is one of:
+
+* ``expression``: a facial action's landmark displacements (``action_units``), spread by the same
+  spline as the synthetic set's clips;
+* ``smooth``: a random smooth field (filtered noise of random correlation length), motion of no facial
+  meaning, so the estimator learns to measure rather than to recognise a face's actions;
+
+with a rigid head motion added to half of them and a twentieth left still. The peak of the non-rigid part
+is log-uniform in ``motion_px`` (pixels of the pair's frame).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from megen.data.synthetic.action_units import EMOTION_AUS, expression_template
+from megen.data.synthetic.identities import Identity
+from megen.data.synthetic.nuisance import Nuisance, draw_head_motion, photometric
+from megen.data.synthetic.warp import anchor_points, flow_model, tps_eval_grid, warp_image, with_anchors
+
+#: coarse grid step of the spline and smooth fields (pixels of the frame); bilinear in between
+FIELD_STEP = 4
+
+
+@dataclass(frozen=True)
+class PairSpec:
+    """What a pair set draws from (its seed picks identities' draws, not the identities)."""
+
+    motion_px: tuple[float, float] = (0.05, 3.0)
+    still: float = 0.05              # share of pairs with no motion but the nuisances
+    head: float = 0.5                # share of pairs with rigid head motion added
+    nuisance: Nuisance = Nuisance(noise=1.5, jpeg_quality=90, flicker=0.001, head_px=1.5, levels=32)
+    vary_nuisance: bool = True       # draw each level between none and the level given (training)
+
+
+def _upsample(coarse: np.ndarray, size: int) -> np.ndarray:
+    return cv2.resize(coarse, (size, size), interpolation=cv2.INTER_LINEAR)
+
+
+def expression_field(identity: Identity, rng: np.random.Generator, peak_px: float) -> np.ndarray:
+    """A random facial action's backward field (S, S, 2) on ``identity``, largest landmark motion ``peak_px``."""
+    size = identity.image.shape[0]
+    options = EMOTION_AUS[sorted(EMOTION_AUS)[rng.integers(len(EMOTION_AUS))]]
+    aus = options[rng.integers(len(options))]
+    template = expression_template(aus, rng.uniform(0.6, 1.0, len(aus)), roll=identity.roll)
+    lm = np.asarray(identity.landmarks, np.float64)
+    anchors = anchor_points(size, lm)
+    model = flow_model(with_anchors(lm, anchors), with_anchors(lm + peak_px * template, anchors))
+    centres = np.arange(size // FIELD_STEP, dtype=np.float64) * FIELD_STEP + (FIELD_STEP - 1) / 2
+    return _upsample(tps_eval_grid(model, centres, centres).astype(np.float32), size)
+
+
+def smooth_field(size: int, rng: np.random.Generator, peak_px: float) -> np.ndarray:
+    """Filtered noise (S, S, 2): correlation length 6-48 px, largest vector ``peak_px``."""
+    cells = size // FIELD_STEP
+    sd = rng.uniform(6.0, 48.0) / FIELD_STEP
+    noise = cv2.GaussianBlur(rng.normal(size=(cells, cells, 2)).astype(np.float32), (0, 0), sd,
+                             borderType=cv2.BORDER_REFLECT101)
+    noise *= peak_px / max(float(np.linalg.norm(noise, axis=-1).max()), 1e-9)
+    return _upsample(noise, size)
+
+
+def render_moved(identity: Identity, field: np.ndarray) -> np.ndarray:
+    """``identity`` moved by the backward ``field`` (S, S, 2), rendered from its finer image and area-reduced:
+    (S, S) float in [0, 255]. The finer field is the frame's, enlarged (the fields are smooth at the step)."""
+    size = identity.image.shape[0]
+    if identity.hires is None:
+        return warp_image(identity.image, field) * 255.0
+    r = identity.render_scale
+    fine = warp_image(identity.hires, _upsample(field, size * r) * r)
+    return cv2.resize(fine, (size, size), interpolation=cv2.INTER_AREA) * 255.0
+
+
+def _levels(spec: PairSpec, rng: np.random.Generator) -> Nuisance:
+    n = spec.nuisance
+    if not spec.vary_nuisance:
+        return n
+    # each compression half the time, at its level (JPEG: that quality or better)
+    quality = None if n.jpeg_quality is None or rng.random() < 0.5 else int(rng.integers(n.jpeg_quality, 101))
+    levels = None if n.levels is None or rng.random() < 0.5 else n.levels
+    return Nuisance(rng.uniform(0, n.noise), quality, rng.uniform(0, n.flicker), rng.uniform(0, n.head_px), levels)
+
+
+def flow_pair(identity: Identity, rng: np.random.Generator, spec: PairSpec = PairSpec()):
+    """One pair: ``(frame, onset, field)``, frame and onset (S, S) uint8, field (S, S, 2) float32 the exact
+    backward flow frame -> onset in pixels (the forward flow an estimator reports from frame to onset)."""
+    size = identity.image.shape[0]
+    field = np.zeros((size, size, 2), np.float32)
+    if rng.random() >= spec.still:
+        peak = float(np.exp(rng.uniform(*np.log(spec.motion_px))))
+        field = (expression_field(identity, rng, peak) if rng.random() < 0.5 else smooth_field(size, rng, peak))
+    nuisance = _levels(spec, rng)
+    if nuisance.head_px > 0 and rng.random() < spec.head:
+        field = field + draw_head_motion(rng, size, identity.landmarks.mean(0), nuisance.head_px)
+    frame = photometric(render_moved(identity, field), nuisance, rng)
+    onset = photometric(identity.image * 255.0, nuisance, rng)
+    return frame, onset, field
+
+
+__all__ = ["FIELD_STEP", "PairSpec", "expression_field", "flow_pair", "render_moved", "smooth_field"]

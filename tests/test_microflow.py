@@ -1,0 +1,160 @@
+"""megen.models.microflow: the learned micro-motion estimator's shapes, its least-squares start, training and
+loading, and its use as the flow-guided model's guide."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from megen.face.flow import warp_backward
+from megen.metrics.expression import region_masks
+from megen.models.microflow import (
+    LearnedFlow,
+    MicroFlowNet,
+    flow_estimator,
+    load_microflow,
+    normalise,
+    solve_flow,
+    warp_by,
+)
+from megen.ops.flow import flows_to_reference, optical_flow
+
+
+def _shifted(frame, dx, dy):
+    field = np.empty(frame.shape + (2,), np.float32)
+    field[...] = (-dx, -dy)
+    return np.clip(np.rint(warp_backward(frame.astype(np.float32), field)), 0, 255).astype(np.uint8)
+
+
+def test_shapes_and_the_untrained_network_is_its_least_squares_solution():
+    net = MicroFlowNet(channels=8, dilations=(1, 2))
+    a, b = torch.rand(3, 1, 64, 48) * 255, torch.rand(3, 1, 64, 48) * 255
+    flow = net(a, b)
+    assert flow.shape == (3, 64, 48, 2) and net.coarse(a, b).shape == (3, 2, 16, 12)
+    # the corrections start at zero: two passes of least squares, the second on the onset warped by the first
+    fa, fb = normalise(a), normalise(b)
+    _, base = net.features(F.avg_pool2d(fa, 2), F.avg_pool2d(fb, 2))
+    first = F.interpolate(base, size=(16, 12), mode="bilinear", align_corners=False) * 2
+    _, rest = net.features(fa, warp_by(fb, F.interpolate(first, size=(64, 48), mode="bilinear", align_corners=False)))
+    torch.testing.assert_close(net.coarse(a, b), first + rest)
+
+
+def test_warp_by_moves_content_by_the_flow():
+    image = torch.arange(64.0).view(1, 1, 8, 8)
+    flow = torch.zeros(1, 2, 8, 8)
+    flow[:, 0] = 1.0                                           # out(p) = image(p + (1, 0))
+    torch.testing.assert_close(warp_by(image, flow)[..., :7], image[..., 1:])
+
+
+def test_solve_flow_inverts_the_normal_equations():
+    rng = np.random.default_rng(0)
+    g = torch.tensor(rng.normal(size=(2, 50)), dtype=torch.float64)      # gradients of 50 pixels
+    u = torch.tensor([0.3, -0.7], dtype=torch.float64)
+    dt = -(g * u[:, None]).sum(0)                                           # It = -grad . u
+    terms = torch.stack([(g[0] ** 2).sum(), (g[1] ** 2).sum(), (g[0] * g[1]).sum(), (g[0] * dt).sum(),
+                         (g[1] * dt).sum()]).view(1, 5, 1, 1)
+    torch.testing.assert_close(solve_flow(terms, torch.zeros(1, 1, 1, 1, dtype=torch.float64))[0, :, 0, 0], u)
+
+
+#: px: the face's mean flow on a known 0.5-px shift by the untrained estimator without damping (its
+#: least-squares start), measured here at 0.501 / 0.504; damping shrinks it (0.34 at 0.05), training undoes that
+LEAST_SQUARES_TOLERANCE = 0.02
+
+
+@pytest.mark.parametrize("shift", [(0.5, 0.0), (0.0, 0.5)])
+def test_the_learned_estimator_recovers_a_half_pixel_shift_of_a_face(face, shift):
+    frame, lm = face
+    _, whole = region_masks(lm, 256)
+    learned = LearnedFlow(MicroFlowNet(damping=0.0))
+    flow = optical_flow(frame, _shifted(frame, *shift), learned)
+    assert flow.shape == (256, 256, 2) and flow.dtype == np.float32
+    np.testing.assert_allclose(flow[whole].mean(0), shift, atol=LEAST_SQUARES_TOLERANCE)
+    assert np.abs(optical_flow(frame, frame, learned)[whole]).max() < 1e-3
+    clip = [frame, _shifted(frame, *shift)]
+    both = flows_to_reference(clip, 0, learned)              # batched (LearnedFlow.pairs)
+    np.testing.assert_allclose(both[1], optical_flow(clip[1], clip[0], learned), atol=1e-5)
+    assert not both[0].any()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A few steps of python -m megen.train_flow at 32 px: its checkpoint."""
+    from megen.config.compose import compose_config
+    from megen.train_flow import train_flow
+
+    run = tmp_path_factory.mktemp("train_flow")
+    cfg = compose_config("train_flow", f"run_dir={run}", "pairs.size=32", "pairs.identities=2", "pairs.val_identities=1",
+                         "pairs.train_pairs=8", "pairs.val_pairs=4", "pairs.batch_size=4", "net.channels=4",
+                         "trainer.max_epochs=1")
+    return train_flow(cfg)
+
+
+def test_train_flow_writes_a_checkpoint_that_loads(trained):
+    assert np.isfinite(trained["metrics"]["val/epe"]) and trained["metrics"]["val/epe_over_zero"] > 0
+    net = load_microflow(trained["checkpoint"])
+    assert net.hparams["channels"] == 4 and not net.training
+    ckpt = torch.load(trained["checkpoint"], map_location="cpu", weights_only=True)
+    torch.testing.assert_close(net.head.weight, ckpt["state_dict"]["net.head.weight"])
+    assert isinstance(flow_estimator("learned", trained["checkpoint"]), LearnedFlow)
+
+
+def test_a_missing_or_foreign_checkpoint_is_refused_by_name(tmp_path):
+    with pytest.raises(ValueError, match="flow.estimator=learned needs flow.checkpoint="):
+        flow_estimator("learned")
+    bad = tmp_path / "not.ckpt"
+    bad.write_bytes(b"no")
+    with pytest.raises(ValueError, match=f"flow.checkpoint={bad}: not a micro-motion estimator checkpoint"):
+        load_microflow(bad)
+
+
+def test_the_train_config_check_needs_the_learned_estimators_checkpoint():
+    from megen.config.check import ConfigError, validate_train
+    from megen.config.compose import compose_config
+
+    with pytest.raises(ConfigError, match="flow.checkpoint=None is required by flow.estimator=learned"):
+        validate_train(compose_config("train", "flow.estimator=learned"))
+    with pytest.raises(ConfigError, match="flow.estimator='raft' is not valid; valid: farneback, dis, dis_fast, "
+                                          "deepflow, tvl1, learned"):
+        validate_train(compose_config("train", "flow.estimator=raft"))
+
+
+def test_the_flow_guided_model_holds_its_learned_guide(trained):
+    from megen.models.full import build_model, with_guide_architecture
+
+    prior = {"num_keypoints": 18, "channels": 1, "input": "concat"}
+    cfg = {"family": "flow", "num_channels": 1, "dense_motion": {"block_expansion": 4, "max_features": 8,
+                                                                 "num_blocks": 2},
+           "generator": {"block_expansion": 4, "max_features": 8, "num_down_blocks": 1, "num_bottleneck_blocks": 1},
+           "guide_estimator": "learned", "guide_checkpoint": trained["checkpoint"]}
+    model = build_model(cfg, prior)
+    assert any(k.startswith("guide_net.") for k in model.state_dict())
+    assert not any(p.requires_grad for p in model.guide_net.parameters())
+    torch.testing.assert_close(model.guide_net.head.weight, load_microflow(trained["checkpoint"]).head.weight)
+    # on another machine the file is gone: the network is built empty and filled by the model's own weights
+    stored = with_guide_architecture(cfg)               # what a trained model's hyper-parameters keep
+    assert stored["guide_net"]["channels"] == 4
+    moved = build_model({**stored, "guide_checkpoint": "/nowhere/last.ckpt"}, prior)
+    moved.load_state_dict(model.state_dict())
+    torch.testing.assert_close(moved.guide_net.head.weight, model.guide_net.head.weight)
+    assert isinstance(moved.guide_measurer(), LearnedFlow)
+    assert build_model({**cfg, "guide_estimator": "tvl1"}, prior).guide_net is None
+
+
+def test_bench_flow_measures_the_learned_estimator(trained, capsys):
+    from megen.bench import main
+
+    main(["flow", "bench.identities=1", "bench.flow_px=[1.0]", "bench.estimators=[learned]", "bench.flow_levels=32",
+          f"bench.flow_checkpoint={trained['checkpoint']}"])
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("flow learned ")]
+    assert len(lines) == 2 and "levels=32" in lines[-1]
+    assert 0 < float(dict(i.split("=", 1) for i in lines[0].split()[2:] if "=" in i)["magnitude"]) < 3
+
+
+def test_generate_refuses_a_flow_estimator_for_a_model_and_takes_it_for_the_flow_transfer():
+    from megen.config.check import ConfigError, validate_generate
+    from megen.config.compose import compose_config
+
+    with pytest.raises(ConfigError, match="flow.estimator='?tvl1'? is for method=flow_transfer"):
+        validate_generate(compose_config("generate", "ckpt=x.ckpt", "flow.estimator=tvl1"))
+    with pytest.raises(ConfigError, match="flow.checkpoint=None is required by flow.estimator=learned"):
+        validate_generate(compose_config("generate", "method=flow_transfer", "flow.estimator=learned"))
+    validate_generate(compose_config("generate", "method=flow_transfer", "flow.estimator=tvl1"))

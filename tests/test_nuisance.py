@@ -1,0 +1,80 @@
+"""megen.data.synthetic.nuisance and the synthetic set's nuisances: seeded, photometric only, true flow exact."""
+import numpy as np
+import pytest
+
+from megen.data.synthetic.clips import render_with_flow, sample_program
+from megen.data.synthetic.nuisance import Nuisance, draw_head_motion, photometric, rigid_field
+
+CAMERA = Nuisance(noise=2.0, jpeg_quality=85, flicker=0.02, head_px=0.5)
+
+
+def test_photometric_nuisances_are_seeded_and_at_their_levels():
+    flat = np.full((128, 128), 120.0)
+    a = photometric(flat, Nuisance(noise=3.0), np.random.default_rng(0))
+    b = photometric(flat, Nuisance(noise=3.0), np.random.default_rng(0))
+    np.testing.assert_array_equal(a, b)
+    assert a.astype(float).std() == pytest.approx(3.0, rel=0.05) and abs(a.mean() - 120) < 0.1
+    gains = [photometric(flat, Nuisance(flicker=0.05), np.random.default_rng(k)).mean() / 120 for k in range(200)]
+    assert np.std(gains) == pytest.approx(np.sqrt(0.05 ** 2 + (0.05 * 128 / 120) ** 2), rel=0.2)
+    np.testing.assert_array_equal(photometric(flat, Nuisance(), np.random.default_rng(0)), np.full((128, 128), 120))
+    ramp = np.tile(np.linspace(0, 255, 64), (64, 1))
+    jpeg = photometric(ramp, Nuisance(jpeg_quality=20), np.random.default_rng(0))
+    assert jpeg.dtype == np.uint8 and 0 < np.abs(jpeg.astype(float) - np.rint(ramp)).mean() < 8
+    palette = photometric(ramp, Nuisance(levels=32), np.random.default_rng(0))
+    assert len(np.unique(palette)) == 32 and np.abs(palette.astype(float) - ramp).max() <= 4.5
+
+
+def test_bad_levels_are_refused_by_name():
+    with pytest.raises(ValueError, match="nuisance.noise must be >= 0"):
+        Nuisance(noise=-1)
+    with pytest.raises(ValueError, match="nuisance.jpeg_quality must be in 1-100"):
+        Nuisance(jpeg_quality=0)
+    with pytest.raises(ValueError, match="nuisance.levels must be in 2-256"):
+        Nuisance(levels=1)
+
+
+def test_rigid_field_is_a_similarity():
+    field = rigid_field(64, (32.0, 32.0), (0.3, -0.2), angle_rad=0.01, scale=1.001)
+    ys, xs = np.mgrid[0:64, 0:64]
+    q = np.stack([xs, ys], -1) + field
+    # q = c + s R (p - c) + t: an affine map with orthogonal linear part
+    a = np.linalg.lstsq(np.c_[xs.ravel(), ys.ravel(), np.ones(xs.size)], q.reshape(-1, 2), rcond=None)[0]
+    lin = a[:2].T
+    np.testing.assert_allclose(lin @ lin.T, np.eye(2) * 1.001 ** 2, atol=1e-6)
+    np.testing.assert_allclose(field[32, 32], (0.3, -0.2), atol=1e-5)
+    head = draw_head_motion(np.random.default_rng(0), 256, (128, 128), 0.0)
+    assert np.abs(head).max() == 0
+
+
+def test_the_nuisances_leave_the_true_flow_exact_and_are_seeded(identities):
+    face = identities[0]
+    clean = sample_program(np.random.default_rng(5), face.eye_distance, (1.0, 2.0))
+    noisy = sample_program(np.random.default_rng(5), face.eye_distance, (1.0, 2.0), nuisance=CAMERA)
+    f0, lm0, sh0, fl0, _ = render_with_flow(face, clean, np.random.default_rng(1))
+    f1, lm1, sh1, fl1, _ = render_with_flow(face, noisy, np.random.default_rng(1))
+    f2, *_ = render_with_flow(face, noisy, np.random.default_rng(1))
+    np.testing.assert_array_equal(fl0, fl1)
+    np.testing.assert_array_equal(lm0, lm1)
+    np.testing.assert_array_equal(f1, f2)                     # seeded
+    assert np.abs(f1.astype(float) - f0).mean() > 1.0        # and present, on the onset too
+    assert np.abs(f1[0].astype(float) - f0[0]).mean() > 1.0
+
+
+def test_head_motion_moves_the_true_flow_rigidly(identities):
+    face = identities[0]
+    program = sample_program(np.random.default_rng(5), face.eye_distance, (0.0, 0.0), head_px=1.0)
+    _, landmarks, shifts, flows, _ = render_with_flow(face, program, np.random.default_rng(1))
+    assert np.abs(shifts[-1]).max() > 0.05 and not shifts[0].any()
+    # no expression: every landmark moves by the head's shift, and the flow there is minus that shift
+    np.testing.assert_allclose(landmarks[-1] - landmarks[0], np.broadcast_to(shifts[-1], (68, 2)), atol=1e-5)
+    centre = np.rint(landmarks[0][30]).astype(int)
+    np.testing.assert_allclose(flows[-1][centre[1], centre[0]], -shifts[-1], atol=0.02)
+
+
+def test_the_synthetic_set_reads_its_nuisances_from_the_config():
+    from megen.data.synthetic.generator import SyntheticSpec
+
+    plain = SyntheticSpec()
+    spec = SyntheticSpec.from_config({"nuisance": {"noise": 2.0, "jpeg_quality": 90, "flicker": 0.01, "head_px": 0.3}})
+    assert spec.nuisance == Nuisance(2.0, 90, 0.01, 0.3) and spec.key() != plain.key()
+    assert SyntheticSpec.from_config({"nuisance": {}}).key() == plain.key()
