@@ -301,7 +301,7 @@ class FlowPairsOptions:
     identities: Any = option(16, "training identities (the synthetic set's, seed 0 on)", kind="whole", positive=True)
     val_identities: Any = option(4, "validation identities (seed 500 on; bench flow's are seed 1000 on)",
                                  kind="whole", positive=True)
-    train_pairs: Any = option(8000, "training pairs per epoch, each drawn once from its own seed", kind="whole",
+    train_pairs: Any = option(9600, "training pairs per epoch, each drawn once from its own seed", kind="whole",
                               positive=True)
     val_pairs: Any = option(64, "validation pairs", kind="whole", positive=True)
     batch_size: Any = option(8, "pairs per batch", kind="whole", positive=True)
