@@ -71,7 +71,10 @@ def generation_fps(settings, overrides: list[str]) -> None:
     say(f"device={device} threads={torch.get_num_threads()} frames={n_frames} batch_size={batch}")
     if settings.native:     # the CPU default's models (their own configs) rendering natively
         for family in settings.native_models:
-            _native_generation(str(family), n_frames, int(settings.native_size), device, batch)
+            guides = [str(g) for g in settings.get("native_guides") or ["farneback"]] if family == "flow" else [None]
+            for guide in guides:
+                _native_generation(str(family), n_frames, int(settings.native_size), device, batch, guide,
+                                   settings.get("flow_checkpoint"))
     for name in settings.experiments:
         model, prior, size = untrained_model(compose_train(f"experiment={name}", *overrides))
         model = model.to(device)
@@ -107,16 +110,19 @@ def untrained_model(cfg):
     return build_model(OmegaConf.to_container(cfg.model, resolve=True), prior.model_args()).eval(), prior, size
 
 
-def _native_generation(family: str, n_frames: int, out: int, device, batch) -> None:
+def _native_generation(family: str, n_frames: int, out: int, device, batch, guide: str | None = None,
+                       checkpoint=None) -> None:
     """The CPU default's model (64 px) rendering natively at ``out`` px (``render=native``): fps beside the
-    reference loop's above. Random frames and landmarks: the cost does not depend on the content."""
+    reference loop's above; the flow-guided one with its guide measured by ``guide`` (``flow.estimator``, the
+    learned one from ``checkpoint``). Random frames and landmarks: the cost does not depend on the content."""
     import numpy as np
     import torch
 
     from megen.animation import FaceInput, animate
     from megen.animation.native import to_tensor_frames
 
-    model, prior, size = untrained_model(compose_train(f"model={family}"))
+    extra = [f"flow.estimator={guide}", *([f"flow.checkpoint={checkpoint}"] if checkpoint else [])] if guide else []
+    model, prior, size = untrained_model(compose_train(f"model={family}", *extra))
     model = model.to(device)
     rng = np.random.default_rng(0)
     lm_out = rng.uniform(0.25 * out, 0.75 * out, (68, 2))
@@ -131,8 +137,9 @@ def _native_generation(family: str, n_frames: int, out: int, device, batch) -> N
     run = lambda: last.update(frames=animate(model, target, driving, batch_size=batch, render="native"))  # noqa: E731
     seconds = median_seconds(run, device)
     result = last["frames"]
-    say(f"default-{family}-native fps={n_frames / seconds:.2f} model_px={size} out_px={result.shape[-1]} "
-         f"(render=native; model={family}{', the guide measured at ' + str(out) + ' px' if family == 'flow' else ''})")
+    measured = f", the guide measured at {out} px by {guide}" if guide else ""
+    say(f"default-{family}{'-' + guide if guide and guide != 'farneback' else ''}-native fps={n_frames / seconds:.2f} "
+        f"model_px={size} out_px={result.shape[-1]} (render=native; model={family}{measured})")
 
 
 def export_extra_missing() -> str | None:
