@@ -267,7 +267,9 @@ def test_help_lists_every_generation_option_on_one_line_and_no_training_group(tm
     out = run_module("megen.generate", "--help", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    keys = [f.metadata.get("key") or f.name for f in fields(GenerateOptions)]
+    keys = [key for f in fields(GenerateOptions) for key in (
+        [f"{f.name}.{g.name}" for g in fields(f.default_factory)] if f.metadata["kind"] == "section"
+        else [f.metadata.get("key") or f.name])]
     assert {"ckpt", "render", "method", "precision", "paths.cache_dir"} <= set(keys)
     assert "render=native          native | decoder: native is the target's own size" in out.stdout
     for key in keys:
