@@ -66,6 +66,11 @@ def run(cfg: DictConfig) -> dict:
     if len(source_configs(cfg.dataset)) != 1:
         raise ValueError("evaluate one dataset at a time (dataset=mix is for training)")
     gen = Animator.from_checkpoint(cfg.ckpt)
+    guide = getattr(gen.model, "guide_estimator", None)     # the set's guides must be measured as the model's were
+    if guide and cfg.dataset.get("guides") and cfg.dataset.get("guide_estimator", guide) != guide:
+        raise ValueError(f"the checkpoint's guide is measured by {guide}, the set's by {cfg.dataset.guide_estimator}: "
+                         f"pass dataset.guide_estimator={guide}" + (" dataset.guide_checkpoint=<its estimator's "
+                                                                    "checkpoint>" if guide == "learned" else ""))
     print(f"run folder: {cfg.run_dir}")
     if cfg.progress:
         print(f"preparing data: dataset={cfg.dataset.name} into {cfg.paths.cache_dir}", flush=True)
