@@ -12,7 +12,7 @@ from pathlib import Path
 import hydra
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate as hydra_instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from megen.config.check import ConfigError, validate_train
 from megen.config.schema import register
@@ -58,16 +58,9 @@ def train(cfg: DictConfig) -> dict:
     The config is validated first: a bad value raises ConfigError before anything is written.
     """
     validate_train(cfg)
-    import pytorch_lightning as pl  # here, not at the top: a bad config is reported before this slow import
+    from megen.training.log import begin_run  # here, not at the top: a bad config is reported before Lightning loads
 
-    from megen.training.log import quiet_known_noise
-
-    quiet_known_noise()
-
-    run_dir = Path(cfg.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
-    pl.seed_everything(cfg.seed, workers=True)
+    run_dir = begin_run(cfg)
     datamodule = instantiate(cfg.data)
     system = instantiate(cfg.system)
     trainer = build_trainer(cfg, run_dir)

@@ -4,10 +4,9 @@ flow.checkpoint=<run>/checkpoints/last.ckpt`` then guides the flow-guided model 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from megen.config.check import ConfigError, validate_train_flow
 from megen.config.schema import register
@@ -21,17 +20,12 @@ register()
 def train_flow(cfg: DictConfig) -> dict:
     """Train, validate at the end; returns ``{"run_dir", "checkpoint", "metrics"}`` (also ``metrics.json``)."""
     validate_train_flow(cfg)
-    import pytorch_lightning as pl
     from pytorch_lightning.callbacks import ModelCheckpoint
 
     from megen.training.checkpointing import AtomicCheckpointIO
-    from megen.training.log import quiet_known_noise
+    from megen.training.log import begin_run
 
-    quiet_known_noise()
-    run_dir = Path(cfg.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
-    pl.seed_everything(cfg.seed, workers=True)
+    run_dir = begin_run(cfg)
     checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True, save_top_k=0,
                                  enable_version_counter=False)
     trainer = instantiate(cfg.trainer, logger=instantiate(cfg.logger), callbacks=[checkpoint],

@@ -21,6 +21,7 @@ import math
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks.progress import ProgressBar
@@ -60,6 +61,21 @@ def quiet_known_noise() -> None:
         logger = logging.getLogger(name)
         if _TIP_FILTER not in logger.filters:
             logger.addFilter(_TIP_FILTER)
+
+
+def begin_run(cfg) -> Path:
+    """A run's start, shared by the training commands: Lightning's known noise quietened, ``cfg.run_dir``
+    made with the resolved ``config.yaml`` in it (atomically), every generator seeded by ``cfg.seed``."""
+    from omegaconf import OmegaConf
+
+    from megen.runtime.io import atomic_write_text
+
+    quiet_known_noise()
+    run_dir = Path(cfg.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    pl.seed_everything(cfg.seed, workers=True)
+    return run_dir
 
 
 def stdout_is_terminal() -> bool:
