@@ -66,7 +66,7 @@ def run(cfg: DictConfig) -> dict:
     if len(source_configs(cfg.dataset)) != 1:
         raise ValueError("evaluate one dataset at a time (dataset=mix is for training)")
     gen = Animator.from_checkpoint(cfg.ckpt)
-    guide = getattr(gen.model, "guide_estimator", None)     # the set's guides must be measured as the model's were
+    guide = getattr(getattr(gen, "model", None), "guide_estimator", None)   # the set's guides: as the model's were
     if guide and cfg.dataset.get("guides") and cfg.dataset.get("guide_estimator", guide) != guide:
         raise ValueError(f"the checkpoint's guide is measured by {guide}, the set's by {cfg.dataset.guide_estimator}: "
                          f"pass dataset.guide_estimator={guide}" + (" dataset.guide_checkpoint=<its estimator's "
