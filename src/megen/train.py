@@ -10,28 +10,16 @@ import json
 from pathlib import Path
 
 import hydra
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate as hydra_instantiate
 from omegaconf import DictConfig
 
 from megen.config.check import ConfigError, validate_train
+from megen.config.compose import instantiate
 from megen.config.schema import register
 from megen.runtime.checkpoints import resolve_ckpt_path
 from megen.runtime.cli import user_errors
 from megen.runtime.io import atomic_write_text
 
 register()     # conf/train.yaml's options and its --help resolver, before Hydra composes
-
-
-def instantiate(node, **kwargs):
-    """``hydra.utils.instantiate`` that raises the constructor's own error (which names the bad file
-    or setting) rather than Hydra's wrapper around it."""
-    try:
-        return hydra_instantiate(node, **kwargs)
-    except InstantiationException as err:
-        if isinstance(err.__cause__, Exception):
-            raise err.__cause__ from None
-        raise
 
 
 def build_trainer(cfg: DictConfig, run_dir: Path):

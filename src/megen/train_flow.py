@@ -9,10 +9,10 @@ import hydra
 from omegaconf import DictConfig
 
 from megen.config.check import ConfigError, validate_train_flow
+from megen.config.compose import instantiate
 from megen.config.schema import register
 from megen.runtime.cli import user_errors
 from megen.runtime.io import atomic_write_text
-from megen.train import instantiate
 
 register()
 

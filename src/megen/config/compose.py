@@ -37,3 +37,17 @@ def compose_settings(name: str, node: str, overrides) -> tuple:
     the train config. Returns ``(composed config, train overrides)``."""
     ours = [item for item in overrides if item.lstrip("+~").startswith(f"{node}.")]
     return compose_config(name, *ours), [item for item in overrides if item not in ours]
+
+
+def instantiate(node, **kwargs):
+    """``hydra.utils.instantiate`` that raises the constructor's own error (which names the bad file
+    or setting) rather than Hydra's wrapper around it."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate as hydra_instantiate
+
+    try:
+        return hydra_instantiate(node, **kwargs)
+    except InstantiationException as err:
+        if isinstance(err.__cause__, Exception):
+            raise err.__cause__ from None
+        raise

@@ -103,8 +103,8 @@ def warp_by(image: torch.Tensor, flow_px: torch.Tensor) -> torch.Tensor:
                             torch.arange(w, dtype=image.dtype, device=image.device), indexing="ij")
     gx = (xs + flow_px[:, 0] + 0.5) * (2.0 / w) - 1.0     # pixel centres, as align_corners=False reads them
     gy = (ys + flow_px[:, 1] + 0.5) * (2.0 / h) - 1.0
-    return F.grid_sample(image, torch.stack([gx, gy], dim=-1), mode="bilinear", padding_mode="border",
-                         align_corners=False)
+    grid = torch.stack([gx, gy], dim=-1)
+    return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
 def _correction(in_ch: int, channels: int, dilations) -> tuple[nn.Sequential, nn.Conv2d]:
