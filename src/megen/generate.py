@@ -8,7 +8,6 @@ imported yet), then decoding the inputs and finding their faces, and only then t
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import hydra
@@ -65,6 +64,7 @@ def run(cfg: DictConfig) -> list[Path]:
 
     from megen.animation import Animator, default_batch_size
     from megen.animation.megc import load_kit, run_protocol
+    from megen.animation.outputs import print_summary
     from megen.animation.pair import generate_pair, load_pair_inputs
 
     # crop= is the shorthand; crop_target= / crop_driving= override it for one side
@@ -74,12 +74,15 @@ def run(cfg: DictConfig) -> list[Path]:
     else:
         inputs = load_pair_inputs(cfg.target, str(cfg.driving), crop=crop, cache_dir=cfg.paths.cache_dir,
                                   background=cfg.get("alpha_background", 255))
+    from megen.face.controls import MotionControls
+
+    controls = MotionControls.of(cfg)
     if cfg.get("method", "model") == "flow_transfer":
         from megen.animation.pair import flow_transfer_pair
         measure = tuple((cfg.get("flow") or {}).get(k) for k in ("estimator", "checkpoint"))
         folder = flow_transfer_pair(inputs, Path(cfg.out), fps=cfg.fps, playback_fps=cfg.get("playback_fps", 25),
-                                    out_size=cfg.get("out_size"), estimator=measure)
-        _print_summary(folder)
+                                    out_size=cfg.get("out_size"), estimator=measure, controls=controls)
+        print_summary(folder)
         return [folder]
     device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     animator = Animator.from_checkpoint(cfg.ckpt, device=device, family=cfg.get("family"), backend=cfg.get("backend", "torch"),
@@ -91,32 +94,12 @@ def run(cfg: DictConfig) -> list[Path]:
                    find_best_frame=cfg.find_best_frame, crop=crop, fps=cfg.fps, batch_size=batch_size,
                    cache_dir=cfg.paths.cache_dir, progress=cfg.get("progress", True),
                    playback_fps=cfg.get("playback_fps", 25), out_size=cfg.get("out_size"),
-                   render=cfg.get("render", "native"))
+                   render=cfg.get("render", "native"), controls=controls)
     if cfg.get("protocol"):
         return run_protocol(animator, cfg.protocol, cfg.megc_root, out, kit=kit, **options)
     folder = generate_pair(animator, cfg.target, cfg.driving, out, inputs=inputs, **options)
-    _print_summary(folder)
+    print_summary(folder)
     return [folder]
-
-
-def _print_summary(folder: Path) -> None:
-    timing = json.loads((folder / "timing.json").read_text())
-    colour = "gray" if timing["color"] == "gray" else "colour"
-    if timing["render"] == "decoder":
-        upscaled = timing["video_size"] != timing["frame_size"]
-        size = f"{timing['frame_size']} px" + (f", video upscaled to {timing['video_size']} px" if upscaled
-                                              else " (out_size= upscales the video)")
-        print(f"wrote {folder}: gray frames at the model's frame size, {size} (render=decoder)")
-    else:
-        print(f"wrote {folder}: {colour} frames at {timing['frame_size']} px, the target's own size "
-              f"(render={timing['render']})")
-    bottom, right = timing.get("mp4_padding_px", (0, 0))
-    if bottom or right:
-        print(f"  the MP4 repeats its last {'row' if bottom else ''}{' and ' if bottom and right else ''}"
-              f"{'column' if right else ''} (H.264 needs even sides); the PNG frames and the GIF keep the exact size")
-    print(f"  {timing['frames']} frames captured at {timing['capture_fps']:g} fps "
-          f"({timing['capture_duration_s']:g} s), played at {timing['playback_fps']:g} fps "
-          f"({timing['playback_duration_s']:g} s, {timing['slow_motion']:g}x slow motion)")
 
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="generate")

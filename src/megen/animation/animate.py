@@ -45,7 +45,8 @@ class FaceInput:
 @torch.inference_mode()
 def animate(model: MotionTransferModel, target: FaceInput, driving: FaceInput, relative: bool = True,
             adapt_movement_scale: bool = False, batch_size: int = 8, start: int = 0,
-            on_frames: Callable[[int], None] | None = None, engine=None, render: str = "decoder") -> torch.Tensor:
+            on_frames: Callable[[int], None] | None = None, engine=None, render: str = "decoder",
+            controls=None) -> torch.Tensor:
     """Generated frames with the target's appearance and the driving clip's motion: (T, 3, S, S) at
     the model's frame size (``render="decoder"``), or (T, C, N, N) at the size and colour of the
     target's native crop (``render="native"``, needs ``target.native``; see ``megen.animation.native``).
@@ -57,13 +58,14 @@ def animate(model: MotionTransferModel, target: FaceInput, driving: FaceInput, r
     otherwise driving key points are used as they are; options that mean nothing to a source
     (``relative=False`` for the flow-guided model) are refused by name. ``on_frames(n)`` is called
     after each batch of n frames (progress). ``engine`` (an ``OnnxFrameEngine`` of this model,
-    ``megen.animation.onnx_backend``) runs the key-point families' per-frame part.
+    ``megen.animation.onnx_backend``) runs the key-point families' per-frame part. ``controls``
+    (``megen.face.controls.MotionControls``: head, gain, regions) shape the driver's measured motion.
     """
     if render not in RENDERS:
         raise ValueError(f"render={render!r} is not valid; valid: {', '.join(RENDERS)}")
     if render == "native" and target.native is None:
         raise ValueError("render=native needs the target's native crop (Animator.face_input(..., native=...))")
-    source = motion_source(model, engine, relative, adapt_movement_scale)
+    source = motion_source(model, engine, relative, adapt_movement_scale, controls)
     if render not in source.renders:
         raise ValueError("backend=onnxruntime renders at the model's frame size: use render=decoder or backend=torch")
     model.eval()

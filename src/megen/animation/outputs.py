@@ -98,3 +98,24 @@ def write_outputs(out_dir: Path, name: str, target, driving, generated, fps: flo
         shutil.rmtree(final)
     partial.rename(final)
     return final
+
+
+def print_summary(folder: Path) -> None:
+    """Say what a generated pair's folder holds (size, colour, render, timing), from its timing.json."""
+    timing = json.loads((folder / "timing.json").read_text())
+    colour = "gray" if timing["color"] == "gray" else "colour"
+    if timing["render"] == "decoder":
+        upscaled = timing["video_size"] != timing["frame_size"]
+        size = f"{timing['frame_size']} px" + (f", video upscaled to {timing['video_size']} px" if upscaled
+                                              else " (out_size= upscales the video)")
+        print(f"wrote {folder}: gray frames at the model's frame size, {size} (render=decoder)")
+    else:
+        print(f"wrote {folder}: {colour} frames at {timing['frame_size']} px, the target's own size "
+              f"(render={timing['render']})")
+    bottom, right = timing.get("mp4_padding_px", (0, 0))
+    if bottom or right:
+        print(f"  the MP4 repeats its last {'row' if bottom else ''}{' and ' if bottom and right else ''}"
+              f"{'column' if right else ''} (H.264 needs even sides); the PNG frames and the GIF keep the exact size")
+    print(f"  {timing['frames']} frames captured at {timing['capture_fps']:g} fps "
+          f"({timing['capture_duration_s']:g} s), played at {timing['playback_fps']:g} fps "
+          f"({timing['playback_duration_s']:g} s, {timing['slow_motion']:g}x slow motion)")

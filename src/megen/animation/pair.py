@@ -130,13 +130,14 @@ def face_inputs(gen: Animator, inputs: PairInputs, crop: bool | tuple[bool, bool
 def render_pair(gen: Animator, target: FaceInput, driving: FaceInput, out_dir, name: str, fps: float,
                 relative: bool = True, adapt_movement_scale: bool = False, find_best_frame: bool = False,
                 batch_size: int = 8, progress: bool = True, playback_fps: float | None = DEFAULT_PLAYBACK_FPS,
-                fps_source: str = "", out_size: int | None = None, render: str = "decoder") -> Path:
+                fps_source: str = "", out_size: int | None = None, render: str = "decoder", controls=None) -> Path:
     """Animate ``target`` with ``driving`` and write the outputs into ``out_dir/name``.
 
     ``fps``: the driving clip's capture rate (timing metadata); the videos play at ``playback_fps``.
-    ``render``: ``native`` (the target's size and colour) or ``decoder`` (the model's frame size, gray)."""
+    ``render``: ``native`` (the target's size and colour) or ``decoder`` (the model's frame size, gray).
+    ``controls``: ``megen.face.controls.MotionControls`` (head, gain, regions)."""
     kw = {"relative": relative, "adapt_movement_scale": adapt_movement_scale, "batch_size": batch_size,
-          "engine": gen.engine, "render": render, "precision": getattr(gen, "precision", "fp32")}
+          "engine": gen.engine, "render": render, "precision": getattr(gen, "precision", "fp32"), "controls": controls}
     from megen.animation.amplitude import out_of_range_warning
 
     warning = out_of_range_warning(driving.frames, getattr(gen, "trained_motion_px", None), driving.frames.shape[-1])
@@ -173,7 +174,7 @@ def generate_pair(gen: Animator, target_path, driving_spec: str, out_dir, relati
                   fps: float | None = None, batch_size: int = 8, cache_dir: str | None = None,
                   name: str | None = None, inputs: PairInputs | None = None, progress: bool = False,
                   playback_fps: float | None = DEFAULT_PLAYBACK_FPS, out_size: int | None = None,
-                  render: str = "decoder") -> Path:
+                  render: str = "decoder", controls=None) -> Path:
     """Generate one (target, driving) pair and write its outputs; returns the output folder.
 
     ``inputs`` from ``load_pair_inputs`` skips reading the files again.
@@ -192,16 +193,16 @@ def generate_pair(gen: Animator, target_path, driving_spec: str, out_dir, relati
     return render_pair(gen, target, driving, out_dir, name, rate, relative=relative,
                        adapt_movement_scale=adapt_movement_scale, find_best_frame=find_best_frame,
                        batch_size=batch_size, progress=progress, playback_fps=playback_fps, fps_source=source,
-                       out_size=out_size, render=render)
+                       out_size=out_size, render=render, controls=controls)
 
 
 def flow_transfer_pair(inputs: PairInputs, out_dir, fps: float | None = None,
                        playback_fps: float | None = DEFAULT_PLAYBACK_FPS, out_size: int | None = None,
-                       name: str | None = None, estimator: tuple = (None, None)) -> Path:
+                       name: str | None = None, estimator: tuple = (None, None), controls=None) -> Path:
     """The training-free baseline for one pair (``megen.animation.flow_transfer``): the target's face
     crop at its own size (or ``out_size``, at most 512) and colour, warped by the driver's optical flow
     measured by ``estimator``, (name, checkpoint) of ``megen.models.microflow.flow_estimator`` (name None:
-    Farnebäck)."""
+    Farnebäck), shaped by ``controls`` (``megen.face.controls.MotionControls``)."""
     from megen.animation.animator import _native_crop
     from megen.animation.flow_transfer import flow_transfer
     from megen.animation.native import native_size
@@ -216,7 +217,8 @@ def flow_transfer_pair(inputs: PairInputs, out_dir, fps: float | None = None,
     from megen.models.microflow import flow_estimator
 
     measure = flow_estimator(estimator[0] or "farneback", estimator[1])
-    generated = flow_transfer(target, landmarks, inputs.frames, inputs.driving_landmarks, estimator=measure)
+    generated = flow_transfer(target, landmarks, inputs.frames, inputs.driving_landmarks, estimator=measure,
+                              controls=controls)
     name = name or f"{inputs.driving_name}-{inputs.target_path.stem}"
     rate, source = capture_rate(fps, inputs.fps)
     return write_outputs(Path(out_dir), name, target[None], np.stack([to_gray_uint8(f) for f in inputs.frames]),

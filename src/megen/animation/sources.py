@@ -84,13 +84,13 @@ class GuidedFlowSource:
 
     renders = frozenset({"decoder", "native"})
 
-    def __init__(self, model):
-        self.model = model
+    def __init__(self, model, controls=None):
+        self.model, self.controls = model, controls
 
     def start(self, target, driving, start: int = 0, native: bool = False) -> None:
         self.device = next(self.model.parameters()).device
         self.native = native
-        self.guides = flow_guides(target, driving, start, native, self.model.guide_measurer())
+        self.guides = flow_guides(target, driving, start, native, self.model.guide_measurer(), self.controls)
         self.source = target.frames[:1].to(self.device)
         self.prior = target.prior.to(self.device)
         self.features = self.model.generator.encode(self.source)
@@ -137,11 +137,13 @@ class ExportedSource:
         return {"prediction": self.engine(self.frames[a:a + n], *self.fixed), "occlusion": None, "deformation": None}
 
 
-def flow_guides(target, driving, start: int = 0, native: bool = True, estimator=None) -> torch.Tensor:
+def flow_guides(target, driving, start: int = 0, native: bool = True, estimator=None, controls=None) -> torch.Tensor:
     """The driving clip's backward optical flow to frame ``start``, measured on its native crop by ``estimator``
-    (``megen.ops.flow``'s kind; None: the default guide's) and
-    mapped into the target's crop by the onset landmarks: (T, N, N, 2) in pixels of the target's
-    native crop (``native``) or of its model-size crop."""
+    (``megen.ops.flow``'s kind; None: the default guide's),
+    mapped into the target's crop by the onset landmarks, with ``controls`` (``megen.face.controls.MotionControls``:
+    head, gain, regions) applied there: (T, N, N, 2) in pixels of the target's native crop (``native``) or of
+    its model-size crop."""
+    from megen.face.controls import controlled_flows
     from megen.face.flow import measured_guides, target_fields
     from megen.runtime.video import to_uint8
 
@@ -156,7 +158,8 @@ def flow_guides(target, driving, start: int = 0, native: bool = True, estimator=
         if driving.measured.reference != start:
             raise ValueError(f"the driving clip's stored guides are measured to frame {driving.measured.reference}, "
                              f"not to frame {start}: animate from its onset")
-        return torch.from_numpy(target_fields(driving.measured, landmarks, (size, size)))
+        fields = target_fields(driving.measured, landmarks, (size, size))
+        return torch.from_numpy(controlled_flows(fields, landmarks, controls) if controls else fields)
     if driving.native is None or driving.native_landmarks is None or driving.native.shape[-1] < DRIVING_NATIVE[0]:
         raise ValueError(f"the flow-guided family measures the driver's motion on its face crop at >= "
                          f"{DRIVING_NATIVE[0]} px: this driving clip has no face, or only a smaller crop (a prepared "
@@ -165,13 +168,19 @@ def flow_guides(target, driving, start: int = 0, native: bool = True, estimator=
     frames = frames[..., 0] if driving.native.shape[1] == 1 else frames
     from megen.face.flow import DRIVER_FLOW
 
-    return torch.from_numpy(measured_guides(list(frames), driving.native_landmarks, landmarks, (size, size),
-                                            reference=start, estimator=estimator or DRIVER_FLOW))
+    fields = measured_guides(list(frames), driving.native_landmarks, landmarks, (size, size), reference=start,
+                             estimator=estimator or DRIVER_FLOW)
+    return torch.from_numpy(controlled_flows(fields, landmarks, controls) if controls else fields)
 
 
-def motion_source(model, engine=None, relative: bool = True, adapt_movement_scale: bool = False):
+def motion_source(model, engine=None, relative: bool = True, adapt_movement_scale: bool = False, controls=None):
     """The motion source for ``model`` (and an exported ``engine`` of it), with the options that apply to it;
-    an option set away from its default where it has no meaning is a GenerationError naming it."""
+    an option set away from its default where it has no meaning is a GenerationError naming it.
+    ``controls`` (``megen.face.controls.MotionControls``) act on measured flow: the flow-guided family's."""
+    if controls is not None and not controls.identity and not model.measures_flow:
+        raise GenerationError(f"{controls.describe()} act{'s' if len(controls.changed()) == 1 else ''} on the "
+                              f"driver's measured optical flow: use the flow-guided model (the default) or "
+                              f"method=flow_transfer; a key-point model transfers key points")
     if model.measures_flow:
         refused = [name for name, off in (("relative=false", not relative),
                                           ("adapt_movement_scale=true", adapt_movement_scale),
@@ -180,7 +189,7 @@ def motion_source(model, engine=None, relative: bool = True, adapt_movement_scal
             raise GenerationError(f"{', '.join(refused)} {'has' if len(refused) == 1 else 'have'} no meaning for "
                                   f"the flow-guided model: it measures the driver's optical flow relative to the "
                                   f"start frame and maps it by the faces' landmarks")
-        return GuidedFlowSource(model)
+        return GuidedFlowSource(model, controls)
     if engine is not None:
         return ExportedSource(model, engine, relative, adapt_movement_scale)
     return KeypointSource(model, relative, adapt_movement_scale)

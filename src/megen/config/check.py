@@ -24,6 +24,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from megen.config.choices import (
     Device,
+    FaceRegion,
     GeneratePrecision,
     NonfinitePolicy,
     PairMode,
@@ -307,7 +308,7 @@ def check_options(c: Checker, schema, prefix: str = "", skip: tuple[str, ...] = 
             continue
         optional = f.default is None
         if meta["kind"] == "list":
-            if not isinstance(value, ListConfig):
+            if not isinstance(value, ListConfig) and not (optional and value is None):
                 c.add(key, value, "must be a list, e.g. [a, b]")
             continue
         if meta["choices"] is not None:
@@ -354,8 +355,19 @@ def validate_generate(cfg) -> None:
         c.add("flow.estimator", name, "is for method=flow_transfer: a model measures with the estimator it was "
                                       "trained with (python -m megen.train flow.estimator=)")
     check_flow(c)
+    check_controls(c)
     check_device(c)
     c.raise_if_any()
+
+
+def check_controls(c: Checker) -> None:
+    """``regions=``: names of ``FaceRegion``, at least one (null: the whole face)."""
+    regions, valid = c.get("regions", None), FaceRegion.values()
+    if isinstance(regions, ListConfig):
+        unknown = [str(r) for r in regions if r not in valid]
+        if unknown or not len(regions):
+            c.add("regions", list(regions), f"must name at least one of {', '.join(valid)}"
+                  + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
 
 
 def validate_evaluate(cfg) -> None:

@@ -115,3 +115,17 @@ class ClassMode(Choice):
     """recognise ``classes``: MEGC 2019's three composite classes, or each dataset's own emotion labels."""
     COMPOSITE = "composite"
     EMOTIONS = "emotions"
+
+
+class HeadMotion(Choice):
+    """``head=``: what becomes of the driver's rigid head motion (megen.face.controls)."""
+    KEEP = "keep"
+    REMOVE = "remove"            # the expression only; the target keeps its pose
+
+
+class FaceRegion(Choice):
+    """``regions=``: the facial regions whose expression motion may be kept (megen.face.controls.REGIONS)."""
+    BROWS = "brows"
+    EYES = "eyes"
+    NOSE = "nose"
+    MOUTH = "mouth"

@@ -22,6 +22,7 @@ from megen.config.choices import (
     Family,
     GeneratePrecision,
     GenerationMethod,
+    HeadMotion,
     PairMode,
     Render,
 )
@@ -99,6 +100,12 @@ class GenerateOptions:
                                  "absolute key points)", kind="bool")
     adapt_movement_scale: Any = option(False, "scale the motion by the ratio of target and driving face sizes "
                                               "(key-point hull)", kind="bool")
+    head: Any = option("keep", "the driver's rigid head motion: keep it, or remove it and transfer the expression "
+                               "only (flow-guided model, flow_transfer)", choices=HeadMotion)
+    gain: Any = option(1.0, "scale of the expression motion, not the head's: 0 = the still target, 2 = twice "
+                            "the driver's (flow-guided model, flow_transfer)", kind="number", low=0, high=4)
+    regions: Any = option(None, "move only these regions' expression, the rest held still with a smooth falloff: "
+                                "any of [brows,eyes,nose,mouth] (default the whole face)", kind="list")
     find_best_frame: Any = option(False, "start from the driving frame whose pose is closest to the target's",
                                   kind="bool")
     crop: Any = option(True, "detect and crop the faces; false uses the images as they are, padded to square",

@@ -13,6 +13,8 @@ the training-free flow transfer (``megen.animation.flow_transfer``):
 * ``identity``: dlib face-descriptor distance of generated frames to the target (same person < 0.6);
 * ``sharpness``: variance of the Laplacian inside the face, generated onset over the target, both at
   the canonical 256 px;
+* ``head_px``: the largest whole-face displacement (the face's mean flow, px of the canonical face; mean over
+  the estimators): how far the head drifts, beside the driver's own (``driver_head_px``);
 
 and the driver's own expression amplitude in px of the canonical face, so faint clips show.
 """
@@ -31,7 +33,8 @@ from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_ui
 from megen.metrics.expression import (
     CANONICAL_SIZE,
     canonical_clip,
-    expression_motion,
+    drift,
+    face_motion,
     region_masks,
     rms,
     sharpness,
@@ -42,7 +45,7 @@ from megen.runtime.io import atomic_write_text
 from megen.runtime.video import contact_sheet, read_image, read_video, write_png
 
 STATIC, FLOW = "static", "flow_transfer"
-SCORES = ("cosine", "amplitude", "identity", "sharpness")
+SCORES = ("cosine", "amplitude", "identity", "sharpness", "head_px")
 #: the estimators real pairs are scored with: the two least biased at sub-pixel scale, and Farnebäck (the
 #: classical guide's own) for continuity with earlier tables
 DEFAULT_ESTIMATORS = DEFAULT_REAL_ESTIMATORS
@@ -146,17 +149,24 @@ class DriverMotion:
     frames: list[np.ndarray]
     landmarks: np.ndarray
     motions: dict[str, np.ndarray]     # estimator name -> (T, R, 2) px of the canonical face
+    heads: dict[str, np.ndarray] = field(default_factory=dict)    # estimator name -> (T, 2): the face's mean flow
 
     @property
     def motion(self) -> np.ndarray:
         """(T, R, 2): the mean over the estimators (the driver's amplitude is reported from it)."""
         return np.mean(list(self.motions.values()), axis=0)
 
+    @property
+    def head_px(self) -> float:
+        """The driver's largest whole-face displacement (px), mean over the estimators."""
+        return float(np.mean([drift(h) for h in self.heads.values()])) if self.heads else float("nan")
+
     @classmethod
     def of(cls, path: Path, estimators=DEFAULT_ESTIMATORS) -> "DriverMotion":
         frames = read_clip(path)
         lm = onset_landmarks(frames[0], f"{path} (first frame)")
-        return cls(frames, lm, {name: expression_motion(frames, lm, estimator=estimator(name)) for name in estimators})
+        measured = {name: face_motion(frames, lm, estimator=estimator(name)) for name in estimators}
+        return cls(frames, lm, {n: m[0] for n, m in measured.items()}, {n: m[1] for n, m in measured.items()})
 
 
 def _face_sharpness(image: np.ndarray, landmarks: np.ndarray) -> float:
@@ -170,8 +180,9 @@ def score_clip(driver: DriverMotion, generated, target: np.ndarray, target_landm
     if len(generated) != len(driver.frames):
         raise RealPairError(f"{label}: {len(generated)} frames for a driving clip of {len(driver.frames)}")
     lm = onset_landmarks(generated[0], f"{label} (first frame)")
-    scores = estimator_scores({name: transfer_scores(motion, expression_motion(generated, lm, estimator=estimator(name)))
-                               for name, motion in driver.motions.items()})
+    measured = {name: face_motion(generated, lm, estimator=estimator(name)) for name in driver.motions}
+    scores = estimator_scores({name: transfer_scores(motion, measured[name][0]) for name, motion in driver.motions.items()})
+    scores["head_px"] = float(np.mean([drift(m[1]) for m in measured.values()]))
     scores["sharpness"] = _face_sharpness(generated[0], lm) / max(_face_sharpness(target, target_landmarks), 1e-12)
     scores["identity"] = identity_distance(generated, target) if face_metrics else float("nan")
     return scores
@@ -260,7 +271,7 @@ def score_pairs(pairs: list[RealPair], systems: dict[str, System], out_dir=None,
         # the paths as the pairs file gives them: results name the clips, not where a user keeps them
         rows.append({"pair": pair.name, "driving": pair.listed[0] or str(pair.driving),
                      "target": pair.listed[1] or str(pair.target),
-                     "driver_amplitude_px": rms(driver.motion), "systems": scored})
+                     "driver_amplitude_px": rms(driver.motion), "driver_head_px": driver.head_px, "systems": scored})
         if out_dir is not None and sheets:
             write_png(out_dir / "real_pairs" / f"{pair.name}.png", pair_sheet(pair.name, driver.frames, clips))
     results = {"estimators": list(estimators), "pairs": rows, "mean": mean_scores(rows)}
@@ -299,24 +310,27 @@ def real_pairs_markdown(results: dict) -> str:
     """Per pair and mean: a row per system (the static copy and the flow transfer first), cosine and amplitude
     as the mean over the estimators ± half their spread; then the means under each estimator alone."""
     names = results.get("estimators") or []
-    head = ("| pair | system | expression-motion cosine | amplitude ratio | identity distance | sharpness |\n"
-            "|---|---|---|---|---|---|\n")
+    head = ("| pair | system | expression-motion cosine | amplitude ratio | identity distance | sharpness | head drift, px |\n"
+            "|---|---|---|---|---|---|---|\n")
     lines = ["# Real pairs (no ground truth)", "",
              "Expression motion: both clips aligned to a canonical 256-px face, per-region optical flow minus the "
              "face's mean; cosine and RMS ratio against the driver (1 and 1 = the driver's motion; a clip moving "
              "under 5 % of the driver's amplitude scores 0), each the mean over the flow estimators "
              f"({', '.join(names) or 'farneback'}) ± half their spread. Identity: dlib descriptor distance to the "
-             "target (same person < 0.6). Sharpness: generated onset over the target.", "", head.rstrip("\n")]
+             "target (same person < 0.6). Sharpness: generated onset over the target. Head drift: the largest "
+             "displacement of the face's mean flow (px of the canonical face), beside the driver's.", "",
+             head.rstrip("\n")]
     means = [{"pair": "**mean**", "systems": results["mean"]}]
     if results.get("mean_published"):
         n = results["mean_published"][STATIC]["pairs"]
         means.insert(0, {"pair": f"**mean of the {n} pairs with published outputs**", "systems": results["mean_published"]})
     for row in [*results["pairs"], *means]:
-        amp = f" (driver {row['driver_amplitude_px']:.2f} px)" if "driver_amplitude_px" in row else ""
+        amp = f" (driver {row['driver_amplitude_px']:.2f} px" if "driver_amplitude_px" in row else ""
+        amp += (f", head {row['driver_head_px']:.2f} px)" if np.isfinite(row.get("driver_head_px", np.nan)) else ")") if amp else ""
         for label, s in row["systems"].items():
             n = f" ({s['pairs']} pairs)" if "pairs" in s else ""
             lines.append(f"| {row['pair']}{amp} | {label}{n} | {_pm(s, 'cosine')} | {_pm(s, 'amplitude')} | "
-                         f"{_fmt(s['identity'], 3)} | {_fmt(s['sharpness'])} |")
+                         f"{_fmt(s['identity'], 3)} | {_fmt(s['sharpness'])} | {_fmt(s.get('head_px', float('nan')))} |")
     if len(names) > 1:
         cols = " | ".join(f"{n} cosine / amplitude" for n in names)
         lines += ["", "Means under each estimator alone:", "", f"| means | system | {cols} |",

@@ -95,13 +95,27 @@ def regional_expression(flows: np.ndarray, regions: np.ndarray, face: np.ndarray
     return per_region - head[:, None]
 
 
+def face_motion(frames, landmarks: np.ndarray, size: int = CANONICAL_SIZE,
+                estimator=SCORER_FLOW) -> tuple[np.ndarray, np.ndarray]:
+    """A clip (T, H, W[, C]) with its onset landmarks (68, 2) -> its expression motion (T, R, 2)
+    (``regional_expression``) and its head motion, the face's mean flow (T, 2), in pixels of the canonical
+    ``size`` face, the flow measured by ``estimator`` (``megen.ops.flow``)."""
+    gray, lm = canonical_clip(frames, landmarks, size)
+    regions, face = region_masks(lm, size)
+    flows = onset_flows(gray, estimator)
+    return regional_expression(flows, regions, face), np.asarray(flows[:, face].mean(axis=1), np.float64)
+
+
 def expression_motion(frames, landmarks: np.ndarray, size: int = CANONICAL_SIZE, estimator=SCORER_FLOW) -> np.ndarray:
     """A clip (T, H, W[, C]) with its onset landmarks (68, 2) -> expression motion (T, R, 2) in pixels
     of the canonical ``size`` face (``EXPRESSION_REGIONS`` order), its flow measured by ``estimator``
     (``megen.ops.flow``)."""
-    gray, lm = canonical_clip(frames, landmarks, size)
-    regions, face = region_masks(lm, size)
-    return regional_expression(onset_flows(gray, estimator), regions, face)
+    return face_motion(frames, landmarks, size, estimator)[0]
+
+
+def drift(head: np.ndarray) -> float:
+    """The largest whole-face displacement (px) of a head-motion curve (T, 2) (``face_motion``)."""
+    return float(np.linalg.norm(np.asarray(head, np.float64), axis=-1).max()) if len(head) else 0.0
 
 
 def rms(motion: np.ndarray) -> float:
@@ -138,6 +152,6 @@ def sharpness(gray: np.ndarray, mask: np.ndarray | None = None) -> float:
     return float(lap[mask].var() if mask is not None else lap.var())
 
 
-__all__ = ["EXPRESSION_REGIONS", "MIN_AMPLITUDE", "REGION_PAD", "SCORER_FLOW", "canonical_clip", "expression_motion",
-           "motion_cosine", "onset_flows", "region_masks", "regional_expression", "rms", "sharpness",
+__all__ = ["EXPRESSION_REGIONS", "MIN_AMPLITUDE", "REGION_PAD", "SCORER_FLOW", "canonical_clip", "drift",
+           "expression_motion", "face_motion", "motion_cosine", "onset_flows", "region_masks", "regional_expression", "rms", "sharpness",
            "transfer_scores"]

@@ -8,10 +8,13 @@ motion is one of:
 
 * ``expression``: a facial action's landmark displacements (``action_units``), spread by the same
   spline as the synthetic set's clips;
+* ``local``: one to three Gaussian bumps of random width and direction on random landmarks, exactly still
+  elsewhere: one region moves while the rest of the face does not, as in a micro-expression, so that
+  the estimator learns not to spread motion into still skin;
 * ``smooth``: a random smooth field (filtered noise of random correlation length), motion of no facial
   meaning, so the estimator learns to measure rather than to recognise a face's actions;
 
-with a rigid head motion added to half of them and a twentieth left still. The peak of the non-rigid part
+in the shares ``PairSpec.kinds``, with a rigid head motion added to half of them and a tenth left still. The peak of the non-rigid part
 is log-uniform in ``motion_px`` (pixels of the pair's frame).
 """
 from __future__ import annotations
@@ -28,6 +31,10 @@ from megen.data.synthetic.warp import anchor_points, flow_model, tps_eval_grid, 
 
 #: coarse grid step of the spline and smooth fields (pixels of the frame); bilinear in between
 FIELD_STEP = 4
+#: the non-rigid motion's kinds, in the order of ``PairSpec.kinds``
+KINDS = ("expression", "local", "smooth")
+#: the local bumps' width range (Gaussian sd, pixels of a 256-px frame)
+LOCAL_SD_PX = (8.0, 32.0)
 
 
 @dataclass(frozen=True)
@@ -35,7 +42,8 @@ class PairSpec:
     """What a pair set draws from (its seed picks identities' draws, not the identities)."""
 
     motion_px: tuple[float, float] = (0.05, 3.0)
-    still: float = 0.05              # share of pairs with no motion but the nuisances
+    still: float = 0.1               # share of pairs with no motion but the nuisances
+    kinds: tuple[float, ...] = (0.35, 0.35, 0.3)   # shares of KINDS among the moving pairs
     head: float = 0.5                # share of pairs with rigid head motion added
     nuisance: Nuisance = Nuisance(noise=1.5, jpeg_quality=90, flicker=0.001, head_px=1.5, levels=32)
     vary_nuisance: bool = True       # draw each level between none and the level given (training)
@@ -68,6 +76,24 @@ def smooth_field(size: int, rng: np.random.Generator, peak_px: float) -> np.ndar
     return _upsample(noise, size)
 
 
+def local_field(identity: Identity, rng: np.random.Generator, peak_px: float) -> np.ndarray:
+    """One to three Gaussian bumps (S, S, 2) on random landmarks of ``identity``, each of its own width
+    (log-uniform in ``LOCAL_SD_PX``, scaled to the frame) and direction; largest vector ``peak_px``."""
+    size = identity.image.shape[0]
+    cells = size // FIELD_STEP
+    centres = np.arange(cells, dtype=np.float64) * FIELD_STEP + (FIELD_STEP - 1) / 2
+    ys, xs = np.meshgrid(centres, centres, indexing="ij")
+    field = np.zeros((cells, cells, 2))
+    for _ in range(int(rng.integers(1, 4))):
+        cx, cy = identity.landmarks[rng.integers(len(identity.landmarks))]
+        sd = float(np.exp(rng.uniform(*np.log(LOCAL_SD_PX)))) * size / 256
+        angle = rng.uniform(0, 2 * np.pi)
+        weight = np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * sd * sd)) * rng.uniform(0.3, 1.0)
+        field += weight[..., None] * np.array([np.cos(angle), np.sin(angle)])
+    field *= peak_px / max(float(np.linalg.norm(field, axis=-1).max()), 1e-9)
+    return _upsample(field.astype(np.float32), size)
+
+
 def render_moved(identity: Identity, field: np.ndarray) -> np.ndarray:
     """``identity`` moved by the backward ``field`` (S, S, 2), rendered from its finer image and area-reduced:
     (S, S) float in [0, 255]. The finer field is the frame's, enlarged (the fields are smooth at the step)."""
@@ -96,7 +122,9 @@ def flow_pair(identity: Identity, rng: np.random.Generator, spec: PairSpec = Pai
     field = np.zeros((size, size, 2), np.float32)
     if rng.random() >= spec.still:
         peak = float(np.exp(rng.uniform(*np.log(spec.motion_px))))
-        field = (expression_field(identity, rng, peak) if rng.random() < 0.5 else smooth_field(size, rng, peak))
+        kind = KINDS[rng.choice(len(KINDS), p=np.asarray(spec.kinds) / np.sum(spec.kinds))]
+        draw = {"expression": expression_field, "local": local_field}.get(kind)
+        field = draw(identity, rng, peak) if draw else smooth_field(size, rng, peak)
     nuisance = _levels(spec, rng)
     if nuisance.head_px > 0 and rng.random() < spec.head:
         field = field + draw_head_motion(rng, size, identity.landmarks.mean(0), nuisance.head_px)
@@ -105,4 +133,5 @@ def flow_pair(identity: Identity, rng: np.random.Generator, spec: PairSpec = Pai
     return frame, onset, field
 
 
-__all__ = ["FIELD_STEP", "PairSpec", "expression_field", "flow_pair", "render_moved", "smooth_field"]
+__all__ = ["FIELD_STEP", "KINDS", "LOCAL_SD_PX", "PairSpec", "expression_field", "flow_pair", "local_field",
+           "render_moved", "smooth_field"]

@@ -1,0 +1,132 @@
+"""Controls on a driver's motion once it is in the target's frame: split it into rigid head motion and
+expression, then keep or remove the head, scale the expression (``gain``) and hold it to chosen facial
+regions (``regions``).
+
+Pure functions on backward flows (T, H, W, 2) in pixels (``megen.face.flow``'s convention) and the
+target's onset landmarks (68, 2) in the same pixels.
+
+The head's motion is the similarity (scale, rotation, translation) that best moves the landmarks that
+facial actions leave in place: the outer face contour above the chin, the nose bridge and the inner eye
+corners. Micro-expressions move brows, lids, cheeks, nose wings, lips and chin, never those points, so
+what moves them is the head.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from megen.config.choices import FaceRegion, HeadMotion
+from megen.face.align import fit_similarity
+from megen.face.flow import pixel_grid
+
+#: landmarks that facial actions leave in place (68-point scheme): contour above the chin, nose bridge,
+#: inner eye corners
+STABLE_LANDMARKS = (0, 1, 2, 3, 13, 14, 15, 16, 27, 28, 29, 30, 39, 42)
+#: the regions ``regions=`` may name, each by its landmarks
+REGIONS: dict[str, tuple[int, ...]] = {
+    FaceRegion.BROWS.value: tuple(range(17, 27)),
+    FaceRegion.EYES.value: tuple(range(36, 48)),
+    FaceRegion.NOSE.value: tuple(range(27, 36)),
+    FaceRegion.MOUTH.value: tuple(range(48, 68)),
+}
+#: a chosen region's weight: 1 within this share of the eye distance of its landmarks' hull, then a Gaussian
+#: falloff of this share (smooth, no seam; near zero at the neighbouring region, a quarter eye distance away)
+REGION_PAD, REGION_FALLOFF = 0.1, 0.05
+HEAD_MODES = HeadMotion.values()
+GAIN_RANGE = (0.0, 4.0)
+
+
+@dataclass(frozen=True)
+class MotionControls:
+    """``head``: keep or remove the driver's rigid head motion; ``gain``: the expression's scale (0-4);
+    ``regions``: the names of ``REGIONS`` whose expression moves (None: all of the face)."""
+
+    head: str = "keep"
+    gain: float = 1.0
+    regions: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        if self.head not in HEAD_MODES:
+            raise ValueError(f"head={self.head}: expected one of {', '.join(HEAD_MODES)}")
+        if not GAIN_RANGE[0] <= float(self.gain) <= GAIN_RANGE[1]:
+            raise ValueError(f"gain={self.gain}: expected a number in [{GAIN_RANGE[0]:g}, {GAIN_RANGE[1]:g}]")
+        unknown = sorted(set(self.regions or ()) - set(REGIONS))
+        if unknown or (self.regions is not None and not self.regions):
+            raise ValueError(f"regions={list(self.regions or [])}: expected a non-empty list of "
+                             f"{', '.join(REGIONS)}" + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+
+    @property
+    def identity(self) -> bool:
+        """True where the controls leave every flow as it is."""
+        return not self.changed()
+
+    def changed(self) -> list[str]:
+        """The options set away from their defaults, as ``key=value``."""
+        return [text for text, on in ((f"head={self.head}", self.head != "keep"), (f"gain={self.gain:g}", float(self.gain) != 1.0),
+                                      (f"regions=[{','.join(self.regions or ())}]", self.regions is not None)) if on]
+
+    def describe(self) -> str:
+        return ", ".join(self.changed())
+
+    @classmethod
+    def of(cls, cfg) -> "MotionControls":
+        """From a command's ``head``, ``gain`` and ``regions`` options (missing ones: the defaults)."""
+        regions = cfg.get("regions")
+        return cls(str(cfg.get("head") or "keep"), float(1.0 if cfg.get("gain") is None else cfg.get("gain")),
+                   None if regions is None else tuple(str(r) for r in regions))
+
+
+def sample_flow(flow: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """A flow (H, W, 2) read at points (P, 2) (x, y pixels), bilinear, edges extended: (P, 2) float64."""
+    xy = np.ascontiguousarray(points, np.float32).reshape(1, -1, 2)
+    out = cv2.remap(np.ascontiguousarray(flow, np.float32), xy[..., 0], xy[..., 1], cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(-1, 2).astype(np.float64)
+
+
+def head_motion(flows: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The rigid head motion of each frame: the least-squares similarity (T, 2, 3) that takes the stable
+    landmarks p to p + flow(p). Flows (T, H, W, 2) backward, landmarks (68, 2) of the reference frame."""
+    stable = np.asarray(landmarks, np.float64)[list(STABLE_LANDMARKS)]
+    return np.stack([fit_similarity(stable, stable + sample_flow(f, stable)) for f in flows])
+
+
+def similarity_field(matrices: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The displacement M p - p of each similarity (T, 2, 3) at every pixel of an (H, W) grid: (T, H, W, 2)."""
+    grid = pixel_grid(*shape).astype(np.float64)
+    moved = grid @ np.transpose(matrices[:, :, :2], (0, 2, 1))[:, None] + matrices[:, None, None, :, 2]
+    return (moved - grid).astype(np.float32)
+
+
+def region_weights(landmarks: np.ndarray, shape: tuple[int, int], regions) -> np.ndarray:
+    """(H, W) float32 in [0, 1]: 1 within ``REGION_PAD`` eye distances of the chosen ``regions``' hulls (names of
+    ``REGIONS``), exp(-(d - pad)^2 / 2 falloff^2) at a distance d beyond; its gradient is at most
+    1 / (falloff sqrt(e)) per px (falloff in px)."""
+    lm = np.asarray(landmarks, np.float64)
+    eyes = float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
+    outside = np.full(shape, 255, np.uint8)
+    for name in regions:
+        hull = cv2.convexHull(np.round(lm[list(REGIONS[name])] * 16).astype(np.int32))
+        cv2.fillConvexPoly(outside, hull, 0, lineType=cv2.LINE_8, shift=4)
+    distance = cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    beyond = np.maximum(distance - REGION_PAD * eyes, 0.0)
+    return np.exp(-0.5 * (beyond / max(REGION_FALLOFF * eyes, 0.5)) ** 2).astype(np.float32)
+
+
+def controlled_flows(flows: np.ndarray, landmarks: np.ndarray, controls: MotionControls) -> np.ndarray:
+    """``flows`` (T, H, W, 2) with ``controls`` applied: expression = flow - head motion; out = head (kept or
+    not) + gain x region weights x expression. ``landmarks`` (68, 2): the target's reference frame's."""
+    if controls.identity:
+        return flows
+    flows = np.asarray(flows, np.float32)
+    head = similarity_field(head_motion(flows, landmarks), flows.shape[1:3])
+    expression = (flows - head) * np.float32(controls.gain)
+    if controls.regions is not None:
+        expression *= region_weights(landmarks, flows.shape[1:3], controls.regions)[None, ..., None]
+    return expression + head if controls.head == "keep" else expression
+
+
+__all__ = ["GAIN_RANGE", "HEAD_MODES", "MotionControls", "REGIONS", "STABLE_LANDMARKS", "controlled_flows",
+           "head_motion", "region_weights", "sample_flow", "similarity_field"]
