@@ -196,3 +196,13 @@ def test_temporal_jitter_copies(driving):
 
     fold = next(f for f in loso_folds(base, later) if f.held_out == held)
     assert held not in {later.subjects[i] for i in fold.extra_index}
+
+
+def test_controls_are_refused_for_a_key_point_model_before_any_clip(gen, driving, tmp_path):
+    from megen.animation.errors import GenerationError
+
+    with pytest.raises(GenerationError, match=r"gain=2 acts on the driver's measured optical flow"):
+        augment(gen, [driving], tmp_path / "gain", gain=2.0, progress=False)
+    assert not (tmp_path / "gain" / "clips").exists()
+    with pytest.raises(ValueError, match=r"gain=\[2.0, 1.0\]"):
+        augment(gen, [driving], tmp_path / "bad", gain=[2.0, 1.0], progress=False)

@@ -121,6 +121,23 @@ def test_the_flow_family_trains_and_generates_natively(tmp_path):
         assert np.isfinite(l1[render]["model"]) and l1[render]["static"] > 0
         assert np.isfinite(results["reconstruction"]["epe"]["model"])
     assert l1["native"]["static"] == l1["decoder"]["static"] and l1["native"]["model"] != l1["decoder"]["model"]
+    # augment with controls: each clip draws its gain from the range, and with no gain and no head the target
+    # stays still
+    from megen.augmentation import augment
+    from megen.data.cache import PreparedSet
+
+    ranged = augment(gen, [cache], tmp_path / "ranged", per_clip=1, checkpoint=str(ckpt), batch_size=8,
+                     progress=False, gain=[0.5, 1.5], head="remove")
+    gains = [float(r["gain"]) for r in PreparedSet.open(ranged.folder).rows]
+    assert all(0.5 <= g <= 1.5 for g in gains) and len(set(gains)) == len(gains) > 1
+    assert ranged.meta["settings"]["controls"] == {"head": "remove", "gain": [0.5, 1.5], "regions": None}
+    still = PreparedSet.open(augment(gen, [cache], tmp_path / "still", per_clip=1, checkpoint=str(ckpt),
+                                     batch_size=8, progress=False, gain=0.0, head="remove").folder)
+    moving = PreparedSet.open(augment(gen, [cache], tmp_path / "moving", per_clip=1, checkpoint=str(ckpt),
+                                      batch_size=8, progress=False).folder)
+    change = [np.abs(s.load(i)["frames"].astype(int) - s.load(i)["frames"][:1]).max() for s in (still, moving)
+              for i in range(len(s))]
+    assert max(change[:len(still)]) <= 1 < max(change[len(still):])
 
 
 def _driving_clip(tmp_path, photo_path):

@@ -43,7 +43,9 @@ def run(cfg: DictConfig) -> AugmentResult:
                      name=str(cfg.name), relative=bool(cfg.relative), adapt_movement_scale=bool(cfg.adapt_movement_scale),
                      batch_size=batch_size, crop=bool(cfg.crop), exclude_clips=list(cfg.get("exclude_clips") or []),
                      overwrite=bool(cfg.overwrite), progress=progress, render=str(cfg.render),
-                     trainer=OmegaConf.to_container(cfg.trainer, resolve=True), device=device)
+                     trainer=OmegaConf.to_container(cfg.trainer, resolve=True), device=device, head=str(cfg.head),
+                     gain=OmegaConf.to_container(cfg.gain) if OmegaConf.is_list(cfg.gain) else cfg.gain,
+                     regions=None if cfg.regions is None else list(cfg.regions))
     if not result.rank_zero:
         return result
     print(result.summary())

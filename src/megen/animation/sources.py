@@ -173,14 +173,20 @@ def flow_guides(target, driving, start: int = 0, native: bool = True, estimator=
     return torch.from_numpy(controlled_flows(fields, landmarks, controls) if controls else fields)
 
 
-def motion_source(model, engine=None, relative: bool = True, adapt_movement_scale: bool = False, controls=None):
-    """The motion source for ``model`` (and an exported ``engine`` of it), with the options that apply to it;
-    an option set away from its default where it has no meaning is a GenerationError naming it.
-    ``controls`` (``megen.face.controls.MotionControls``) act on measured flow: the flow-guided family's."""
+def check_controls(model, controls) -> None:
+    """A GenerationError naming the ``controls`` (``megen.face.controls.MotionControls``) set away from their
+    defaults where ``model`` does not measure the driver's flow (they act on measured flow)."""
     if controls is not None and not controls.identity and not model.measures_flow:
         raise GenerationError(f"{controls.describe()} act{'s' if len(controls.changed()) == 1 else ''} on the "
                               f"driver's measured optical flow: use the flow-guided model (the default) or "
                               f"method=flow_transfer; a key-point model transfers key points")
+
+
+def motion_source(model, engine=None, relative: bool = True, adapt_movement_scale: bool = False, controls=None):
+    """The motion source for ``model`` (and an exported ``engine`` of it), with the options that apply to it;
+    an option set away from its default where it has no meaning is a GenerationError naming it.
+    ``controls`` (``megen.face.controls.MotionControls``) act on measured flow: the flow-guided family's."""
+    check_controls(model, controls)
     if model.measures_flow:
         refused = [name for name, off in (("relative=false", not relative),
                                           ("adapt_movement_scale=true", adapt_movement_scale),

@@ -27,13 +27,15 @@ from pathlib import Path
 import numpy as np
 
 from megen.animation.animator import Animator
+from megen.animation.sources import check_controls
 from megen.augmentation.leakage import check_rows, check_targets, resolve_subjects, subject_keys
 from megen.augmentation.predict import ClipWriter, Pair, PairsDataModule, prediction_trainer
 from megen.augmentation.targets import Target, photo_targets, subject_faces, subject_target
 from megen.data.cache import PreparedSet, clip_uid, is_valid_clip, write_manifest, write_meta
+from megen.face.controls import GAIN_RANGE, MotionControls
 from megen.runtime.progress import Progress
 
-GENERATED_COLUMNS = ("generated_from", "target", "checkpoint")
+GENERATED_COLUMNS = ("generated_from", "target", "checkpoint", "gain")
 _OWN_FILES = ("manifest.csv", "manifest.csv.sha1", "meta.json")
 
 
@@ -104,6 +106,23 @@ def choose_targets(driver_key: str, uid: str, targets: list[Target], per_clip: i
     return [pool[i] for i in sorted(rng.choice(len(pool), size=per_clip, replace=False))]
 
 
+def gain_range(gain) -> tuple[float, float]:
+    """``gain=``: a number g -> (g, g); a range [low, high] -> (low, high), within ``GAIN_RANGE``."""
+    values = [float(g) for g in (gain if isinstance(gain, (list, tuple)) else [gain, gain])]
+    if len(values) != 2 or not GAIN_RANGE[0] <= values[0] <= values[1] <= GAIN_RANGE[1]:
+        raise ValueError(f"gain={gain}: expected a number or a range [low, high] with "
+                         f"{GAIN_RANGE[0]:g} <= low <= high <= {GAIN_RANGE[1]:g}")
+    return values[0], values[1]
+
+
+def draw_gain(gains: tuple[float, float], seed: int, uid: str) -> float:
+    """One clip's gain: uniform in ``gains``, the same for a clip in every run (seeded by ``seed`` and its uid)."""
+    if gains[0] == gains[1]:
+        return gains[0]
+    digest = int(hashlib.sha1(f"{seed}/{uid}".encode()).hexdigest()[:12], 16)
+    return float(np.random.default_rng(digest).uniform(*gains))
+
+
 def settings_key(settings: dict) -> str:
     return hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
@@ -135,7 +154,7 @@ def augment(animator: Animator, driving, out, targets="subjects", per_clip: int 
             checkpoint: str = "", name: str = "generated", relative: bool = True, adapt_movement_scale: bool = False,
             batch_size: int = 1, crop: bool = True, exclude_clips=(), overwrite: bool = False,
             progress: bool = True, render: str = "native", trainer: dict | None = None,
-            device: str = "cpu") -> AugmentResult:
+            device: str = "cpu", head: str = "keep", gain=1.0, regions=None) -> AugmentResult:
     """Animate ``per_clip`` target identities with every driving clip; write a prepared set to ``out``.
 
     Args:
@@ -152,6 +171,9 @@ def augment(animator: Animator, driving, out, targets="subjects", per_clip: int 
             set's frames are the model's size, gray.
         trainer, device: where the pairs are generated (``megen.augmentation.predict.prediction_trainer``):
             conf/trainer/* settings that spread them (``trainer=ddp``), else one device.
+        head, gain, regions: the motion's controls (``megen.face.controls``; the flow-guided model): ``gain`` a
+            number, or a range [low, high] from which each clip draws its own, uniformly and seeded by ``seed``
+            and the clip (the manifest's ``gain`` column says which).
     """
     start = time.perf_counter()
     if int(per_clip) < 1:
@@ -185,6 +207,13 @@ def augment(animator: Animator, driving, out, targets="subjects", per_clip: int 
                 "per_clip": int(per_clip), "seed": int(seed), "holdout": sorted(held), "name": name,
                 "relative": bool(relative), "adapt_movement_scale": bool(adapt_movement_scale),
                 "exclude_clips": sorted(exclude), "crop": bool(crop), "render": render}
+    gains = gain_range(gain)
+    controls = {"head": head, "gain": list(gains), "regions": None if regions is None else list(regions)}
+    # a bad value, or controls for a model that does not measure flow, fail here, before any clip
+    check_controls(animator.model, MotionControls(head, gains[1] if gains[1] != 1.0 else gains[0],
+                                                  None if regions is None else tuple(regions)))
+    if controls != {"head": "keep", "gain": [1.0, 1.0], "regions": None}:
+        settings["controls"] = controls     # absent at the defaults: sets made before the controls keep their key
     key = settings_key(settings)
     _prepare_out(out, key, overwrite)
     # the key goes down before any clip, so a re-run after a crash knows whose clips these are
@@ -202,17 +231,18 @@ def augment(animator: Animator, driving, out, targets="subjects", per_clip: int 
                                      chosen_targets, int(per_clip), seed):
             uid = clip_uid(name, target.subject, clip_id)
             path = out / "clips" / f"{uid}.npz"
+            clip_gain = draw_gain(gains, seed, uid)
             if is_valid_clip(path):
                 reused += 1
             else:
                 pending.append(Pair(set_index[id(prepared)], index, target_index[id(target)], str(path),
-                                    int(row["onset"]) if relative else 0))
+                                    int(row["onset"]) if relative else 0, clip_gain))
             manifest.append({
                 "dataset": name, "subject": target.subject, "clip": clip_id, "n_frames": row["n_frames"],
                 "onset": row["onset"], "apex": row["apex"], "offset": row["offset"], "emotion": row["emotion"],
                 "action_units": row["action_units"], "face_found": bool(target.face.face_found), "fps": row["fps"],
                 "file": f"{uid}.npz", "generated_from": f"{row['dataset']}/{row['subject']}/{row['clip']}",
-                "target": target.name, "checkpoint": str(checkpoint),
+                "target": target.name, "checkpoint": str(checkpoint), "gain": round(clip_gain, 4),
             })
     trainer = prediction_trainer(trainer, device)
     with Progress(progress and trainer.is_global_zero) as bar:
@@ -221,7 +251,8 @@ def augment(animator: Animator, driving, out, targets="subjects", per_clip: int 
         if pending:
             writer = ClipWriter(animator, sets, chosen_targets, relative=relative,
                                 adapt_movement_scale=adapt_movement_scale, batch_size=batch_size, render=render,
-                                on_clip=lambda: bar.advance(task))
+                                on_clip=lambda: bar.advance(task), head=head,
+                                regions=None if regions is None else tuple(regions))
             trainer.predict(writer, datamodule=PairsDataModule(pending), return_predictions=False)
     trainer.strategy.barrier()
     if not trainer.is_global_zero:      # rank zero checks every rank's clips and writes the set's files

@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 from megen.animation.animate import animate
 from megen.animation.animator import Animator
 from megen.data.cache import PreparedSet, write_clip
+from megen.face.controls import MotionControls
 from megen.face.keypoints import keypoint_set
 
 
@@ -31,6 +32,7 @@ class Pair:
     target_index: int
     path: str
     start: int
+    gain: float = 1.0       # the expression's gain for this clip (megen.face.controls)
 
 
 class PairsDataset(Dataset):
@@ -59,17 +61,19 @@ class PairsDataModule(pl.LightningDataModule):
 
 class ClipWriter(pl.LightningModule):
     """Animates each pair's target with its driving clip and writes the clip (gray frames at the model's
-    size, the target's landmarks and key points). ``on_clip()`` is called after each clip (progress)."""
+    size, the target's landmarks and key points), its motion shaped by ``head``, ``regions`` and the pair's
+    gain (``megen.face.controls``). ``on_clip()`` is called after each clip (progress)."""
 
     def __init__(self, animator: Animator, sets: list[PreparedSet], targets: list, *, relative: bool = True,
                  adapt_movement_scale: bool = False, batch_size: int = 1, render: str = "native",
-                 on_clip: Callable[[], None] | None = None):
+                 on_clip: Callable[[], None] | None = None, head: str = "keep", regions=None):
         super().__init__()
         self.model = animator.model     # a submodule, so Lightning puts it on the rank's device
         self.animator, self.sets, self.targets = animator, sets, targets
         self.options = {"relative": relative, "adapt_movement_scale": adapt_movement_scale,
                         "batch_size": batch_size, "render": render}
         self.on_clip = on_clip
+        self.head, self.regions = head, regions
         self._driving: tuple[tuple[int, int], object] | None = None   # the last driving clip's input
 
     def _driving_input(self, pair: Pair):
@@ -80,7 +84,9 @@ class ClipWriter(pl.LightningModule):
 
     def predict_step(self, pair: Pair, batch_idx: int = 0) -> None:
         target = self.targets[pair.target_index]
-        generated = animate(self.model, target.face, self._driving_input(pair), start=pair.start, **self.options)
+        controls = MotionControls(self.head, pair.gain, self.regions)
+        generated = animate(self.model, target.face, self._driving_input(pair), start=pair.start, controls=controls,
+                            **self.options)
         landmarks = target.landmarks
         write_clip(Path(pair.path), {"frames": to_gray_frames(generated), "landmarks": landmarks,
                                      "keypoints": keypoint_set("paper18", landmarks),

@@ -396,6 +396,12 @@ def validate_augment(cfg) -> None:
 
     c = Checker(cfg)
     check_options(c, AugmentOptions, skip=("device",))
+    check_controls(c)
+    gain = c.get("gain", 1.0)
+    values = list(gain) if isinstance(gain, ListConfig) else [gain, gain]
+    if gain is not _MISSING and not (len(values) == 2 and all(isinstance(v, numbers.Real) and not isinstance(v, bool)
+                                                              for v in values) and 0 <= values[0] <= values[1] <= 4):
+        c.add("gain", gain, "must be a number or a range [low, high] with 0 <= low <= high <= 4")
     check_device(c)
     check_dataset(c, cache_dir=c.get("paths.cache_dir", None), data_dir=c.get("paths.data_dir", None))
     c.raise_if_any()

@@ -197,6 +197,11 @@ class AugmentOptions:
     adapt_movement_scale: Any = option(False, "scale the motion by the ratio of target and driving face sizes",
                                        kind="bool")
     crop: Any = option(True, "photo targets: detect and crop the face like the training data", kind="bool")
+    head: Any = option("keep", "the driver's rigid head motion: keep or remove (flow-guided model)", choices=HeadMotion)
+    gain: Any = option(1.0, "the expression's scale, or a range [low, high] each clip draws from (0-4; the "
+                            "manifest's gain column; flow-guided model)", kind="any")
+    regions: Any = option(None, "move only these regions' expression: any of [brows,eyes,nose,mouth] (flow-guided "
+                                "model)", kind="list")
     render: Any = option("native", "native: the target's crop warped by the motion, the decoder filling what the "
                                    "occlusion hides | decoder: the model's output (both at its frame size)",
                          choices=Render)
