@@ -5,10 +5,10 @@ regions (``regions``).
 Pure functions on backward flows (T, H, W, 2) in pixels (``megen.face.flow``'s convention) and the
 target's onset landmarks (68, 2) in the same pixels.
 
-The head's motion is the similarity (scale, rotation, translation) that best moves the landmarks that
-facial actions leave in place: the outer face contour above the chin, the nose bridge and the inner eye
-corners. Micro-expressions move brows, lids, cheeks, nose wings, lips and chin, never those points, so
-what moves them is the head.
+The head's motion is the similarity (scale, rotation, translation) that moves the face as a whole: fitted
+to the flow over the whole face and refitted with the points that move on their own weighed down (a
+micro-expression moves a brow, a lid or a lip corner, a small part of the face, against the head's
+motion of all of it).
 """
 from __future__ import annotations
 
@@ -21,9 +21,8 @@ from megen.config.choices import FaceRegion, HeadMotion
 from megen.face.align import fit_similarity
 from megen.face.flow import pixel_grid
 
-#: landmarks that facial actions leave in place (68-point scheme): contour above the chin, nose bridge,
-#: inner eye corners
-STABLE_LANDMARKS = (0, 1, 2, 3, 13, 14, 15, 16, 27, 28, 29, 30, 39, 42)
+#: the robust head fit: reweighting rounds, and the smallest residual scale (px) below which nothing is an outlier
+HEAD_ITERATIONS, HEAD_MIN_SCALE_PX = 5, 0.05
 #: the regions ``regions=`` may name, each by its landmarks
 REGIONS: dict[str, tuple[int, ...]] = {
     FaceRegion.BROWS.value: tuple(range(17, 27)),
@@ -86,11 +85,52 @@ def sample_flow(flow: np.ndarray, points: np.ndarray) -> np.ndarray:
     return out.reshape(-1, 2).astype(np.float64)
 
 
+def face_points(landmarks: np.ndarray, step: float) -> np.ndarray:
+    """Grid points (P, 2) every ``step`` px inside the hull of the 68 ``landmarks``: where the head is seen."""
+    lm = np.asarray(landmarks, np.float64)
+    lo, hi = lm.min(0), lm.max(0)
+    xs, ys = np.meshgrid(np.arange(lo[0], hi[0], step), np.arange(lo[1], hi[1], step))
+    points = np.stack([xs.ravel(), ys.ravel()], axis=1)
+    hull = cv2.convexHull(lm.astype(np.float32))
+    inside = [cv2.pointPolygonTest(hull, (float(x), float(y)), False) >= 0 for x, y in points]
+    return points[np.asarray(inside, bool)]
+
+
+def robust_similarity(src: np.ndarray, dst: np.ndarray, iterations: int = HEAD_ITERATIONS) -> np.ndarray:
+    """The (2, 3) similarity taking ``src`` (P, 2) to ``dst`` (P, 2), refitted with Tukey weights of the residuals
+    (scale: 4.7 x their median absolute value, floored at ``HEAD_MIN_SCALE_PX``): points that move on their own
+    (a facial action) stop pulling it."""
+    weights = np.ones(len(src))
+    m = fit_similarity(src, dst)
+    for _ in range(iterations):
+        residual = np.linalg.norm(src @ m[:, :2].T + m[:, 2] - dst, axis=1)
+        scale = max(4.685 * 1.4826 * float(np.median(residual)), HEAD_MIN_SCALE_PX)
+        weights = np.clip(1 - (residual / scale) ** 2, 0, None) ** 2
+        m = weighted_similarity(src, dst, weights)
+    return m
+
+
+def weighted_similarity(src: np.ndarray, dst: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The weighted least-squares (2, 3) similarity (x' = a x - b y + tx, y' = b x + a y + ty) of point sets."""
+    w = np.asarray(weights, np.float64)[:, None]
+    w = w / max(float(w.sum()), 1e-12)
+    ms, md = (w * src).sum(0), (w * dst).sum(0)
+    a, b = src - ms, dst - md
+    norm = max(float((w[:, 0] * (a ** 2).sum(1)).sum()), 1e-12)
+    cos = float((w[:, 0] * (a * b).sum(1)).sum()) / norm
+    sin = float((w[:, 0] * (a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0])).sum()) / norm
+    lin = np.array([[cos, -sin], [sin, cos]])
+    return np.hstack([lin, (md - lin @ ms)[:, None]])
+
+
 def head_motion(flows: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """The rigid head motion of each frame: the least-squares similarity (T, 2, 3) that takes the stable
-    landmarks p to p + flow(p). Flows (T, H, W, 2) backward, landmarks (68, 2) of the reference frame."""
-    stable = np.asarray(landmarks, np.float64)[list(STABLE_LANDMARKS)]
-    return np.stack([fit_similarity(stable, stable + sample_flow(f, stable)) for f in flows])
+    """The rigid head motion of each frame: the similarity (T, 2, 3) that takes the face's points p to
+    p + flow(p), fitted robustly (``robust_similarity``) over a grid inside the face (a 32nd of its width) so that
+    the regions a facial action moves do not pull it. Flows (T, H, W, 2) backward, landmarks (68, 2) of the
+    reference frame."""
+    lm = np.asarray(landmarks, np.float64)
+    points = face_points(lm, max(float(np.ptp(lm[:, 0])) / 32, 1.0))
+    return np.stack([robust_similarity(points, points + sample_flow(f, points)) for f in flows])
 
 
 def similarity_field(matrices: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -128,5 +168,6 @@ def controlled_flows(flows: np.ndarray, landmarks: np.ndarray, controls: MotionC
     return expression + head if controls.head == "keep" else expression
 
 
-__all__ = ["GAIN_RANGE", "HEAD_MODES", "MotionControls", "REGIONS", "STABLE_LANDMARKS", "controlled_flows",
-           "head_motion", "region_weights", "sample_flow", "similarity_field"]
+__all__ = ["GAIN_RANGE", "HEAD_MODES", "MotionControls", "REGIONS", "controlled_flows", "face_points",
+           "head_motion", "region_weights", "robust_similarity", "sample_flow", "similarity_field",
+           "weighted_similarity"]
