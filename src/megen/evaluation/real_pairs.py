@@ -326,7 +326,9 @@ def real_pairs_markdown(results: dict) -> str:
         means.insert(0, {"pair": f"**mean of the {n} pairs with published outputs**", "systems": results["mean_published"]})
     for row in [*results["pairs"], *means]:
         amp = f" (driver {row['driver_amplitude_px']:.2f} px" if "driver_amplitude_px" in row else ""
-        amp += (f", head {row['driver_head_px']:.2f} px)" if np.isfinite(row.get("driver_head_px", np.nan)) else ")") if amp else ""
+        if amp:
+            head_px = row.get("driver_head_px", np.nan)
+            amp += f", head {head_px:.2f} px)" if np.isfinite(head_px) else ")"
         for label, s in row["systems"].items():
             n = f" ({s['pairs']} pairs)" if "pairs" in s else ""
             lines.append(f"| {row['pair']}{amp} | {label}{n} | {_pm(s, 'cosine')} | {_pm(s, 'amplitude')} | "

@@ -63,7 +63,8 @@ class MotionControls:
 
     def changed(self) -> list[str]:
         """The options set away from their defaults, as ``key=value``."""
-        return [text for text, on in ((f"head={self.head}", self.head != "keep"), (f"gain={self.gain:g}", float(self.gain) != 1.0),
+        return [text for text, on in ((f"head={self.head}", self.head != "keep"),
+                                      (f"gain={self.gain:g}", float(self.gain) != 1.0),
                                       (f"regions=[{','.join(self.regions or ())}]", self.regions is not None)) if on]
 
     def describe(self) -> str:

@@ -153,5 +153,5 @@ def sharpness(gray: np.ndarray, mask: np.ndarray | None = None) -> float:
 
 
 __all__ = ["EXPRESSION_REGIONS", "MIN_AMPLITUDE", "REGION_PAD", "SCORER_FLOW", "canonical_clip", "drift",
-           "expression_motion", "face_motion", "motion_cosine", "onset_flows", "region_masks", "regional_expression", "rms", "sharpness",
-           "transfer_scores"]
+           "expression_motion", "face_motion", "motion_cosine", "onset_flows", "region_masks", "regional_expression", "rms",
+           "sharpness", "transfer_scores"]

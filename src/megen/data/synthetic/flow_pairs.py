@@ -14,8 +14,8 @@ motion is one of:
 * ``smooth``: a random smooth field (filtered noise of random correlation length), motion of no facial
   meaning, so the estimator learns to measure rather than to recognise a face's actions;
 
-in the shares ``PairSpec.kinds``, with a rigid head motion added to half of them and a tenth left still. The peak of the non-rigid part
-is log-uniform in ``motion_px`` (pixels of the pair's frame).
+in the shares ``PairSpec.kinds``, with a rigid head motion added to half of them and a tenth left still. The
+peak of the non-rigid part is log-uniform in ``motion_px`` (pixels of the pair's frame).
 """
 from __future__ import annotations
 
