@@ -26,8 +26,7 @@ def flow_transfer(target: np.ndarray, target_landmarks: np.ndarray, frames, driv
     target = np.asarray(target)
     driver = driver_flows(frames, driving_landmarks, min_size, estimator)
     fields = target_fields(driver, target_landmarks, target.shape[:2])
-    if controls is not None:
-        fields = controlled_flows(fields, target_landmarks, controls)
+    fields = controlled_flows(fields, target_landmarks, controls)
     return np.stack([target if k == 0 else warp_backward(target, f) for k, f in enumerate(fields)])
 
 

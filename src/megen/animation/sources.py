@@ -159,7 +159,7 @@ def flow_guides(target, driving, start: int = 0, native: bool = True, estimator=
             raise ValueError(f"the driving clip's stored guides are measured to frame {driving.measured.reference}, "
                              f"not to frame {start}: animate from its onset")
         fields = target_fields(driving.measured, landmarks, (size, size))
-        return torch.from_numpy(controlled_flows(fields, landmarks, controls) if controls else fields)
+        return torch.from_numpy(controlled_flows(fields, landmarks, controls))
     if driving.native is None or driving.native_landmarks is None or driving.native.shape[-1] < DRIVING_NATIVE[0]:
         raise ValueError(f"the flow-guided family measures the driver's motion on its face crop at >= "
                          f"{DRIVING_NATIVE[0]} px: this driving clip has no face, or only a smaller crop (a prepared "
@@ -170,7 +170,7 @@ def flow_guides(target, driving, start: int = 0, native: bool = True, estimator=
 
     fields = measured_guides(list(frames), driving.native_landmarks, landmarks, (size, size), reference=start,
                              estimator=estimator or DRIVER_FLOW)
-    return torch.from_numpy(controlled_flows(fields, landmarks, controls) if controls else fields)
+    return torch.from_numpy(controlled_flows(fields, landmarks, controls))
 
 
 def check_controls(model, controls) -> None:

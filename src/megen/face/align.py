@@ -39,17 +39,20 @@ def similarity_from_two_points(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return np.array([[a.real, -a.imag, b.real], [a.imag, a.real, b.imag]])
 
 
-def fit_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Least-squares (2, 3) similarity mapping points ``src`` (N, 2) onto ``dst`` (N, 2) (Umeyama, no reflection)."""
+def fit_similarity(src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Least-squares (2, 3) similarity mapping points ``src`` (N, 2) onto ``dst`` (N, 2) (Umeyama, no reflection),
+    each point weighted by ``weights`` (N,) where given."""
     src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
     if src.shape != dst.shape or src.ndim != 2 or src.shape[1] != 2 or len(src) < 2:
         raise ValueError(f"expected two (N >= 2, 2) point sets of one shape, got {src.shape} and {dst.shape}")
-    ms, md = src.mean(0), dst.mean(0)
+    w = np.full(len(src), 1.0 / len(src)) if weights is None else np.asarray(weights, np.float64)
+    w = w / max(float(w.sum()), 1e-12)
+    ms, md = w @ src, w @ dst
     a, b = src - ms, dst - md
-    u, s, vt = np.linalg.svd(b.T @ a / len(src))
+    u, s, vt = np.linalg.svd((b * w[:, None]).T @ a)
     d = np.diag([1.0, np.sign(np.linalg.det(u @ vt)) or 1.0])
     rot = u @ d @ vt
-    scale = float(np.trace(np.diag(s) @ d) / max((a ** 2).sum() / len(src), 1e-12))
+    scale = float(np.trace(np.diag(s) @ d) / max(float(w @ (a ** 2).sum(1)), 1e-12))
     m = scale * rot
     return np.hstack([m, (md - m @ ms)[:, None]])
 

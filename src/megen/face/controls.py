@@ -107,21 +107,8 @@ def robust_similarity(src: np.ndarray, dst: np.ndarray, iterations: int = HEAD_I
         residual = np.linalg.norm(src @ m[:, :2].T + m[:, 2] - dst, axis=1)
         scale = max(4.685 * 1.4826 * float(np.median(residual)), HEAD_MIN_SCALE_PX)
         weights = np.clip(1 - (residual / scale) ** 2, 0, None) ** 2
-        m = weighted_similarity(src, dst, weights)
+        m = fit_similarity(src, dst, weights)
     return m
-
-
-def weighted_similarity(src: np.ndarray, dst: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """The weighted least-squares (2, 3) similarity (x' = a x - b y + tx, y' = b x + a y + ty) of point sets."""
-    w = np.asarray(weights, np.float64)[:, None]
-    w = w / max(float(w.sum()), 1e-12)
-    ms, md = (w * src).sum(0), (w * dst).sum(0)
-    a, b = src - ms, dst - md
-    norm = max(float((w[:, 0] * (a ** 2).sum(1)).sum()), 1e-12)
-    cos = float((w[:, 0] * (a * b).sum(1)).sum()) / norm
-    sin = float((w[:, 0] * (a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0])).sum()) / norm
-    lin = np.array([[cos, -sin], [sin, cos]])
-    return np.hstack([lin, (md - lin @ ms)[:, None]])
 
 
 def head_motion(flows: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
@@ -156,10 +143,11 @@ def region_weights(landmarks: np.ndarray, shape: tuple[int, int], regions) -> np
     return np.exp(-0.5 * (beyond / max(REGION_FALLOFF * eyes, 0.5)) ** 2).astype(np.float32)
 
 
-def controlled_flows(flows: np.ndarray, landmarks: np.ndarray, controls: MotionControls) -> np.ndarray:
+def controlled_flows(flows: np.ndarray, landmarks: np.ndarray, controls: MotionControls | None) -> np.ndarray:
     """``flows`` (T, H, W, 2) with ``controls`` applied: expression = flow - head motion; out = head (kept or
-    not) + gain x region weights x expression. ``landmarks`` (68, 2): the target's reference frame's."""
-    if controls.identity:
+    not) + gain x region weights x expression (``controls`` None: the flows as they are). ``landmarks`` (68, 2):
+    the target's reference frame's."""
+    if controls is None or controls.identity:
         return flows
     flows = np.asarray(flows, np.float32)
     head = similarity_field(head_motion(flows, landmarks), flows.shape[1:3])
@@ -170,5 +158,4 @@ def controlled_flows(flows: np.ndarray, landmarks: np.ndarray, controls: MotionC
 
 
 __all__ = ["GAIN_RANGE", "HEAD_MODES", "MotionControls", "REGIONS", "controlled_flows", "face_points",
-           "head_motion", "region_weights", "robust_similarity", "sample_flow", "similarity_field",
-           "weighted_similarity"]
+           "head_motion", "region_weights", "robust_similarity", "sample_flow", "similarity_field"]
