@@ -101,12 +101,24 @@ def test_the_flow_family_trains_and_generates_natively(tmp_path):
     assert gen.family == "flow"
     assert gen.trained_motion_px == pytest.approx(4.0 * 32 / 64)     # apex up to 4 px of a 64-px frame, at 32
     photo, driver = embedded_photo_paths()
-    folder = generate_pair(gen, photo, str(_driving_clip(tmp_path, driver)), tmp_path / "gen", render="native")
     import json
+
+    clip = str(_driving_clip(tmp_path, driver))
+    folder = generate_pair(gen, photo, clip, tmp_path / "gen", render="native")
 
     timing = json.loads((folder / "timing.json").read_text())
     assert timing["render"] == "native" and timing["color"] == "rgb" and timing["frame_size"] > 100
     assert len(list((folder / "frames").glob("*.png"))) == 4
+    # retimed to twice the rate: the shared times are the same frames, the others in between
+    from megen.face.controls import MotionControls
+
+    retimed = generate_pair(gen, photo, clip, tmp_path / "retimed", render="native", fps=100,
+                            controls=MotionControls(out_fps=200.0))
+    again = json.loads((retimed / "timing.json").read_text())
+    assert again["frames"] == 8 and again["capture_fps"] == 200 and again["capture_fps_source"] == "out_fps="
+    assert again["resampled_from"]["frames"] == 4 and again["resampled_from"]["capture_fps"] == 100
+    frames = lambda f, n: read_image(f / "frames" / f"{n:05d}.png").astype(int)  # noqa: E731
+    assert all(np.abs(frames(retimed, 2 * k) - frames(folder, k)).max() <= 1 for k in range(4))
     # the synthetic evaluation of the flow-guided family, in both renders (the driver's frames are its own
     # full-resolution crops there), scored against the same truth
     from megen.evaluation import evaluate_checkpoint
@@ -138,6 +150,19 @@ def test_the_flow_family_trains_and_generates_natively(tmp_path):
     change = [np.abs(s.load(i)["frames"].astype(int) - s.load(i)["frames"][:1]).max() for s in (still, moving)
               for i in range(len(s))]
     assert max(change[:len(still)]) <= 1 < max(change[len(still):])
+    # augment's timing: every clip at 100 fps and stretched by its own draw; the manifest says the generated
+    # clip's frames, rate and apex
+    timed = augment(gen, [cache], tmp_path / "timed", per_clip=1, checkpoint=str(ckpt), batch_size=8,
+                    progress=False, out_fps=100.0, stretch=[1.5, 2.0])
+    timed_set, source = PreparedSet.open(timed.folder), PreparedSet.open(cache)
+    drivers = {f"{r['dataset']}/{r['subject']}/{r['clip']}": r for r in source.rows}
+    for i, row in enumerate(timed_set.rows):
+        driver, stretch = drivers[row["generated_from"]], float(row["stretch"])
+        assert 1.5 <= stretch <= 2.0 and float(row["fps"]) == 100.0
+        assert len(timed_set.load(i)["frames"]) == int(row["n_frames"]) == round(
+            int(driver["n_frames"]) * stretch * 100.0 / float(driver["fps"]))
+        assert int(row["apex"]) == round(int(driver["apex"]) * stretch * 100.0 / float(driver["fps"]))
+    assert len({r["stretch"] for r in timed_set.rows}) == len(timed_set.rows) > 1
 
 
 def _driving_clip(tmp_path, photo_path):

@@ -45,7 +45,9 @@ def run(cfg: DictConfig) -> AugmentResult:
                      overwrite=bool(cfg.overwrite), progress=progress, render=str(cfg.render),
                      trainer=OmegaConf.to_container(cfg.trainer, resolve=True), device=device, head=str(cfg.head),
                      gain=OmegaConf.to_container(cfg.gain) if OmegaConf.is_list(cfg.gain) else cfg.gain,
-                     regions=None if cfg.regions is None else list(cfg.regions))
+                     regions=None if cfg.regions is None else list(cfg.regions),
+                     out_fps=cfg.get("out_fps"),
+                     stretch=OmegaConf.to_container(cfg.stretch) if OmegaConf.is_list(cfg.stretch) else cfg.stretch)
     if not result.rank_zero:
         return result
     print(result.summary())

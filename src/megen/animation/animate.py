@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from megen.animation.errors import GenerationError
 from megen.animation.native import RENDERS
 from megen.animation.precision import with_precision
 from megen.animation.sources import motion_source, render_frames
@@ -46,7 +47,7 @@ class FaceInput:
 def animate(model: MotionTransferModel, target: FaceInput, driving: FaceInput, relative: bool = True,
             adapt_movement_scale: bool = False, batch_size: int = 8, start: int = 0,
             on_frames: Callable[[int], None] | None = None, engine=None, render: str = "decoder",
-            controls=None) -> torch.Tensor:
+            controls=None, positions=None) -> torch.Tensor:
     """Generated frames with the target's appearance and the driving clip's motion: (T, 3, S, S) at
     the model's frame size (``render="decoder"``), or (T, C, N, N) at the size and colour of the
     target's native crop (``render="native"``, needs ``target.native``; see ``megen.animation.native``).
@@ -59,7 +60,9 @@ def animate(model: MotionTransferModel, target: FaceInput, driving: FaceInput, r
     (``relative=False`` for the flow-guided model) are refused by name. ``on_frames(n)`` is called
     after each batch of n frames (progress). ``engine`` (an ``OnnxFrameEngine`` of this model,
     ``megen.animation.onnx_backend``) runs the key-point families' per-frame part. ``controls``
-    (``megen.face.controls.MotionControls``: head, gain, regions) shape the driver's measured motion.
+    (``megen.face.controls.MotionControls``: head, gain, regions) shape the driver's measured motion;
+    ``positions`` (M,) (``MotionControls.positions``: fractional driving frames) retime it, M output frames
+    made by interpolating the measured motion (sources that can: ``retime``).
     """
     if render not in RENDERS:
         raise ValueError(f"render={render!r} is not valid; valid: {', '.join(RENDERS)}")
@@ -68,11 +71,18 @@ def animate(model: MotionTransferModel, target: FaceInput, driving: FaceInput, r
     source = motion_source(model, engine, relative, adapt_movement_scale, controls)
     if render not in source.renders:
         raise ValueError("backend=onnxruntime renders at the model's frame size: use render=decoder or backend=torch")
+    if positions is not None and not hasattr(source, "retime"):
+        raise GenerationError("out_fps= and duration_ms= resample the driver's measured optical flow: use the "
+                              "flow-guided model (the default) or method=flow_transfer")
     model.eval()
     source.start(target, driving, start, native=render == "native")
+    count = len(driving.frames)
+    if positions is not None:
+        source.retime(positions)
+        count = len(positions)
     out = []
-    for a in range(0, len(driving.frames), batch_size):
-        n = min(batch_size, len(driving.frames) - a)
+    for a in range(0, count, batch_size):
+        n = min(batch_size, count - a)
         out.append(render_frames(source.motion(a, n), target, render).float().cpu())
         if on_frames is not None:
             on_frames(n)

@@ -13,20 +13,24 @@ import numpy as np
 
 from megen.face.controls import controlled_flows
 from megen.face.flow import DRIVER_FLOW, driver_flows, target_fields, warp_backward
+from megen.ops.timing import resample_flows
 
 
 def flow_transfer(target: np.ndarray, target_landmarks: np.ndarray, frames, driving_landmarks: np.ndarray,
-                  min_size: int = 256, estimator=DRIVER_FLOW, controls=None) -> np.ndarray:
+                  min_size: int = 256, estimator=DRIVER_FLOW, controls=None, positions=None) -> np.ndarray:
     """Animate ``target`` (H, W[, C]) uint8 with a driving clip (T, h, w[, c]) without a model, the driver's
     flow measured by ``estimator`` (``megen.ops.flow``; default Farnebäck, the guide's) and shaped by
-    ``controls`` (``megen.face.controls.MotionControls``: head, gain, regions) in the target's frame.
+    ``controls`` (``megen.face.controls.MotionControls``: head, gain, regions) in the target's frame, and read at
+    the driver ``positions`` (M,) (fractional frames, ``megen.ops.timing``; None: every frame).
 
-    Returns (T, H, W[, C]) uint8 at the target's own size and colour; frame 0 is the target.
+    Returns (T | M, H, W[, C]) uint8 at the target's own size and colour; frame 0 is the target.
     """
     target = np.asarray(target)
     driver = driver_flows(frames, driving_landmarks, min_size, estimator)
     fields = target_fields(driver, target_landmarks, target.shape[:2])
     fields = controlled_flows(fields, target_landmarks, controls)
+    if positions is not None:
+        fields = resample_flows(fields, positions)
     return np.stack([target if k == 0 else warp_backward(target, f) for k, f in enumerate(fields)])
 
 

@@ -119,3 +119,7 @@ def print_summary(folder: Path) -> None:
     print(f"  {timing['frames']} frames captured at {timing['capture_fps']:g} fps "
           f"({timing['capture_duration_s']:g} s), played at {timing['playback_fps']:g} fps "
           f"({timing['playback_duration_s']:g} s, {timing['slow_motion']:g}x slow motion)")
+    resampled = timing.get("resampled_from")
+    if resampled:
+        print(f"  retimed from the driver's {resampled['frames']} frames at {resampled['capture_fps']:g} fps "
+              f"({resampled['duration_s']:g} s) by interpolating its optical flow")

@@ -135,9 +135,16 @@ def render_pair(gen: Animator, target: FaceInput, driving: FaceInput, out_dir, n
 
     ``fps``: the driving clip's capture rate (timing metadata); the videos play at ``playback_fps``.
     ``render``: ``native`` (the target's size and colour) or ``decoder`` (the model's frame size, gray).
-    ``controls``: ``megen.face.controls.MotionControls`` (head, gain, regions)."""
+    ``controls``: ``megen.face.controls.MotionControls`` (head, gain, regions; out_fps and duration_ms retime
+    the output, whose frames are then at ``out_fps``)."""
+    positions = None if controls is None else controls.positions(len(driving.frames), fps)
+    if positions is not None and find_best_frame:
+        raise GenerationError("find_best_frame=true animates from a frame in the middle of the clip; out_fps= and "
+                              "duration_ms= retime the clip from its first frame: use one or the other")
     kw = {"relative": relative, "adapt_movement_scale": adapt_movement_scale, "batch_size": batch_size,
-          "engine": gen.engine, "render": render, "precision": getattr(gen, "precision", "fp32"), "controls": controls}
+          "engine": gen.engine, "render": render, "precision": getattr(gen, "precision", "fp32"), "controls": controls,
+          "positions": positions}
+    count = len(driving.frames) if positions is None else len(positions)
     from megen.animation.amplitude import out_of_range_warning
 
     warning = out_of_range_warning(driving.frames, getattr(gen, "trained_motion_px", None), driving.frames.shape[-1])
@@ -159,13 +166,30 @@ def render_pair(gen: Animator, target: FaceInput, driving: FaceInput, out_dir, n
             generated = animate_from_best_frame(gen.model, target, driving, best,
                                                 on_frames=lambda n: bar.advance(task, n), **kw)
         else:
-            task = bar.add_task(f"generating {name}", total=len(driving.frames), unit="frames")
+            task = bar.add_task(f"generating {name}", total=count, unit="frames")
             generated = animate(gen.model, target, driving, on_frames=lambda n: bar.advance(task, n), **kw)
     native = render == "native"
     shown = target.native if native else target.frames
     color = ("rgb" if shown.shape[1] == 3 else "gray") if native else "gray"
-    return write_outputs(Path(out_dir), name, shown, driving.frames, generated, fps, playback_fps=playback_fps,
-                         fps_source=fps_source, out_size=None if native else out_size, render=render, color=color)
+    drv, rate, fps_source, extra = retimed_outputs(driving.frames, fps, fps_source, controls, positions)
+    return write_outputs(Path(out_dir), name, shown, drv, generated, rate, playback_fps=playback_fps,
+                         fps_source=fps_source, out_size=None if native else out_size, render=render, color=color,
+                         extra=extra)
+
+
+def retimed_outputs(driving_frames, fps: float, fps_source: str, controls, positions):
+    """What the outputs show for a clip retimed to ``positions`` (None: not retimed): the driving frames nearest
+    each output frame (for the sheet), the output's frame rate and where it came from, and ``timing.json``'s
+    record of the resampling."""
+    if positions is None:
+        return driving_frames, fps, fps_source, {}
+    from megen.ops.timing import nearest_frames
+
+    rate = float(controls.out_fps or fps)
+    record = {"resampled_from": {"capture_fps": float(fps), "capture_fps_source": fps_source,
+                                 "frames": len(driving_frames), "duration_s": round(len(driving_frames) / fps, 4)},
+              "resampling": "the driver's optical flow interpolated between its frames (megen.ops.timing)"}
+    return driving_frames[nearest_frames(positions)], rate, "out_fps=" if controls.out_fps else fps_source, record
 
 
 def generate_pair(gen: Animator, target_path, driving_spec: str, out_dir, relative: bool = True,
@@ -217,10 +241,13 @@ def flow_transfer_pair(inputs: PairInputs, out_dir, fps: float | None = None,
     from megen.models.microflow import flow_estimator
 
     measure = flow_estimator(estimator[0] or "farneback", estimator[1])
-    generated = flow_transfer(target, landmarks, inputs.frames, inputs.driving_landmarks, estimator=measure,
-                              controls=controls)
-    name = name or f"{inputs.driving_name}-{inputs.target_path.stem}"
     rate, source = capture_rate(fps, inputs.fps)
-    return write_outputs(Path(out_dir), name, target[None], np.stack([to_gray_uint8(f) for f in inputs.frames]),
-                         generated, rate, playback_fps=playback_fps, fps_source=source, render="flow_transfer",
-                         color="gray" if target.ndim == 2 else "rgb")
+    positions = None if controls is None else controls.positions(len(inputs.frames), rate)
+    generated = flow_transfer(target, landmarks, inputs.frames, inputs.driving_landmarks, estimator=measure,
+                              controls=controls, positions=positions)
+    name = name or f"{inputs.driving_name}-{inputs.target_path.stem}"
+    drv, rate, source, extra = retimed_outputs(np.stack([to_gray_uint8(f) for f in inputs.frames]), rate, source,
+                                               controls, positions)
+    return write_outputs(Path(out_dir), name, target[None], drv, generated, rate, playback_fps=playback_fps,
+                         fps_source=source, render="flow_transfer", color="gray" if target.ndim == 2 else "rgb",
+                         extra=extra)

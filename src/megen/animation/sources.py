@@ -95,6 +95,13 @@ class GuidedFlowSource:
         self.prior = target.prior.to(self.device)
         self.features = self.model.generator.encode(self.source)
 
+    def retime(self, positions) -> None:
+        """The output frames at driver ``positions`` (M,) (fractional frames): the guides interpolated there
+        (``megen.ops.timing``); ``motion(a, n)`` then counts output frames."""
+        from megen.ops.timing import resample_flows
+
+        self.guides = torch.from_numpy(resample_flows(self.guides.numpy(), positions))
+
     def motion(self, a: int, n: int) -> dict:
         guide = self.guides[a:a + n].to(self.device)
         src = self.source.expand(n, -1, -1, -1)
@@ -177,6 +184,7 @@ def check_controls(model, controls) -> None:
     """A GenerationError naming the ``controls`` (``megen.face.controls.MotionControls``) set away from their
     defaults where ``model`` does not measure the driver's flow (they act on measured flow)."""
     if controls is not None and not controls.identity and not model.measures_flow:
+        # the timing too: interpolating a key-point model's motion between frames is not built
         raise GenerationError(f"{controls.describe()} act{'s' if len(controls.changed()) == 1 else ''} on the "
                               f"driver's measured optical flow: use the flow-guided model (the default) or "
                               f"method=flow_transfer; a key-point model transfers key points")

@@ -5,9 +5,10 @@ Output folder (``out``)::
 
     clips/<uid>.npz   frames (T, S, S) uint8 generated; landmarks (68, 2) and keypoints (18, 2) of the
                       target's onset face, pixels; face_found ()
-    manifest.csv      MANIFEST_COLUMNS with the driving clip's n_frames, onset / apex / offset, emotion,
-                      action units and fps, plus GENERATED_COLUMNS: generated_from (dataset/subject/clip
-                      of the driving clip), target (dataset/subject, or a photo's file name), checkpoint
+    manifest.csv      MANIFEST_COLUMNS with the driving clip's emotion and action units, n_frames,
+                      onset / apex / offset and fps (retimed where out_fps= or stretch= resample it), plus
+                      GENERATED_COLUMNS: generated_from (dataset/subject/clip of the driving clip), target
+                      (dataset/subject, or a photo's file name), checkpoint, the clip's gain and stretch
     meta.json         settings, their key, the hold-out subjects, counts
 
 ``dataset`` is ``generated`` (``name``), ``subject`` the target identity (a generated clip shows
@@ -33,9 +34,12 @@ from megen.augmentation.predict import ClipWriter, Pair, PairsDataModule, predic
 from megen.augmentation.targets import Target, photo_targets, subject_faces, subject_target
 from megen.data.cache import PreparedSet, clip_uid, is_valid_clip, write_manifest, write_meta
 from megen.face.controls import GAIN_RANGE, MotionControls
+from megen.ops.timing import resample_positions, retimed_index
 from megen.runtime.progress import Progress
 
-GENERATED_COLUMNS = ("generated_from", "target", "checkpoint", "gain")
+GENERATED_COLUMNS = ("generated_from", "target", "checkpoint", "gain", "stretch")
+#: how much ``stretch=`` may lengthen (or shorten) a clip
+STRETCH_RANGE = (0.25, 4.0)
 _OWN_FILES = ("manifest.csv", "manifest.csv.sha1", "meta.json")
 
 
@@ -106,21 +110,38 @@ def choose_targets(driver_key: str, uid: str, targets: list[Target], per_clip: i
     return [pool[i] for i in sorted(rng.choice(len(pool), size=per_clip, replace=False))]
 
 
-def gain_range(gain) -> tuple[float, float]:
-    """``gain=``: a number g -> (g, g); a range [low, high] -> (low, high), within ``GAIN_RANGE``."""
-    values = [float(g) for g in (gain if isinstance(gain, (list, tuple)) else [gain, gain])]
-    if len(values) != 2 or not GAIN_RANGE[0] <= values[0] <= values[1] <= GAIN_RANGE[1]:
-        raise ValueError(f"gain={gain}: expected a number or a range [low, high] with "
-                         f"{GAIN_RANGE[0]:g} <= low <= high <= {GAIN_RANGE[1]:g}")
+def value_range(value, name: str, bounds: tuple[float, float]) -> tuple[float, float]:
+    """``gain=`` or ``stretch=``: a number v -> (v, v); a range [low, high] -> (low, high), within ``bounds``."""
+    values = [float(g) for g in (value if isinstance(value, (list, tuple)) else [value, value])]
+    if len(values) != 2 or not bounds[0] <= values[0] <= values[1] <= bounds[1]:
+        raise ValueError(f"{name}={value}: expected a number or a range [low, high] with "
+                         f"{bounds[0]:g} <= low <= high <= {bounds[1]:g}")
     return values[0], values[1]
 
 
-def draw_gain(gains: tuple[float, float], seed: int, uid: str) -> float:
-    """One clip's gain: uniform in ``gains``, the same for a clip in every run (seeded by ``seed`` and its uid)."""
+def gain_range(gain) -> tuple[float, float]:
+    """``gain=``: a number g -> (g, g); a range [low, high] -> (low, high), within ``GAIN_RANGE``."""
+    return value_range(gain, "gain", GAIN_RANGE)
+
+
+def draw_gain(gains: tuple[float, float], seed: int, uid: str, what: str = "") -> float:
+    """One clip's gain (or another control's value, ``what`` naming it): uniform in ``gains``, the same for a clip
+    in every run (seeded by ``seed`` and its uid; each control draws apart)."""
     if gains[0] == gains[1]:
         return gains[0]
-    digest = int(hashlib.sha1(f"{seed}/{uid}".encode()).hexdigest()[:12], 16)
+    digest = int(hashlib.sha1(f"{seed}/{uid}{'/' + what if what else ''}".encode()).hexdigest()[:12], 16)
     return float(np.random.default_rng(digest).uniform(*gains))
+
+
+def retimed_row(row: dict, out_fps: float | None, stretch: float) -> dict:
+    """A driving clip's manifest timing (n_frames, onset, apex, offset, fps) after resampling to ``out_fps``
+    (None: its own rate) and ``stretch`` times its duration (``megen.ops.timing``)."""
+    fps, n = float(row["fps"]), int(row["n_frames"])
+    duration_ms = None if stretch == 1.0 else stretch * 1000.0 * n / fps
+    if out_fps is None and duration_ms is None:
+        return {k: row[k] for k in ("n_frames", "onset", "apex", "offset", "fps")}
+    timed = {k: retimed_index(int(row[k]), n, fps, out_fps, duration_ms) for k in ("onset", "apex", "offset")}
+    return {"n_frames": len(resample_positions(n, fps, out_fps, duration_ms)), **timed, "fps": out_fps or fps}
 
 
 def settings_key(settings: dict) -> str:
@@ -154,7 +175,8 @@ def augment(animator: Animator, driving, out, targets="subjects", per_clip: int 
             checkpoint: str = "", name: str = "generated", relative: bool = True, adapt_movement_scale: bool = False,
             batch_size: int = 1, crop: bool = True, exclude_clips=(), overwrite: bool = False,
             progress: bool = True, render: str = "native", trainer: dict | None = None,
-            device: str = "cpu", head: str = "keep", gain=1.0, regions=None) -> AugmentResult:
+            device: str = "cpu", head: str = "keep", gain=1.0, regions=None, out_fps: float | None = None,
+            stretch=1.0) -> AugmentResult:
     """Animate ``per_clip`` target identities with every driving clip; write a prepared set to ``out``.
 
     Args:
@@ -174,6 +196,10 @@ def augment(animator: Animator, driving, out, targets="subjects", per_clip: int 
         head, gain, regions: the motion's controls (``megen.face.controls``; the flow-guided model): ``gain`` a
             number, or a range [low, high] from which each clip draws its own, uniformly and seeded by ``seed``
             and the clip (the manifest's ``gain`` column says which).
+        out_fps, stretch: the timing (``megen.ops.timing``; the flow-guided model): every clip resampled to
+            ``out_fps`` (None: its own rate) and lengthened by ``stretch``, a number or a range [low, high] each
+            clip draws from like the gain (the manifest's ``stretch`` column; its n_frames, onset, apex, offset
+            and fps are the generated clip's).
     """
     start = time.perf_counter()
     if int(per_clip) < 1:
@@ -207,13 +233,17 @@ def augment(animator: Animator, driving, out, targets="subjects", per_clip: int 
                 "per_clip": int(per_clip), "seed": int(seed), "holdout": sorted(held), "name": name,
                 "relative": bool(relative), "adapt_movement_scale": bool(adapt_movement_scale),
                 "exclude_clips": sorted(exclude), "crop": bool(crop), "render": render}
-    gains = gain_range(gain)
+    gains, stretches = gain_range(gain), value_range(stretch, "stretch", STRETCH_RANGE)
     controls = {"head": head, "gain": list(gains), "regions": None if regions is None else list(regions)}
     # a bad value, or controls for a model that does not measure flow, fail here, before any clip
     check_controls(animator.model, MotionControls(head, gains[1] if gains[1] != 1.0 else gains[0],
-                                                  None if regions is None else tuple(regions)))
+                                                  None if regions is None else tuple(regions),
+                                                  None if out_fps is None else float(out_fps),
+                                                  None if stretches == (1.0, 1.0) else 1000.0 * stretches[1]))
     if controls != {"head": "keep", "gain": [1.0, 1.0], "regions": None}:
         settings["controls"] = controls     # absent at the defaults: sets made before the controls keep their key
+    if out_fps is not None or stretches != (1.0, 1.0):
+        settings["timing"] = {"out_fps": None if out_fps is None else float(out_fps), "stretch": list(stretches)}
     key = settings_key(settings)
     _prepare_out(out, key, overwrite)
     # the key goes down before any clip, so a re-run after a crash knows whose clips these are
@@ -231,18 +261,22 @@ def augment(animator: Animator, driving, out, targets="subjects", per_clip: int 
                                      chosen_targets, int(per_clip), seed):
             uid = clip_uid(name, target.subject, clip_id)
             path = out / "clips" / f"{uid}.npz"
-            clip_gain = draw_gain(gains, seed, uid)
+            clip_gain, clip_stretch = draw_gain(gains, seed, uid), draw_gain(stretches, seed, uid, "stretch")
+            timing = retimed_row(row, None if out_fps is None else float(out_fps), clip_stretch)
             if is_valid_clip(path):
                 reused += 1
             else:
                 pending.append(Pair(set_index[id(prepared)], index, target_index[id(target)], str(path),
-                                    int(row["onset"]) if relative else 0, clip_gain))
+                                    int(row["onset"]) if relative else 0, clip_gain, float(row["fps"]),
+                                    None if out_fps is None else float(out_fps),
+                                    None if clip_stretch == 1.0 else clip_stretch * 1000.0 * int(row["n_frames"])
+                                    / float(row["fps"])))
             manifest.append({
-                "dataset": name, "subject": target.subject, "clip": clip_id, "n_frames": row["n_frames"],
-                "onset": row["onset"], "apex": row["apex"], "offset": row["offset"], "emotion": row["emotion"],
-                "action_units": row["action_units"], "face_found": bool(target.face.face_found), "fps": row["fps"],
+                "dataset": name, "subject": target.subject, "clip": clip_id, **timing, "emotion": row["emotion"],
+                "action_units": row["action_units"], "face_found": bool(target.face.face_found),
                 "file": f"{uid}.npz", "generated_from": f"{row['dataset']}/{row['subject']}/{row['clip']}",
                 "target": target.name, "checkpoint": str(checkpoint), "gain": round(clip_gain, 4),
+                "stretch": round(clip_stretch, 4),
             })
     trainer = prediction_trainer(trainer, device)
     with Progress(progress and trainer.is_global_zero) as bar:

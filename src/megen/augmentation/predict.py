@@ -33,6 +33,9 @@ class Pair:
     path: str
     start: int
     gain: float = 1.0       # the expression's gain for this clip (megen.face.controls)
+    fps: float = 0.0        # the driving clip's capture rate, and its timing for this clip (megen.ops.timing)
+    out_fps: float | None = None
+    duration_ms: float | None = None
 
 
 class PairsDataset(Dataset):
@@ -62,7 +65,7 @@ class PairsDataModule(pl.LightningDataModule):
 class ClipWriter(pl.LightningModule):
     """Animates each pair's target with its driving clip and writes the clip (gray frames at the model's
     size, the target's landmarks and key points), its motion shaped by ``head``, ``regions`` and the pair's
-    gain (``megen.face.controls``). ``on_clip()`` is called after each clip (progress)."""
+    gain and timing (``megen.face.controls``). ``on_clip()`` is called after each clip (progress)."""
 
     def __init__(self, animator: Animator, sets: list[PreparedSet], targets: list, *, relative: bool = True,
                  adapt_movement_scale: bool = False, batch_size: int = 1, render: str = "native",
@@ -84,9 +87,10 @@ class ClipWriter(pl.LightningModule):
 
     def predict_step(self, pair: Pair, batch_idx: int = 0) -> None:
         target = self.targets[pair.target_index]
-        controls = MotionControls(self.head, pair.gain, self.regions)
-        generated = animate(self.model, target.face, self._driving_input(pair), start=pair.start, controls=controls,
-                            **self.options)
+        controls = MotionControls(self.head, pair.gain, self.regions, pair.out_fps, pair.duration_ms)
+        driving = self._driving_input(pair)
+        generated = animate(self.model, target.face, driving, start=pair.start, controls=controls,
+                            positions=controls.positions(len(driving.frames), pair.fps), **self.options)
         landmarks = target.landmarks
         write_clip(Path(pair.path), {"frames": to_gray_frames(generated), "landmarks": landmarks,
                                      "keypoints": keypoint_set("paper18", landmarks),

@@ -397,11 +397,12 @@ def validate_augment(cfg) -> None:
     c = Checker(cfg)
     check_options(c, AugmentOptions, skip=("device",))
     check_controls(c)
-    gain = c.get("gain", 1.0)
-    values = list(gain) if isinstance(gain, ListConfig) else [gain, gain]
-    if gain is not _MISSING and not (len(values) == 2 and all(isinstance(v, numbers.Real) and not isinstance(v, bool)
-                                                              for v in values) and 0 <= values[0] <= values[1] <= 4):
-        c.add("gain", gain, "must be a number or a range [low, high] with 0 <= low <= high <= 4")
+    for key, (low, high) in (("gain", (0, 4)), ("stretch", (0.25, 4))):
+        value = c.get(key, 1.0)
+        values = list(value) if isinstance(value, ListConfig) else [value, value]
+        if value is not _MISSING and not (len(values) == 2 and all(isinstance(v, numbers.Real) and not isinstance(v, bool)
+                                                                   for v in values) and low <= values[0] <= values[1] <= high):
+            c.add(key, value, f"must be a number or a range [low, high] with {low:g} <= low <= high <= {high:g}")
     check_device(c)
     check_dataset(c, cache_dir=c.get("paths.cache_dir", None), data_dir=c.get("paths.data_dir", None))
     c.raise_if_any()

@@ -119,6 +119,12 @@ class GenerateOptions:
                                  "decoder: upscale the MP4 and GIF", kind="whole", positive=True)
     fps: Any = option(None, "the driving clip's capture rate (timing.json): default its video's or dataset's "
                             "(CASME II, SAMM 200, SMIC-HS 100), else 100", kind="number", positive=True)
+    out_fps: Any = option(None, "the output's frame rate, its frames made by interpolating the driver's flow, not "
+                                "by blending frames (default the driver's fps; flow-guided model, flow_transfer)",
+                          kind="number", low=1, high=1000)
+    duration_ms: Any = option(None, "stretch or shorten the expression to this duration; onset, apex and offset keep "
+                                    "their places (default the driver's; flow-guided model, flow_transfer)",
+                              kind="number", low=1, high=60000)
     playback_fps: Any = option(25, "the MP4 and the GIF play at this rate (<= 50); 25 shows a 1/5 s expression "
                                    "at 200 fps for 1.6 s", kind="number", positive=True)
     batch_size: Any = option("auto", "frames per forward pass: auto = 1 on CPU, 8 on GPU", kind="whole",
@@ -202,6 +208,11 @@ class AugmentOptions:
                             "manifest's gain column; flow-guided model)", kind="any")
     regions: Any = option(None, "move only these regions' expression: any of [brows,eyes,nose,mouth] (flow-guided "
                                 "model)", kind="list")
+    out_fps: Any = option(None, "resample every clip to this frame rate by interpolating the driver's flow (the "
+                                "manifest's n_frames, onset, apex, offset and fps follow; flow-guided model)",
+                          kind="number", low=1, high=1000)
+    stretch: Any = option(1.0, "lengthen each clip by this factor, or a range [low, high] each clip draws from "
+                               "(0.25-4; the manifest's stretch column; flow-guided model)", kind="any")
     render: Any = option("native", "native: the target's crop warped by the motion, the decoder filling what the "
                                    "occlusion hides | decoder: the model's output (both at its frame size)",
                          choices=Render)

@@ -1,6 +1,6 @@
 """Controls on a driver's motion once it is in the target's frame: split it into rigid head motion and
 expression, then keep or remove the head, scale the expression (``gain``) and hold it to chosen facial
-regions (``regions``).
+regions (``regions``); and its timing (``out_fps``, ``duration_ms``: ``megen.ops.timing``).
 
 Pure functions on backward flows (T, H, W, 2) in pixels (``megen.face.flow``'s convention) and the
 target's onset landmarks (68, 2) in the same pixels.
@@ -20,6 +20,7 @@ import numpy as np
 from megen.config.choices import FaceRegion, HeadMotion
 from megen.face.align import fit_similarity
 from megen.face.flow import pixel_grid
+from megen.ops.timing import resample_positions
 
 #: the robust head fit: reweighting rounds, and the smallest residual scale (px) below which nothing is an outlier
 HEAD_ITERATIONS, HEAD_MIN_SCALE_PX = 5, 0.05
@@ -35,16 +36,21 @@ REGIONS: dict[str, tuple[int, ...]] = {
 REGION_PAD, REGION_FALLOFF = 0.1, 0.05
 HEAD_MODES = HeadMotion.values()
 GAIN_RANGE = (0.0, 4.0)
+#: the output frame rates and durations timing may ask for (a micro-expression: 1/25 to 1/5 s, at 25-1000 fps)
+OUT_FPS_RANGE, DURATION_MS_RANGE = (1.0, 1000.0), (1.0, 60000.0)
 
 
 @dataclass(frozen=True)
 class MotionControls:
     """``head``: keep or remove the driver's rigid head motion; ``gain``: the expression's scale (0-4);
-    ``regions``: the names of ``REGIONS`` whose expression moves (None: all of the face)."""
+    ``regions``: the names of ``REGIONS`` whose expression moves (None: all of the face); ``out_fps``: the
+    output's frame rate (None: the driver's capture rate); ``duration_ms``: its duration (None: the driver's)."""
 
     head: str = "keep"
     gain: float = 1.0
     regions: tuple[str, ...] | None = None
+    out_fps: float | None = None
+    duration_ms: float | None = None
 
     def __post_init__(self):
         if self.head not in HEAD_MODES:
@@ -55,27 +61,53 @@ class MotionControls:
         if unknown or (self.regions is not None and not self.regions):
             raise ValueError(f"regions={list(self.regions or [])}: expected a non-empty list of "
                              f"{', '.join(REGIONS)}" + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+        for name, value, (low, high) in (("out_fps", self.out_fps, OUT_FPS_RANGE),
+                                          ("duration_ms", self.duration_ms, DURATION_MS_RANGE)):
+            if value is not None and not low <= float(value) <= high:
+                raise ValueError(f"{name}={value}: expected a number in [{low:g}, {high:g}]")
 
     @property
     def identity(self) -> bool:
-        """True where the controls leave every flow as it is."""
+        """True where the controls leave the motion as it is."""
         return not self.changed()
+
+    @property
+    def reshapes(self) -> bool:
+        """True where the controls change the flows' fields (head, gain or regions)."""
+        return self.head != "keep" or float(self.gain) != 1.0 or self.regions is not None
+
+    @property
+    def retimes(self) -> bool:
+        """True where the controls change the timing (out_fps or duration_ms)."""
+        return self.out_fps is not None or self.duration_ms is not None
+
+    def positions(self, n_frames: int, capture_fps: float):
+        """The driver positions (M,) of the output frames (``megen.ops.timing.resample_positions``) of a clip of
+        ``n_frames`` captured at ``capture_fps``, or None where the timing is the driver's own."""
+        if not self.retimes:
+            return None
+        return resample_positions(n_frames, capture_fps, self.out_fps, self.duration_ms)
 
     def changed(self) -> list[str]:
         """The options set away from their defaults, as ``key=value``."""
         return [text for text, on in ((f"head={self.head}", self.head != "keep"),
                                       (f"gain={self.gain:g}", float(self.gain) != 1.0),
-                                      (f"regions=[{','.join(self.regions or ())}]", self.regions is not None)) if on]
+                                      (f"regions=[{','.join(self.regions or ())}]", self.regions is not None),
+                                      (f"out_fps={self.out_fps:g}" if self.out_fps else "", self.out_fps is not None),
+                                      (f"duration_ms={self.duration_ms:g}" if self.duration_ms else "",
+                                       self.duration_ms is not None)) if on]
 
     def describe(self) -> str:
         return ", ".join(self.changed())
 
     @classmethod
     def of(cls, cfg) -> "MotionControls":
-        """From a command's ``head``, ``gain`` and ``regions`` options (missing ones: the defaults)."""
+        """From a command's ``head``, ``gain``, ``regions``, ``out_fps`` and ``duration_ms`` options (missing ones:
+        the defaults)."""
         regions = cfg.get("regions")
+        timing = [None if cfg.get(k) is None else float(cfg.get(k)) for k in ("out_fps", "duration_ms")]
         return cls(str(cfg.get("head") or "keep"), float(1.0 if cfg.get("gain") is None else cfg.get("gain")),
-                   None if regions is None else tuple(str(r) for r in regions))
+                   None if regions is None else tuple(str(r) for r in regions), *timing)
 
 
 def sample_flow(flow: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -147,7 +179,7 @@ def controlled_flows(flows: np.ndarray, landmarks: np.ndarray, controls: MotionC
     """``flows`` (T, H, W, 2) with ``controls`` applied: expression = flow - head motion; out = head (kept or
     not) + gain x region weights x expression (``controls`` None: the flows as they are). ``landmarks`` (68, 2):
     the target's reference frame's."""
-    if controls is None or controls.identity:
+    if controls is None or not controls.reshapes:
         return flows
     flows = np.asarray(flows, np.float32)
     head = similarity_field(head_motion(flows, landmarks), flows.shape[1:3])
@@ -157,5 +189,6 @@ def controlled_flows(flows: np.ndarray, landmarks: np.ndarray, controls: MotionC
     return expression + head if controls.head == "keep" else expression
 
 
-__all__ = ["GAIN_RANGE", "HEAD_MODES", "MotionControls", "REGIONS", "controlled_flows", "face_points",
-           "head_motion", "region_weights", "robust_similarity", "sample_flow", "similarity_field"]
+__all__ = ["DURATION_MS_RANGE", "GAIN_RANGE", "HEAD_MODES", "OUT_FPS_RANGE", "MotionControls", "REGIONS",
+           "controlled_flows", "face_points", "head_motion", "region_weights", "robust_similarity", "sample_flow",
+           "similarity_field"]
