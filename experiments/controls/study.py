@@ -3,7 +3,8 @@
     python experiments/controls/study.py --pairs <pairs.csv> --system transfer|<checkpoint> \
         --estimators deepflow,dis --out experiments/controls/runs/<label>.json keep/1/all remove/1/all ...
 
-Each configuration is ``head/gain/regions`` (``regions``: ``all`` or names joined by ``+``). Every pair is
+Each configuration is ``head/gain/regions[/retarget]`` (``regions``: ``all`` or names joined by ``+``;
+``retarget``: ``similarity``, the default, or ``landmarks``). Every pair is
 generated under it (the training-free flow transfer, or a checkpoint rendering natively) and scored against
 the driver with each estimator, which the system itself does not use (the transfer and the default guide
 measure with Farnebäck):
@@ -57,8 +58,9 @@ def measured(frames, landmarks, name: str) -> dict:
 
 
 def parse(config: str) -> MotionControls:
-    head, gain, regions = config.split("/")
-    return MotionControls(head, float(gain), None if regions == "all" else tuple(regions.split("+")))
+    head, gain, regions, *retarget = config.split("/")
+    return MotionControls(head, float(gain), None if regions == "all" else tuple(regions.split("+")),
+                          retarget=retarget[0] if retarget else "similarity")
 
 
 def system_for(spec: str, controls: MotionControls, animator=None):

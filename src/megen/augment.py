@@ -46,7 +46,7 @@ def run(cfg: DictConfig) -> AugmentResult:
                      trainer=OmegaConf.to_container(cfg.trainer, resolve=True), device=device, head=str(cfg.head),
                      gain=OmegaConf.to_container(cfg.gain) if OmegaConf.is_list(cfg.gain) else cfg.gain,
                      regions=None if cfg.regions is None else list(cfg.regions),
-                     out_fps=cfg.get("out_fps"),
+                     out_fps=cfg.get("out_fps"), retarget=str(cfg.get("retarget") or "similarity"),
                      stretch=OmegaConf.to_container(cfg.stretch) if OmegaConf.is_list(cfg.stretch) else cfg.stretch)
     if not result.rank_zero:
         return result

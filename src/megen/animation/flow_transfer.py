@@ -27,7 +27,8 @@ def flow_transfer(target: np.ndarray, target_landmarks: np.ndarray, frames, driv
     """
     target = np.asarray(target)
     driver = driver_flows(frames, driving_landmarks, min_size, estimator)
-    fields = target_fields(driver, target_landmarks, target.shape[:2])
+    retarget = "similarity" if controls is None else controls.retarget
+    fields = target_fields(driver, target_landmarks, target.shape[:2], retarget)
     fields = controlled_flows(fields, target_landmarks, controls)
     if positions is not None:
         fields = resample_flows(fields, positions)

@@ -146,8 +146,8 @@ class ExportedSource:
 
 def flow_guides(target, driving, start: int = 0, native: bool = True, estimator=None, controls=None) -> torch.Tensor:
     """The driving clip's backward optical flow to frame ``start``, measured on its native crop by ``estimator``
-    (``megen.ops.flow``'s kind; None: the default guide's),
-    mapped into the target's crop by the onset landmarks, with ``controls`` (``megen.face.controls.MotionControls``:
+    (``megen.ops.flow``'s kind; None: the default guide's), carried into the target's crop by the onset
+    landmarks' correspondence (``controls.retarget``), with ``controls`` (``megen.face.controls.MotionControls``:
     head, gain, regions) applied there: (T, N, N, 2) in pixels of the target's native crop (``native``) or of
     its model-size crop."""
     from megen.face.controls import controlled_flows
@@ -157,6 +157,7 @@ def flow_guides(target, driving, start: int = 0, native: bool = True, estimator=
     if target.landmarks is None or (native and target.native_landmarks is None):
         raise ValueError("the flow-guided family maps the driver's motion by landmarks: the target has no face "
                          "(crop=false without a detectable face)")
+    retarget = "similarity" if controls is None else controls.retarget
     if native:
         size, landmarks = target.native.shape[-1], target.native_landmarks
     else:
@@ -165,7 +166,7 @@ def flow_guides(target, driving, start: int = 0, native: bool = True, estimator=
         if driving.measured.reference != start:
             raise ValueError(f"the driving clip's stored guides are measured to frame {driving.measured.reference}, "
                              f"not to frame {start}: animate from its onset")
-        fields = target_fields(driving.measured, landmarks, (size, size))
+        fields = target_fields(driving.measured, landmarks, (size, size), retarget)
         return torch.from_numpy(controlled_flows(fields, landmarks, controls))
     if driving.native is None or driving.native_landmarks is None or driving.native.shape[-1] < DRIVING_NATIVE[0]:
         raise ValueError(f"the flow-guided family measures the driver's motion on its face crop at >= "
@@ -176,7 +177,7 @@ def flow_guides(target, driving, start: int = 0, native: bool = True, estimator=
     from megen.face.flow import DRIVER_FLOW
 
     fields = measured_guides(list(frames), driving.native_landmarks, landmarks, (size, size), reference=start,
-                             estimator=estimator or DRIVER_FLOW)
+                             estimator=estimator or DRIVER_FLOW, retarget=retarget)
     return torch.from_numpy(controlled_flows(fields, landmarks, controls))
 
 

@@ -176,7 +176,7 @@ def augment(animator: Animator, driving, out, targets="subjects", per_clip: int 
             batch_size: int = 1, crop: bool = True, exclude_clips=(), overwrite: bool = False,
             progress: bool = True, render: str = "native", trainer: dict | None = None,
             device: str = "cpu", head: str = "keep", gain=1.0, regions=None, out_fps: float | None = None,
-            stretch=1.0) -> AugmentResult:
+            stretch=1.0, retarget: str = "similarity") -> AugmentResult:
     """Animate ``per_clip`` target identities with every driving clip; write a prepared set to ``out``.
 
     Args:
@@ -200,6 +200,7 @@ def augment(animator: Animator, driving, out, targets="subjects", per_clip: int 
             ``out_fps`` (None: its own rate) and lengthened by ``stretch``, a number or a range [low, high] each
             clip draws from like the gain (the manifest's ``stretch`` column; its n_frames, onset, apex, offset
             and fps are the generated clip's).
+        retarget: how the motion is carried into each target's face (``megen.face.correspondence``).
     """
     start = time.perf_counter()
     if int(per_clip) < 1:
@@ -239,7 +240,10 @@ def augment(animator: Animator, driving, out, targets="subjects", per_clip: int 
     check_controls(animator.model, MotionControls(head, gains[1] if gains[1] != 1.0 else gains[0],
                                                   None if regions is None else tuple(regions),
                                                   None if out_fps is None else float(out_fps),
-                                                  None if stretches == (1.0, 1.0) else 1000.0 * stretches[1]))
+                                                  None if stretches == (1.0, 1.0) else 1000.0 * stretches[1],
+                                                  retarget))
+    if retarget != "similarity":
+        controls["retarget"] = retarget
     if controls != {"head": "keep", "gain": [1.0, 1.0], "regions": None}:
         settings["controls"] = controls     # absent at the defaults: sets made before the controls keep their key
     if out_fps is not None or stretches != (1.0, 1.0):
@@ -286,7 +290,7 @@ def augment(animator: Animator, driving, out, targets="subjects", per_clip: int 
             writer = ClipWriter(animator, sets, chosen_targets, relative=relative,
                                 adapt_movement_scale=adapt_movement_scale, batch_size=batch_size, render=render,
                                 on_clip=lambda: bar.advance(task), head=head,
-                                regions=None if regions is None else tuple(regions))
+                                regions=None if regions is None else tuple(regions), retarget=retarget)
             trainer.predict(writer, datamodule=PairsDataModule(pending), return_predictions=False)
     trainer.strategy.barrier()
     if not trainer.is_global_zero:      # rank zero checks every rank's clips and writes the set's files

@@ -64,19 +64,20 @@ class PairsDataModule(pl.LightningDataModule):
 
 class ClipWriter(pl.LightningModule):
     """Animates each pair's target with its driving clip and writes the clip (gray frames at the model's
-    size, the target's landmarks and key points), its motion shaped by ``head``, ``regions`` and the pair's
-    gain and timing (``megen.face.controls``). ``on_clip()`` is called after each clip (progress)."""
+    size, the target's landmarks and key points), its motion carried by ``retarget`` and shaped by ``head``,
+    ``regions`` and the pair's gain and timing (``megen.face.controls``). ``on_clip()`` is called after each clip (progress)."""
 
     def __init__(self, animator: Animator, sets: list[PreparedSet], targets: list, *, relative: bool = True,
                  adapt_movement_scale: bool = False, batch_size: int = 1, render: str = "native",
-                 on_clip: Callable[[], None] | None = None, head: str = "keep", regions=None):
+                 on_clip: Callable[[], None] | None = None, head: str = "keep", regions=None,
+                 retarget: str = "similarity"):
         super().__init__()
         self.model = animator.model     # a submodule, so Lightning puts it on the rank's device
         self.animator, self.sets, self.targets = animator, sets, targets
         self.options = {"relative": relative, "adapt_movement_scale": adapt_movement_scale,
                         "batch_size": batch_size, "render": render}
         self.on_clip = on_clip
-        self.head, self.regions = head, regions
+        self.head, self.regions, self.retarget = head, regions, retarget
         self._driving: tuple[tuple[int, int], object] | None = None   # the last driving clip's input
 
     def _driving_input(self, pair: Pair):
@@ -87,7 +88,7 @@ class ClipWriter(pl.LightningModule):
 
     def predict_step(self, pair: Pair, batch_idx: int = 0) -> None:
         target = self.targets[pair.target_index]
-        controls = MotionControls(self.head, pair.gain, self.regions, pair.out_fps, pair.duration_ms)
+        controls = MotionControls(self.head, pair.gain, self.regions, pair.out_fps, pair.duration_ms, self.retarget)
         driving = self._driving_input(pair)
         generated = animate(self.model, target.face, driving, start=pair.start, controls=controls,
                             positions=controls.positions(len(driving.frames), pair.fps), **self.options)

@@ -123,6 +123,12 @@ class HeadMotion(Choice):
     REMOVE = "remove"            # the expression only; the target keeps its pose
 
 
+class Retarget(Choice):
+    """``retarget=``: how the driver's motion is carried into the target's face (megen.face.correspondence)."""
+    SIMILARITY = "similarity"    # one similarity of the 68 onset landmarks
+    LANDMARKS = "landmarks"      # that similarity bent by a thin-plate spline through the landmark pairs
+
+
 class FaceRegion(Choice):
     """``regions=``: the facial regions whose expression motion may be kept (megen.face.controls.REGIONS)."""
     BROWS = "brows"

@@ -25,6 +25,7 @@ from megen.config.choices import (
     HeadMotion,
     PairMode,
     Render,
+    Retarget,
 )
 from megen.data.megc_kit import PROTOCOLS
 
@@ -106,6 +107,9 @@ class GenerateOptions:
                             "the driver's (flow-guided model, flow_transfer)", kind="number", low=0, high=4)
     regions: Any = option(None, "move only these regions' expression, the rest held still with a smooth falloff: "
                                 "any of [brows,eyes,nose,mouth] (default the whole face)", kind="list")
+    retarget: Any = option("similarity", "how the driver's motion is carried into the target's face: one similarity "
+                                         "of the 68 landmarks, or bent through them (landmarks; flow-guided model, "
+                                         "flow_transfer)", choices=Retarget)
     find_best_frame: Any = option(False, "start from the driving frame whose pose is closest to the target's",
                                   kind="bool")
     crop: Any = option(True, "detect and crop the faces; false uses the images as they are, padded to square",
@@ -208,6 +212,8 @@ class AugmentOptions:
                             "manifest's gain column; flow-guided model)", kind="any")
     regions: Any = option(None, "move only these regions' expression: any of [brows,eyes,nose,mouth] (flow-guided "
                                 "model)", kind="list")
+    retarget: Any = option("similarity", "how the driver's motion is carried into the target's face: similarity "
+                                         "| landmarks (flow-guided model)", choices=Retarget)
     out_fps: Any = option(None, "resample every clip to this frame rate by interpolating the driver's flow (the "
                                 "manifest's n_frames, onset, apex, offset and fps follow; flow-guided model)",
                           kind="number", low=1, high=1000)

@@ -19,6 +19,7 @@ import numpy as np
 
 from megen.config.choices import FaceRegion, HeadMotion
 from megen.face.align import fit_similarity
+from megen.face.correspondence import RETARGETS
 from megen.face.flow import pixel_grid
 from megen.ops.timing import resample_positions
 
@@ -44,13 +45,15 @@ OUT_FPS_RANGE, DURATION_MS_RANGE = (1.0, 1000.0), (1.0, 60000.0)
 class MotionControls:
     """``head``: keep or remove the driver's rigid head motion; ``gain``: the expression's scale (0-4);
     ``regions``: the names of ``REGIONS`` whose expression moves (None: all of the face); ``out_fps``: the
-    output's frame rate (None: the driver's capture rate); ``duration_ms``: its duration (None: the driver's)."""
+    output's frame rate (None: the driver's capture rate); ``duration_ms``: its duration (None: the driver's);
+    ``retarget``: how the motion is carried into the target's face (``megen.face.correspondence.RETARGETS``)."""
 
     head: str = "keep"
     gain: float = 1.0
     regions: tuple[str, ...] | None = None
     out_fps: float | None = None
     duration_ms: float | None = None
+    retarget: str = "similarity"
 
     def __post_init__(self):
         if self.head not in HEAD_MODES:
@@ -61,6 +64,8 @@ class MotionControls:
         if unknown or (self.regions is not None and not self.regions):
             raise ValueError(f"regions={list(self.regions or [])}: expected a non-empty list of "
                              f"{', '.join(REGIONS)}" + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+        if self.retarget not in RETARGETS:
+            raise ValueError(f"retarget={self.retarget}: expected one of {', '.join(RETARGETS)}")
         for name, value, (low, high) in (("out_fps", self.out_fps, OUT_FPS_RANGE),
                                           ("duration_ms", self.duration_ms, DURATION_MS_RANGE)):
             if value is not None and not low <= float(value) <= high:
@@ -95,19 +100,21 @@ class MotionControls:
                                       (f"regions=[{','.join(self.regions or ())}]", self.regions is not None),
                                       (f"out_fps={self.out_fps:g}" if self.out_fps else "", self.out_fps is not None),
                                       (f"duration_ms={self.duration_ms:g}" if self.duration_ms else "",
-                                       self.duration_ms is not None)) if on]
+                                       self.duration_ms is not None),
+                                      (f"retarget={self.retarget}", self.retarget != "similarity")) if on]
 
     def describe(self) -> str:
         return ", ".join(self.changed())
 
     @classmethod
     def of(cls, cfg) -> "MotionControls":
-        """From a command's ``head``, ``gain``, ``regions``, ``out_fps`` and ``duration_ms`` options (missing ones:
-        the defaults)."""
+        """From a command's ``head``, ``gain``, ``regions``, ``out_fps``, ``duration_ms`` and ``retarget`` options
+        (missing ones: the defaults)."""
         regions = cfg.get("regions")
         timing = [None if cfg.get(k) is None else float(cfg.get(k)) for k in ("out_fps", "duration_ms")]
         return cls(str(cfg.get("head") or "keep"), float(1.0 if cfg.get("gain") is None else cfg.get("gain")),
-                   None if regions is None else tuple(str(r) for r in regions), *timing)
+                   None if regions is None else tuple(str(r) for r in regions), *timing,
+                   str(cfg.get("retarget") or "similarity"))
 
 
 def sample_flow(flow: np.ndarray, points: np.ndarray) -> np.ndarray:

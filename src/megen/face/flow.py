@@ -1,5 +1,5 @@
 """A clip's dense optical flow measured on its face at a resolution where micro-motion is visible, and
-mapped between faces by the similarity of their landmarks.
+mapped between faces by the correspondence of their landmarks (``megen.face.correspondence``).
 
 Used by the training-free flow transfer, by the flow-guided model's guide at generation, and by the
 synthetic set, whose training guides are measured the same way on its finely rendered frames.
@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from megen.face.align import apply_similarity, fit_similarity
+from megen.face.align import apply_similarity
+from megen.face.correspondence import carry_flow, correspondence, pixel_grid
 from megen.face.crop import crop_box
 from megen.face.landmarks import to_gray_uint8
 from megen.ops.flow import FARNEBACK_FACE, flows_to_reference
@@ -52,27 +53,6 @@ def driver_flows(frames, landmarks: np.ndarray, min_size: int = 256, estimator=D
     return DriverFlow(flows, to_crop, apply_similarity(to_crop, landmarks), reference)
 
 
-def pixel_grid(h: int, w: int) -> np.ndarray:
-    """(h, w, 2) float32 pixel-centre coordinates (x, y)."""
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    return np.stack([xs, ys], axis=-1)
-
-
-def field_into_target(flow: np.ndarray, target_to_driver: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """A backward flow (S, S, 2) of the driver's crop, expressed at the target's pixels.
-
-    ``target_to_driver`` (2, 3) similarity maps target pixels into the driver's crop; the flow is
-    sampled there and its vectors taken back through the similarity's linear part. Outside the
-    crop nothing moves. Returns (H, W, 2) float32 for a target of ``shape`` (H, W).
-    """
-    h, w = shape
-    q = apply_similarity(target_to_driver, pixel_grid(h, w)).astype(np.float32)
-    sampled = cv2.remap(np.ascontiguousarray(flow, np.float32), q[..., 0], q[..., 1], cv2.INTER_LINEAR,
-                        borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    back = np.linalg.inv(np.asarray(target_to_driver, np.float64)[:, :2])
-    return (sampled.astype(np.float64) @ back.T).astype(np.float32)
-
-
 def warp_backward(image: np.ndarray, field: np.ndarray) -> np.ndarray:
     """Warp an (H, W[, C]) image by a backward field (H, W, 2): out(p) = image(p + field(p)); bicubic,
     edges replicated; same dtype (uint8 saturates)."""
@@ -81,23 +61,27 @@ def warp_backward(image: np.ndarray, field: np.ndarray) -> np.ndarray:
                      borderMode=cv2.BORDER_REPLICATE)
 
 
-def target_fields(driver: DriverFlow, target_landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """The driver's backward flows (T, S, S, 2) at the target's pixels: (T, H, W, 2), mapped by the
-    least-squares similarity of the 68 onset landmarks."""
-    m = fit_similarity(target_landmarks, driver.landmarks)
-    return np.stack([field_into_target(f, m, shape) for f in driver.flows])
+def target_fields(driver: DriverFlow, target_landmarks: np.ndarray, shape: tuple[int, int],
+                  retarget: str = "similarity") -> np.ndarray:
+    """The driver's backward flows (T, S, S, 2) at the target's pixels: (T, H, W, 2), carried by the
+    correspondence of the 68 onset landmarks (``megen.face.correspondence``: ``retarget`` ``similarity`` or
+    ``landmarks``)."""
+    positions, linear = correspondence(target_landmarks, driver.landmarks, shape, retarget)
+    return np.stack([carry_flow(f, positions, linear) for f in driver.flows])
 
 
 def measured_guides(frames, landmarks: np.ndarray, target_landmarks: np.ndarray, shape: tuple[int, int],
-                    reference: int = 0, min_size: int = 256, estimator=DRIVER_FLOW) -> np.ndarray:
+                    reference: int = 0, min_size: int = 256, estimator=DRIVER_FLOW,
+                    retarget: str = "similarity") -> np.ndarray:
     """The flow-guided model's guide: backward flows (T, H, W, 2) of every frame to frame ``reference``,
-    measured on the clip's face crop at >= ``min_size`` px by ``estimator`` (``driver_flows``) and mapped onto a face whose
-    landmarks are ``target_landmarks`` in an (H, W) grid (``target_fields``).
+    measured on the clip's face crop at >= ``min_size`` px by ``estimator`` (``driver_flows``) and carried onto a
+    face whose landmarks are ``target_landmarks`` in an (H, W) grid (``target_fields``, by ``retarget``).
 
     ``frames`` (T, h, w[, C]) uint8 with the reference frame's ``landmarks`` (68, 2) in their pixels.
     """
-    return target_fields(driver_flows(frames, landmarks, min_size, estimator, reference), target_landmarks, shape)
+    return target_fields(driver_flows(frames, landmarks, min_size, estimator, reference), target_landmarks, shape,
+                         retarget)
 
 
-__all__ = ["DRIVER_FLOW", "DriverFlow", "driver_flows", "field_into_target", "measured_guides", "pixel_grid",
+__all__ = ["DRIVER_FLOW", "DriverFlow", "driver_flows", "measured_guides", "pixel_grid",
            "target_fields", "warp_backward"]
