@@ -107,7 +107,7 @@ def landmark_bend(landmarks: np.ndarray, residuals: np.ndarray, shape: tuple[int
     ys = (np.arange(ch) + 0.5) * h / ch - 0.5
     xs = (np.arange(cw) + 0.5) * w / cw - 0.5
     coarse = np.stack(np.meshgrid(xs, ys), axis=-1)
-    bend = thin_plate_spline(landmarks, residuals)(coarse)
+    bend = thin_plate_spline(landmarks, residuals, TPS_SMOOTHING)(coarse)
     bend = cv2.resize(bend.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float64)
     eyes = float(np.linalg.norm(landmarks[42:48].mean(0) - landmarks[36:42].mean(0)))
     return bend * hull_falloff(landmarks, shape, BEND_FALLOFF * eyes)[..., None]
