@@ -349,7 +349,7 @@ class TrainFlowOptions:
                           show="<paths.output_root>/train_flow/<time>")
     lr: Any = option(3.0e-3, "the one-cycle schedule's peak learning rate", kind="number", positive=True)
     net: Any = option(None, "the network's arguments (megen.models.microflow.MicroFlowNet: channels, dilations, "
-                            "damping)", kind="any")
+                            "damping, windows)", kind="any")
     pairs: Any = section(FlowPairsOptions, "the training pairs")
     system: Any = wiring(None)       # the LightningModule's arguments (conf/train_flow.yaml)
     paths: Any = group("paths.output_root", "where run folders go (default outputs)")

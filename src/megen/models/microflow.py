@@ -32,7 +32,8 @@ from megen.ops.flow import estimator
 CELL = 4
 #: the pyramid's levels: frames reduced by each factor (area), then binomially smoothed (sd 0.7 of a level pixel)
 LEVELS = (1, 2, 4)
-#: the windows (Gaussian sd, cells; 0 = one cell) the least-squares sums are pooled over before solving
+#: the windows (Gaussian sd, cells; 0 = one cell) the least-squares sums are pooled over before solving (the
+#: default; ``windows=`` may add wider ones)
 WINDOWS = (0, 1.0, 3.0)
 #: (level, window) of the solution the CNN corrects; every solution is bounded to BOUND_PX (tanh)
 BASE, BOUND_PX = (1, 1), 4.0
@@ -127,19 +128,24 @@ class MicroFlowNet(nn.Module):
     least-squares regularisation relative to the mean texture of the frame.
     """
 
-    def __init__(self, channels: int = 32, dilations=(1, 2, 4, 2, 1), damping: float = 0.01):
+    def __init__(self, channels: int = 32, dilations=(1, 2, 4, 2, 1), damping: float = 0.01, windows=WINDOWS):
         super().__init__()
-        self.hparams = {"channels": int(channels), "dilations": [int(d) for d in dilations], "damping": float(damping)}
-        for j, window in enumerate(WINDOWS):
+        self.windows = tuple(float(w) for w in windows)
+        if self.windows[:2] != WINDOWS[:2]:
+            raise ValueError(f"net.windows={list(windows)}: must start with {list(WINDOWS[:2])} (the corrected "
+                             f"solution is the second window's)")
+        self.hparams = {"channels": int(channels), "dilations": [int(d) for d in dilations], "damping": float(damping),
+                        "windows": list(self.windows)}
+        for j, window in enumerate(self.windows):
             if window:
                 self.register_buffer(f"window{j}", _gaussian_kernel(window), persistent=False)
         self.damping = damping
-        in_ch = len(LEVELS) * (2 * len(WINDOWS) + 1) + 2
+        in_ch = len(LEVELS) * (2 * len(self.windows) + 1) + 2
         self.body_half, self.head_half = _correction(in_ch, channels, dilations)
         self.body, self.head = _correction(in_ch + 2, channels, dilations)
 
     def features(self, frame: torch.Tensor, onset: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The CNN's input (B, len(LEVELS) * (2 len(WINDOWS) + 1) + 2, h, w) at the cell grid of normalised
+        """The CNN's input (B, len(LEVELS) * (2 len(windows) + 1) + 2, h, w) at the cell grid of normalised
         frames, and the base least-squares flow (B, 2, h, w) in their pixels."""
         h, w = frame.shape[2] // CELL, frame.shape[3] // CELL
         parts, base = [], None
@@ -149,7 +155,7 @@ class MicroFlowNet(nn.Module):
             scale = float(factor)      # the level's flow is in its own (coarser) pixels
             texture = terms[:, 0] + terms[:, 1]
             damping = self.damping * texture.mean(dim=(1, 2)).view(-1, 1, 1, 1) + 1e-6
-            for j, window in enumerate(WINDOWS):   # least squares over wider windows: less noise, less detail
+            for j, window in enumerate(self.windows):   # least squares over wider windows: less noise, less detail
                 pooled = terms if window == 0 else blur(terms, getattr(self, f"window{j}"))
                 flow = BOUND_PX * torch.tanh(solve_flow(pooled, damping) * scale / BOUND_PX)
                 if (i, j) == BASE:
