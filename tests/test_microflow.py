@@ -36,6 +36,12 @@ def test_shapes_and_the_untrained_network_is_its_least_squares_solution():
     first = F.interpolate(base, size=(16, 12), mode="bilinear", align_corners=False) * 2
     _, rest = net.features(fa, warp_by(fb, F.interpolate(first, size=(64, 48), mode="bilinear", align_corners=False)))
     torch.testing.assert_close(net.coarse(a, b), first + rest)
+    # wider windows add input channels, not outputs; the corrected solution stays the second window's
+    wide = MicroFlowNet(channels=8, dilations=(1, 2), windows=(0, 1.0, 3.0, 6.0))
+    assert wide.features(a, b)[0].shape[1] == net.features(a, b)[0].shape[1] + 2 * 3
+    torch.testing.assert_close(wide.coarse(a, b), net.coarse(a, b))
+    with pytest.raises(ValueError, match="net.windows"):
+        MicroFlowNet(windows=(0, 2.0))
 
 
 def test_warp_by_moves_content_by_the_flow():
