@@ -47,7 +47,7 @@ class FaceInput:
 def animate(model: MotionTransferModel, target: FaceInput, driving: FaceInput, relative: bool = True,
             adapt_movement_scale: bool = False, batch_size: int = 8, start: int = 0,
             on_frames: Callable[[int], None] | None = None, engine=None, render: str = "decoder",
-            controls=None, positions=None) -> torch.Tensor:
+            controls=None, positions=None, magnify: float = 1.0) -> torch.Tensor:
     """Generated frames with the target's appearance and the driving clip's motion: (T, 3, S, S) at
     the model's frame size (``render="decoder"``), or (T, C, N, N) at the size and colour of the
     target's native crop (``render="native"``, needs ``target.native``; see ``megen.animation.native``).
@@ -62,15 +62,19 @@ def animate(model: MotionTransferModel, target: FaceInput, driving: FaceInput, r
     ``megen.animation.onnx_backend``) runs the key-point families' per-frame part. ``controls``
     (``megen.face.controls.MotionControls``: head, gain, regions) shape the driver's measured motion;
     ``positions`` (M,) (``MotionControls.positions``: fractional driving frames) retime it, M output frames
-    made by interpolating the measured motion (sources that can: ``retime``).
+    made by interpolating the measured motion (sources that can: ``retime``). ``magnify`` > 1: a key-point
+    model sees the driver's motion magnified that many times and its motion is reduced again
+    (``megen.animation.magnify``; ``render="native"``, the driver's >= 256-px crop in ``driving.native``).
     """
     if render not in RENDERS:
         raise ValueError(f"render={render!r} is not valid; valid: {', '.join(RENDERS)}")
     if render == "native" and target.native is None:
         raise ValueError("render=native needs the target's native crop (Animator.face_input(..., native=...))")
-    source = motion_source(model, engine, relative, adapt_movement_scale, controls)
+    source = motion_source(model, engine, relative, adapt_movement_scale, controls, magnify)
     if render not in source.renders:
-        raise ValueError("backend=onnxruntime renders at the model's frame size: use render=decoder or backend=torch")
+        raise ValueError("backend=onnxruntime renders at the model's frame size: use render=decoder or backend=torch"
+                         if engine is not None else f"magnify={magnify:g} renders the target warped at its own size: "
+                         f"use render=native (the decoder's frames show the magnified motion)")
     if positions is not None and not hasattr(source, "retime"):
         raise GenerationError("out_fps= and duration_ms= resample the driver's measured optical flow: use the "
                               "flow-guided model (the default) or method=flow_transfer")

@@ -83,12 +83,12 @@ class Animator:
                                                          prior.map_size)
         return animator
 
-    def driving_native(self, render: str) -> tuple[int, int] | None:
+    def driving_native(self, render: str, magnify: float = 1.0) -> tuple[int, int] | None:
         """(low, high) px of the driving clip's full-resolution crop where its motion is measured, or None:
         the flow-guided family measures its optical flow there; key points tracked from the onset
         (``landmarks`` mode) are tracked there when rendering natively (``render=decoder`` keeps the
-        paper's tracking at the model's frame size)."""
-        if self.model.measures_flow or (render == "native" and self.model.tracks_landmarks):
+        paper's tracking at the model's frame size); ``magnify`` > 1 magnifies the driver's motion there."""
+        if self.model.measures_flow or (render == "native" and (self.model.tracks_landmarks or magnify != 1.0)):
             return DRIVING_NATIVE
         return None
 

@@ -191,23 +191,34 @@ def check_controls(model, controls) -> None:
                               f"method=flow_transfer; a key-point model transfers key points")
 
 
-def motion_source(model, engine=None, relative: bool = True, adapt_movement_scale: bool = False, controls=None):
+def motion_source(model, engine=None, relative: bool = True, adapt_movement_scale: bool = False, controls=None,
+                  magnify: float = 1.0):
     """The motion source for ``model`` (and an exported ``engine`` of it), with the options that apply to it;
     an option set away from its default where it has no meaning is a GenerationError naming it.
-    ``controls`` (``megen.face.controls.MotionControls``) act on measured flow: the flow-guided family's."""
+    ``controls`` (``megen.face.controls.MotionControls``) act on measured flow: the flow-guided family's.
+    ``magnify`` > 1 feeds a key-point model the driver magnified and de-magnifies its motion
+    (``megen.animation.magnify``)."""
     check_controls(model, controls)
     if model.measures_flow:
         refused = [name for name, off in (("relative=false", not relative),
                                           ("adapt_movement_scale=true", adapt_movement_scale),
-                                          ("backend=onnxruntime", engine is not None)) if off]
+                                          ("backend=onnxruntime", engine is not None),
+                                          (f"magnify={magnify:g}", float(magnify) != 1.0)) if off]
         if refused:
             raise GenerationError(f"{', '.join(refused)} {'has' if len(refused) == 1 else 'have'} no meaning for "
                                   f"the flow-guided model: it measures the driver's optical flow relative to the "
                                   f"start frame and maps it by the faces' landmarks")
         return GuidedFlowSource(model, controls)
     if engine is not None:
+        if float(magnify) != 1.0:
+            raise GenerationError(f"magnify={magnify:g} renders the target warped at its own size: use backend=torch")
         return ExportedSource(model, engine, relative, adapt_movement_scale)
-    return KeypointSource(model, relative, adapt_movement_scale)
+    source = KeypointSource(model, relative, adapt_movement_scale)
+    if float(magnify) != 1.0:
+        from megen.animation.magnify import MagnifiedSource
+
+        return MagnifiedSource(source, magnify)
+    return source
 
 
 def render_frames(out: dict, target, render: str) -> torch.Tensor:

@@ -237,7 +237,7 @@ def model_system(animator, batch_size: int = 8, render: str = "native", **animat
         target = animator.face_input([image], source=str(target_path), landmarks=onset_landmarks(image, str(target_path)),
                                      native=native_bounds(None) if render == "native" else None)
         driving = animator.face_input(frames, source="driving clip", landmarks=landmarks,
-                                      native=animator.driving_native(render))
+                                      native=animator.driving_native(render, animate_options.get("magnify", 1.0)))
         return uint8_clip(animate(animator.model, target, driving, batch_size=batch_size, engine=animator.engine,
                                   render=render, **animate_options))
 
