@@ -142,3 +142,13 @@ def test_megc2022_protocol_on_a_generated_kit(gen, tmp_path, driving_clip):
     assert (tmp_path / "out" / "megc2022-overview.png").is_file()
     with pytest.raises(FileNotFoundError, match="normalized_westernMale.jpg"):
         run_protocol(gen, "megc2021", tmp_path / "kit", tmp_path / "out21")
+
+
+def test_magnify_generates_natively_and_refuses_the_decoder(gen, frame_folder, tmp_path, driving_clip):
+    """magnify=4: the key-point model sees the driver's motion magnified, the target moves by its de-magnified
+    motion at its own size; the decoder's frames (magnified motion) are refused by name."""
+    out = generate_pair(gen, _target(), str(frame_folder), tmp_path / "mag", render="native", magnify=4.0)
+    frames = sorted((out / "frames").glob("*.png"))
+    assert len(frames) == len(driving_clip[0]) and read_image(frames[0]).shape[0] > 64
+    with pytest.raises(ValueError, match="magnify=4 renders the target warped at its own size"):
+        generate_pair(gen, _target(), str(frame_folder), tmp_path / "dec", render="decoder", magnify=4.0)

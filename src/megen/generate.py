@@ -94,7 +94,7 @@ def run(cfg: DictConfig) -> list[Path]:
                    find_best_frame=cfg.find_best_frame, crop=crop, fps=cfg.fps, batch_size=batch_size,
                    cache_dir=cfg.paths.cache_dir, progress=cfg.get("progress", True),
                    playback_fps=cfg.get("playback_fps", 25), out_size=cfg.get("out_size"),
-                   render=cfg.get("render", "native"), controls=controls)
+                   render=cfg.get("render", "native"), controls=controls, magnify=float(cfg.get("magnify") or 1.0))
     if cfg.get("protocol"):
         return run_protocol(animator, cfg.protocol, cfg.megc_root, out, kit=kit, **options)
     folder = generate_pair(animator, cfg.target, cfg.driving, out, inputs=inputs, **options)

@@ -92,7 +92,8 @@ def run_protocol(gen: Animator, protocol: str, megc_root, out_dir, kit: KitInput
                  crop: bool | tuple[bool, bool] = True, fps: float | None = None, batch_size: int = 8,
                  cache_dir: str | None = None,
                  progress: bool = False, playback_fps: float | None = DEFAULT_PLAYBACK_FPS,
-                 out_size: int | None = None, render: str = "decoder", controls=None) -> list[Path]:
+                 out_size: int | None = None, render: str = "decoder", controls=None,
+                 magnify: float = 1.0) -> list[Path]:
     """Write the 18 (2021) or 36 (2022) ``<driving>-<template>`` videos and one labelled overview sheet.
 
     Output is ``MEGC_SIZE`` px (the size the challenge entries published) unless ``out_size`` says
@@ -117,12 +118,13 @@ def run_protocol(gen: Animator, protocol: str, megc_root, out_dir, kit: KitInput
             cells = []
             for template, (image, landmarks) in kit.templates.items():
                 inputs = PairInputs(template, image, landmarks, frames, clip_fps, clip, onset_landmarks)
-                target, driving = face_inputs(gen, inputs, crop, render, out_size)
+                target, driving = face_inputs(gen, inputs, crop, render, out_size, magnify)
                 result = render_pair(gen, target, driving, out_dir, f"{clip}-{template.stem}",
                                      rate, relative=relative,
                                      adapt_movement_scale=adapt_movement_scale, find_best_frame=find_best_frame,
                                      batch_size=batch_size, progress=False, playback_fps=playback_fps,
-                                     fps_source=source, out_size=out_size, render=render, controls=controls)
+                                     fps_source=source, out_size=out_size, render=render, controls=controls,
+                                     magnify=magnify)
                 folders.append(result)
                 # one cell size for the overview, whatever size each template renders at
                 generated = torch.stack([torch.from_numpy(_cell(read_image(p), render == "native")).permute(2, 0, 1).float() / 255

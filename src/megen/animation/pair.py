@@ -111,7 +111,7 @@ def native_bounds(out_size: int | None) -> tuple[int, int]:
 
 
 def face_inputs(gen: Animator, inputs: PairInputs, crop: bool | tuple[bool, bool] = True, render: str = "decoder",
-                out_size: int | None = None) -> tuple[FaceInput, FaceInput]:
+                out_size: int | None = None, magnify: float = 1.0) -> tuple[FaceInput, FaceInput]:
     """The model's view of both inputs: cropped like its training data (or padded to square when
     a side is not cropped), with their priors; for ``render="native"`` the target's crop is also kept
     at its own size (or ``out_size``), and the driving clip's at >= 256 px where its motion is measured
@@ -123,27 +123,29 @@ def face_inputs(gen: Animator, inputs: PairInputs, crop: bool | tuple[bool, bool
     if inputs.driving_prepared is not None:   # cropped already; its >= 256-px crop or stored guides measure motion
         return target, gen.prepared_input(inputs.driving_prepared)
     driving = gen.face_input(inputs.frames, crop=crop_driving, source=inputs.driving_name,
-                             landmarks=inputs.driving_landmarks, native=gen.driving_native(render))
+                             landmarks=inputs.driving_landmarks, native=gen.driving_native(render, magnify))
     return target, driving
 
 
 def render_pair(gen: Animator, target: FaceInput, driving: FaceInput, out_dir, name: str, fps: float,
                 relative: bool = True, adapt_movement_scale: bool = False, find_best_frame: bool = False,
                 batch_size: int = 8, progress: bool = True, playback_fps: float | None = DEFAULT_PLAYBACK_FPS,
-                fps_source: str = "", out_size: int | None = None, render: str = "decoder", controls=None) -> Path:
+                fps_source: str = "", out_size: int | None = None, render: str = "decoder", controls=None,
+                magnify: float = 1.0) -> Path:
     """Animate ``target`` with ``driving`` and write the outputs into ``out_dir/name``.
 
     ``fps``: the driving clip's capture rate (timing metadata); the videos play at ``playback_fps``.
     ``render``: ``native`` (the target's size and colour) or ``decoder`` (the model's frame size, gray).
     ``controls``: ``megen.face.controls.MotionControls`` (head, gain, regions; out_fps and duration_ms retime
-    the output, whose frames are then at ``out_fps``)."""
+    the output, whose frames are then at ``out_fps``). ``magnify``: a key-point model sees the driver magnified
+    that many times (``megen.animation.magnify``)."""
     positions = None if controls is None else controls.positions(len(driving.frames), fps)
     if positions is not None and find_best_frame:
         raise GenerationError("find_best_frame=true animates from a frame in the middle of the clip; out_fps= and "
                               "duration_ms= retime the clip from its first frame: use one or the other")
     kw = {"relative": relative, "adapt_movement_scale": adapt_movement_scale, "batch_size": batch_size,
           "engine": gen.engine, "render": render, "precision": getattr(gen, "precision", "fp32"), "controls": controls,
-          "positions": positions}
+          "positions": positions, "magnify": magnify}
     count = len(driving.frames) if positions is None else len(positions)
     from megen.animation.amplitude import out_of_range_warning
 
@@ -198,13 +200,13 @@ def generate_pair(gen: Animator, target_path, driving_spec: str, out_dir, relati
                   fps: float | None = None, batch_size: int = 8, cache_dir: str | None = None,
                   name: str | None = None, inputs: PairInputs | None = None, progress: bool = False,
                   playback_fps: float | None = DEFAULT_PLAYBACK_FPS, out_size: int | None = None,
-                  render: str = "decoder", controls=None) -> Path:
+                  render: str = "decoder", controls=None, magnify: float = 1.0) -> Path:
     """Generate one (target, driving) pair and write its outputs; returns the output folder.
 
     ``inputs`` from ``load_pair_inputs`` skips reading the files again.
     """
     inputs = inputs or load_pair_inputs(target_path, driving_spec, crop, cache_dir)
-    target, driving = face_inputs(gen, inputs, crop, render, out_size)
+    target, driving = face_inputs(gen, inputs, crop, render, out_size, magnify)
     if crop_sides(crop)[1] and inputs.driving_prepared is None and driving.face_found:
         from megen.animation.driving import faceless_warning
 
@@ -217,7 +219,7 @@ def generate_pair(gen: Animator, target_path, driving_spec: str, out_dir, relati
     return render_pair(gen, target, driving, out_dir, name, rate, relative=relative,
                        adapt_movement_scale=adapt_movement_scale, find_best_frame=find_best_frame,
                        batch_size=batch_size, progress=progress, playback_fps=playback_fps, fps_source=source,
-                       out_size=out_size, render=render, controls=controls)
+                       out_size=out_size, render=render, controls=controls, magnify=magnify)
 
 
 def flow_transfer_pair(inputs: PairInputs, out_dir, fps: float | None = None,

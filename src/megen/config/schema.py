@@ -110,6 +110,9 @@ class GenerateOptions:
     retarget: Any = option("similarity", "how the driver's motion is carried into the target's face: one similarity "
                                          "of the 68 landmarks, or bent through them (landmarks; flow-guided model, "
                                          "flow_transfer)", choices=Retarget)
+    magnify: Any = option(1.0, "key-point models: the driver's motion magnified this many times by its measured "
+                                "flow, the model's motion reduced as many (render=native)", kind="number", low=1,
+                          high=64)
     find_best_frame: Any = option(False, "start from the driving frame whose pose is closest to the target's",
                                   kind="bool")
     crop: Any = option(True, "detect and crop the faces; false uses the images as they are, padded to square",
