@@ -49,6 +49,8 @@ class MagnifiedSource:
     (``magnify_frames`` on its >= 256-px crop), its deformation de-magnified; rendered natively only."""
 
     renders = frozenset({"native"})
+    #: what measures the driver's motion before it is magnified (its noise is magnified with it)
+    estimator = DRIVER_FLOW
 
     def __init__(self, inner, factor: float):
         if not MAGNIFY_RANGE[0] <= float(factor) <= MAGNIFY_RANGE[1]:
@@ -64,7 +66,7 @@ class MagnifiedSource:
                                   "clip has no face, or only a model-size crop")
         clip = to_uint8(driving.native)
         clip = clip[..., 0] if driving.native.shape[1] == 1 else clip
-        big = torch.from_numpy(magnify_frames(clip, self.factor, start)).float().div(255.0)
+        big = torch.from_numpy(magnify_frames(clip, self.factor, start, self.estimator)).float().div(255.0)
         big = big[:, None] if big.ndim == 3 else big.permute(0, 3, 1, 2)
         size = driving.frames.shape[-1]
         small = F.interpolate(big.mean(1, keepdim=True), size=(size, size), mode="area").expand(-1, 3, -1, -1)
