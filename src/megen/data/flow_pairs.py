@@ -40,7 +40,7 @@ class FlowPairs(Dataset):
 class FlowPairsDataModule(pl.LightningDataModule):
     """Training and validation pairs at ``size`` px (``megen.data.synthetic.flow_pairs``)."""
 
-    def __init__(self, size: int = 256, identities: int = 16, val_identities: int = 4, train_pairs: int = 9600,
+    def __init__(self, size: int = 256, identities: int = 16, val_identities: int = 4, train_pairs: int = 28800,
                  val_pairs: int = 64, batch_size: int = 8, motion_px=(0.05, 3.0), nuisance: dict | None = None,
                  seed: int = 0, num_workers: int = 0):
         super().__init__()
