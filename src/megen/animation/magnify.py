@@ -13,6 +13,8 @@ de-magnified deformation (``render=native``), with no occlusion fill (a micro-ex
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -58,7 +60,6 @@ class MagnifiedSource:
         self.inner, self.factor = inner, float(factor)
 
     def start(self, target, driving, start: int = 0, native: bool = False) -> None:
-        from megen.animation.animate import FaceInput
         from megen.runtime.video import to_uint8
 
         if driving.native is None:
@@ -70,8 +71,8 @@ class MagnifiedSource:
         big = big[:, None] if big.ndim == 3 else big.permute(0, 3, 1, 2)
         size = driving.frames.shape[-1]
         small = F.interpolate(big.mean(1, keepdim=True), size=(size, size), mode="area").expand(-1, 3, -1, -1)
-        magnified = FaceInput(small.contiguous(), driving.prior, driving.keypoints, driving.landmarks,
-                              driving.face_found, big.contiguous(), driving.native_landmarks)
+        # stored guides are the unmagnified clip's: they do not carry over
+        magnified = dataclasses.replace(driving, frames=small.contiguous(), native=big.contiguous(), measured=None)
         self.inner.start(target, magnified, start, native)
 
     def motion(self, a: int, n: int) -> dict:
