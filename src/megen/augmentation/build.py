@@ -133,11 +133,15 @@ def draw_gain(gains: tuple[float, float], seed: int, uid: str, what: str = "") -
     return float(np.random.default_rng(digest).uniform(*gains))
 
 
-def retimed_row(row: dict, out_fps: float | None, stretch: float) -> dict:
+def stretched_duration_ms(row: dict, stretch: float) -> float | None:
+    """A driving clip's duration (ms) lengthened ``stretch`` times (None: 1, its own)."""
+    return None if stretch == 1.0 else stretch * 1000.0 * int(row["n_frames"]) / float(row["fps"])
+
+
+def retimed_row(row: dict, out_fps: float | None, duration_ms: float | None) -> dict:
     """A driving clip's manifest timing (n_frames, onset, apex, offset, fps) after resampling to ``out_fps``
-    (None: its own rate) and ``stretch`` times its duration (``megen.ops.timing``)."""
+    and ``duration_ms`` (None: its own rate, its own duration; ``megen.ops.timing``)."""
     fps, n = float(row["fps"]), int(row["n_frames"])
-    duration_ms = None if stretch == 1.0 else stretch * 1000.0 * n / fps
     if out_fps is None and duration_ms is None:
         return {k: row[k] for k in ("n_frames", "onset", "apex", "offset", "fps")}
     timed = {k: retimed_index(int(row[k]), n, fps, out_fps, duration_ms) for k in ("onset", "apex", "offset")}
@@ -235,11 +239,12 @@ def augment(animator: Animator, driving, out, targets="subjects", per_clip: int 
                 "relative": bool(relative), "adapt_movement_scale": bool(adapt_movement_scale),
                 "exclude_clips": sorted(exclude), "crop": bool(crop), "render": render}
     gains, stretches = gain_range(gain), value_range(stretch, "stretch", STRETCH_RANGE)
+    out_fps = None if out_fps is None else float(out_fps)
     controls = {"head": head, "gain": list(gains), "regions": None if regions is None else list(regions)}
     # a bad value, or controls for a model that does not measure flow, fail here, before any clip
+    # (a stretch stands for the duration it asks for: a retiming, which only measured flow can do)
     check_controls(animator.model, MotionControls(head, gains[1] if gains[1] != 1.0 else gains[0],
-                                                  None if regions is None else tuple(regions),
-                                                  None if out_fps is None else float(out_fps),
+                                                  None if regions is None else tuple(regions), out_fps,
                                                   None if stretches == (1.0, 1.0) else 1000.0 * stretches[1],
                                                   retarget))
     if retarget != "similarity":
@@ -247,7 +252,7 @@ def augment(animator: Animator, driving, out, targets="subjects", per_clip: int 
     if controls != {"head": "keep", "gain": [1.0, 1.0], "regions": None}:
         settings["controls"] = controls     # absent at the defaults: sets made before the controls keep their key
     if out_fps is not None or stretches != (1.0, 1.0):
-        settings["timing"] = {"out_fps": None if out_fps is None else float(out_fps), "stretch": list(stretches)}
+        settings["timing"] = {"out_fps": out_fps, "stretch": list(stretches)}
     key = settings_key(settings)
     _prepare_out(out, key, overwrite)
     # the key goes down before any clip, so a re-run after a crash knows whose clips these are
@@ -266,15 +271,14 @@ def augment(animator: Animator, driving, out, targets="subjects", per_clip: int 
             uid = clip_uid(name, target.subject, clip_id)
             path = out / "clips" / f"{uid}.npz"
             clip_gain, clip_stretch = draw_gain(gains, seed, uid), draw_gain(stretches, seed, uid, "stretch")
-            timing = retimed_row(row, None if out_fps is None else float(out_fps), clip_stretch)
+            duration_ms = stretched_duration_ms(row, clip_stretch)
+            timing = retimed_row(row, out_fps, duration_ms)
             if is_valid_clip(path):
                 reused += 1
             else:
                 pending.append(Pair(set_index[id(prepared)], index, target_index[id(target)], str(path),
-                                    int(row["onset"]) if relative else 0, clip_gain, float(row["fps"]),
-                                    None if out_fps is None else float(out_fps),
-                                    None if clip_stretch == 1.0 else clip_stretch * 1000.0 * int(row["n_frames"])
-                                    / float(row["fps"])))
+                                    int(row["onset"]) if relative else 0, clip_gain, float(row["fps"]), out_fps,
+                                    duration_ms))
             manifest.append({
                 "dataset": name, "subject": target.subject, "clip": clip_id, **timing, "emotion": row["emotion"],
                 "action_units": row["action_units"], "face_found": bool(target.face.face_found),

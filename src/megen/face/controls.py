@@ -19,7 +19,7 @@ import numpy as np
 
 from megen.config.choices import FaceRegion, HeadMotion
 from megen.face.align import fit_similarity
-from megen.face.correspondence import RETARGETS
+from megen.face.correspondence import RETARGETS, eye_distance, hull_distance
 from megen.face.flow import pixel_grid
 from megen.ops.timing import resample_positions
 
@@ -172,12 +172,8 @@ def region_weights(landmarks: np.ndarray, shape: tuple[int, int], regions) -> np
     ``REGIONS``), exp(-(d - pad)^2 / 2 falloff^2) at a distance d beyond; its gradient is at most
     1 / (falloff sqrt(e)) per px (falloff in px)."""
     lm = np.asarray(landmarks, np.float64)
-    eyes = float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
-    outside = np.full(shape, 255, np.uint8)
-    for name in regions:
-        hull = cv2.convexHull(np.round(lm[list(REGIONS[name])] * 16).astype(np.int32))
-        cv2.fillConvexPoly(outside, hull, 0, lineType=cv2.LINE_8, shift=4)
-    distance = cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    eyes = eye_distance(lm)
+    distance = hull_distance([lm[list(REGIONS[name])] for name in regions], shape)
     beyond = np.maximum(distance - REGION_PAD * eyes, 0.0)
     return np.exp(-0.5 * (beyond / max(REGION_FALLOFF * eyes, 0.5)) ** 2).astype(np.float32)
 

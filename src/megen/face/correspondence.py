@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from megen.config.choices import Retarget
-from megen.face.align import apply_similarity, fit_similarity
+from megen.face.align import apply_similarity, eye_centres, fit_similarity
 
 RETARGETS = Retarget.values()
 #: the spline's smoothing, relative to the kernel on the face's RMS radius: landmarks land within a fraction of a
@@ -89,12 +89,25 @@ def correspondence(target_landmarks: np.ndarray, driver_landmarks: np.ndarray, s
     return positions.astype(np.float32), m[:, :2]
 
 
+def eye_distance(landmarks: np.ndarray) -> float:
+    """The distance (px) between the eye centres of 68 ``landmarks``: the face's own unit of length."""
+    left, right = eye_centres(landmarks)
+    return float(np.linalg.norm(right - left))
+
+
+def hull_distance(point_sets, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W) float32: each pixel's distance (px) to the union of the convex hulls of ``point_sets`` (each (N, 2)),
+    0 inside them."""
+    outside = np.full(shape, 255, np.uint8)
+    for points in point_sets:
+        hull = cv2.convexHull(np.round(np.asarray(points, np.float64) * 16).astype(np.int32))
+        cv2.fillConvexPoly(outside, hull, 0, lineType=cv2.LINE_8, shift=4)
+    return cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+
+
 def hull_falloff(landmarks: np.ndarray, shape: tuple[int, int], falloff_px: float) -> np.ndarray:
     """(H, W) float64: 1 inside the hull of ``landmarks`` (N, 2), exp(-d^2 / 2 falloff^2) at a distance d beyond."""
-    outside = np.full(shape, 255, np.uint8)
-    cv2.fillConvexPoly(outside, cv2.convexHull(np.round(np.asarray(landmarks) * 16).astype(np.int32)), 0,
-                       lineType=cv2.LINE_8, shift=4)
-    distance = cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE).astype(np.float64)
+    distance = hull_distance([landmarks], shape).astype(np.float64)
     return np.exp(-0.5 * (distance / max(falloff_px, 1.0)) ** 2)
 
 
@@ -109,8 +122,7 @@ def landmark_bend(landmarks: np.ndarray, residuals: np.ndarray, shape: tuple[int
     coarse = np.stack(np.meshgrid(xs, ys), axis=-1)
     bend = thin_plate_spline(landmarks, residuals, TPS_SMOOTHING)(coarse)
     bend = cv2.resize(bend.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float64)
-    eyes = float(np.linalg.norm(landmarks[42:48].mean(0) - landmarks[36:42].mean(0)))
-    return bend * hull_falloff(landmarks, shape, BEND_FALLOFF * eyes)[..., None]
+    return bend * hull_falloff(landmarks, shape, BEND_FALLOFF * eye_distance(landmarks))[..., None]
 
 
 def carry_flow(flow: np.ndarray, positions: np.ndarray, linear: np.ndarray) -> np.ndarray:
@@ -122,5 +134,5 @@ def carry_flow(flow: np.ndarray, positions: np.ndarray, linear: np.ndarray) -> n
     return (sampled.astype(np.float64) @ np.linalg.inv(np.asarray(linear, np.float64)).T).astype(np.float32)
 
 
-__all__ = ["BEND_FALLOFF", "BEND_STEP", "RETARGETS", "TPS_SMOOTHING", "carry_flow", "correspondence", "hull_falloff",
-           "landmark_bend", "thin_plate_spline"]
+__all__ = ["BEND_FALLOFF", "BEND_STEP", "RETARGETS", "TPS_SMOOTHING", "carry_flow", "correspondence", "eye_distance",
+           "hull_distance", "hull_falloff", "landmark_bend", "thin_plate_spline"]
