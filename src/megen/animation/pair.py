@@ -222,6 +222,17 @@ def generate_pair(gen: Animator, target_path, driving_spec: str, out_dir, relati
                        out_size=out_size, render=render, controls=controls, magnify=magnify)
 
 
+def native_target(image: np.ndarray, landmarks: np.ndarray, out_size: int | None = None):
+    """The target's face crop at its own size (or ``out_size``, at most 512) and colour, and its landmarks there."""
+    from megen.animation.animator import _native_crop
+    from megen.animation.native import native_size
+    from megen.face.crop import crop_box, transform_points
+
+    box = crop_box(landmarks, image.shape[:2])
+    n = native_size(box[2] - box[0], out_size)
+    return _native_crop(image, box, n), transform_points(landmarks, box, n)
+
+
 def flow_transfer_pair(inputs: PairInputs, out_dir, fps: float | None = None,
                        playback_fps: float | None = DEFAULT_PLAYBACK_FPS, out_size: int | None = None,
                        name: str | None = None, estimator: tuple = (None, None), controls=None) -> Path:
@@ -229,17 +240,11 @@ def flow_transfer_pair(inputs: PairInputs, out_dir, fps: float | None = None,
     crop at its own size (or ``out_size``, at most 512) and colour, warped by the driver's optical flow
     measured by ``estimator``, (name, checkpoint) of ``megen.models.microflow.flow_estimator`` (name None:
     Farnebäck), shaped by ``controls`` (``megen.face.controls.MotionControls``)."""
-    from megen.animation.animator import _native_crop
     from megen.animation.flow_transfer import flow_transfer
-    from megen.animation.native import native_size
-    from megen.face.crop import crop_box, transform_points
 
     if inputs.target_landmarks is None or inputs.driving_landmarks is None:
         raise GenerationError("method=flow_transfer maps the motion by the faces' landmarks: it needs crop=true")
-    box = crop_box(inputs.target_landmarks, inputs.target.shape[:2])
-    n = native_size(box[2] - box[0], out_size)
-    target = _native_crop(inputs.target, box, n)
-    landmarks = transform_points(inputs.target_landmarks, box, n)
+    target, landmarks = native_target(inputs.target, inputs.target_landmarks, out_size)
     from megen.models.microflow import flow_estimator
 
     measure = flow_estimator(estimator[0] or "farneback", estimator[1])
@@ -253,3 +258,27 @@ def flow_transfer_pair(inputs: PairInputs, out_dir, fps: float | None = None,
     return write_outputs(Path(out_dir), name, target[None], drv, generated, rate, playback_fps=playback_fps,
                          fps_source=source, render="flow_transfer", color="gray" if target.ndim == 2 else "rgb",
                          extra=extra)
+
+
+def au_pair(target_path, motion, out_dir, crop: bool = True, background: float = 255,
+            playback_fps: float | None = DEFAULT_PLAYBACK_FPS, out_size: int | None = None, controls=None,
+            name: str | None = None, provenance: dict | None = None) -> Path:
+    """A micro-expression made from action units (``megen.expression.au_motion``'s ``motion``) on the target
+    photo: the canonical motion carried into the target's face crop at its own size and colour and rendered
+    there, shaped by ``controls`` (gain, regions, retarget; its timing is the motion's own). The outputs are
+    driven generation's; the sheet's driving row shows the generated frames, there being no driving clip."""
+    from dataclasses import replace
+
+    from megen.animation.flow_transfer import transfer
+
+    if not crop:
+        raise GenerationError("method=au maps the motion by the target's landmarks: it needs crop=true")
+    image, landmarks = load_target(target_path, True, background)
+    target, landmarks = native_target(image, landmarks, out_size)
+    shape = None if controls is None else replace(controls, out_fps=None, duration_ms=None)
+    generated = transfer(target, landmarks, motion.driver(), shape)
+    name = name or f"{'+'.join(motion.weights) or 'still'}-{Path(target_path).stem}"
+    extra = {**motion.record(), "basis": dict(provenance or {})}
+    return write_outputs(Path(out_dir), name, target[None], generated, generated, motion.fps,
+                         playback_fps=playback_fps, fps_source="aus= (no driving clip)", render="au",
+                         color="gray" if target.ndim == 2 else "rgb", extra=extra)

@@ -356,8 +356,33 @@ def validate_generate(cfg) -> None:
                                       "trained with (python -m megen.train flow.estimator=)")
     check_flow(c)
     check_controls(c)
+    check_action_units(c)
     check_device(c)
     c.raise_if_any()
+
+
+def check_action_units(c: Checker) -> None:
+    """``method=au`` takes ``basis=`` and one of ``aus=`` / ``emotion=``, each AU spelt as one; the others take
+    none of them."""
+    from megen.expression.action_units import au_name
+
+    au = c.get("method", "model") == "au"
+    given = [k for k in ("basis", "aus", "emotion") if c.get(k, None) not in (None, _MISSING)]
+    if not au:
+        for key in given:
+            c.add(key, c.get(key), "is for method=au (motion made from action units)")
+        return
+    if "basis" not in given:
+        c.add("basis", None, "method=au needs basis=<file written by python -m megen.aubasis fit>")
+    if ("aus" in given) == ("emotion" in given):
+        c.add("aus", c.get("aus", None), "method=au needs aus=[AU...] or emotion=<class>, one of them")
+    aus = c.get("aus", None)
+    if isinstance(aus, ListConfig):
+        for code in aus:
+            try:
+                au_name(code)
+            except ValueError as err:
+                c.add("aus", list(aus), str(err))
 
 
 def check_controls(c: Checker) -> None:

@@ -78,9 +78,11 @@ class Render(Choice):
 
 
 class GenerationMethod(Choice):
-    """generate ``method``: a trained model, or the training-free flow transfer (no checkpoint)."""
+    """generate ``method``: a trained model, the training-free flow transfer (no checkpoint), or motion made
+    from action units with no driving clip (``au``: a fitted basis, ``python -m megen.aubasis``)."""
     MODEL = "model"
     FLOW_TRANSFER = "flow_transfer"
+    AU = "au"
 
 
 class GeneratePrecision(Choice):

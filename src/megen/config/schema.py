@@ -85,7 +85,14 @@ class GenerateOptions:
     """``python -m megen.generate``: one pair (``target=`` ``driving=``) or the MEGC protocol."""
     ckpt: Any = option(None, "the trained checkpoint (<run folder>/checkpoints/last.ckpt)")
     method: Any = option("model", "flow_transfer needs no checkpoint: the driver's optical flow, mapped into "
-                                  "the target, warps it", choices=GenerationMethod)
+                                  "the target, warps it; au makes the motion from action units (basis=, aus= or "
+                                  "emotion=), with no driving clip", choices=GenerationMethod)
+    basis: Any = option(None, "method=au: an AU motion basis (python -m megen.aubasis fit ... writes one)")
+    aus: Any = option(None, "method=au: the action units to make, e.g. [AU4,AU7] ([] is the still face)", kind="list")
+    emotion: Any = option(None, "method=au: instead of aus=, the most frequent AU set of this emotion or class "
+                                "(negative, positive, surprise, ...) in the basis's data")
+    intensity: Any = option(1.0, "method=au: each AU's intensity; 1 is the basis's (its clips' mean apex)",
+                            kind="number", low=0, high=4)
     render: Any = option("native", "native is the target's own size and colour, decoder the model's frame size "
                                    "in gray (the paper's)", choices=Render)
     target: Any = option(None, "the face to animate: an image, any size, gray or colour")

@@ -49,9 +49,18 @@ def resample_flows(flows: np.ndarray, positions: np.ndarray) -> np.ndarray:
     return ((1 - weight) * flows[lower] + weight * flows[upper]).astype(np.float32)
 
 
+def intensity_curve(n_frames: int, apex: int) -> np.ndarray:
+    """A micro-expression's intensity over its frames (n_frames,): a raised cosine from 0 at the onset (frame 0)
+    to 1 at ``apex`` and back to 0 at the offset (the last frame)."""
+    k = np.arange(n_frames, dtype=np.float64)
+    rise = 0.5 - 0.5 * np.cos(np.pi * k / max(apex, 1))
+    fall = 0.5 + 0.5 * np.cos(np.pi * (k - apex) / max(n_frames - 1 - apex, 1))
+    return np.where(k <= apex, rise, fall)
+
+
 def nearest_frames(positions: np.ndarray) -> np.ndarray:
     """(M,) int: the driver frame nearest each position (what a sheet shows beside a resampled output)."""
     return np.rint(np.asarray(positions)).astype(int)
 
 
-__all__ = ["nearest_frames", "resample_flows", "resample_positions", "retimed_index", "stretch_of"]
+__all__ = ["intensity_curve", "nearest_frames", "resample_flows", "resample_positions", "retimed_index", "stretch_of"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from megen.ops.timing import intensity_curve  # noqa: F401  (re-exported: the clips' curve)
+
 # (landmark indices, dx, dy) rows; for bilateral AUs dx is mirrored on the face's left side.
 _RIGHT_LEFT = {
     # brows: 17-21 are the subject's right brow (image left), 22-26 the left
@@ -103,11 +105,3 @@ def expression_template(aus, weights=None, roll: float = 0.0) -> np.ndarray:
     c, s = np.cos(roll), np.sin(roll)
     t = t @ np.array([[c, s], [-s, c]])
     return t / np.linalg.norm(t, axis=1).max()
-
-
-def intensity_curve(n_frames: int, apex: int) -> np.ndarray:
-    """Smooth onset -> apex -> offset curve (n_frames,), 0 at both ends, 1 at ``apex``."""
-    k = np.arange(n_frames, dtype=np.float64)
-    rise = 0.5 - 0.5 * np.cos(np.pi * k / max(apex, 1))
-    fall = 0.5 + 0.5 * np.cos(np.pi * (k - apex) / max(n_frames - 1 - apex, 1))
-    return np.where(k <= apex, rise, fall)
