@@ -54,7 +54,7 @@ def _commands() -> set[str]:
 
 
 #: the ``python -m megen.<verb>`` commands: the only modules at the top of the package
-VERBS = {"augment", "bench", "diagnose", "evaluate", "export", "generate", "prepare", "recognise", "report", "train",
+VERBS = {"augment", "aubasis", "bench", "diagnose", "evaluate", "export", "generate", "prepare", "recognise", "report", "train",
          "train_flow"}
 
 

@@ -25,21 +25,14 @@ register()     # conf/generate.yaml's options and its --help resolver, before Hy
 def check_paths(cfg: DictConfig) -> None:
     """Every named input exists (for the MEGC protocol: the whole kit); one error lists all that do not."""
     method = cfg.get("method", "model")
-    flow = method in ("flow_transfer", "au")
+    if method == "au":      # basis= and the target are checked with the AUs; there is no driving clip
+        return
+    flow = method == "flow_transfer"
     if not cfg.get("ckpt") and not flow:
         raise ValueError("ckpt=<checkpoint file> is required (or method=flow_transfer, which needs none)")
     protocol = cfg.get("protocol")
     if flow and protocol:
-        raise ValueError(f"method={method} generates one pair (target= driving=); the MEGC protocol needs ckpt=")
-    if method == "au":
-        missing = [f"{k}={cfg.get(k)} (no such file)" for k in ("target", "basis") if not Path(str(cfg.get(k))).is_file()]
-        if not cfg.get("target"):
-            raise ValueError("method=au needs target=<image>")
-        if cfg.get("driving"):
-            raise ValueError("method=au makes the motion from action units: it takes no driving=")
-        if missing:
-            raise FileNotFoundError("missing input: " + "; ".join(missing))
-        return
+        raise ValueError("method=flow_transfer generates one pair (target= driving=); the MEGC protocol needs ckpt=")
     if not protocol and (not cfg.get("target") or not cfg.get("driving")):
         raise ValueError("target=<image> and driving=<frames folder | video | dataset:clip> are required "
                               "(or protocol=megc2021|megc2022 megc_root=<kit>)")
@@ -70,7 +63,9 @@ def run(cfg: DictConfig) -> list[Path]:
     validate_generate(cfg)
     check_paths(cfg)
     if cfg.get("method", "model") == "au":     # no model: no torch
-        return [generate_au(cfg)]
+        from megen.animation.pair import au_pair_of
+
+        return [au_pair_of(cfg)]
     # the slow imports (torch, the models, dlib) only once the cheap checks have passed
     import torch
 
@@ -112,26 +107,6 @@ def run(cfg: DictConfig) -> list[Path]:
     folder = generate_pair(animator, cfg.target, cfg.driving, out, inputs=inputs, **options)
     print_summary(folder)
     return [folder]
-
-
-def generate_au(cfg: DictConfig) -> Path:
-    """``method=au``: the motion of ``aus=`` (or ``emotion=``'s AU set) from the basis, on the target."""
-    from megen.animation.outputs import print_summary
-    from megen.animation.pair import au_pair
-    from megen.expression import au_motion, load_basis
-    from megen.face.controls import MotionControls
-
-    basis = load_basis(cfg.basis)
-    aus = None if cfg.get("aus") is None else [str(a) for a in cfg.aus]
-    motion = au_motion(basis, aus, cfg.get("emotion"), float(cfg.get("intensity", 1.0)), cfg.get("duration_ms"),
-                       cfg.get("out_fps") or cfg.get("fps"))
-    print(motion.source if cfg.get("emotion") else f"aus: {', '.join(motion.weights) or 'none (the still face)'}")
-    crop = cfg.crop if cfg.get("crop_target") is None else cfg.crop_target
-    folder = au_pair(cfg.target, motion, Path(cfg.out), crop=bool(crop), background=cfg.get("alpha_background", 255),
-                     playback_fps=cfg.get("playback_fps", 25), out_size=cfg.get("out_size"),
-                     controls=MotionControls.of(cfg), provenance={"file": str(cfg.basis), **basis.provenance})
-    print_summary(folder)
-    return folder
 
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="generate")

@@ -260,25 +260,45 @@ def flow_transfer_pair(inputs: PairInputs, out_dir, fps: float | None = None,
                          extra=extra)
 
 
-def au_pair(target_path, motion, out_dir, crop: bool = True, background: float = 255,
+def au_pair(target_path, basis_path, out_dir, aus=None, emotion: str | None = None, intensity: float = 1.0,
+            duration_ms: float | None = None, fps: float | None = None, crop: bool = True, background: float = 255,
             playback_fps: float | None = DEFAULT_PLAYBACK_FPS, out_size: int | None = None, controls=None,
-            name: str | None = None, provenance: dict | None = None) -> Path:
-    """A micro-expression made from action units (``megen.expression.au_motion``'s ``motion``) on the target
-    photo: the canonical motion carried into the target's face crop at its own size and colour and rendered
-    there, shaped by ``controls`` (gain, regions, retarget; its timing is the motion's own). The outputs are
-    driven generation's; the sheet's driving row shows the generated frames, there being no driving clip."""
+            name: str | None = None) -> Path:
+    """A micro-expression made from action units on the target photo: ``aus`` (or ``emotion``'s most frequent AU
+    set) at ``intensity`` from the basis file (``megen.expression``), lasting ``duration_ms`` at ``fps``, carried
+    into the target's face crop at its own size and colour and rendered there, shaped by ``controls`` (gain,
+    regions, retarget). The outputs are driven generation's; the sheet's driving row shows the generated
+    frames, there being no driving clip."""
     from dataclasses import replace
 
     from megen.animation.flow_transfer import transfer
+    from megen.expression import load_basis
+    from megen.expression.compose import au_motion
 
     if not crop:
         raise GenerationError("method=au maps the motion by the target's landmarks: it needs crop=true")
+    basis = load_basis(basis_path)
+    motion = au_motion(basis, aus, emotion, intensity, duration_ms, fps)
+    print(motion.source if emotion else f"aus: {', '.join(motion.weights) or 'none (the still face)'}")
     image, landmarks = load_target(target_path, True, background)
     target, landmarks = native_target(image, landmarks, out_size)
     shape = None if controls is None else replace(controls, out_fps=None, duration_ms=None)
     generated = transfer(target, landmarks, motion.driver(), shape)
     name = name or f"{'+'.join(motion.weights) or 'still'}-{Path(target_path).stem}"
-    extra = {**motion.record(), "basis": dict(provenance or {})}
+    extra = {**motion.record(), "basis": {"file": str(basis_path), **basis.provenance}}
     return write_outputs(Path(out_dir), name, target[None], generated, generated, motion.fps,
                          playback_fps=playback_fps, fps_source="aus= (no driving clip)", render="au",
                          color="gray" if target.ndim == 2 else "rgb", extra=extra)
+
+
+def au_pair_of(cfg) -> Path:
+    """``au_pair`` from ``python -m megen.generate method=au``'s options, its folder's summary printed."""
+    from megen.animation.outputs import print_summary
+    from megen.face.controls import MotionControls
+
+    folder = au_pair(cfg.target, cfg.basis, Path(cfg.out), None if cfg.get("aus") is None else list(cfg.aus),
+                     cfg.get("emotion"), float(cfg.intensity), cfg.get("duration_ms"), cfg.get("out_fps") or cfg.fps,
+                     cfg.crop if cfg.get("crop_target") is None else cfg.crop_target, cfg.alpha_background,
+                     cfg.playback_fps, cfg.get("out_size"), MotionControls.of(cfg))
+    print_summary(folder)
+    return folder

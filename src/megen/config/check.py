@@ -374,6 +374,13 @@ def check_action_units(c: Checker) -> None:
         return
     if "basis" not in given:
         c.add("basis", None, "method=au needs basis=<file written by python -m megen.aubasis fit>")
+    if c.get("driving", None) not in (None, _MISSING) or c.get("target", None) in (None, _MISSING):
+        c.add("driving", c.get("driving", None), "method=au needs target=<image> and no driving= (the motion is "
+                                                 "made from action units)")
+    missing = [k for k in ("target", "basis") if k in given + ["target"] and c.get(k, None) not in (None, _MISSING)
+               and not Path(str(c.get(k))).is_file()]
+    for key in missing:
+        c.add(key, c.get(key), "no such file")
     if ("aus" in given) == ("emotion" in given):
         c.add("aus", c.get("aus", None), "method=au needs aus=[AU...] or emotion=<class>, one of them")
     aus = c.get("aus", None)
