@@ -7,6 +7,7 @@ from helpers import run_module
 
 from megen.animation.flow_transfer import flow_transfer
 from megen.data.synthetic import embedded_photo_paths
+from megen.evaluation.motion_cache import MotionCache, motion_key
 from megen.face.align import apply_similarity, canonical_similarity, fit_similarity, similarity_from_two_points
 from megen.face.flow import driver_flows, pixel_grid, target_fields, warp_backward
 from megen.metrics.expression import (
@@ -154,6 +155,8 @@ def test_evaluate_real_pairs_without_a_checkpoint_scores_the_baselines(tmp_path,
     assert scores["flow_transfer"]["cosine"] > 0.9
     assert "| drive-target (driver" in out.stdout and "flow_transfer" in out.stdout
     assert (tmp_path / "run" / "real_pairs" / "drive-target.png").is_file()
+    # each measured clip is kept by content: driver, static, flow transfer, copy, under both estimators
+    assert len(list((tmp_path / "data" / "cache" / "real_motion").glob("*.npz"))) >= 6
 
 
 def test_evaluate_real_pairs_names_a_missing_clip_and_a_clip_without_a_face(tmp_path, face):
@@ -169,3 +172,30 @@ def test_evaluate_real_pairs_names_a_missing_clip_and_a_clip_without_a_face(tmp_
                      "real.estimators=[farneback]", cwd=tmp_path)
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
     assert "no face found in" in out.stderr and "drive.gif" in out.stderr
+
+
+def test_measured_motion_is_kept_by_content_and_read_back_unchanged(tmp_path, face):
+    frame, lm = face
+    clip = _clip(frame, _regional_field(lm))
+    cache = MotionCache(tmp_path / "cache")
+    first = cache.measure(clip, lm, "farneback")
+    again = cache.measure(clip, lm, "farneback")
+    assert (cache.misses, cache.hits) == (1, 1)
+    for a, b, c in zip(first, again, face_motion(clip, lm)):      # the scorer's default is the face Farnebäck
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, c, rtol=0, atol=1e-12)
+    # one pixel changed by one level, landmarks moved, another estimator: each is its own measurement
+    changed = clip.copy()
+    changed[2, 100, 100] ^= 1
+    keys = {motion_key(clip, lm, "farneback"), motion_key(changed, lm, "farneback"),
+            motion_key(clip, lm + 0.5, "farneback"), motion_key(clip, lm, "dis_fast")}
+    assert len(keys) == 4
+    # a torn file is measured again and replaced, never read
+    path = tmp_path / "cache" / f"{motion_key(clip, lm, 'farneback')}.npz"
+    path.write_bytes(b"torn")
+    np.testing.assert_array_equal(cache.measure(clip, lm, "farneback")[0], first[0])
+    assert cache.misses == 2 and np.load(path)["motion"].shape == first[0].shape
+    # no folder: measured every time, nothing written
+    uncached = MotionCache(None)
+    uncached.measure(clip, lm, "farneback")
+    assert (uncached.hits, uncached.misses) == (0, 0) and len(list((tmp_path / "cache").iterdir())) == 1

@@ -43,7 +43,7 @@ def run_real(cfg: DictConfig) -> dict:
     print(f"run folder: {cfg.run_dir}")
     results = score_pairs(pairs, systems, cfg.run_dir, face_metrics=cfg.face_metrics, sheets=cfg.real.sheets,
                           progress=(lambda m: print(m, flush=True)) if cfg.progress else None,
-                          estimators=list(cfg.real.estimators))
+                          estimators=list(cfg.real.estimators), motion_cache=cfg.real.get("motion_cache"))
     print_table(results)
     print(f"{cfg.run_dir}/real_pairs.md")
     return results

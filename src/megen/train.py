@@ -68,12 +68,14 @@ def train(cfg: DictConfig) -> dict:
         pairs = (cfg.get("real") or {}).get("pairs")
         if pairs:
             score_real_pairs(best or str(run_dir / "checkpoints" / "last.ckpt"), pairs, run_dir,
-                             cfg.real.get("render", "native"), list(cfg.real.estimators))
+                             cfg.real.get("render", "native"), list(cfg.real.estimators),
+                             cfg.real.get("motion_cache"))
         print(f"run folder: {run_dir}")
     return result
 
 
-def score_real_pairs(ckpt: str, pairs: str, run_dir: Path, render: str = "native", estimators=None) -> dict:
+def score_real_pairs(ckpt: str, pairs: str, run_dir: Path, render: str = "native", estimators=None,
+                     motion_cache=None) -> dict:
     """Score a checkpoint on real pairs (``megen.evaluation.real_pairs``) into ``run_dir/real_pairs.json``:
     numbers only (no sheets: the real clips' frames stay out of run folders that studies commit)."""
     from megen.animation import Animator
@@ -81,7 +83,7 @@ def score_real_pairs(ckpt: str, pairs: str, run_dir: Path, render: str = "native
 
     system = model_system(Animator.from_checkpoint(ckpt), render=render)
     results = score_pairs(read_pairs(pairs), {f"megen ({render})": system}, run_dir, sheets=False,
-                          **({"estimators": estimators} if estimators else {}))
+                          motion_cache=motion_cache, **({"estimators": estimators} if estimators else {}))
     print_table(results)
     return results
 

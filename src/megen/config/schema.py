@@ -164,6 +164,9 @@ class RealPairsOptions:
                              "is measured with (megen.ops.flow: farneback, dis, dis_fast, deepflow, tvl1); each one's "
                              "scores, their mean and spread are reported", kind="list",
                              show="[deepflow,tvl1,farneback]")
+    motion_cache: Any = option("${paths.cache_dir}/real_motion", "where measured motions are kept by content, so "
+                               "the driving clips, baselines and published outputs are measured once per study "
+                               "(null: measure every time)", show="<paths.cache_dir>/real_motion")
 
 
 @dataclass
@@ -253,6 +256,9 @@ class TrainRealOptions:
                              "is measured with (megen.ops.flow: farneback, dis, dis_fast, deepflow, tvl1); each one's "
                              "scores, their mean and spread are reported", kind="list",
                              show="[deepflow,tvl1,farneback]")
+    motion_cache: Any = option("${paths.cache_dir}/real_motion", "where measured motions are kept by content, so "
+                               "the driving clips, baselines and published outputs are measured once per study "
+                               "(null: measure every time)", show="<paths.cache_dir>/real_motion")
 
 
 @dataclass

@@ -29,18 +29,17 @@ from pathlib import Path
 import numpy as np
 
 from megen.config.schema import DEFAULT_REAL_ESTIMATORS
+from megen.evaluation.motion_cache import MotionCache
 from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_uint8
 from megen.metrics.expression import (
     CANONICAL_SIZE,
     canonical_clip,
     drift,
-    face_motion,
     region_masks,
     rms,
     sharpness,
     transfer_scores,
 )
-from megen.ops.flow import estimator
 from megen.runtime.io import atomic_write_text
 from megen.runtime.video import contact_sheet, read_image, read_video, write_png
 
@@ -162,10 +161,11 @@ class DriverMotion:
         return float(np.mean([drift(h) for h in self.heads.values()])) if self.heads else float("nan")
 
     @classmethod
-    def of(cls, path: Path, estimators=DEFAULT_ESTIMATORS) -> "DriverMotion":
+    def of(cls, path: Path, estimators=DEFAULT_ESTIMATORS, cache: MotionCache | None = None) -> "DriverMotion":
         frames = read_clip(path)
         lm = onset_landmarks(frames[0], f"{path} (first frame)")
-        measured = {name: face_motion(frames, lm, estimator=estimator(name)) for name in estimators}
+        cache = cache or MotionCache()
+        measured = {name: cache.measure(frames, lm, name) for name in estimators}
         return cls(frames, lm, {n: m[0] for n, m in measured.items()}, {n: m[1] for n, m in measured.items()})
 
 
@@ -175,12 +175,15 @@ def _face_sharpness(image: np.ndarray, landmarks: np.ndarray) -> float:
 
 
 def score_clip(driver: DriverMotion, generated, target: np.ndarray, target_landmarks: np.ndarray,
-               label: str = "generated", face_metrics: bool = True) -> dict[str, float]:
-    """Scores of one generated clip (T, H, W[, C]) uint8 of a pair (see the module docstring)."""
+               label: str = "generated", face_metrics: bool = True,
+               cache: MotionCache | None = None) -> dict[str, float]:
+    """Scores of one generated clip (T, H, W[, C]) uint8 of a pair (see the module docstring); its motion is
+    measured through ``cache`` (``megen.evaluation.motion_cache``) when one is given."""
     if len(generated) != len(driver.frames):
         raise RealPairError(f"{label}: {len(generated)} frames for a driving clip of {len(driver.frames)}")
     lm = onset_landmarks(generated[0], f"{label} (first frame)")
-    measured = {name: face_motion(generated, lm, estimator=estimator(name)) for name in driver.motions}
+    cache = cache or MotionCache()
+    measured = {name: cache.measure(generated, lm, name) for name in driver.motions}
     scores = estimator_scores({name: transfer_scores(motion, measured[name][0]) for name, motion in driver.motions.items()})
     scores["head_px"] = float(np.mean([drift(m[1]) for m in measured.values()]))
     scores["sharpness"] = _face_sharpness(generated[0], lm) / max(_face_sharpness(target, target_landmarks), 1e-12)
@@ -246,18 +249,21 @@ def model_system(animator, batch_size: int = 8, render: str = "native", **animat
 
 def score_pairs(pairs: list[RealPair], systems: dict[str, System], out_dir=None, face_metrics: bool = True,
                 sheets: bool = True, progress: Callable[[str], None] | None = None,
-                estimators=DEFAULT_ESTIMATORS) -> dict:
+                estimators=DEFAULT_ESTIMATORS, motion_cache=None) -> dict:
     """Score every pair for the static copy, the flow transfer, ``systems`` (label -> System) and the
     pair's published outputs, with each of ``estimators`` (names of ``megen.ops.flow.ESTIMATORS``).
+    ``motion_cache``: a folder where measured motions are kept by content (``MotionCache``), so the
+    driving clips, static copies and published outputs of a study are measured once.
     Returns ``{"estimators", "pairs": [{"pair", "driver_amplitude_px", "systems": {label: scores}}],
     "mean": {label: scores}}`` (means over the pairs a system was scored on) and, with ``out_dir``, writes
     ``real_pairs.json``, ``real_pairs.md`` and a sheet per pair there."""
     out_dir = Path(out_dir) if out_dir else None
     rows = []
+    cache = MotionCache(motion_cache)
     for pair in pairs:
         if progress:
             progress(f"real pair {pair.name}")
-        driver = DriverMotion.of(pair.driving, estimators)
+        driver = DriverMotion.of(pair.driving, estimators, cache)
         target = read_image(pair.target)
         target_lm = onset_landmarks(target, str(pair.target))
         clips = {STATIC: static_clip(target, len(driver.frames)), FLOW: flow_transfer_system(driver.frames,
@@ -266,7 +272,7 @@ def score_pairs(pairs: list[RealPair], systems: dict[str, System], out_dir=None,
             clips[label] = uint8_clip(system(driver.frames, driver.landmarks, pair.target))
         for label, path in pair.compare.items():
             clips[label] = np.stack(read_clip(path))
-        scored = {label: score_clip(driver, clip, target, target_lm, f"{pair.name}: {label}", face_metrics)
+        scored = {label: score_clip(driver, clip, target, target_lm, f"{pair.name}: {label}", face_metrics, cache)
                   for label, clip in clips.items()}
         # the paths as the pairs file gives them: results name the clips, not where a user keeps them
         rows.append({"pair": pair.name, "driving": pair.listed[0] or str(pair.driving),
