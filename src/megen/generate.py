@@ -33,6 +33,8 @@ def check_paths(cfg: DictConfig) -> None:
     protocol = cfg.get("protocol")
     if flow and protocol:
         raise ValueError("method=flow_transfer generates one pair (target= driving=); the MEGC protocol needs ckpt=")
+    if cfg.get("at") is not None:       # a long video as the target: its inputs are checked with at=
+        return
     if not protocol and (not cfg.get("target") or not cfg.get("driving")):
         raise ValueError("target=<image> and driving=<frames folder | video | dataset:clip> are required "
                               "(or protocol=megc2021|megc2022 megc_root=<kit>)")
@@ -66,6 +68,10 @@ def run(cfg: DictConfig) -> list[Path]:
         from megen.animation.pair import au_pair_of
 
         return [au_pair_of(cfg)]
+    if cfg.get("at") is not None:
+        from megen.spotting.video_target import spotting_video_of
+
+        return [spotting_video_of(cfg)]
     # the slow imports (torch, the models, dlib) only once the cheap checks have passed
     import torch
 

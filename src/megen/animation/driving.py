@@ -21,6 +21,7 @@ class DrivingClip:
     name: str
     landmarks: np.ndarray | None = None
     prepared: dict | None = None
+    labels: dict | None = None      # a prepared clip's manifest row (onset, apex, offset, emotion, action_units)
 
 
 def load_driving(spec: str, cache_dir: str | None = None) -> DrivingClip:
@@ -32,8 +33,8 @@ def load_driving(spec: str, cache_dir: str | None = None) -> DrivingClip:
     elif path.suffix.lower() in VIDEO_SUFFIXES or path.is_file():
         clip = DrivingClip(*read_video(path), path.stem)
     elif ":" in spec:
-        arrays, fps = prepared_clip(spec, cache_dir)
-        clip = DrivingClip(list(arrays["frames"]), fps, spec.split(":", 1)[1], arrays["landmarks"], arrays)
+        arrays, fps, row = prepared_clip(spec, cache_dir)
+        clip = DrivingClip(list(arrays["frames"]), fps, spec.split(":", 1)[1], arrays["landmarks"], arrays, row)
     else:
         raise GenerationError(f"driving {spec!r} is neither a frame folder, a video file nor <dataset>:<clip>")
     if len(clip.frames) < 2:
@@ -41,8 +42,8 @@ def load_driving(spec: str, cache_dir: str | None = None) -> DrivingClip:
     return clip
 
 
-def prepared_clip(spec: str, cache_dir: str | None) -> tuple[dict, float]:
-    """The arrays and frame rate of ``<dataset>:<clip>`` in the prepared caches under ``cache_dir``."""
+def prepared_clip(spec: str, cache_dir: str | None) -> tuple[dict, float, dict]:
+    """The arrays, frame rate and manifest row of ``<dataset>:<clip>`` in the prepared caches under ``cache_dir``."""
     from megen.data.cache import PreparedSet
 
     dataset, clip = spec.split(":", 1)
@@ -53,7 +54,7 @@ def prepared_clip(spec: str, cache_dir: str | None) -> tuple[dict, float]:
         prepared = PreparedSet.open(folder)
         for i, row in enumerate(prepared.rows):
             if row["clip"] == clip:
-                return prepared.load(i), float(row["fps"])
+                return prepared.load(i), float(row["fps"]), dict(row)
     raise GenerationError(f"clip {clip!r} of dataset {dataset!r} not found in prepared caches under {root} "
                           f"(run `python -m megen.prepare dataset={dataset}` first)")
 

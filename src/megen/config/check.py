@@ -357,8 +357,44 @@ def validate_generate(cfg) -> None:
     check_flow(c)
     check_controls(c)
     check_action_units(c)
+    check_insertion(c)
     check_device(c)
     c.raise_if_any()
+
+
+def check_insertion(c: Checker) -> None:
+    """``at=`` inserts into a long video: it needs ``target=<video or frames folder>``, ``method=flow_transfer``,
+    and takes no ``out_fps=`` (the video's rate decides) or protocol; a video target needs ``at=``."""
+    from megen.runtime.video import is_video_source
+
+    at, target = c.get("at", None), c.get("target", None)
+    given = at not in (None, _MISSING)
+    video = target not in (None, _MISSING) and is_video_source(target)
+    if video and not given and c.get("method", "model") != "au":
+        c.add("target", target, "is a video: pass at=<seconds or frame>f (when to insert the driver's micro-"
+                                "expression); a still target is an image")
+    if not given:
+        if c.get("target_fps", None) not in (None, _MISSING):
+            c.add("target_fps", c.get("target_fps"), "is for target=<video> with at=")
+        return
+    if not video:
+        c.add("at", at, "inserts into a long video: target= must be a video file or a folder of frames")
+    if c.get("method", "model") != "flow_transfer":
+        c.add("method", c.get("method", "model"), "at= inserts the driver's measured expression: use "
+                                                  "method=flow_transfer")
+    for key in ("out_fps", "protocol"):
+        if c.get(key, None) not in (None, _MISSING):
+            c.add(key, c.get(key), "is not used with at= (the video's own frame rate decides the timing)")
+    times = list(at) if isinstance(at, ListConfig) else [at]
+    driving = c.get("driving", None)
+    clips = list(driving) if isinstance(driving, ListConfig) else [driving]
+    if len(clips) not in (1, len(times)):
+        c.add("driving", clips, f"give one driving clip, or one per time of at= ({len(times)})")
+    if video and not Path(str(target)).exists():
+        c.add("target", target, "no such video file or frames folder")
+    for clip in clips:
+        if clip not in (None, _MISSING) and not Path(str(clip)).exists() and ":" not in str(clip):
+            c.add("driving", clip, "no such frame folder or video file, and not <dataset>:<clip>")
 
 
 def check_action_units(c: Checker) -> None:

@@ -95,9 +95,14 @@ class GenerateOptions:
                             kind="number", low=0, high=4)
     render: Any = option("native", "native is the target's own size and colour, decoder the model's frame size "
                                    "in gray (the paper's)", choices=Render)
-    target: Any = option(None, "the face to animate: an image, any size, gray or colour")
+    target: Any = option(None, "the face to animate: an image, any size, gray or colour; or a long video (a file "
+                               "or a folder of frames) to insert micro-expressions into, with at=")
     driving: Any = option(None, "the motion: a folder of frames, a video file, or <dataset>:<clip> from the "
-                                "prepared cache")
+                                "prepared cache (with at=: one clip, or a list of one per time)")
+    at: Any = option(None, "target=<video>: when each micro-expression starts, in seconds (2.5) or as a frame "
+                           "(75f); a list inserts several, each in its own interval (method=flow_transfer)")
+    target_fps: Any = option(None, "target=<video>: its frame rate (default the video file's; a folder of frames "
+                                   "needs it)", kind="number", positive=True)
     out: Any = option("outputs/generate", "output folder; one sub-folder per clip")
     protocol: Any = option(None, "the MEGC generation task instead of one pair (needs megc_root=)",
                            choices=PROTOCOLS)

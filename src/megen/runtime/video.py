@@ -113,6 +113,12 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".gif")
 
 
+def is_video_source(path) -> bool:
+    """True where ``path`` names a video file or a folder of frames, not a single image."""
+    path = Path(str(path))
+    return path.is_dir() or path.suffix.lower() in VIDEO_SUFFIXES
+
+
 def is_image(path: Path) -> bool:
     """A visible file with an image suffix (any case)."""
     return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")

@@ -1,0 +1,149 @@
+"""A driver's expression inserted into a long video of another person, at a known time.
+
+The driver's flows are measured on its face crop (``megen.face.flow.DriverFlow``); its rigid head motion is
+removed there (``megen.face.controls``), so only the expression travels. The video keeps its own head motion:
+each frame of the window is the video's own frame, warped by the expression carried onto the face as it is in
+that frame (a similarity of the 68 landmarks per frame, tracked rigidly from the window's first frame, so
+landmark jitter does not shake the face). Frames outside a window are the video's, untouched; inside one, only
+pixels the expression moves change.
+
+Pure functions on uint8 frames (H, W[, C]), backward flows (``megen.face.flow``'s convention) and landmarks
+(68, 2) in pixels.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from megen.face.align import apply_similarity, fit_similarity
+from megen.face.controls import MotionControls, controlled_flows
+from megen.face.correspondence import carry_flow, correspondence, eye_distance, hull_distance
+from megen.face.flow import DriverFlow, warp_backward
+from megen.ops.timing import resample_flows, resample_positions, retimed_index
+
+#: the expression's weight on the video frame: 1 within this share of the eye distance of the face's landmark
+#: hull (a brow raise moves the forehead above it), then a Gaussian falloff of this share: the background and the
+#: hair stay the video's own
+FACE_PAD, FACE_FALLOFF = 0.3, 0.15
+
+
+class InsertionError(ValueError):
+    """An insertion that cannot be made: outside the video, overlapping another; the message names the option."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """Where one insertion lands in the video: frames ``start`` .. ``start + length - 1`` (0-based), the
+    driver's apex at ``apex`` (0-based, absolute)."""
+
+    start: int
+    length: int
+    apex: int
+
+    @property
+    def offset(self) -> int:
+        return self.start + self.length - 1
+
+    def frames(self) -> range:
+        return range(self.start, self.start + self.length)
+
+
+def expression_flows(driver: DriverFlow, gain: float = 1.0, regions=None) -> np.ndarray:
+    """The driver's flows (T, S, S, 2) with its rigid head motion removed, in its own crop, scaled by ``gain`` and
+    held to ``regions`` (``megen.face.controls.REGIONS`` names; None: the whole face)."""
+    controls = MotionControls(head="remove", gain=float(gain), regions=None if regions is None else tuple(regions))
+    return controlled_flows(driver.flows, driver.landmarks, controls)
+
+
+def window_positions(n_driver: int, driver_fps: float, video_fps: float,
+                     duration_ms: float | None = None) -> np.ndarray:
+    """(M,) the driver positions (fractional frames) of the video frames an insertion spans: the driver's
+    ``n_driver`` frames at ``driver_fps`` resampled to the video's rate (``megen.ops.timing``)."""
+    return resample_positions(n_driver, driver_fps, video_fps, duration_ms)
+
+
+def plan_windows(starts, lengths, apexes, n_frames: int) -> list[Window]:
+    """Windows for insertions starting at ``starts`` (0-based frames) spanning ``lengths`` frames with their apex
+    ``apexes`` frames in; an InsertionError naming ``at=`` when one leaves the video or two overlap."""
+    windows = [Window(int(s), int(n), int(s) + int(a)) for s, n, a in zip(starts, lengths, apexes)]
+    for i, w in enumerate(windows):
+        if w.start < 0 or w.offset >= n_frames:
+            raise InsertionError(f"at=: insertion {i + 1} spans frames {w.start}-{w.offset}, outside the video's "
+                                 f"0-{n_frames - 1}")
+    ordered = sorted(windows, key=lambda w: w.start)
+    for a, b in zip(ordered, ordered[1:]):
+        if b.start <= a.offset:
+            raise InsertionError(f"at=: insertions at frames {a.start}-{a.offset} and {b.start}-{b.offset} overlap; "
+                                 "each needs its own interval")
+    return windows
+
+
+def rigid_track(landmarks: list) -> np.ndarray:
+    """Landmarks (M, 68, 2) that follow the face's rigid motion through a window: the first detected frame's
+    landmarks moved by the similarity fitted to each frame's (``landmarks``: (68, 2) arrays, None where no face
+    was found: the previous frame's similarity is kept). An InsertionError when no frame has a face."""
+    first = next((lm for lm in landmarks if lm is not None), None)
+    if first is None:
+        raise InsertionError("no face was found in any frame of the insertion window")
+    reference = np.asarray(first, np.float64)
+    out, m = [], fit_similarity(reference, reference)
+    for lm in landmarks:
+        if lm is not None:
+            m = fit_similarity(reference, np.asarray(lm, np.float64))
+        out.append(apply_similarity(m, reference))
+    return np.stack(out)
+
+
+def face_weight(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W) float32 in [0, 1]: 1 within ``FACE_PAD`` eye distances of the landmarks' hull, a Gaussian of
+    ``FACE_FALLOFF`` eye distances beyond."""
+    eyes = eye_distance(landmarks)
+    beyond = np.maximum(hull_distance([landmarks], shape) - FACE_PAD * eyes, 0.0)
+    return np.exp(-0.5 * (beyond / max(FACE_FALLOFF * eyes, 0.5)) ** 2).astype(np.float32)
+
+
+def insert_window(frames, tracked: np.ndarray, flows: np.ndarray, driver_landmarks: np.ndarray,
+                  retarget: str = "similarity") -> list[np.ndarray]:
+    """The window's frames (M of (H, W[, C]) uint8) with the expression added: frame j warped by ``flows[j]``
+    (M, S, S, 2), the driver's expression at that frame's time in its crop, carried onto the face where
+    ``tracked[j]`` (68, 2) puts it (``megen.face.correspondence``, by ``retarget``) and held to the face
+    (``face_weight``). Pixels the expression does not move keep their values exactly."""
+    out = []
+    for frame, lm, flow in zip(frames, tracked, flows):
+        frame = np.asarray(frame)
+        shape = frame.shape[:2]
+        positions, linear = correspondence(lm, driver_landmarks, shape, retarget)
+        field = carry_flow(flow, positions, linear) * face_weight(lm, shape)[..., None]
+        moved = np.abs(field).max(axis=-1) > 0
+        if not moved.any():
+            out.append(frame.copy())
+            continue
+        warped = warp_backward(frame, field)
+        out.append(np.where(moved[..., None] if frame.ndim == 3 else moved, warped, frame))
+    return out
+
+
+def driver_apex(flows: np.ndarray, landmarks: np.ndarray) -> int:
+    """The driver frame whose expression moves its face most (mean flow magnitude inside the landmarks' hull): the
+    apex where the clip records none."""
+    inside = hull_distance([landmarks], flows.shape[1:3]) == 0
+    return int(np.argmax([np.linalg.norm(f[inside], axis=-1).mean() if inside.any() else 0.0 for f in flows]))
+
+
+def insertion_apex(apex: int, n_driver: int, driver_fps: float, video_fps: float,
+                   duration_ms: float | None = None) -> int:
+    """The window frame (0-based within it) at the time of the driver's ``apex``."""
+    return retimed_index(apex, n_driver, driver_fps, video_fps, duration_ms)
+
+
+def resampled_expression(driver: DriverFlow, driver_fps: float, video_fps: float, gain: float = 1.0, regions=None,
+                         duration_ms: float | None = None) -> np.ndarray:
+    """The driver's expression flows (M, S, S, 2) at the video's frame times: head removed, scaled, resampled."""
+    return resample_flows(expression_flows(driver, gain, regions),
+                          window_positions(len(driver.flows), driver_fps, video_fps, duration_ms))
+
+
+__all__ = ["FACE_FALLOFF", "FACE_PAD", "InsertionError", "Window", "driver_apex", "expression_flows", "face_weight",
+           "insert_window", "insertion_apex", "plan_windows", "resampled_expression", "rigid_track",
+           "window_positions"]

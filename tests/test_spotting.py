@@ -1,0 +1,158 @@
+"""Spotting data: a driver's expression inserted into a long video of another person, its intervals in the
+long-video annotation layouts, and the MEGC spotting score."""
+import cv2
+import numpy as np
+import pytest
+from helpers import run_module
+
+from megen.data.synthetic import embedded_photo_paths
+from megen.face.flow import pixel_grid, warp_backward
+from megen.face.landmarks import detect_landmarks
+from megen.runtime.video import frame_paths, read_image, write_gif, write_png
+from megen.spotting.annotations import LAYOUTS, SpottedInterval, read_annotations, write_annotations
+from megen.spotting.insertion import InsertionError, plan_windows, window_positions
+from megen.spotting.scoring import interval_iou, spotting_scores
+from megen.spotting.video_target import PlannedInsertion, at_frame, insert_into_video, plan_insertion
+
+DRIVER_FPS, VIDEO_FPS = 200.0, 30.0
+
+
+def _bump(centre, vector, sd=14.0) -> np.ndarray:
+    w = np.exp(-((pixel_grid(256, 256) - np.asarray(centre)) ** 2).sum(-1) / (2 * sd * sd))
+    return (w[..., None] * np.asarray(vector, np.float32)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def driver_clip(face):
+    """A 200-fps brow raise of 1.5 px on the canonical astronaut: 20 frames, apex at frame 8."""
+    frame, lm = face
+    field = _bump(lm[17:22].mean(0), (0.0, 1.5)) + _bump(lm[22:27].mean(0), (0.0, 1.5))
+    curve = np.sin(np.pi * np.minimum(np.arange(20) / 16.0, 1.0)) * (np.arange(20) <= 16)
+    return np.stack([warp_backward(frame, a * field) for a in curve]), lm
+
+
+@pytest.fixture(scope="module")
+def video():
+    """A 30-fps colour video of another person, 40 frames, the head drifting 1 px to the right."""
+    image = read_image(embedded_photo_paths()[1])[..., :3]
+    h, w = image.shape[:2]
+    frames = [cv2.warpAffine(image, np.float32([[1, 0, k / 40.0], [0, 1, 0]]), (w, h), flags=cv2.INTER_CUBIC,
+                             borderMode=cv2.BORDER_REPLICATE) for k in range(40)]
+    return frames
+
+
+def _plan(driver_clip, flows_scale=1.0) -> PlannedInsertion:
+    from megen.face.flow import driver_flows
+    from megen.spotting.insertion import resampled_expression
+
+    frames, lm = driver_clip
+    driver = driver_flows(list(frames), lm)
+    flows = resampled_expression(driver, DRIVER_FPS, VIDEO_FPS) * flows_scale
+    return PlannedInsertion("brow.gif", flows, driver.landmarks, DRIVER_FPS, "fps=", len(frames), 1, {})
+
+
+def test_the_driver_is_resampled_to_the_video_rate_and_lands_at_the_requested_frames():
+    # 20 frames at 200 fps last 0.1 s: 3 frames at 30 fps, driver positions 0, 6.67, 13.3
+    np.testing.assert_allclose(window_positions(20, DRIVER_FPS, VIDEO_FPS), [0, 20 / 3, 40 / 3])
+    assert len(window_positions(40, DRIVER_FPS, VIDEO_FPS)) == 6
+    assert at_frame("1.0", VIDEO_FPS) == 30 and at_frame("1s", VIDEO_FPS) == 30 and at_frame("75f", 30) == 75
+    assert at_frame(0.5, 25.0) == 12 or at_frame(0.5, 25.0) == 13
+    windows = plan_windows([30, 5], [6, 6], [2, 3], 40)
+    assert [(w.start, w.apex, w.offset) for w in windows] == [(30, 32, 35), (5, 8, 10)]
+    with pytest.raises(InsertionError, match="outside the video"):
+        plan_windows([36], [6], [2], 40)
+    with pytest.raises(InsertionError, match="overlap"):
+        plan_windows([10, 14], [6, 6], [0, 0], 40)
+    with pytest.raises(InsertionError, match="at=2x"):
+        at_frame("2x", 30.0)
+
+
+def test_frames_outside_the_windows_are_untouched_and_the_window_moves_the_brows(video, driver_clip):
+    plan = _plan(driver_clip)
+    out, intervals = insert_into_video(video, VIDEO_FPS, [plan, plan], [30, 4], video_name="talk")
+    inside = set(range(4, 4 + len(plan.flows))) | set(range(30, 30 + len(plan.flows)))
+    for k, (a, b) in enumerate(zip(video, out)):
+        if k not in inside:
+            assert b is a
+    # intervals in time order, numbered, at the requested frames
+    assert [(i.onset, i.apex, i.offset, i.number) for i in intervals] == [(4, 5, 6, 1), (30, 31, 32, 2)]
+    # the apex frame moved the face (the brows), and the onset frame is the video's own
+    assert np.array_equal(out[4], video[4])
+    lm = detect_landmarks(cv2.cvtColor(video[5], cv2.COLOR_RGB2GRAY))
+    changed = np.abs(out[5].astype(int) - video[5].astype(int)).max(-1) > 0
+    ys, xs = np.nonzero(changed)
+    assert changed.sum() > 200
+    # what changed lies on the face, around and above the brows, not in the background
+    assert lm[:, 0].min() - 40 < xs.mean() < lm[:, 0].max() + 40
+    assert ys.mean() < lm[30, 1]
+
+
+def test_a_driver_without_motion_inserts_nothing(video, driver_clip):
+    out, intervals = insert_into_video(video, VIDEO_FPS, [_plan(driver_clip, 0.0)], [10], video_name="talk")
+    assert all(np.array_equal(a, b) for a, b in zip(video, out)) and len(intervals) == 1
+
+
+def test_annotations_round_trip_in_both_layouts_and_score_with_the_megc_rule(tmp_path):
+    intervals = [SpottedInterval("talk", 4, 5, 9, subject="s01", action_units="1+2", emotion="surprise",
+                                 source="casme2:EP01_01f", number=1),
+                 SpottedInterval("talk", 30, 33, 35, subject="s01", number=2)]
+    for layout in LAYOUTS:
+        path = write_annotations(tmp_path / f"{layout}.csv", intervals, layout)
+        assert read_annotations(path) == intervals
+    text = (tmp_path / "samm_lv.csv").read_text().splitlines()
+    assert text[0].startswith("Subject,Filename,Inducement Code,Onset,Apex,Offset,Duration,Type")
+    assert text[1].split(",")[:8] == ["s01", "talk_1", "casme2:EP01_01f", "5", "6", "10", "6", "Micro - 1/2"]
+    assert (tmp_path / "casme_sq.csv").read_text().splitlines()[0].split(",")[:8] == \
+        ["s01", "talk_1", "5", "6", "10", "1+2", "surprise", "micro-expression"]
+    # the MEGC rule: IoU >= 0.5 with a ground-truth interval of the same video, each counted once
+    assert interval_iou((4, 9), (4, 9)) == 1.0 and interval_iou((0, 3), (4, 9)) == 0.0
+    assert interval_iou((4, 9), (7, 12)) == pytest.approx(3 / 9)
+    assert spotting_scores(intervals, intervals)["f1"] == 1.0
+    spotted = [("talk", 5, 9), ("talk", 5, 8), ("talk", 60, 70), ("other", 30, 35)]
+    scores = spotting_scores(intervals, spotted)
+    assert (scores["tp"], scores["spotted"], scores["truth"]) == (1, 4, 2)
+    assert scores["f1"] == pytest.approx(2 / 6)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("s01,talk_1,0,1,2,,,micro-expression\n")
+    with pytest.raises(ValueError, match="bad.csv:1: onset 0: frames are numbered from 1"):
+        read_annotations(bad)
+
+
+def test_generate_inserts_into_a_frames_folder_and_writes_the_ground_truth(tmp_path, video, driver_clip):
+    frames_dir = tmp_path / "talk"
+    for k, f in enumerate(video[:24]):
+        write_png(frames_dir / f"img{k + 1}.png", f)
+    write_gif(tmp_path / "brow.gif", np.stack([np.repeat(f[..., None], 3, 2) for f in driver_clip[0]]), DRIVER_FPS)
+    out = run_module("megen.generate", f"target={frames_dir}", f"driving={tmp_path / 'brow.gif'}", "at=[0.1,15f]",
+                     "target_fps=30", "fps=200", "method=flow_transfer", f"out={tmp_path / 'out'}", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    folder = tmp_path / "out" / "talk"
+    written = frame_paths(folder / "frames")
+    assert len(written) == 24 and (folder / "talk.mp4").is_file()
+    intervals = read_annotations(folder / "annotations_samm_lv.csv")
+    assert [(i.onset, i.offset) for i in intervals] == [(3, 5), (15, 17)]
+    assert read_annotations(folder / "annotations_casme_sq.csv") == intervals
+    for k, path in enumerate(written):
+        same = np.array_equal(read_image(path), video[k])
+        assert same == (k not in (4, 5, 16, 17)), k      # onsets are the video's own frames
+    # refusals, each naming its option, before anything is read
+    image = tmp_path / "still.png"
+    write_png(image, video[0])
+    bad = run_module("megen.generate", f"target={image}", f"driving={tmp_path / 'brow.gif'}", "at=1.0",
+                     "method=flow_transfer", f"out={tmp_path / 'out2'}", cwd=tmp_path)
+    assert bad.returncode == 2 and "at=1.0" in bad.stderr and "video" in bad.stderr
+    bad = run_module("megen.generate", f"target={frames_dir}", f"driving={tmp_path / 'brow.gif'}",
+                     "method=flow_transfer", f"out={tmp_path / 'out3'}", cwd=tmp_path)
+    assert bad.returncode == 2 and "pass at=" in bad.stderr
+
+
+def test_a_prepared_clip_brings_its_labels(tmp_path, small_spec):
+    from megen.data.preparation import prepare_synthetic
+
+    folder, _ = prepare_synthetic(small_spec, tmp_path / "cache", progress=False)
+    import csv
+
+    row = next(csv.DictReader((folder / "manifest.csv").open()))
+    plan = plan_insertion(f"synthetic:{row['clip']}", VIDEO_FPS, tmp_path / "cache", fps=DRIVER_FPS)
+    assert plan.labels["emotion"] == row["emotion"] and plan.n_driver == int(row["offset"]) - int(row["onset"]) + 1
+    assert 0 <= plan.apex_in_window < len(plan.flows)
