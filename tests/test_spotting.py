@@ -10,7 +10,7 @@ from megen.face.flow import pixel_grid, warp_backward
 from megen.face.landmarks import detect_landmarks
 from megen.runtime.video import frame_paths, read_image, write_gif, write_png
 from megen.spotting.annotations import LAYOUTS, SpottedInterval, read_annotations, write_annotations
-from megen.spotting.insertion import InsertionError, plan_windows, window_positions
+from megen.spotting.insertion import InsertionError, plan_windows, released, window_positions
 from megen.spotting.scoring import interval_iou, spotting_scores
 from megen.spotting.video_target import PlannedInsertion, at_frame, insert_into_video, plan_insertion
 
@@ -87,6 +87,15 @@ def test_frames_outside_the_windows_are_untouched_and_the_window_moves_the_brows
     assert ys.mean() < lm[30, 1]
 
 
+def test_the_residual_at_the_last_frame_is_released_after_the_apex():
+    flows = np.random.default_rng(0).normal(size=(6, 4, 4, 2)).astype(np.float32)
+    out = released(flows, apex=2)
+    np.testing.assert_array_equal(out[:3], flows[:3])
+    np.testing.assert_allclose(out[-1], 0.0, atol=1e-7)
+    np.testing.assert_allclose(out[4], flows[4] - 2 / 3 * flows[-1], rtol=1e-6)
+    np.testing.assert_array_equal(released(flows, apex=5), flows)
+
+
 def test_a_driver_without_motion_inserts_nothing(video, driver_clip):
     out, intervals = insert_into_video(video, VIDEO_FPS, [_plan(driver_clip, 0.0)], [10], video_name="talk")
     assert all(np.array_equal(a, b) for a, b in zip(video, out)) and len(intervals) == 1
@@ -134,7 +143,8 @@ def test_generate_inserts_into_a_frames_folder_and_writes_the_ground_truth(tmp_p
     assert read_annotations(folder / "annotations_casme_sq.csv") == intervals
     for k, path in enumerate(written):
         same = np.array_equal(read_image(path), video[k])
-        assert same == (k not in (4, 5, 16, 17)), k      # onsets are the video's own frames
+        # onsets are the video's own frames, and so are the offsets: the driver's residual is released by then
+        assert same == (k not in (4, 16)), k
     # refusals, each naming its option, before anything is read
     image = tmp_path / "still.png"
     write_png(image, video[0])

@@ -137,6 +137,19 @@ def insertion_apex(apex: int, n_driver: int, driver_fps: float, video_fps: float
     return retimed_index(apex, n_driver, driver_fps, video_fps, duration_ms)
 
 
+def released(flows: np.ndarray, apex: int) -> np.ndarray:
+    """``flows`` (M, S, S, 2) with what is left of the expression at the last frame taken away linearly from the
+    ``apex`` (none) to the last frame (all): the face is back at rest at the offset. A real clip's last frame keeps
+    a little motion (the annotated offset is where the expression fades, not where the flow is zero), and the
+    video's own frame that follows would jump back from it."""
+    flows = np.asarray(flows, np.float32)
+    m = len(flows)
+    if m < 2 or apex >= m - 1:
+        return flows
+    share = np.clip((np.arange(m) - apex) / float(m - 1 - apex), 0.0, 1.0).astype(np.float32)
+    return flows - share[:, None, None, None] * flows[-1]
+
+
 def resampled_expression(driver: DriverFlow, driver_fps: float, video_fps: float, gain: float = 1.0, regions=None,
                          duration_ms: float | None = None) -> np.ndarray:
     """The driver's expression flows (M, S, S, 2) at the video's frame times: head removed, scaled, resampled."""
@@ -145,5 +158,5 @@ def resampled_expression(driver: DriverFlow, driver_fps: float, video_fps: float
 
 
 __all__ = ["FACE_FALLOFF", "FACE_PAD", "InsertionError", "Window", "driver_apex", "expression_flows", "face_weight",
-           "insert_window", "insertion_apex", "plan_windows", "resampled_expression", "rigid_track",
+           "insert_window", "insertion_apex", "plan_windows", "released", "resampled_expression", "rigid_track",
            "window_positions"]
