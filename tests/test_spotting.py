@@ -166,3 +166,33 @@ def test_a_prepared_clip_brings_its_labels(tmp_path, small_spec):
     plan = plan_insertion(f"synthetic:{row['clip']}", VIDEO_FPS, tmp_path / "cache", fps=DRIVER_FPS)
     assert plan.labels["emotion"] == row["emotion"] and plan.n_driver == int(row["offset"]) - int(row["onset"]) + 1
     assert 0 <= plan.apex_in_window < len(plan.flows)
+
+
+def test_random_starts_are_seeded_spaced_and_inside():
+    from megen.spotting.insertion import random_starts
+
+    rng = np.random.default_rng(3)
+    starts = random_starts(200, [6, 8, 5], rng, spacing=20, margin=10)
+    assert starts == random_starts(200, [6, 8, 5], np.random.default_rng(3), spacing=20, margin=10)
+    ends = [s + n - 1 for s, n in zip(starts, [6, 8, 5])]
+    assert starts[0] >= 10 and ends[-1] <= 189
+    assert all(b - a > 20 for a, b in zip(ends, starts[1:]))
+    with pytest.raises(InsertionError, match="do not fit"):
+        random_starts(50, [10, 10, 10], rng, spacing=20)
+
+
+def test_the_baseline_spotter_finds_inserted_expressions(video, driver_clip):
+    from megen.spotting.spotter import SpotterSettings, motion_signal, random_intervals, spot_intervals
+
+    plan = _plan(driver_clip, 3.0)             # a 4.5-px brow raise at 256 px, 3 frames at 30 fps
+    frames, truth = insert_into_video(video, VIDEO_FPS, [plan, plan], [8, 28], video_name="v")
+    settings = SpotterSettings(k=1, threshold=0.5, smooth=1)
+    signal = motion_signal(frames, settings)
+    assert signal.shape == (40,) and signal[0] == 0.0
+    # the still video, drifting 1 px, gives a flat signal; the insertions stand out at their windows
+    quiet = motion_signal(video, settings)
+    assert signal[[9, 10, 29, 30]].min() > 3 * quiet.max()
+    spotted = spot_intervals(signal, settings)
+    assert spotting_scores(truth, [("v", a, b) for a, b in spotted])["f1"] == 1.0
+    chance = random_intervals(40, 2, 3, np.random.default_rng(0))
+    assert len(chance) == 2 and all(b - a == 2 for a, b in chance)

@@ -16,7 +16,7 @@ times with ``megen.spotting``. For each insertion it reports, under estimators t
 
 and the time to write a 60-s, 30-fps video with 3 insertions.
 
-    python experiments/spotting/study.py --driving <clip> [<clip> ...] --out /tmp/spotting.json
+    python experiments/spotting/study.py --driving <clip> [<clip> ...] [--fps <rate> ...] --out /tmp/spotting.json
 """
 from __future__ import annotations
 
@@ -44,11 +44,12 @@ from megen.spotting.video_target import insert_into_video, plan_insertion, spott
 SCORERS = ("deepflow", "tvl1")
 
 
-def talking_video(n_frames: int, fps: float, seed: int, photo: int = 1, size: int = 384) -> list[np.ndarray]:
-    """(n_frames of (size, size, 3) uint8): a photo with smooth random head motion (sums of slow sinusoids:
-    up to ~4 px of translation and ~1.5 degrees of rotation about the face centre)."""
+def talking_video(n_frames: int, fps: float, seed: int, photo: int = 1, size: int = 384,
+                  image: np.ndarray | None = None) -> list[np.ndarray]:
+    """(n_frames of (size, size, 3) uint8): a photo (or ``image``) with smooth random head motion (sums of slow
+    sinusoids: up to ~4 px of translation and ~1.5 degrees of rotation about the face centre)."""
     rng = np.random.default_rng(seed)
-    image = read_image(embedded_photo_paths()[photo])[..., :3]
+    image = read_image(embedded_photo_paths()[photo])[..., :3] if image is None else image
     image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
     t = np.arange(n_frames) / fps
 
@@ -91,15 +92,19 @@ def score_insertion(original, inserted, still, start: int, length: int, driver_f
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--driving", nargs="+", required=True, help="driving clips (files, folders, <dataset>:<clip>)")
-    parser.add_argument("--fps", type=float, default=200.0, help="the driving clips' capture rate")
+    parser.add_argument("--fps", type=float, nargs="+", default=[200.0],
+                        help="the driving clips' capture rates (one for all, or one per clip)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
+    rates = args.fps * len(args.driving) if len(args.fps) == 1 else args.fps
+    if len(rates) != len(args.driving):
+        parser.error("--fps: give one rate, or one per driving clip")
     video_fps, results = 30.0, {"scorers": list(SCORERS), "insertions": [], "timing": None}
     for seed in args.seeds:
         video = talking_video(150, video_fps, seed)
-        for i, spec in enumerate(args.driving):
-            plan = plan_insertion(spec, video_fps, fps=args.fps)
+        for i, (spec, rate) in enumerate(zip(args.driving, rates)):
+            plan = plan_insertion(spec, video_fps, fps=rate)
             start = 20 + 40 * (i % 3)
             inserted, _ = insert_into_video(video, video_fps, [plan], [start], video_name=f"seed{seed}")
             still, _ = insert_into_video([video[start]] * len(video), video_fps, [plan], [start])
@@ -119,9 +124,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(tmp) / "talk.mp4"
         write_video(target, np.stack(long), video_fps)
+        clips = (list(args.driving) * 3)[:3]
         t0 = time.perf_counter()
-        spotting_video(target, list(args.driving)[:3] * (3 // min(len(args.driving), 3)), ["10", "30", "50"],
-                       Path(tmp) / "out", fps=args.fps)
+        spotting_video(target, clips, ["10", "30", "50"], Path(tmp) / "out", fps=rates[0])
         results["timing"] = {"seconds": time.perf_counter() - t0, "video_s": 60, "fps": video_fps, "insertions": 3,
                              "size": list(long[0].shape[:2])}
     print(json.dumps(results["timing"]))

@@ -79,6 +79,24 @@ def plan_windows(starts, lengths, apexes, n_frames: int) -> list[Window]:
     return windows
 
 
+def random_starts(n_frames: int, lengths: list[int], rng: np.random.Generator, spacing: int = 0,
+                  margin: int = 0) -> list[int]:
+    """Seeded starts (0-based) for windows of ``lengths`` frames, in the given order, at least ``spacing`` frames
+    apart and ``margin`` frames from the video's ends, uniformly spread over the room left; an InsertionError
+    when they do not fit."""
+    room = n_frames - 2 * margin - sum(lengths) - spacing * max(len(lengths) - 1, 0)
+    if room < 0:
+        raise InsertionError(f"{len(lengths)} insertions of {sum(lengths)} frames, {spacing} apart and {margin} from "
+                             f"the ends, do not fit in {n_frames} frames")
+    gaps = np.diff(np.concatenate([[0], np.sort(rng.integers(0, room + 1, len(lengths)))]))
+    starts, at = [], margin
+    for gap, length in zip(gaps, lengths):
+        at += int(gap)
+        starts.append(at)
+        at += length + spacing
+    return starts
+
+
 def rigid_track(landmarks: list) -> np.ndarray:
     """Landmarks (M, 68, 2) that follow the face's rigid motion through a window: the first detected frame's
     landmarks moved by the similarity fitted to each frame's (``landmarks``: (68, 2) arrays, None where no face
@@ -158,5 +176,5 @@ def resampled_expression(driver: DriverFlow, driver_fps: float, video_fps: float
 
 
 __all__ = ["FACE_FALLOFF", "FACE_PAD", "InsertionError", "Window", "driver_apex", "expression_flows", "face_weight",
-           "insert_window", "insertion_apex", "plan_windows", "released", "resampled_expression", "rigid_track",
+           "insert_window", "insertion_apex", "plan_windows", "random_starts", "released", "resampled_expression", "rigid_track",
            "window_positions"]
