@@ -54,8 +54,8 @@ def _commands() -> set[str]:
 
 
 #: the ``python -m megen.<verb>`` commands: the only modules at the top of the package
-VERBS = {"augment", "aubasis", "bench", "diagnose", "evaluate", "export", "generate", "prepare", "recognise", "report", "train",
-         "train_flow"}
+VERBS = {"augment", "aubasis", "bench", "diagnose", "evaluate", "export", "generate", "prepare", "recognise", "report", "spotset",
+         "train", "train_flow"}
 
 
 def test_the_top_level_holds_only_the_verbs():

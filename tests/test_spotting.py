@@ -196,3 +196,28 @@ def test_the_baseline_spotter_finds_inserted_expressions(video, driver_clip):
     assert spotting_scores(truth, [("v", a, b) for a, b in spotted])["f1"] == 1.0
     chance = random_intervals(40, 2, 3, np.random.default_rng(0))
     assert len(chance) == 2 and all(b - a == 2 for a, b in chance)
+
+
+def test_spotset_builds_a_seeded_dataset_with_one_annotation_file(tmp_path, video):
+    talks = tmp_path / "talks"
+    for name, frames in (("a", video[:36]), ("b", video[4:40])):
+        for k, f in enumerate(frames):
+            write_png(talks / name / f"{k + 1:03d}.png", f)
+    data = ["dataset.n_subjects=2", "dataset.clips_per_subject=2", "dataset.frame_size=64",
+            f"paths.data_dir={tmp_path / 'data'}"]
+    runs = [run_module("megen.spotset", f"targets={talks}", f"out={tmp_path / out}", "spotset.target_fps=30",
+                       "spotset.per_video=2", "spotset.gain=[1,2]", "spotset.spacing_s=0.2", "spotset.margin_s=0.1",
+                       *data, cwd=tmp_path) for out in ("s1", "s2")]
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+    truth = read_annotations(tmp_path / "s1" / "annotations_samm_lv.csv")
+    assert [i.video for i in truth] == ["a", "a", "b", "b"]
+    assert all(3 <= i.onset and i.offset <= 32 for i in truth)
+    assert all(b.onset - a.offset > 6 for a, b in zip(truth[::2], truth[1::2]))
+    assert truth == read_annotations(tmp_path / "s2" / "annotations_samm_lv.csv")       # seeded
+    assert read_annotations(tmp_path / "s1" / "annotations_casme_sq.csv") == truth
+    assert len(frame_paths(tmp_path / "s1" / "a" / "frames")) == 36
+    bad = run_module("megen.spotset", f"targets={talks}", f"out={tmp_path / 's3'}", "spotset.per_video=0",
+                     "spotset.gain=[2,1]", *data, cwd=tmp_path)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    assert "spotset.per_video=0" in bad.stderr and "spotset.gain=[2, 1]" in bad.stderr

@@ -34,7 +34,7 @@ def load_driving(spec: str, cache_dir: str | None = None) -> DrivingClip:
         clip = DrivingClip(*read_video(path), path.stem)
     elif ":" in spec:
         arrays, fps, row = prepared_clip(spec, cache_dir)
-        clip = DrivingClip(list(arrays["frames"]), fps, spec.split(":", 1)[1], arrays["landmarks"], arrays, row)
+        clip = DrivingClip(list(arrays["frames"]), fps, spec.rsplit(":", 1)[1], arrays["landmarks"], arrays, row)
     else:
         raise GenerationError(f"driving {spec!r} is neither a frame folder, a video file nor <dataset>:<clip>")
     if len(clip.frames) < 2:
@@ -43,12 +43,14 @@ def load_driving(spec: str, cache_dir: str | None = None) -> DrivingClip:
 
 
 def prepared_clip(spec: str, cache_dir: str | None) -> tuple[dict, float, dict]:
-    """The arrays, frame rate and manifest row of ``<dataset>:<clip>`` in the prepared caches under ``cache_dir``."""
+    """The arrays, frame rate and manifest row of ``<dataset>:<clip>`` in the prepared caches under ``cache_dir``
+    (or of ``<prepared folder>:<clip>``, one prepared set named by its folder)."""
     from megen.data.cache import PreparedSet
 
-    dataset, clip = spec.split(":", 1)
+    dataset, clip = spec.rsplit(":", 1)
     root = Path(cache_dir or "./data/cache")
-    for folder in sorted(root.glob(f"{dataset}-*")):
+    named = Path(dataset)
+    for folder in [named] if (named / "manifest.csv").is_file() else sorted(root.glob(f"{dataset}-*")):
         if not (folder / "manifest.csv").is_file():
             continue
         prepared = PreparedSet.open(folder)

@@ -511,3 +511,42 @@ def validate_dataset_command(cfg, schema=None) -> None:
     check_options(c, schema or PrepareOptions)
     check_dataset(c, cache_dir=c.get("paths.cache_dir", None), data_dir=c.get("paths.data_dir", None))
     c.raise_if_any()
+
+
+def check_spotset(settings) -> None:
+    """``python -m megen.spotset``'s ``spotset.*`` values: every bad one named at once, in one ValueError."""
+    from megen.face.correspondence import RETARGETS
+    from megen.ops.flow import ESTIMATORS
+
+    bad = []
+
+    def number(key, low=None, high=None, whole=False, optional=False):
+        value = settings.get(key)
+        if value is None and optional:
+            return
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and (not whole or float(value).is_integer())
+        if not ok or (low is not None and value < low) or (high is not None and value > high):
+            kind = "a whole number" if whole else "a number"
+            bounds = " in [{}, {}]".format(low, high) if high is not None else (f" >= {low}" if low is not None else "")
+            bad.append(f"spotset.{key}={value}: expected {kind}{bounds}")
+
+    for key in ("targets", "out"):
+        if not settings.get(key):
+            bad.append(f"spotset.{key} is required ({key}=<{'videos or folder' if key == 'targets' else 'folder'}>)")
+    number("per_video", 1, whole=True)
+    number("spacing_s", 0)
+    number("margin_s", 0)
+    number("seed", whole=True)
+    number("duration_ms", 1, 60000, optional=True)
+    number("target_fps", 1e-6, optional=True)
+    gain = settings.get("gain")
+    values = list(gain) if isinstance(gain, ListConfig) else None
+    if not (values and len(values) == 2 and all(isinstance(v, numbers.Real) and not isinstance(v, bool) and 0 <= v <= 4
+                                                for v in values) and values[0] <= values[1]):
+        bad.append(f"spotset.gain={gain}: expected [lo, hi] with 0 <= lo <= hi <= 4")
+    if settings.get("estimator") not in ESTIMATORS:
+        bad.append(f"spotset.estimator={settings.get('estimator')}: expected one of {', '.join(ESTIMATORS)}")
+    if settings.get("retarget") not in RETARGETS:
+        bad.append(f"spotset.retarget={settings.get('retarget')}: expected one of {', '.join(RETARGETS)}")
+    if bad:
+        raise ValueError("; ".join(bad))
