@@ -176,3 +176,43 @@ def test_commands_fit_a_basis_generate_from_it_and_name_bad_aus(tmp_path):
                                     "emotion=negative"))
     bad = run_module("megen.generate", *common, "aus=[AU99]", cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.count("error:") == 1 and "AU99 cannot be generated" in bad.stderr
+    # that clip drives another face; aus_gain scales its AU, and the face moves less at 0, more at 2
+    from megen.runtime.video import frame_paths, read_image
+
+    edit = [f"basis={basis}", f"target={embedded_photo_paths()[1]}", "method=flow_transfer",
+            f"driving={folder / 'frames'}", "fps=200"]
+    moved = {}
+    for gain in (0, 1, 2):
+        [out] = generate.run(compose_config("generate", *edit, f"out={tmp_path / f'e{gain}'}", f"aus_gain={{{aus[0]}:{gain}}}"))
+        assert json.loads((out / "timing.json").read_text())["aus_gain"] == {aus[0]: gain}
+        frames = [read_image(p).astype(float) for p in frame_paths(out / "frames")]
+        moved[gain] = max(np.abs(f - frames[0]).mean() for f in frames)
+    assert moved[0] < moved[1] < moved[2]
+    with pytest.raises(ConfigError, match="aus_gain=.*method=flow_transfer"):
+        generate.run(compose_config("generate", f"basis={basis}", f"target={embedded_photo_paths()[1]}", "ckpt=y",
+                                    "driving=x", "aus_gain={AU4:0}"))
+
+
+def test_one_au_of_a_driving_clip_is_removed_or_doubled_and_the_rest_kept(canonical):
+    """A clip whose flow is a4(t) AU4 + a12(t) AU12 on a face moved by a similarity: aus_gain {AU12: 0} leaves
+    a4(t) AU4 (within 0.05 px of 1.5-px peaks on the face), {AU12: 2} doubles the AU12 share, {AU4: 1} changes
+    nothing, and the activations read are the clip's own."""
+    from megen.expression.edit import au_activations, edit_aus
+    from megen.face.correspondence import hull_distance
+    from megen.face.flow import DriverFlow
+
+    truth = {f"AU{a}": _au_field(canonical, a) for a in (4, 12)}
+    basis = AUBasis(("AU4", "AU12"), np.stack([truth["AU4"], truth["AU12"]]), canonical)
+    a4, a12 = np.array([0.0, 0.5, 1.0, 0.4]), np.array([0.0, 0.8, 0.6, 0.2])
+    flows = (a4[:, None, None, None] * truth["AU4"] + a12[:, None, None, None] * truth["AU12"]).astype(np.float32)
+    np.testing.assert_allclose(au_activations(flows, basis, ["AU4", "AU12"]), np.stack([a4, a12], 1), atol=1e-4)
+    driver = DriverFlow(flows, np.eye(2, 3), canonical)
+    face = hull_distance([canonical], (SIZE, SIZE)) == 0
+    removed, peaks = edit_aus(driver, basis, {"au12": 0})
+    assert peaks == pytest.approx({"AU12": 0.8}, abs=1e-3)
+    expected = a4[:, None, None, None] * truth["AU4"]
+    assert np.abs(removed.flows - expected)[:, face].max() < 0.05
+    doubled, _ = edit_aus(driver, basis, {"AU12": 2})
+    assert np.abs(doubled.flows - (flows + a12[:, None, None, None] * truth["AU12"]))[:, face].max() < 0.05
+    same, _ = edit_aus(driver, basis, {"AU4": 1})
+    np.testing.assert_array_equal(same.flows, flows)

@@ -94,7 +94,8 @@ def run(cfg: DictConfig) -> list[Path]:
         from megen.animation.pair import flow_transfer_pair
         measure = tuple((cfg.get("flow") or {}).get(k) for k in ("estimator", "checkpoint"))
         folder = flow_transfer_pair(inputs, Path(cfg.out), fps=cfg.fps, playback_fps=cfg.get("playback_fps", 25),
-                                    out_size=cfg.get("out_size"), estimator=measure, controls=controls)
+                                    out_size=cfg.get("out_size"), estimator=measure, controls=controls,
+                                    aus_gain=(cfg.basis, cfg.aus_gain) if cfg.get("aus_gain") else None)
         print_summary(folder)
         return [folder]
     device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")

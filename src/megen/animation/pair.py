@@ -235,12 +235,15 @@ def native_target(image: np.ndarray, landmarks: np.ndarray, out_size: int | None
 
 def flow_transfer_pair(inputs: PairInputs, out_dir, fps: float | None = None,
                        playback_fps: float | None = DEFAULT_PLAYBACK_FPS, out_size: int | None = None,
-                       name: str | None = None, estimator: tuple = (None, None), controls=None) -> Path:
+                       name: str | None = None, estimator: tuple = (None, None), controls=None,
+                       aus_gain: tuple | None = None) -> Path:
     """The training-free baseline for one pair (``megen.animation.flow_transfer``): the target's face
     crop at its own size (or ``out_size``, at most 512) and colour, warped by the driver's optical flow
     measured by ``estimator``, (name, checkpoint) of ``megen.models.microflow.flow_estimator`` (name None:
-    Farnebäck), shaped by ``controls`` (``megen.face.controls.MotionControls``)."""
-    from megen.animation.flow_transfer import flow_transfer
+    Farnebäck), shaped by ``controls`` (``megen.face.controls.MotionControls``); ``aus_gain``: (basis file,
+    {AU: gain}) scales the driver's AUs first (``megen.expression.edit``)."""
+    from megen.animation.flow_transfer import transfer
+    from megen.face.flow import driver_flows
 
     if inputs.target_landmarks is None or inputs.driving_landmarks is None:
         raise GenerationError("method=flow_transfer maps the motion by the faces' landmarks: it needs crop=true")
@@ -250,11 +253,22 @@ def flow_transfer_pair(inputs: PairInputs, out_dir, fps: float | None = None,
     measure = flow_estimator(estimator[0] or "farneback", estimator[1])
     rate, source = capture_rate(fps, inputs.fps)
     positions = None if controls is None else controls.positions(len(inputs.frames), rate)
-    generated = flow_transfer(target, landmarks, inputs.frames, inputs.driving_landmarks, estimator=measure,
-                              controls=controls, positions=positions)
+    driver = driver_flows(inputs.frames, inputs.driving_landmarks, estimator=measure)
+    edited = {}
+    if aus_gain:
+        from megen.expression import load_basis
+        from megen.expression.edit import edit_aus
+
+        driver, peaks = edit_aus(driver, load_basis(aus_gain[0]), dict(aus_gain[1]))
+        edited = {"aus_gain": {a: float(g) for a, g in aus_gain[1].items()}, "basis": str(aus_gain[0]),
+                  "au_peak_activation": {a: round(v, 4) for a, v in peaks.items()}}
+        print("aus_gain: " + ", ".join(f"{a} x{float(g):g} (its peak activation {peaks[a]:.2f})"
+                                       for a, g in zip(peaks, aus_gain[1].values())))
+    generated = transfer(target, landmarks, driver, controls, positions)
     name = name or f"{inputs.driving_name}-{inputs.target_path.stem}"
     drv, rate, source, extra = retimed_outputs(np.stack([to_gray_uint8(f) for f in inputs.frames]), rate, source,
                                                controls, positions)
+    extra = {**(extra or {}), **edited}
     return write_outputs(Path(out_dir), name, target[None], drv, generated, rate, playback_fps=playback_fps,
                          fps_source=source, render="flow_transfer", color="gray" if target.ndim == 2 else "rgb",
                          extra=extra)

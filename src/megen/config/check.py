@@ -404,9 +404,13 @@ def check_action_units(c: Checker) -> None:
 
     au = c.get("method", "model") == "au"
     given = [k for k in ("basis", "aus", "emotion") if c.get(k, None) not in (None, _MISSING)]
+    gains = c.get("aus_gain", None)
+    if gains not in (None, _MISSING):
+        check_aus_gain(c, gains, given)
+        return
     if not au:
         for key in given:
-            c.add(key, c.get(key), "is for method=au (motion made from action units)")
+            c.add(key, c.get(key), "is for method=au (motion made from action units), or with aus_gain=")
         return
     if "basis" not in given:
         c.add("basis", None, "method=au needs basis=<file written by python -m megen.aubasis fit>")
@@ -426,6 +430,32 @@ def check_action_units(c: Checker) -> None:
                 au_name(code)
             except ValueError as err:
                 c.add("aus", list(aus), str(err))
+
+
+def check_aus_gain(c: Checker, gains, given: list[str]) -> None:
+    """``aus_gain={AU12: 0}`` edits a driving clip's AUs: ``method=flow_transfer`` with ``driving=`` and
+    ``basis=``, each key an AU, each gain in [0, 4]; ``aus=`` / ``emotion=`` are method=au's."""
+    from megen.expression.action_units import au_name
+
+    if c.get("method", "model") != "flow_transfer" or c.get("driving", None) in (None, _MISSING):
+        c.add("aus_gain", gains, "edits a driving clip's AUs: use it with method=flow_transfer and driving=")
+    if "basis" not in given:
+        c.add("basis", None, "aus_gain= needs basis=<file written by python -m megen.aubasis fit>")
+    elif not Path(str(c.get("basis"))).is_file():
+        c.add("basis", c.get("basis"), "no such file")
+    for key in ("aus", "emotion"):
+        if key in given:
+            c.add(key, c.get(key), "is for method=au; with a driving clip, aus_gain={AU: gain} edits its AUs")
+    if not isinstance(gains, DictConfig) or not len(gains):
+        c.add("aus_gain", gains, "must map AUs to gains, e.g. aus_gain={AU12:0,AU4:2}")
+        return
+    for code, gain in gains.items():
+        try:
+            au_name(code)
+        except ValueError as err:
+            c.add("aus_gain", dict(gains), str(err))
+        if not (isinstance(gain, numbers.Real) and not isinstance(gain, bool) and 0 <= gain <= 4):
+            c.add("aus_gain", dict(gains), f"{code}: {gain} is not a gain in [0, 4]")
 
 
 def check_controls(c: Checker) -> None:

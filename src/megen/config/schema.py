@@ -91,6 +91,9 @@ class GenerateOptions:
     aus: Any = option(None, "method=au: the action units to make, e.g. [AU4,AU7] ([] is the still face)", kind="list")
     emotion: Any = option(None, "method=au: instead of aus=, the most frequent AU set of this emotion or class "
                                 "(negative, positive, surprise, ...) in the basis's data")
+    aus_gain: Any = option(None, "method=flow_transfer with a driving clip and basis=: scale its AUs, e.g. "
+                                 "{AU12:0} removes AU12, {AU4:2} doubles AU4 (the rest of its motion kept)",
+                           kind="any")
     intensity: Any = option(1.0, "method=au: each AU's intensity; 1 is the basis's (its clips' mean apex)",
                             kind="number", low=0, high=4)
     render: Any = option("native", "native is the target's own size and colour, decoder the model's frame size "
