@@ -144,6 +144,7 @@ def check_dataset(c: Checker, key: str = "dataset", cache_dir=None, data_dir=Non
     """dataset.name, the types of conf/dataset/<name>.yaml, a mix's sources, a real dataset's root."""
     from megen.data.preparation import PREPARED_DATASETS, source_configs
     from megen.data.prepare_real import COLOR_MODES, REAL_DATASETS, dataset_root
+    from megen.data.synthetic.styles import STYLES
 
     node = c.get(key, None)
     if not isinstance(node, DictConfig):
@@ -164,6 +165,7 @@ def check_dataset(c: Checker, key: str = "dataset", cache_dir=None, data_dir=Non
         for field in ("n_subjects", "clips_per_subject"):
             c.number(f"{key}.{field}", whole=True, positive=True)
         c.number(f"{key}.fps", positive=True)
+        c.choice(f"{key}.style", tuple(STYLES), optional=True)
     sources = [(key, node)]
     if name == "mix":
         try:
@@ -173,6 +175,8 @@ def check_dataset(c: Checker, key: str = "dataset", cache_dir=None, data_dir=Non
             sources = []
     for where, sub in sources:
         sub_name = sub.get("name")
+        if where != key and sub.get("style") not in (None, *STYLES):
+            c.add(f"{key}.sources", f"{sub_name}:{sub.get('style')}", f"has no such style; valid: {', '.join(STYLES)}")
         if sub_name == "generated" and not (sub.get("path") or sub.get("root")):
             c.add(f"{key}.path" if where == key else where, None,
                   "is required: the out= folder of `python -m megen.augment`")

@@ -80,13 +80,13 @@ def prepare_synthetic(spec: SyntheticSpec, cache_dir: str | Path, progress: bool
                     write_clip(path, arrays)
                     built += 1
                 rows.append({
-                    "dataset": "synthetic", "subject": subject, "clip": name, "n_frames": program.n_frames,
+                    "dataset": spec.dataset_name, "subject": subject, "clip": name, "n_frames": program.n_frames,
                     "onset": program.onset, "apex": program.apex, "offset": program.offset,
                     "emotion": program.emotion, "action_units": program.action_units, "face_found": True,
                     "fps": program.fps, "file": f"{uid}.npz",
                 })
                 bar.advance(task)
-    write_meta(folder, {"dataset": "synthetic", "spec": asdict(spec)})
+    write_meta(folder, {"dataset": spec.dataset_name, "spec": asdict(spec)})
     write_manifest(folder, rows)
     return folder, {"clips": len(rows), "built": built, "reused": reused}
 
@@ -157,7 +157,9 @@ def source_configs(dataset_cfg) -> list[dict]:
     if not sources:
         raise ValueError("dataset=mix needs dataset.sources=[...] (e.g. [casme2,samm,smic])")
     out = []
-    for source in sources:
+    for entry in sources:
+        # <set>:<style> (synthetic:samm) is that set in a dataset's style (megen.data.synthetic.styles)
+        source, _, style = str(entry).partition(":")
         path = conf_dir() / "dataset" / f"{source}.yaml"
         if source == "mix" or not path.is_file():
             valid = sorted(p.stem for p in (conf_dir() / "dataset").glob("*.yaml") if p.stem != "mix")
@@ -168,7 +170,9 @@ def source_configs(dataset_cfg) -> list[dict]:
                 sub[key] = cfg[key]
         if (cfg.get("roots") or {}).get(source):
             sub["root"] = cfg["roots"][source]
-        sub.update((cfg.get("overrides") or {}).get(source, {}))
+        if style:
+            sub["style"] = style
+        sub.update((cfg.get("overrides") or {}).get(entry, {}))
         out.append(sub)
     return out
 

@@ -35,6 +35,7 @@ class SyntheticSpec:
     nuisance: Nuisance = Nuisance()        # the camera's nuisances (head_px: pixels of a 256-px face)
     identity_dir: str | None = None
     emotions: dict = field(default_factory=dict)   # emotion -> weight; empty = CASME II frequencies
+    style: str | None = None      # a dataset's style (megen.data.synthetic.styles), already applied to the fields
 
     def __post_init__(self):
         if isinstance(self.nuisance, dict):
@@ -47,7 +48,9 @@ class SyntheticSpec:
     def from_config(cls, cfg) -> "SyntheticSpec":
         from omegaconf import DictConfig, OmegaConf
 
-        plain = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+        from megen.data.synthetic.styles import styled
+
+        plain = styled(OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg))
         names = set(cls.__dataclass_fields__)
         kw = {k: (tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in plain.items() if k in names}
         if "emotions" in kw:
@@ -57,7 +60,8 @@ class SyntheticSpec:
     def key(self) -> str:
         fields = asdict(self)
         # fields added later leave the keys of sets that do not use them as they were
-        for name, default in (("guide_estimator", "farneback"), ("guide_checkpoint", None), ("nuisance", asdict(Nuisance()))):
+        for name, default in (("guide_estimator", "farneback"), ("guide_checkpoint", None), ("nuisance", asdict(Nuisance())),
+                              ("style", None)):
             if fields[name] == default:
                 del fields[name]
         if "nuisance" not in fields:      # as keyed before the nuisances had their own settings
@@ -66,6 +70,11 @@ class SyntheticSpec:
             fields["guide_checkpoint"] = file_digest(self.guide_checkpoint, "dataset.guide_checkpoint")
         blob = json.dumps(fields, sort_keys=True, default=str)
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
+
+    @property
+    def dataset_name(self) -> str:
+        """The manifest's dataset column: ``synthetic``, or ``synthetic_<style>`` (its subjects are its own)."""
+        return f"synthetic_{self.style}" if self.style else "synthetic"
 
     def guide_flow_estimator(self):
         """The estimator the guides are measured with (``megen.models.microflow.flow_estimator``)."""
