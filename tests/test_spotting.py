@@ -10,7 +10,7 @@ from megen.face.flow import pixel_grid, warp_backward
 from megen.face.landmarks import detect_landmarks
 from megen.runtime.video import frame_paths, read_image, write_gif, write_png
 from megen.spotting.annotations import LAYOUTS, SpottedInterval, read_annotations, write_annotations
-from megen.spotting.insertion import InsertionError, plan_windows, released, window_positions
+from megen.spotting.insertion import InsertionError, plan_windows, release_start, released, window_positions
 from megen.spotting.scoring import interval_iou, spotting_scores
 from megen.spotting.video_target import PlannedInsertion, at_frame, insert_into_video, plan_insertion
 
@@ -89,11 +89,13 @@ def test_frames_outside_the_windows_are_untouched_and_the_window_moves_the_brows
 
 def test_the_residual_at_the_last_frame_is_released_after_the_apex():
     flows = np.random.default_rng(0).normal(size=(6, 4, 4, 2)).astype(np.float32)
-    out = released(flows, apex=2)
+    out = released(flows, 2)
     np.testing.assert_array_equal(out[:3], flows[:3])
     np.testing.assert_allclose(out[-1], 0.0, atol=1e-7)
     np.testing.assert_allclose(out[4], flows[4] - 2 / 3 * flows[-1], rtol=1e-6)
-    np.testing.assert_array_equal(released(flows, apex=5), flows)
+    np.testing.assert_array_equal(released(flows, 5), flows)
+    # a clip still moving at its end is released over at least a third of the window
+    assert release_start(7, 6) == 4 and release_start(7, 2) == 2 and release_start(2, 1) == 0
 
 
 def test_a_driver_without_motion_inserts_nothing(video, driver_clip):

@@ -155,16 +155,27 @@ def insertion_apex(apex: int, n_driver: int, driver_fps: float, video_fps: float
     return retimed_index(apex, n_driver, driver_fps, video_fps, duration_ms)
 
 
-def released(flows: np.ndarray, apex: int) -> np.ndarray:
-    """``flows`` (M, S, S, 2) with what is left of the expression at the last frame taken away linearly from the
-    ``apex`` (none) to the last frame (all): the face is back at rest at the offset. A real clip's last frame keeps
-    a little motion (the annotated offset is where the expression fades, not where the flow is zero), and the
-    video's own frame that follows would jump back from it."""
+#: the least share of a window over which the expression is released (a clip whose motion peaks at its end)
+RELEASE_SHARE = 1 / 3
+
+
+def release_start(length: int, apex: int, share: float = RELEASE_SHARE) -> int:
+    """The window frame (0-based) from which the expression is released: the apex, or earlier, so that at least
+    ``share`` of the window's frames release it (a clip still moving at its last frame peaks there)."""
+    latest = length - 1 - int(np.ceil(share * (length - 1)))
+    return int(max(0, min(apex, latest)))
+
+
+def released(flows: np.ndarray, start: int) -> np.ndarray:
+    """``flows`` (M, S, S, 2) with what is left of the expression at the last frame taken away linearly from frame
+    ``start`` (none) to the last frame (all): the face is back at rest at the offset. A real clip's last frame keeps
+    some motion (the annotated offset is where the expression fades, not where the flow is zero; some clips end
+    near their apex), and the video's own frame that follows would jump back from it."""
     flows = np.asarray(flows, np.float32)
     m = len(flows)
-    if m < 2 or apex >= m - 1:
+    if m < 2 or start >= m - 1:
         return flows
-    share = np.clip((np.arange(m) - apex) / float(m - 1 - apex), 0.0, 1.0).astype(np.float32)
+    share = np.clip((np.arange(m) - start) / float(m - 1 - start), 0.0, 1.0).astype(np.float32)
     return flows - share[:, None, None, None] * flows[-1]
 
 
@@ -175,6 +186,6 @@ def resampled_expression(driver: DriverFlow, driver_fps: float, video_fps: float
                           window_positions(len(driver.flows), driver_fps, video_fps, duration_ms))
 
 
-__all__ = ["FACE_FALLOFF", "FACE_PAD", "InsertionError", "Window", "driver_apex", "expression_flows", "face_weight",
-           "insert_window", "insertion_apex", "plan_windows", "random_starts", "released", "resampled_expression", "rigid_track",
-           "window_positions"]
+__all__ = ["FACE_FALLOFF", "FACE_PAD", "RELEASE_SHARE", "InsertionError", "Window", "driver_apex", "expression_flows",
+           "face_weight", "insert_window", "insertion_apex", "plan_windows", "random_starts", "release_start",
+           "released", "resampled_expression", "rigid_track", "window_positions"]

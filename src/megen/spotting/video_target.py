@@ -29,6 +29,7 @@ from megen.spotting.insertion import (
     insert_window,
     insertion_apex,
     plan_windows,
+    release_start,
     released,
     resampled_expression,
     rigid_track,
@@ -105,9 +106,11 @@ def plan_insertion(spec: str, video_fps: float, cache_dir=None, fps: float | Non
     apex = int(labels["apex"]) - onset if str(labels.get("apex", "")).lstrip("-").isdigit() else -1
     if not 0 <= apex < len(frames):
         apex = driver_apex(expression_flows(driver), driver.landmarks)
-    window_apex = insertion_apex(apex, len(frames), rate, video_fps, duration_ms)
-    flows = released(resampled_expression(driver, rate, video_fps, gain, regions, duration_ms), window_apex)
-    return PlannedInsertion(spec, flows, driver.landmarks, rate, source, len(frames), window_apex, labels)
+    flows = resampled_expression(driver, rate, video_fps, gain, regions, duration_ms)
+    # released from the apex (or earlier, for a clip still moving at its end): the apex is where the release starts
+    window_apex = release_start(len(flows), insertion_apex(apex, len(frames), rate, video_fps, duration_ms))
+    return PlannedInsertion(spec, released(flows, window_apex), driver.landmarks, rate, source, len(frames),
+                            window_apex, labels)
 
 
 def _detect(frame: np.ndarray, source: str):
