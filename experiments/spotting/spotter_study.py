@@ -4,7 +4,7 @@ others, against the interval length and the gain, beside random intervals.
 Driving clips: the synthetic set rendered at 256 px at the real clips' scale (``dataset.apex_px_at=256``),
 split by subject (the first half tunes, the second half tests). Target videos: talking-head-like videos of
 pseudo-identities (``megen.data.synthetic.identities``) of one photo for tuning and the other for testing, with
-smooth random head motion. Each video gets 4 insertions at random, seeded times (``megen.spotting``) at one
+smooth random head motion. Each 10-s video gets 3 insertions at random, seeded times (``megen.spotting``) at one
 (gain, duration); the spotter's threshold is the one with the best F1 on the tuning videos (its k follows the
 duration), and the test F1 (MEGC rule, IoU >= 0.5) is reported per (gain, duration) over seeds, beside random
 intervals of the same count and length.
@@ -31,7 +31,7 @@ from megen.spotting.video_target import insert_into_video, plan_insertion
 sys.path.insert(0, str(Path(__file__).parent))
 from study import talking_video  # noqa: E402
 
-VIDEO_FPS, N_FRAMES, PER_VIDEO = 30.0, 450, 4
+VIDEO_FPS, N_FRAMES, PER_VIDEO = 30.0, 300, 3
 GAINS, DURATIONS_MS = (0.5, 1.0, 2.0), (100, 200, 400)
 THRESHOLDS = tuple(np.round(np.arange(0.05, 0.96, 0.05), 2))
 
