@@ -19,12 +19,13 @@ from megen.data.cache import CacheError
 from megen.runtime.cli import user_errors
 
 
-def build(settings, overrides: list[str]) -> Path:
+def build(cfg, overrides: list[str]) -> Path:
     from megen.config.check import check_spotset
     from megen.models.microflow import flow_estimator
     from megen.spotting.dataset import SpotsetSettings, build_spotset, target_videos
 
-    check_spotset(settings)
+    check_spotset(cfg)
+    settings = cfg.spotset
     videos = target_videos(list(settings.targets) if not isinstance(settings.targets, str) else settings.targets)
     train = compose_train(*overrides, *([] if any(o.startswith("dataset.guides=") for o in overrides)
                                         else ["dataset.guides=false"]))
@@ -54,7 +55,7 @@ def main(argv=None) -> None:
     with user_errors(ComposeError, CacheError, InsertionError, ValueError, OSError):
         items = [f"spotset.{a}" if a.startswith(("out=", "targets=")) else a for a in args.args]
         cfg, train = compose_settings("spotset", "spotset", items)
-        build(cfg.spotset, train)
+        build(cfg, train)
 
 
 if __name__ == "__main__":

@@ -268,7 +268,7 @@ def flow_transfer_pair(inputs: PairInputs, out_dir, fps: float | None = None,
     name = name or f"{inputs.driving_name}-{inputs.target_path.stem}"
     drv, rate, source, extra = retimed_outputs(np.stack([to_gray_uint8(f) for f in inputs.frames]), rate, source,
                                                controls, positions)
-    extra = {**(extra or {}), **edited}
+    extra = {**extra, **edited}
     return write_outputs(Path(out_dir), name, target[None], drv, generated, rate, playback_fps=playback_fps,
                          fps_source=source, render="flow_transfer", color="gray" if target.ndim == 2 else "rgb",
                          extra=extra)

@@ -499,15 +499,21 @@ def validate_augment(cfg) -> None:
     c = Checker(cfg)
     check_options(c, AugmentOptions, skip=("device",))
     check_controls(c)
-    for key, (low, high) in (("gain", (0, 4)), ("stretch", (0.25, 4))):
-        value = c.get(key, 1.0)
-        values = list(value) if isinstance(value, ListConfig) else [value, value]
-        if value is not _MISSING and not (len(values) == 2 and all(isinstance(v, numbers.Real) and not isinstance(v, bool)
-                                                                   for v in values) and low <= values[0] <= values[1] <= high):
-            c.add(key, value, f"must be a number or a range [low, high] with {low:g} <= low <= high <= {high:g}")
+    check_range(c, "gain", 0, 4)
+    check_range(c, "stretch", 0.25, 4)
     check_device(c)
     check_dataset(c, cache_dir=c.get("paths.cache_dir", None), data_dir=c.get("paths.data_dir", None))
     c.raise_if_any()
+
+
+def check_range(c: Checker, key: str, low: float, high: float, scalar: bool = True) -> None:
+    """``key`` is a range [lo, hi] with low <= lo <= hi <= high, or (``scalar``) one number there (unset: 1.0)."""
+    value = c.get(key, 1.0)
+    values = list(value) if isinstance(value, ListConfig) else [value, value] if scalar else []
+    if value is not _MISSING and not (len(values) == 2 and all(isinstance(v, numbers.Real) and not isinstance(v, bool)
+                                                               for v in values) and low <= values[0] <= values[1] <= high):
+        shape = "a number or a range [low, high]" if scalar else "a range [low, high]"
+        c.add(key, value, f"must be {shape} with {low:g} <= low <= high <= {high:g}")
 
 
 def validate_bench(cfg) -> None:
@@ -547,40 +553,22 @@ def validate_dataset_command(cfg, schema=None) -> None:
     c.raise_if_any()
 
 
-def check_spotset(settings) -> None:
-    """``python -m megen.spotset``'s ``spotset.*`` values: every bad one named at once, in one ValueError."""
+def check_spotset(cfg) -> None:
+    """``python -m megen.spotset``'s ``spotset.*`` values: every bad one named at once (ConfigError)."""
     from megen.face.correspondence import RETARGETS
     from megen.ops.flow import ESTIMATORS
 
-    bad = []
-
-    def number(key, low=None, high=None, whole=False, optional=False):
-        value = settings.get(key)
-        if value is None and optional:
-            return
-        ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and (not whole or float(value).is_integer())
-        if not ok or (low is not None and value < low) or (high is not None and value > high):
-            kind = "a whole number" if whole else "a number"
-            bounds = " in [{}, {}]".format(low, high) if high is not None else (f" >= {low}" if low is not None else "")
-            bad.append(f"spotset.{key}={value}: expected {kind}{bounds}")
-
-    for key in ("targets", "out"):
-        if not settings.get(key):
-            bad.append(f"spotset.{key} is required ({key}=<{'videos or folder' if key == 'targets' else 'folder'}>)")
-    number("per_video", 1, whole=True)
-    number("spacing_s", 0)
-    number("margin_s", 0)
-    number("seed", whole=True)
-    number("duration_ms", 1, 60000, optional=True)
-    number("target_fps", 1e-6, optional=True)
-    gain = settings.get("gain")
-    values = list(gain) if isinstance(gain, ListConfig) else None
-    if not (values and len(values) == 2 and all(isinstance(v, numbers.Real) and not isinstance(v, bool) and 0 <= v <= 4
-                                                for v in values) and values[0] <= values[1]):
-        bad.append(f"spotset.gain={gain}: expected [lo, hi] with 0 <= lo <= hi <= 4")
-    if settings.get("estimator") not in ESTIMATORS:
-        bad.append(f"spotset.estimator={settings.get('estimator')}: expected one of {', '.join(ESTIMATORS)}")
-    if settings.get("retarget") not in RETARGETS:
-        bad.append(f"spotset.retarget={settings.get('retarget')}: expected one of {', '.join(RETARGETS)}")
-    if bad:
-        raise ValueError("; ".join(bad))
+    c = Checker(cfg)
+    for key, what in (("targets", "videos or folder"), ("out", "folder")):
+        if not c.get(f"spotset.{key}", None):
+            c.add(f"spotset.{key}", None, f"is required ({key}=<{what}>)")
+    c.number("spotset.per_video", whole=True, low=1)
+    c.number("spotset.spacing_s", low=0)
+    c.number("spotset.margin_s", low=0)
+    c.number("spotset.seed", whole=True)
+    c.number("spotset.duration_ms", low=1, high=60000, optional=True)
+    c.number("spotset.target_fps", positive=True, optional=True)
+    check_range(c, "spotset.gain", 0, 4, scalar=False)
+    c.choice("spotset.estimator", tuple(ESTIMATORS))
+    c.choice("spotset.retarget", RETARGETS)
+    c.raise_if_any()
