@@ -45,6 +45,22 @@ def test_flows_to_a_reference_are_backward(face):
     assert flows[1][whole].mean(0)[0] == pytest.approx(-0.5, abs=0.03)     # frame 1 shows frame 0 at p - 0.5
 
 
+def test_pairs_measured_at_once_equal_pairs_measured_one_by_one(face, monkeypatch):
+    import megen.ops.flow as flow_ops
+
+    frame, _ = face
+    frames = [frame, *(_shifted(frame, 0.2 * k, -0.1 * k) for k in range(1, 4))]
+    monkeypatch.setattr(flow_ops, "flow_workers", lambda: 3)
+    at_once = flows_to_reference(frames, 1, estimator("dis_fast"))
+    forward = flow_ops.flows_from_reference(frames, 1, estimator("dis_fast"))
+    monkeypatch.setattr(flow_ops, "flow_workers", lambda: 1)
+    np.testing.assert_array_equal(at_once, flows_to_reference(frames, 1, estimator("dis_fast")))
+    np.testing.assert_array_equal(forward, flow_ops.flows_from_reference(frames, 1, estimator("dis_fast")))
+    one = [optical_flow(f, frames[1], estimator("dis_fast")) for f in frames]
+    np.testing.assert_array_equal(at_once[[0, 2, 3]], np.stack(one)[[0, 2, 3]])
+    assert not at_once[1].any() and not forward[1].any()
+
+
 def test_estimators_are_named_and_unknown_names_refused():
     assert all(estimator(n) is ESTIMATORS[n] for n in ESTIMATORS)
     with pytest.raises(ValueError, match="unknown flow estimator 'raft'; valid: farneback"):

@@ -326,3 +326,85 @@ def test_bench_generate_without_the_export_extra_skips_only_the_onnx_line(capsys
     with pytest.raises(SystemExit):
         bench_main([*SMALL_GENERATE, "bench.frame=2"])
     assert capsys.readouterr().err.strip() == "error: Could not override 'bench.frame'."
+
+
+# -- batching and stage timing ---------------------------------------------------------------------------
+
+def _native_inputs(prior, size, out=256, n_frames=5, seed=0):
+    """Random target and driving clip with the native crops every source needs (the guide: >= 256 px)."""
+    import numpy as np
+
+    from megen.animation import FaceInput
+    from megen.animation.native import to_tensor_frames
+
+    gen = torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    lm_out = rng.uniform(0.3 * out, 0.7 * out, (68, 2))
+    lm = (lm_out + 0.5) * size / out - 0.5
+    maps = torch.rand(1, prior.channels, prior.map_size, prior.map_size, generator=gen)
+    kp = torch.rand(1, prior.num_keypoints, 2, generator=gen) * 2 - 1
+    # the native target smooth at its scale, as a face is (a warp of pixel noise turns float rounding of the
+    # motion into 1e-5 of intensity)
+    smooth = F.interpolate(torch.rand(1, 3, out // 8, out // 8, generator=gen), size=(out, out), mode="bilinear",
+                           align_corners=False)
+    target = FaceInput(torch.rand(1, 3, size, size, generator=gen), maps, kp, lm, True, smooth, lm_out)
+    driving = FaceInput(torch.rand(n_frames, 3, size, size, generator=gen), maps, kp, lm, True,
+                        to_tensor_frames(rng.integers(0, 256, (n_frames, out, out), dtype=np.uint8)), lm_out)
+    return target, driving
+
+
+@pytest.mark.parametrize("family", ["flow", "fomm", "mraa", "tps"])
+def test_batched_generation_equals_one_frame_per_pass(family):
+    from megen.animation import animate
+    from megen.benchmarks.generation import untrained_model
+    from megen.config.compose import compose_train as compose
+
+    torch.manual_seed(0)
+    model, prior, size = untrained_model(compose(f"model={family}"))
+    target, driving = _native_inputs(prior, size)
+    for render in ("decoder", "native"):
+        one = animate(model, target, driving, batch_size=1, render=render)
+        batched = animate(model, target, driving, batch_size=4, render=render)      # passes of 4 and 1
+        assert one.shape == batched.shape == (5, 3, 256 if render == "native" else size, 256 if render == "native"
+                                              else size)
+        torch.testing.assert_close(batched, one, rtol=0, atol=1e-5)
+
+
+def test_stage_clock_times_only_marked_work_and_only_while_running():
+    import time
+
+    from megen.runtime.stages import StageClock, stage
+
+    with stage("guide"):        # no clock: nothing is recorded anywhere
+        pass
+    with StageClock() as clock:
+        with stage("guide"):
+            time.sleep(0.02)
+        with stage("warp"):
+            time.sleep(0.01)
+        with stage("guide"):
+            time.sleep(0.02)
+    with stage("guide"):
+        time.sleep(0.01)
+    assert list(clock.seconds) == ["guide", "warp"]
+    assert 0.04 <= clock.seconds["guide"] < 0.2 and 0.01 <= clock.seconds["warp"] < 0.1
+    shares = clock.shares()
+    assert sum(shares.values()) == pytest.approx(1.0) and shares["guide"] > shares["warp"]
+    assert clock.shares(total=2 * sum(clock.seconds.values()))["guide"] == pytest.approx(shares["guide"] / 2)
+
+
+def test_bench_generate_reports_each_size_batch_and_the_stage_shares(capsys):
+    bench_main(["generate", "bench.experiments=[]", "bench.frames=3", "bench.native_models=[flow]",
+                "bench.native_sizes=[256]", "bench.native_batches=[1,3]"])
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("default-flow-native")]
+    assert [_fields(line)["batch_size"] for line in lines] == ["1", "3"]
+    for line in lines:
+        fields = _fields(line)
+        assert fields["out_px"] == "256" and float(fields["fps"]) > 0
+        shares = dict(part.split(":") for part in fields["stages"].split(","))
+        assert set(shares) == {"guide", "encode", "motion", "decode", "warp", "other"}
+        assert sum(map(float, shares.values())) == pytest.approx(1.0, abs=0.02)
+    with pytest.raises(SystemExit):
+        bench_main(["generate", "bench.native_sizes=[0]", "bench.native_batches=[]"])
+    err = capsys.readouterr().err
+    assert "bench.native_sizes=[0] must be a list of positive whole numbers" in err and "bench.native_batches=[]" in err

@@ -27,6 +27,7 @@ from megen.animation.native import DRIVING_NATIVE
 from megen.models.flow_guided import resize_flow
 from megen.models.motion import movement_scale
 from megen.models.motion_networks import track_anchors
+from megen.runtime.stages import stage
 
 
 class KeypointSource:
@@ -45,8 +46,10 @@ class KeypointSource:
         self.source = target.frames[:1].to(device)
         src_prior, src_kp = target.prior.to(device), target.keypoints.to(device)
         self.prior, self.keypoints = driving.prior.to(device), driving.keypoints.to(device)
-        self.motion_s = model.motion(self.source, src_prior, src_kp, self.source)
-        self.features = model.generator.encode(self.source)
+        with stage("motion"):
+            self.motion_s = model.motion(self.source, src_prior, src_kp, self.source)
+        with stage("encode"):
+            self.features = model.generator.encode(self.source)
         # key points tracked from the onset (landmarks mode) are measured against the start frame, on the
         # driving clip's full-resolution crop when it is given (there its motion is more than a fraction of
         # a pixel); same [-1, 1] units
@@ -54,7 +57,8 @@ class KeypointSource:
         self.native_tracking = driving.native is not None and model.tracks_landmarks
         self.native_reference = driving.native[start:start + 1].to(device) if self.native_tracking else None
         tracked = torch.zeros_like(self.keypoints) if self.native_tracking else None
-        self.motion_d0 = model.motion(self.reference, self.prior, self.keypoints, self.reference, tracked=tracked)
+        with stage("motion"):
+            self.motion_d0 = model.motion(self.reference, self.prior, self.keypoints, self.reference, tracked=tracked)
         self.scale = movement_scale(self.motion_s["value"], self.motion_d0["value"]) if self.adapt else 1.0
 
     def motion(self, a: int, n: int) -> dict:
@@ -62,11 +66,12 @@ class KeypointSource:
         drv = self.driving.frames[a:a + n].to(device)
         kp_n = self.keypoints.expand(n, *self.keypoints.shape[1:])
         tracked = None
-        if self.native_tracking:
-            tracked = track_anchors(self.driving.native[a:a + n].to(device),
-                                    self.native_reference.expand(n, -1, -1, -1), kp_n)
-        motion_d = model.motion(drv, self.prior.expand(n, *self.prior.shape[1:]), kp_n,
-                                self.reference.expand(n, -1, -1, -1), tracked=tracked)
+        with stage("motion"):
+            if self.native_tracking:
+                tracked = track_anchors(self.driving.native[a:a + n].to(device),
+                                        self.native_reference.expand(n, -1, -1, -1), kp_n)
+            motion_d = model.motion(drv, self.prior.expand(n, *self.prior.shape[1:]), kp_n,
+                                    self.reference.expand(n, -1, -1, -1), tracked=tracked)
         motion_s = {k: v.expand(n, *v.shape[1:]) for k, v in self.motion_s.items()}
         motion_d0 = {k: v.expand(n, *v.shape[1:]) for k, v in self.motion_d0.items()}
         motion = model.transferred_motion(motion_s, motion_d, motion_d0, self.relative, self.scale)
@@ -90,10 +95,12 @@ class GuidedFlowSource:
     def start(self, target, driving, start: int = 0, native: bool = False) -> None:
         self.device = next(self.model.parameters()).device
         self.native = native
-        self.guides = flow_guides(target, driving, start, native, self.model.guide_measurer(), self.controls)
+        with stage("guide"):
+            self.guides = flow_guides(target, driving, start, native, self.model.guide_measurer(), self.controls)
         self.source = target.frames[:1].to(self.device)
         self.prior = target.prior.to(self.device)
-        self.features = self.model.generator.encode(self.source)
+        with stage("encode"):
+            self.features = self.model.generator.encode(self.source)
 
     def retime(self, positions) -> None:
         """The output frames at driver ``positions`` (M,) (fractional frames): the guides interpolated there
@@ -105,8 +112,10 @@ class GuidedFlowSource:
     def motion(self, a: int, n: int) -> dict:
         guide = self.guides[a:a + n].to(self.device)
         src = self.source.expand(n, -1, -1, -1)
-        dense = self.model.dense_motion(src, self.prior.expand(n, -1, -1, -1), guide)
-        out = {**dense, **self.model.generator.decode(self.features.expand(n, -1, -1, -1), src, dense)}
+        with stage("motion"):
+            dense = self.model.dense_motion(src, self.prior.expand(n, -1, -1, -1), guide)
+        with stage("decode"):
+            out = {**dense, **self.model.generator.decode(self.features.expand(n, -1, -1, -1), src, dense)}
         if self.native:     # the measured flow at full resolution, the learned correction upsampled onto it
             out["flow_px"] = guide + resize_flow(dense["residual"], tuple(guide.shape[1:3]))
         return out
@@ -229,8 +238,9 @@ def render_frames(out: dict, target, render: str) -> torch.Tensor:
     from megen.animation.native import render_native
 
     native = target.native.to(out["prediction"].device)
-    return render_native(native, out["prediction"], out.get("occlusion"), out.get("deformation"),
-                         flow_px=out.get("flow_px"))
+    with stage("warp"):
+        return render_native(native, out["prediction"], out.get("occlusion"), out.get("deformation"),
+                             flow_px=out.get("flow_px"))
 
 
 __all__ = ["ExportedSource", "GuidedFlowSource", "KeypointSource", "flow_guides", "motion_source", "render_frames"]

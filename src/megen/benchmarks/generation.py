@@ -70,11 +70,13 @@ def generation_fps(settings, overrides: list[str]) -> None:
     torch.manual_seed(0)
     say(f"device={device} threads={torch.get_num_threads()} frames={n_frames} batch_size={batch}")
     if settings.native:     # the CPU default's models (their own configs) rendering natively
+        batches = sorted({int(b) for b in settings.get("native_batches") or [1, batch]})
         for family in settings.native_models:
             guides = [str(g) for g in settings.get("native_guides") or ["farneback"]] if family == "flow" else [None]
             for guide in guides:
-                _native_generation(str(family), n_frames, int(settings.native_size), device, batch, guide,
-                                   settings.get("flow_checkpoint"))
+                for out in settings.native_sizes:
+                    _native_generation(str(family), n_frames, int(out), device, batches, guide,
+                                       settings.get("flow_checkpoint"))
     for name in settings.experiments:
         model, prior, size = untrained_model(compose_train(f"experiment={name}", *overrides))
         model = model.to(device)
@@ -110,16 +112,18 @@ def untrained_model(cfg):
     return build_model(OmegaConf.to_container(cfg.model, resolve=True), prior.model_args()).eval(), prior, size
 
 
-def _native_generation(family: str, n_frames: int, out: int, device, batch, guide: str | None = None,
+def _native_generation(family: str, n_frames: int, out: int, device, batches, guide: str | None = None,
                        checkpoint=None) -> None:
-    """The CPU default's model (64 px) rendering natively at ``out`` px (``render=native``): fps beside the
-    reference loop's above; the flow-guided one with its guide measured by ``guide`` (``flow.estimator``, the
+    """The CPU default's model (64 px) rendering natively at ``out`` px (``render=native``): fps for each of
+    ``batches`` (frames per forward pass) beside the reference loop's, and each stage's share of the clip's time
+    (``megen.runtime.stages``); the flow-guided one with its guide measured by ``guide`` (``flow.estimator``, the
     learned one from ``checkpoint``). Random frames and landmarks: the cost does not depend on the content."""
     import numpy as np
     import torch
 
     from megen.animation import FaceInput, animate
     from megen.animation.native import to_tensor_frames
+    from megen.runtime.stages import StageClock
 
     extra = [f"flow.estimator={guide}", *([f"flow.checkpoint={checkpoint}"] if checkpoint else [])] if guide else []
     model, prior, size = untrained_model(compose_train(f"model={family}", *extra))
@@ -133,13 +137,23 @@ def _native_generation(family: str, n_frames: int, out: int, device, batch, guid
     target = FaceInput(frames(1, size), maps, kp, lm, True, frames(1, out), lm_out)
     driving = FaceInput(frames(n_frames, size), maps, kp, lm, True,
                         to_tensor_frames(rng.integers(0, 256, (n_frames, out, out), dtype=np.uint8)), lm_out)
-    last = {}
-    run = lambda: last.update(frames=animate(model, target, driving, batch_size=batch, render="native"))  # noqa: E731
-    seconds = median_seconds(run, device)
-    result = last["frames"]
-    measured = f", the guide measured at {out} px by {guide}" if guide else ""
-    say(f"default-{family}{'-' + guide if guide and guide != 'farneback' else ''}-native fps={n_frames / seconds:.2f} "
-        f"model_px={size} out_px={result.shape[-1]} (render=native; model={family}{measured})")
+    sync = torch.cuda.synchronize if str(device).startswith("cuda") else None
+    for batch in batches:
+        last = {}
+
+        def run(batch=batch, last=last):
+            last["frames"] = animate(model, target, driving, batch_size=batch, render="native")
+
+        seconds = median_seconds(run, device)
+        with StageClock(sync) as clock:
+            start = time.perf_counter()
+            run()
+            shares = clock.shares(time.perf_counter() - start)
+        shares["other"] = max(0.0, 1.0 - sum(shares.values()))
+        measured = f", the guide measured at {out} px by {guide}" if guide else ""
+        say(f"default-{family}{'-' + guide if guide and guide != 'farneback' else ''}-native fps={n_frames / seconds:.2f} "
+            f"batch_size={batch} model_px={size} out_px={last['frames'].shape[-1]} "
+            f"stages={','.join(f'{k}:{v:.2f}' for k, v in shares.items())} (render=native; model={family}{measured})")
 
 
 def export_extra_missing() -> str | None:

@@ -521,7 +521,7 @@ def validate_bench(cfg) -> None:
     c = Checker(cfg)
     c.choice("bench.precision", GeneratePrecision.values())
     c.choice("bench.device", ("auto", "cpu", "cuda"))
-    for key in ("size", "batch", "steps", "frames", "native_size", "clips", "clip_frames", "workers", "per_clip",
+    for key in ("size", "batch", "steps", "frames", "clips", "clip_frames", "workers", "per_clip",
                 "identities"):
         c.number(f"bench.{key}", whole=True, positive=True)
     c.number("bench.warmup", whole=True, low=0)
@@ -532,6 +532,13 @@ def validate_bench(cfg) -> None:
     for key in ("experiments", "native_models"):
         if not isinstance(c.get(f"bench.{key}", None), ListConfig):
             c.add(f"bench.{key}", c.get(f"bench.{key}", None), "must be a list, e.g. [fomm_vox256]")
+    for key, optional in (("native_sizes", False), ("native_batches", True)):
+        value = c.get(f"bench.{key}", None)
+        if value is None and optional:
+            continue
+        if not isinstance(value, ListConfig) or not value or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
+            c.add(f"bench.{key}", value, "must be a list of positive whole numbers, e.g. [1, 8]")
     c.raise_if_any()
 
 

@@ -15,6 +15,7 @@ from megen.models.motion_networks import (
     KeypointDetector,
     RegionPredictor,
 )
+from megen.runtime.stages import stage
 
 #: the motion network of each family (tps: key points without Jacobians, see models.tps_motion;
 #: flow: no key points, the driver's optical flow guides the dense motion, see models.flow_guided)
@@ -77,9 +78,12 @@ class MotionTransferModel(nn.Module):
         the source)."""
         bg = None
         if self.background is not None and driving is not None:
-            bg = self.background(source if background_from is None else background_from, driving)
-        dense = self.dense_motion(source, motion_s, motion_d, bg)
-        out = self.generator.decode(source_features, source, dense)
+            with stage("motion"):
+                bg = self.background(source if background_from is None else background_from, driving)
+        with stage("motion"):
+            dense = self.dense_motion(source, motion_s, motion_d, bg)
+        with stage("decode"):
+            out = self.generator.decode(source_features, source, dense)
         return {**dense, **out}
 
     def forward(self, source, driving, prior=None, keypoints=None, reference=None, guide=None) -> dict:

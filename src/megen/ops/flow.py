@@ -11,6 +11,7 @@ warping the reference needs (pixel p of the frame shows the reference at p + flo
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -124,20 +125,36 @@ def optical_flow(a: np.ndarray, b: np.ndarray, estimator=FARNEBACK_FACE) -> np.n
     return np.ascontiguousarray(estimator(a, b), dtype=np.float32)
 
 
-def flows_to_reference(frames, reference: int = 0, estimator=FARNEBACK_FACE) -> np.ndarray:
-    """Backward flows (T, H, W, 2) float32 of every frame (T of (H, W)) to frame ``reference`` (zero there).
+def flow_workers() -> int:
+    """Frame pairs measured at once: OpenCV's thread count (its estimators run one pair on about one core, and
+    each call builds its own estimator object, so pairs are independent and the result does not change)."""
+    return max(1, int(cv2.getNumThreads()))
 
-    An estimator with a ``pairs(frames, onsets)`` method (a learned one) measures them all at once."""
+
+def pair_flows(firsts, seconds, estimator=FARNEBACK_FACE) -> np.ndarray:
+    """Forward flows (N, H, W, 2) float32 of N gray frame pairs ``firsts[i]`` -> ``seconds[i]`` (H, W), measured
+    ``flow_workers()`` pairs at a time (OpenCV releases the GIL); an estimator with a ``pairs(firsts, seconds)``
+    method (a learned one) measures them all in one batch."""
+    if hasattr(estimator, "pairs"):
+        return np.asarray(estimator.pairs(list(firsts), list(seconds)), np.float32)
+    jobs = list(zip(firsts, seconds))
+    if not jobs:
+        return np.zeros((0, 0, 0, 2), np.float32)
+    workers = min(flow_workers(), len(jobs))
+    if workers == 1:
+        return np.stack([optical_flow(a, b, estimator) for a, b in jobs])
+    with ThreadPoolExecutor(workers) as pool:
+        return np.stack(list(pool.map(lambda ab: optical_flow(*ab, estimator), jobs)))
+
+
+def flows_to_reference(frames, reference: int = 0, estimator=FARNEBACK_FACE) -> np.ndarray:
+    """Backward flows (T, H, W, 2) float32 of every frame (T of (H, W)) to frame ``reference`` (zero there),
+    measured pairs at a time (``pair_flows``)."""
     frames = [as_gray_uint8(f) for f in frames]
     out = np.zeros((len(frames), *frames[reference].shape, 2), np.float32)
-    if hasattr(estimator, "pairs"):
-        others = [k for k in range(len(frames)) if k != reference]
-        if others:
-            out[others] = estimator.pairs([frames[k] for k in others], [frames[reference]] * len(others))
-        return out
-    for k, f in enumerate(frames):
-        if k != reference:
-            out[k] = optical_flow(f, frames[reference], estimator)
+    others = [k for k in range(len(frames)) if k != reference]
+    if others:
+        out[others] = pair_flows([frames[k] for k in others], [frames[reference]] * len(others), estimator)
     return out
 
 
@@ -145,11 +162,11 @@ def flows_from_reference(frames, reference: int = 0, estimator=FARNEBACK_FACE) -
     """Forward flows (T, H, W, 2) float32 from frame ``reference`` to every frame (zero there)."""
     frames = [as_gray_uint8(f) for f in frames]
     out = np.zeros((len(frames), *frames[reference].shape, 2), np.float32)
-    for k, f in enumerate(frames):
-        if k != reference:
-            out[k] = optical_flow(frames[reference], f, estimator)
+    others = [k for k in range(len(frames)) if k != reference]
+    if others:
+        out[others] = pair_flows([frames[reference]] * len(others), [frames[k] for k in others], estimator)
     return out
 
 
 __all__ = ["DIS", "ESTIMATORS", "FARNEBACK_FACE", "FARNEBACK_SMALL", "TVL1", "DeepFlow", "Farneback", "as_gray_uint8",
-           "estimator", "flows_from_reference", "flows_to_reference", "optical_flow"]
+           "estimator", "flow_workers", "flows_from_reference", "flows_to_reference", "optical_flow", "pair_flows"]
