@@ -223,3 +223,103 @@ def test_spotset_builds_a_seeded_dataset_with_one_annotation_file(tmp_path, vide
                      "spotset.gain=[2,1]", *data, cwd=tmp_path)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
     assert "spotset.per_video=0" in bad.stderr and "spotset.gain=[2, 1]" in bad.stderr
+
+
+# -- real long-video databases: their layouts read, and the spotter run on them by evaluate ---------------------
+
+def _write_frames(folder, frames, name):
+    folder.mkdir(parents=True)
+    for i, frame in enumerate(frames, start=1):
+        cv2.imwrite(str(folder / name(i)), cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR),
+                    [cv2.IMWRITE_JPEG_QUALITY, 95])
+
+
+def _workbook(path, sheets: dict):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.remove(book.active)
+    for title, rows in sheets.items():
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    book.save(path)
+
+
+@pytest.fixture(scope="module")
+def inserted(video, driver_clip):
+    """The 30-fps video with the brow raise inserted twice: (frames, truth intervals)."""
+    plan = _plan(driver_clip, 3.0)
+    return insert_into_video(video, VIDEO_FPS, [plan, plan], [8, 28], video_name="v")
+
+
+def _casme_sq_tree(root, frames, truth):
+    root.mkdir(parents=True, exist_ok=True)
+    rows = [[1, f"disgust1_{n}", t.onset + 1, t.apex + 1, t.offset + 1, "4", "negative", "micro-expression",
+             "disgust"] for n, t in enumerate(truth, start=1)]
+    rows += [[1, "disgust1_3", 36, 37, 0, "12", "positive", "macro-expression", "happy"],     # offset 0: uncoded
+             [1, "anger9_1", 3, 4, 5, "4", "negative", "micro-expression", "anger"]]          # not in naming rule2
+    _workbook(root / "CAS(ME)^2code_final.xlsx", {
+        "CASFEcode_final": rows, "naming rule1": [[15, "s15", 1]], "naming rule2": [[101, "disgust1"], [102, "anger1"]]})
+    _write_frames(root / "rawpic" / "s15" / "15_0101disgustingteeth", frames, lambda i: f"img{i}.jpg")
+    _write_frames(root / "rawpic" / "s15" / "15_0102angerbag", frames[:12], lambda i: f"img{i}.jpg")
+
+
+def test_the_casme_sq_layout_is_read_with_its_naming_rules(tmp_path, inserted):
+    from megen.data.readers.long_videos import read_long_videos
+
+    frames, truth = inserted
+    _casme_sq_tree(tmp_path, frames, truth)
+    got = read_long_videos(tmp_path, "casme_sq")
+    assert [v.name for v in got.videos] == ["15_0101disgustingteeth", "15_0102angerbag"]
+    disgust, anger = got.videos
+    assert len(disgust.frames) == 40 and disgust.numbers[:3] == (1, 2, 3) and disgust.fps == 30.0
+    assert [(t.onset, t.apex, t.offset, t.kind) for t in disgust.intervals] == [
+        *((t.onset, t.apex, t.offset, "micro") for t in truth), (35, 36, 37, "macro")]    # apex + (apex - onset)
+    assert disgust.intervals[0].action_units == "4" and disgust.intervals[0].number == 1
+    assert not anger.intervals and len(anger.frames) == 12
+    assert len(got.skipped) == 1 and "anger9_1" in got.skipped[0] and "naming rule2" in got.skipped[0]
+    with pytest.raises(ValueError, match="spotting.layout='casme'"):
+        read_long_videos(tmp_path, "casme")
+
+
+def test_the_samm_long_videos_layout_is_read_from_below_its_notes(tmp_path, inserted):
+    from megen.data.readers.long_videos import read_long_videos
+
+    frames, truth = inserted
+    header = ["Subject", "Filename", "Inducement Code", "Onset", "Apex", "Offset", "Duration", "Type", "Action Units",
+              "Notes"]
+    rows = [["SAMM Long Videos"], ["notes"], [], header]
+    rows += [[6, f"006_1_{n}", 1, 1001 + t.onset, 1001 + t.apex, 1001 + t.offset, t.offset - t.onset + 1,
+              "Micro - 1/2", "R12", ""] for n, t in enumerate(truth, start=1)]
+    rows += [[6, "006_1_3", 1, 1035, 1037, 1080, 46, "Macro", "R12", ""]]        # past the video's last frame
+    _workbook(tmp_path / "SAMM_LongVideos_V3_Release.xlsx", {"Sheet1": rows})
+    _write_frames(tmp_path / "SAMM_longvideos" / "006_1", frames, lambda i: f"006_1_{1000 + i:05d}.jpg")
+    got = read_long_videos(tmp_path, "samm_lv")
+    (video,) = got.videos
+    assert video.name == "006_1" and video.subject == "006" and video.fps == 200.0 and video.numbers[0] == 1001
+    assert [(t.onset, t.apex, t.offset) for t in video.intervals] == [(t.onset, t.apex, t.offset) for t in truth]
+    assert len(got.skipped) == 1 and "1080 is not among the video's frame files" in got.skipped[0]
+
+
+def test_evaluate_spots_the_long_videos_of_a_casme_sq_tree(tmp_path, inserted):
+    frames, truth = inserted
+    _casme_sq_tree(tmp_path / "casme_sq", frames, truth)
+    run = run_module("megen.evaluate", f"spotting.root={tmp_path / 'casme_sq'}", "spotting.interval_ms=70",
+                     f"hydra.run.dir={tmp_path / 'run'}", "progress=false", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "micro expressions: F1 " in run.stdout and "random intervals F1" in run.stdout
+    import json
+
+    result = json.loads((tmp_path / "run" / "spotting.json").read_text())
+    # both insertions found; the uncoded video's peaks are false positives of the relative threshold
+    assert result["truth"] == 2 and result["tp"] == 2 and result["videos"] == 2 and result["random_f1"] < 0.5
+    assert [(v["k"], v["f1"]) for v in result["per_video"]][0] == (1, 1.0) and result["per_video"][1]["tp"] == 0
+    assert "k" not in result["spotter"]
+    spotted = read_annotations(tmp_path / "run" / "spotted_casme_sq.csv")
+    assert spotting_scores([("15_0101disgustingteeth", t.onset, t.offset) for t in truth],
+                           [s for s in spotted if s.video == "15_0101disgustingteeth"])["f1"] == 1.0
+    bad = run_module("megen.evaluate", f"spotting.root={tmp_path / 'casme_sq'}", "spotting.kind=tiny",
+                     "spotting.threshold=2", f"hydra.run.dir={tmp_path / 'bad'}", cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    assert "spotting.kind" in bad.stderr and "spotting.threshold" in bad.stderr

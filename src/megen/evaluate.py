@@ -3,6 +3,9 @@
 ``python -m megen.evaluate [ckpt=<file>] real.pairs=<pairs.csv>`` scores real pairs without ground
 truth instead, beside the static copy, the flow-transfer baseline and the published outputs listed.
 
+``python -m megen.evaluate spotting.root=<CAS(ME)² or SAMM-LV folder> spotting.layout=casme_sq|samm_lv`` runs the
+baseline spotter on the database's long videos, scored with the MEGC rule beside random intervals.
+
 The checkpoint is checked and loaded before the data is prepared (which can take minutes), and
 the heavy imports wait until the file is known to exist.
 """
@@ -49,7 +52,24 @@ def run_real(cfg: DictConfig) -> dict:
     return results
 
 
+def run_spotting(cfg: DictConfig) -> dict:
+    """The baseline spotter on a long-video database (``spotting.*``), beside random intervals."""
+    from megen.config.check import validate_spotting_evaluation
+
+    validate_spotting_evaluation(cfg)
+    from megen.spotting.long_video_eval import spot_database, summary
+
+    print(f"run folder: {cfg.run_dir}")
+    result = spot_database(OmegaConf.to_container(cfg.spotting, resolve=True), cfg.run_dir,
+                           progress=lambda m: print(m, flush=True), each_video=bool(cfg.progress))
+    print(summary(result))
+    print(f"{cfg.run_dir}/spotting.json")
+    return result
+
+
 def run(cfg: DictConfig) -> dict:
+    if cfg.get("spotting") and cfg.spotting.get("root"):
+        return run_spotting(cfg)
     if cfg.get("real") and cfg.real.get("pairs"):
         return run_real(cfg)
     if not cfg.get("ckpt"):

@@ -483,6 +483,15 @@ def validate_evaluate(cfg) -> None:
     c.raise_if_any()
 
 
+def validate_spotting_evaluation(cfg) -> None:
+    """The values ``python -m megen.evaluate spotting.root=<folder>`` reads (no checkpoint, no dataset)."""
+    from megen.config.schema import EvaluateOptions
+
+    c = Checker(cfg)
+    check_options(c, EvaluateOptions)
+    c.raise_if_any()
+
+
 def validate_export(cfg) -> None:
     """The values ``python -m megen.export`` reads."""
     from megen.config.schema import ExportOptions

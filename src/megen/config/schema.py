@@ -178,6 +178,25 @@ class RealPairsOptions:
 
 
 @dataclass
+class LongVideoSpottingOptions:
+    """``spotting.*`` of ``python -m megen.evaluate``: the baseline spotter on a long-video database."""
+    root: Any = option(None, "a CAS(ME)² or SAMM Long Videos folder: spot its long videos instead of scoring a "
+                             "checkpoint (megen.data.readers.long_videos)")
+    layout: Any = option("casme_sq", "the database's layout", choices=("casme_sq", "samm_lv"))
+    sheet: Any = option(None, "its coding sheet (default: found under root)")
+    kind: Any = option("micro", "the coded expressions scored against", choices=("micro", "macro", "all"))
+    interval_ms: Any = option(300.0, "the expression length the spotter looks for (its k: half of it in frames)",
+                              kind="number", positive=True)
+    threshold: Any = option(0.5, "peaks above mean + p (max - mean) of the motion signal", kind="number", low=0,
+                            high=1)
+    flow: Any = option("dis_fast", "the optical-flow estimator (megen.ops.flow)", choices=GUIDE_ESTIMATORS[:-1])
+    size: Any = option(128, "the aligned face's side (px) where flow is measured", kind="whole", positive=True)
+    realign_s: Any = option(1.0, "find the face again every that many seconds (null: the first frame's only)",
+                            kind="number", positive=True)
+    max_videos: Any = option(None, "spot only the first n videos (quick looks)", kind="whole", positive=True)
+
+
+@dataclass
 class EvaluateOptions:
     """``python -m megen.evaluate``: a checkpoint against ground truth, or real pairs without it."""
     ckpt: Any = option(None, "the trained checkpoint (optional with real.pairs=: the baselines alone)")
@@ -192,6 +211,7 @@ class EvaluateOptions:
     run_dir: Any = option("${hydra:runtime.output_dir}", "the run folder (metrics.json, sheets)",
                           show="<paths.output_root>/evaluate/<time>")
     real: Any = section(RealPairsOptions, "real pairs")
+    spotting: Any = section(LongVideoSpottingOptions, "the baseline spotter on long videos")
     dataset: Any = group("dataset", "the set whose test split is scored (conf/dataset/)", show="synthetic")
     paths: Any = group("paths.output_root", "where run folders go (default outputs)")
 

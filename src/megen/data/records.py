@@ -135,3 +135,25 @@ class DatasetRootError(FileNotFoundError):
 
     def __reduce__(self):
         return (type(self), (self.dataset, self.root, self.problem, self.layout))
+
+
+@dataclass(frozen=True)
+class SpottedInterval:
+    """One expression in a long video: frames ``onset`` <= ``apex`` <= ``offset``, 0-based (written 1-based)."""
+
+    video: str
+    onset: int
+    apex: int
+    offset: int
+    subject: str = ""
+    kind: str = "micro"
+    action_units: str = ""
+    emotion: str = ""
+    source: str = ""                # the driver: <dataset>:<clip> or its file name
+    number: int = 1                 # the expression's number within its video
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self):
+        if not 0 <= self.onset <= self.apex <= self.offset:
+            raise ValueError(f"{self.video}: onset {self.onset} <= apex {self.apex} <= offset {self.offset} expected")
+

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from megen.data.records import SpottedInterval
 from megen.runtime.io import atomic_write_text
 
 LAYOUTS = ("casme_sq", "samm_lv")
@@ -30,27 +30,6 @@ MICRO = {"casme_sq": "micro-expression", "samm_lv": "Micro - 1/2"}
 
 class AnnotationError(ValueError):
     """An annotation file that cannot be read; the message names the file and line."""
-
-
-@dataclass(frozen=True)
-class SpottedInterval:
-    """One expression in a long video: frames ``onset`` <= ``apex`` <= ``offset``, 0-based (written 1-based)."""
-
-    video: str
-    onset: int
-    apex: int
-    offset: int
-    subject: str = ""
-    kind: str = "micro"
-    action_units: str = ""
-    emotion: str = ""
-    source: str = ""                # the driver: <dataset>:<clip> or its file name
-    number: int = 1                 # the expression's number within its video
-    extra: dict = field(default_factory=dict, compare=False)
-
-    def __post_init__(self):
-        if not 0 <= self.onset <= self.apex <= self.offset:
-            raise ValueError(f"{self.video}: onset {self.onset} <= apex {self.apex} <= offset {self.offset} expected")
 
 
 def annotation_rows(intervals: list[SpottedInterval], layout: str) -> list[list[str]]:

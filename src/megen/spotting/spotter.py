@@ -11,14 +11,16 @@ baselines.
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.signal import find_peaks
 
+from megen.face.align import align_frames, apply_similarity, canonical_similarity
 from megen.face.correspondence import hull_distance
-from megen.face.landmarks import detect_landmarks, to_gray_uint8
-from megen.metrics.expression import canonical_clip, region_masks
+from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_uint8
+from megen.metrics.expression import region_masks
 from megen.ops.flow import estimator
 
 #: the landmarks of the nose's bridge and tip: their region is the head's reference
@@ -38,24 +40,51 @@ class SpotterSettings:
     smooth: int = 3
 
 
-def motion_signal(frames, settings: SpotterSettings, landmarks: np.ndarray | None = None) -> np.ndarray:
-    """(N,) float: the expression-motion signal of a video (N of (H, W[, C]) uint8); 0 for the first k frames.
-    ``landmarks`` (68, 2) of the first frame (None: found with dlib)."""
-    if landmarks is None:
-        landmarks = detect_landmarks(to_gray_uint8(frames[0]), fallback=True, source="the video's first frame")
-    gray, lm = canonical_clip(frames, landmarks, settings.size)
-    regions, _ = region_masks(lm, settings.size)
-    nose = hull_distance([lm[list(NOSE)]], (settings.size, settings.size)) == 0
-    flow = estimator(settings.flow)
-    k = settings.k
-    signal = np.zeros(len(gray))
-    for t in range(k, len(gray)):
-        f = flow(gray[t - k], gray[t]).astype(np.float64)
+def motion_signal(frames, settings: SpotterSettings, landmarks: np.ndarray | None = None,
+                  realign: int | None = None) -> np.ndarray:
+    """(N,) float: the expression-motion signal of a video (N of (H, W[, C]) uint8, any iterable: frames are
+    read one at a time, so a long video need not fit in memory); 0 for the first k frames. ``landmarks`` (68, 2)
+    of the first frame (None: found with dlib). ``realign``: find the face again every that many frames (a long
+    video's head wanders off the first frame's crop); a frame without a face keeps the last alignment. Frames
+    t - k and t are always aligned alike, by frame t's alignment."""
+    flow, k = estimator(settings.flow), settings.k
+    recent: deque = deque(maxlen=k + 1)
+    signal, align = [], None
+    for t, frame in enumerate(frames):
+        gray = to_gray_uint8(frame)
+        recent.append(gray)
+        if align is None or (realign and t % realign == 0):
+            found = landmarks if t == 0 and landmarks is not None else _landmarks(gray, required=align is None)
+            align = _alignment(found, settings.size) if found is not None else align
+        if t < k:
+            signal.append(0.0)
+            continue
+        m, regions, nose = align
+        a, b = align_frames([recent[0], recent[-1]], m, settings.size)
+        f = flow(a, b).astype(np.float64)
         f = f - f[nose].mean(axis=0)
-        signal[t] = max(np.linalg.norm(f[r].mean(axis=0)) if r.any() else 0.0 for r in regions)
+        signal.append(max(np.linalg.norm(f[r].mean(axis=0)) if r.any() else 0.0 for r in regions))
+    signal = np.asarray(signal, np.float64)
     if settings.smooth > 1:
         signal = np.convolve(signal, np.ones(settings.smooth) / settings.smooth, mode="same")
     return signal
+
+
+def _landmarks(gray: np.ndarray, required: bool) -> np.ndarray | None:
+    try:
+        return detect_landmarks(gray, fallback=True, source="the video's first frame" if required else None)
+    except FaceNotFoundError:
+        if required:
+            raise
+        return None
+
+
+def _alignment(landmarks: np.ndarray, size: int):
+    """The canonical similarity of a frame with these ``landmarks``, the expression regions and the nose there."""
+    m = canonical_similarity(landmarks, size)
+    lm = apply_similarity(m, landmarks)
+    regions, _ = region_masks(lm, size)
+    return m, regions, hull_distance([lm[list(NOSE)]], (size, size)) == 0
 
 
 def spot_intervals(signal: np.ndarray, settings: SpotterSettings) -> list[tuple[int, int]]:

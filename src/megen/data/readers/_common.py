@@ -110,7 +110,8 @@ def find_sheet(root: Path, names: tuple[str, ...], patterns: tuple[str, ...], ma
     return None
 
 
-def _raw_table(path: Path) -> list[list]:
+def _raw_table(path: Path, sheet_name: int | str = 0) -> list[list]:
+    """Every row of one sheet (``sheet_name``: its index or name in a workbook) as a list of cells (None: empty)."""
     import pandas as pd
 
     suffix = path.suffix.lower()
@@ -119,19 +120,38 @@ def _raw_table(path: Path) -> list[list]:
             frame = pd.read_csv(path, header=None, dtype=object, keep_default_na=False)
         elif suffix == ".xls":
             try:
-                frame = pd.read_excel(path, header=None, dtype=object, sheet_name=0, engine="xlrd")
+                frame = pd.read_excel(path, header=None, dtype=object, sheet_name=sheet_name, engine="xlrd")
             except ImportError as err:
                 raise ImportError(
                     f"reading the .xls sheet {path} needs the xlrd package (`pip install xlrd`), "
                     "or save the sheet as .xlsx and pass its path"
                 ) from err
         else:
-            frame = pd.read_excel(path, header=None, dtype=object, sheet_name=0, engine="openpyxl")
+            frame = pd.read_excel(path, header=None, dtype=object, sheet_name=sheet_name, engine="openpyxl")
     except ImportError:
         raise
     except Exception as err:
         raise ValueError(f"cannot read sheet {path}: {type(err).__name__}: {err}") from err
     return [[None if is_missing_float(v) else v for v in row] for row in frame.itertuples(index=False, name=None)]
+
+
+def workbook_sheets(path: Path) -> list[str]:
+    """The sheet names of a workbook, in order (a CSV is one sheet, named by its file)."""
+    import pandas as pd
+
+    if path.suffix.lower() == ".csv":
+        return [path.stem]
+    try:
+        return list(pd.ExcelFile(path, engine="xlrd" if path.suffix.lower() == ".xls" else "openpyxl").sheet_names)
+    except ImportError:
+        raise
+    except Exception as err:
+        raise ValueError(f"cannot read sheet {path}: {type(err).__name__}: {err}") from err
+
+
+def raw_sheet(path: Path, sheet_name: int | str = 0) -> list[list]:
+    """The cells of one sheet of ``path``, rows of lists, without header detection."""
+    return _raw_table(path, sheet_name)
 
 
 def is_missing_float(value) -> bool:
