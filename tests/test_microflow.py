@@ -103,21 +103,35 @@ def test_train_flow_writes_a_checkpoint_that_loads(trained):
     assert isinstance(flow_estimator("learned", trained["checkpoint"]), LearnedFlow)
 
 
-def test_a_missing_or_foreign_checkpoint_is_refused_by_name(tmp_path):
-    with pytest.raises(ValueError, match="flow.estimator=learned needs flow.checkpoint="):
-        flow_estimator("learned")
+def test_the_packaged_estimator_is_used_without_a_checkpoint_and_a_foreign_file_is_refused_by_name(tmp_path, face):
+    from megen.models.microflow import PACKAGED, packaged_checkpoint
+
+    packaged = flow_estimator("learned")
+    assert isinstance(packaged, LearnedFlow) and PACKAGED.is_file() and not packaged.net.training
+    # it is a train_flow checkpoint without the optimiser: remaking it from itself changes no weight
+    again = load_microflow(packaged_checkpoint(PACKAGED, tmp_path / "again.ckpt"))
+    for a, b in zip(packaged.net.state_dict().values(), again.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    frame, lm = face
+    _, whole = region_masks(lm, 256)
+    # a trained estimator: a still face reads (nearly) still, a 0.5-px shift reads 0.5 px
+    assert np.abs(packaged(frame, frame)[whole]).mean() < 0.02
+    shifted = warp_backward(frame.astype(np.float32), np.broadcast_to(np.float32([-0.5, 0.0]), (256, 256, 2)))
+    moved = packaged(frame, np.clip(np.rint(shifted), 0, 255).astype(np.uint8))[whole].mean(0)
+    np.testing.assert_allclose(moved, [0.5, 0.0], atol=0.05)
     bad = tmp_path / "not.ckpt"
     bad.write_bytes(b"no")
     with pytest.raises(ValueError, match=f"flow.checkpoint={bad}: not a micro-motion estimator checkpoint"):
         load_microflow(bad)
 
 
-def test_the_train_config_check_needs_the_learned_estimators_checkpoint():
+def test_the_train_config_check_takes_the_packaged_estimator_or_an_existing_checkpoint():
     from megen.config.check import ConfigError, validate_train
     from megen.config.compose import compose_config
 
-    with pytest.raises(ConfigError, match="flow.checkpoint=None is required by flow.estimator=learned"):
-        validate_train(compose_config("train", "flow.estimator=learned"))
+    validate_train(compose_config("train", "flow.estimator=learned"))        # the packaged estimator
+    with pytest.raises(ConfigError, match="flow.checkpoint='nowhere.ckpt' is not a file"):
+        validate_train(compose_config("train", "flow.estimator=learned", "flow.checkpoint=nowhere.ckpt"))
     with pytest.raises(ConfigError, match="flow.estimator='raft' is not valid; valid: farneback, dis, dis_fast, "
                                           "deepflow, tvl1, learned"):
         validate_train(compose_config("train", "flow.estimator=raft"))
@@ -161,6 +175,5 @@ def test_generate_refuses_a_flow_estimator_for_a_model_and_takes_it_for_the_flow
 
     with pytest.raises(ConfigError, match="flow.estimator='?tvl1'? is for method=flow_transfer"):
         validate_generate(compose_config("generate", "ckpt=x.ckpt", "flow.estimator=tvl1"))
-    with pytest.raises(ConfigError, match="flow.checkpoint=None is required by flow.estimator=learned"):
-        validate_generate(compose_config("generate", "method=flow_transfer", "flow.estimator=learned"))
+    validate_generate(compose_config("generate", "method=flow_transfer", "flow.estimator=learned"))
     validate_generate(compose_config("generate", "method=flow_transfer", "flow.estimator=tvl1"))

@@ -8,7 +8,7 @@ the camera's nuisances on both frames (``megen.data.synthetic.nuisance``): senso
 ``bench.flow_noise`` gray levels (sd), illumination flicker ``bench.flow_flicker``, a palette of
 ``bench.flow_levels`` gray levels and JPEG at ``bench.flow_jpeg`` (defaults: the levels measured on real
 clips, docs/data.md "Nuisances"; no head motion, so that the magnitude ratio is the expression's).
-The learned estimator joins the classical ones given ``bench.flow_checkpoint``
+The learned estimator (the packaged one, or ``bench.flow_checkpoint``) joins the classical ones
 (a ``python -m megen.train_flow`` checkpoint). Per estimator and motion size:
 
 * ``epe``: mean end-point error over the face, and its ratio to zero flow's (``epe_over_zero``);
@@ -55,7 +55,7 @@ def estimator_accuracy(settings, overrides: list[str]) -> None:
     rng = np.random.default_rng(0)
     grid = pixel_grid(size, size)
     checkpoint = settings.get("flow_checkpoint")
-    names = list(settings.get("estimators") or [*ESTIMATORS, *(["learned"] if checkpoint else [])])
+    names = list(settings.get("estimators") or [*ESTIMATORS, "learned"])      # learned: the packaged one by default
     methods = {n: flow_estimator(n, checkpoint) for n in names}   # an unknown name fails here, naming the valid ones
     quality = settings.get("flow_jpeg")
     levels = settings.get("flow_levels")

@@ -233,11 +233,9 @@ def check_estimators(c: Checker) -> None:
 
 
 def check_flow(c: Checker) -> None:
-    """``flow.checkpoint``: a file, required by ``flow.estimator=learned``."""
-    name, path = c.get("flow.estimator", None), c.get("flow.checkpoint", None)
-    if name == "learned" and path in (None, _MISSING):
-        c.add("flow.checkpoint", path, "is required by flow.estimator=learned (python -m megen.train_flow writes one)")
-    elif path not in (None, _MISSING) and not Path(str(path)).is_file():
+    """``flow.checkpoint``: a file where given (``flow.estimator=learned`` without it uses the packaged estimator)."""
+    path = c.get("flow.checkpoint", None)
+    if path not in (None, _MISSING) and not Path(str(path)).is_file():
         c.add("flow.checkpoint", path, "is not a file (a python -m megen.train_flow checkpoint)")
 
 

@@ -295,7 +295,8 @@ class FlowOptions:
     synthetic set's training guides (one estimator for both, kept in the checkpoint)."""
     estimator: Any = option("farneback", "the guide's estimator (megen.ops.flow; learned: a python -m "
                                          "megen.train_flow network, flow.checkpoint=)", choices=GUIDE_ESTIMATORS)
-    checkpoint: Any = option(None, "the learned estimator's checkpoint (flow.estimator=learned)")
+    checkpoint: Any = option(None, "the learned estimator's checkpoint (flow.estimator=learned; null: the one megen "
+                                   "ships, megen/models/weights/microflow.ckpt)")
 
 
 @dataclass

@@ -107,15 +107,16 @@ def with_guide_architecture(model: dict) -> dict:
 
 
 def guide_network(model: dict):
-    """The learned guide estimator's network: loaded from ``guide_checkpoint`` while it is there (training),
+    """The learned guide estimator's network: loaded from ``guide_checkpoint`` (None: the packaged estimator) while
+    it is there (training),
     else built empty from ``guide_net`` for a trained model's own weights to fill (generation on another
     machine); None for the classical estimators."""
-    from megen.models.microflow import MicroFlowNet, load_microflow
+    from megen.models.microflow import PACKAGED, MicroFlowNet, load_microflow
 
     if model.get("guide_estimator") != "learned":
         return None
-    checkpoint = model.get("guide_checkpoint")
-    if checkpoint and Path(checkpoint).is_file():
+    checkpoint = model.get("guide_checkpoint") or PACKAGED
+    if Path(checkpoint).is_file():
         return load_microflow(checkpoint)
     return MicroFlowNet(**(model.get("guide_net") or {}))
 

@@ -21,6 +21,8 @@ p + flow(p) in ``onset``, i.e. the backward field from frame to onset that warpi
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -206,11 +208,17 @@ class LearnedFlow:
         return np.concatenate(out).astype(np.float32)
 
 
-def load_microflow(path, setting: str = "flow.checkpoint") -> MicroFlowNet:
-    """The ``MicroFlowNet`` of a ``python -m megen.train_flow`` checkpoint (on the CPU); a file that is not one
-    is a ValueError naming it and ``setting``."""
+#: the estimator megen ships, used where ``flow.checkpoint`` is not given: a ``python -m megen.train_flow``
+#: checkpoint reduced to its network (``packaged_checkpoint``); its recipe and scores are in docs/training.md
+PACKAGED = Path(__file__).parent / "weights" / "microflow.ckpt"
+
+
+def load_microflow(path=None, setting: str = "flow.checkpoint") -> MicroFlowNet:
+    """The ``MicroFlowNet`` of a ``python -m megen.train_flow`` checkpoint (on the CPU; None: the packaged one,
+    ``PACKAGED``); a file that is not one is a ValueError naming it and ``setting``."""
     from megen.runtime.checkpoints import load_checkpoint
 
+    path = PACKAGED if path in (None, "") else path
     try:
         ckpt = load_checkpoint(path)
         net = MicroFlowNet(**ckpt["hyper_parameters"]["net"])
@@ -226,10 +234,24 @@ def flow_estimator(name: str, checkpoint=None):
     of ``checkpoint``, as a ``LearnedFlow``)."""
     if name != "learned":
         return estimator(name)
-    if not checkpoint:
-        raise ValueError("flow.estimator=learned needs flow.checkpoint=<a python -m megen.train_flow checkpoint>")
     return LearnedFlow(load_microflow(checkpoint))
 
 
-__all__ = ["CELL", "LEVELS", "LearnedFlow", "MicroFlowNet", "binomial", "blur", "flow_estimator", "least_squares_terms",
-           "load_microflow", "normalise", "solve_flow", "warp_by"]
+def packaged_checkpoint(source, out=PACKAGED) -> Path:
+    """Write the network of the ``python -m megen.train_flow`` checkpoint ``source`` to ``out`` as a checkpoint of
+    the same layout without the optimiser's state (about a third of the size), atomically: how ``PACKAGED`` is
+    made from a run."""
+    from megen.runtime.checkpoints import load_checkpoint
+    from megen.runtime.io import atomic_open
+
+    ckpt = load_checkpoint(source)
+    net = load_microflow(source)
+    with atomic_open(out) as fh:
+        torch.save({"hyper_parameters": {"net": net.hparams},
+                    "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
+                    "global_step": ckpt.get("global_step")}, fh)
+    return Path(out)
+
+
+__all__ = ["CELL", "LEVELS", "PACKAGED", "LearnedFlow", "MicroFlowNet", "binomial", "blur", "flow_estimator",
+           "least_squares_terms", "load_microflow", "normalise", "packaged_checkpoint", "solve_flow", "warp_by"]

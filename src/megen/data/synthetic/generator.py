@@ -67,7 +67,9 @@ class SyntheticSpec:
         if "nuisance" not in fields:      # as keyed before the nuisances had their own settings
             fields.update(jitter_px=0.0, noise=0.0)
         if self.guides and self.guide_estimator == "learned":
-            fields["guide_checkpoint"] = file_digest(self.guide_checkpoint, "dataset.guide_checkpoint")
+            from megen.models.microflow import PACKAGED
+
+            fields["guide_checkpoint"] = file_digest(self.guide_checkpoint or PACKAGED, "dataset.guide_checkpoint")
         blob = json.dumps(fields, sort_keys=True, default=str)
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
