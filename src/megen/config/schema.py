@@ -149,7 +149,7 @@ class GenerateOptions:
                               kind="number", low=1, high=60000)
     playback_fps: Any = option(25, "the MP4 and the GIF play at this rate (<= 50); 25 shows a 1/5 s expression "
                                    "at 200 fps for 1.6 s", kind="number", positive=True)
-    batch_size: Any = option("auto", "frames per forward pass: auto = 1 on CPU, 8 on GPU", kind="whole",
+    batch_size: Any = option("auto", "frames per forward pass: auto = 4 on CPU, 8 on GPU", kind="whole",
                              positive=True, also=("auto",))
     device: Any = option("auto", "cuda:N picks one GPU", choices=Device)
     backend: Any = option("torch", "onnxruntime runs FOMM's exported graph on the CPU (needs the export extra)", choices=Backend)
@@ -263,7 +263,7 @@ class AugmentOptions:
     render: Any = option("native", "native: the target's crop warped by the motion, the decoder filling what the "
                                    "occlusion hides | decoder: the model's output (both at its frame size)",
                          choices=Render)
-    batch_size: Any = option("auto", "frames per forward pass: auto = 1 on CPU, 8 on GPU", kind="whole",
+    batch_size: Any = option("auto", "frames per forward pass: auto = 4 on CPU, 8 on GPU", kind="whole",
                              positive=True, also=("auto",))
     device: Any = option("auto", "cuda:N picks one GPU", choices=Device)
     overwrite: Any = option(False, "replace a set made with other settings in out=", kind="bool")
