@@ -301,8 +301,9 @@ def test_bench_train_times_bf16_beside_fp32(tmp_path, capsys):
     assert any("bf16-mixed_over_32-true=" in line for line in lines)
 
 
+# the native lines have their own test below
 SMALL_GENERATE = ["generate", "bench.experiments=[fomm_vox256]", "bench.frames=2", "dataset.frame_size=64",
-                  "model.motion.num_blocks=3", "model.dense_motion.num_blocks=3"]
+                  "model.motion.num_blocks=3", "model.dense_motion.num_blocks=3", "bench.native=false"]
 
 
 def test_bench_generate_without_the_export_extra_skips_only_the_onnx_line(capsys, monkeypatch):
