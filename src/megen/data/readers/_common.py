@@ -110,14 +110,16 @@ def find_sheet(root: Path, names: tuple[str, ...], patterns: tuple[str, ...], ma
     return None
 
 
-def _raw_table(path: Path, sheet_name: int | str = 0) -> list[list]:
-    """Every row of one sheet (``sheet_name``: its index or name in a workbook) as a list of cells (None: empty)."""
+def _raw_table(path: Path, sheet_name: int | str | None = 0):
+    """The rows of one sheet (``sheet_name``: its index or name in a workbook) as lists of cells (None: empty);
+    ``sheet_name=None``: every sheet's, by name (a CSV is one sheet, named by its file)."""
     import pandas as pd
 
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
             frame = pd.read_csv(path, header=None, dtype=object, keep_default_na=False)
+            frame = {path.stem: frame} if sheet_name is None else frame
         elif suffix == ".xls":
             try:
                 frame = pd.read_excel(path, header=None, dtype=object, sheet_name=sheet_name, engine="xlrd")
@@ -132,26 +134,16 @@ def _raw_table(path: Path, sheet_name: int | str = 0) -> list[list]:
         raise
     except Exception as err:
         raise ValueError(f"cannot read sheet {path}: {type(err).__name__}: {err}") from err
-    return [[None if is_missing_float(v) else v for v in row] for row in frame.itertuples(index=False, name=None)]
+
+    def rows(table) -> list[list]:
+        return [[None if is_missing_float(v) else v for v in row] for row in table.itertuples(index=False, name=None)]
+
+    return {name: rows(t) for name, t in frame.items()} if sheet_name is None else rows(frame)
 
 
-def workbook_sheets(path: Path) -> list[str]:
-    """The sheet names of a workbook, in order (a CSV is one sheet, named by its file)."""
-    import pandas as pd
-
-    if path.suffix.lower() == ".csv":
-        return [path.stem]
-    try:
-        return list(pd.ExcelFile(path, engine="xlrd" if path.suffix.lower() == ".xls" else "openpyxl").sheet_names)
-    except ImportError:
-        raise
-    except Exception as err:
-        raise ValueError(f"cannot read sheet {path}: {type(err).__name__}: {err}") from err
-
-
-def raw_sheet(path: Path, sheet_name: int | str = 0) -> list[list]:
-    """The cells of one sheet of ``path``, rows of lists, without header detection."""
-    return _raw_table(path, sheet_name)
+def raw_sheets(path: Path) -> dict[str, list[list]]:
+    """Every sheet of a workbook read once, by name: rows of cells, without header detection."""
+    return _raw_table(path, None)
 
 
 def is_missing_float(value) -> bool:

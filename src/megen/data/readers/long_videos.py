@@ -31,11 +31,10 @@ from megen.data.readers._common import (
     cell_text,
     check_root,
     norm_col,
-    raw_sheet,
+    raw_sheets,
     read_table,
     require_columns,
     resolve_sheet,
-    workbook_sheets,
 )
 from megen.data.records import SpottedInterval, frame_number, sorted_frames
 
@@ -104,14 +103,15 @@ def _video(name: str, subject: str, folder: Path, fps: float, rows: list[tuple],
     return LongVideo(name, subject, tuple(frames), tuple(numbers), fps, tuple(intervals))
 
 
-def _named_sheet(path: Path, wanted: str, fallback: int | None = None) -> str | int:
-    names = workbook_sheets(path)
-    for name in names:
+def _named_sheet(sheets: dict[str, list], path: Path, wanted: str, first_otherwise: bool = False) -> list[list]:
+    """The rows of the sheet whose name holds ``wanted`` (letters and digits compared), else of the first sheet
+    (``first_otherwise``) or a ValueError naming the workbook's sheets."""
+    for name, rows in sheets.items():
         if norm_col(wanted) in norm_col(name):
-            return name
-    if fallback is not None:
-        return fallback
-    raise ValueError(f"sheet {path} has no {wanted!r} sheet (it has {', '.join(names)})")
+            return rows
+    if first_otherwise:
+        return next(iter(sheets.values()))
+    raise ValueError(f"sheet {path} has no {wanted!r} sheet (it has {', '.join(sheets)})")
 
 
 def _frames_root(root: Path, name: str) -> Path:
@@ -124,15 +124,16 @@ def read_casme_sq(root, sheet=None) -> LongVideoSet:
     root = check_root("casme_sq", root, CASME_SQ_LAYOUT)
     path = resolve_sheet("casme_sq", root, sheet, ("CAS(ME)^2code_final.xlsx", "CAS(ME)^2code_final(Updated).xlsx"),
                          ("*code_final*.xls*", "*code_final*.csv"), CASME_SQ_LAYOUT)
-    code = raw_sheet(path, _named_sheet(path, "code_final", fallback=0))
+    sheets = raw_sheets(path)
+    code = _named_sheet(sheets, path, "code_final", first_otherwise=True)
     # naming rule1: subject folder number -> participant; naming rule2: expression name -> 4-digit video code
     participant_of = {}
-    for row in raw_sheet(path, _named_sheet(path, "naming rule1")):
+    for row in _named_sheet(sheets, path, "naming rule1"):
         folder, participant = cell_int(row[0]), cell_int(row[2]) if len(row) > 2 else None
         if folder is not None and participant is not None:
             participant_of[folder] = participant
     video_code = {}
-    for row in raw_sheet(path, _named_sheet(path, "naming rule2")):
+    for row in _named_sheet(sheets, path, "naming rule2"):
         number, name = cell_int(row[0]), cell_text(row[1]) if len(row) > 1 else ""
         if number is not None and name:
             video_code[name.lower()] = f"{number:04d}"
