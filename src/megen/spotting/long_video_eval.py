@@ -7,12 +7,14 @@ spotter's k follows each video's rate: half of ``interval_ms`` in frames.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 
 from megen.data.readers.long_videos import LongVideo, LongVideoSet
+from megen.data.records import SpottedInterval
 from megen.runtime.io import atomic_write_text
 from megen.runtime.video import read_image
 from megen.spotting.annotations import write_annotations
@@ -42,8 +44,6 @@ def evaluate_long_videos(videos: LongVideoSet, out_dir, layout: str, base: Spott
     """Spot every video of ``videos``, score against its ``kind`` intervals (``KINDS``) and against randomly placed
     intervals of the spotter's length and count (``RANDOM_DRAWS`` draws, seeded); write ``spotting.json`` and the
     spotted intervals as ``spotted_<layout>.csv`` into ``out_dir``. Returns the JSON's content."""
-    from megen.data.records import SpottedInterval
-
     if kind not in KINDS:
         raise ValueError(f"spotting.kind={kind!r}: expected one of {', '.join(KINDS)}")
     out_dir = Path(out_dir)
@@ -55,9 +55,8 @@ def evaluate_long_videos(videos: LongVideoSet, out_dir, layout: str, base: Spott
         coded = [t for t in video.intervals if kind == "all" or t.kind == kind]
         truth += coded
         spotted += found
-        draws = [random_intervals(len(signal), len(found), 2 * settings.k + 1, rng) for _ in range(RANDOM_DRAWS)
-                 ] if found else [[] for _ in range(RANDOM_DRAWS)]
-        chance.append(draws)
+        chance.append([random_intervals(len(signal), len(found), 2 * settings.k + 1, rng)
+                       for _ in range(RANDOM_DRAWS)])
         per_video.append({"video": video.name, "frames": len(signal), "fps": video.fps, "k": settings.k,
                           "truth": len(coded), "spotted": len(found),
                           **{key: v for key, v in spotting_scores(coded, found).items() if key in ("tp", "f1")}})
@@ -72,8 +71,11 @@ def evaluate_long_videos(videos: LongVideoSet, out_dir, layout: str, base: Spott
               "skipped": videos.skipped, "per_video": per_video}
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_dir / "spotting.json", json.dumps(result, indent=2))
-    numbered = [SpottedInterval(v, a, (a + b) // 2, b, number=1 + sum(1 for w, _, _ in spotted[:n] if w == v))
-                for n, (v, a, b) in enumerate(spotted)]
+    counts = Counter()        # each video's intervals numbered from 1, as the layouts write them
+    numbered = []
+    for v, a, b in spotted:
+        counts[v] += 1
+        numbered.append(SpottedInterval(v, a, (a + b) // 2, b, number=counts[v]))
     write_annotations(out_dir / f"spotted_{layout}.csv", numbered, layout)
     return result
 
@@ -89,11 +91,11 @@ def spot_database(spotting: dict, out_dir, progress=print, each_video: bool = Tr
         videos.videos = videos.videos[:int(spotting["max_videos"])]
     progress(f"{len(videos.videos)} videos in {spotting['root']} ({spotting['layout']}); {len(videos.skipped)} sheet "
              f"rows or folders skipped" + (f", e.g. {videos.skipped[0]}" if videos.skipped else ""))
-    settings = SpotterSettings(threshold=float(spotting.get("threshold", 0.5)), size=int(spotting.get("size", 128)),
-                               flow=str(spotting.get("flow", "dis_fast")))
-    return evaluate_long_videos(videos, out_dir, str(spotting["layout"]), settings,
-                                float(spotting.get("interval_ms", 300.0)), str(spotting.get("kind", "micro")),
-                                spotting.get("realign_s", 1.0), progress=progress if each_video else None)
+    settings = SpotterSettings(threshold=float(spotting["threshold"]), size=int(spotting["size"]),
+                               flow=str(spotting["flow"]))
+    return evaluate_long_videos(videos, out_dir, str(spotting["layout"]), settings, float(spotting["interval_ms"]),
+                                str(spotting["kind"]), spotting["realign_s"],
+                                progress=progress if each_video else None)
 
 
 def summary(result: dict) -> str:

@@ -47,21 +47,27 @@ def motion_signal(frames, settings: SpotterSettings, landmarks: np.ndarray | Non
     of the first frame (None: found with dlib). ``realign``: find the face again every that many frames (a long
     video's head wanders off the first frame's crop); a frame without a face keeps the last alignment. Frames
     t - k and t are always aligned alike, by frame t's alignment."""
-    flow, k = estimator(settings.flow), settings.k
+    flow, k, size = estimator(settings.flow), settings.k, settings.size
+    # the last k + 1 frames as read and as aligned: each frame is aligned once, and the window again when the
+    # alignment changes
     recent: deque = deque(maxlen=k + 1)
+    aligned: deque = deque(maxlen=k + 1)
     signal, align = [], None
     for t, frame in enumerate(frames):
         gray = to_gray_uint8(frame)
         recent.append(gray)
         if align is None or (realign and t % realign == 0):
             found = landmarks if t == 0 and landmarks is not None else _landmarks(gray, required=align is None)
-            align = _alignment(found, settings.size) if found is not None else align
+            if found is not None:
+                align = _alignment(found, size)
+                aligned = deque(align_frames(list(recent)[:-1], align[0], size) if len(recent) > 1 else [],
+                                maxlen=k + 1)
+        aligned.append(align_frames([gray], align[0], size)[0])
         if t < k:
             signal.append(0.0)
             continue
-        m, regions, nose = align
-        a, b = align_frames([recent[0], recent[-1]], m, settings.size)
-        f = flow(a, b).astype(np.float64)
+        _, regions, nose = align
+        f = flow(aligned[0], aligned[-1]).astype(np.float64)
         f = f - f[nose].mean(axis=0)
         signal.append(max(np.linalg.norm(f[r].mean(axis=0)) if r.any() else 0.0 for r in regions))
     signal = np.asarray(signal, np.float64)
