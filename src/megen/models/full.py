@@ -77,10 +77,9 @@ class MotionTransferModel(nn.Module):
         motion (where the model has one) is the driving frame's relative to ``background_from`` (default
         the source)."""
         bg = None
-        if self.background is not None and driving is not None:
-            with stage("motion"):
-                bg = self.background(source if background_from is None else background_from, driving)
         with stage("motion"):
+            if self.background is not None and driving is not None:
+                bg = self.background(source if background_from is None else background_from, driving)
             dense = self.dense_motion(source, motion_s, motion_d, bg)
         with stage("decode"):
             out = self.generator.decode(source_features, source, dense)
@@ -108,9 +107,8 @@ def with_guide_architecture(model: dict) -> dict:
 
 def guide_network(model: dict):
     """The learned guide estimator's network: loaded from ``guide_checkpoint`` (None: the packaged estimator) while
-    it is there (training),
-    else built empty from ``guide_net`` for a trained model's own weights to fill (generation on another
-    machine); None for the classical estimators."""
+    it is there (training), else built empty from ``guide_net`` for a trained model's own weights to fill
+    (generation on another machine); None for the classical estimators."""
     from megen.models.microflow import PACKAGED, MicroFlowNet, load_microflow
 
     if model.get("guide_estimator") != "learned":
