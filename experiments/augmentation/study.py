@@ -190,7 +190,8 @@ def write_table(study: Path, rows: list[str]) -> None:
         sd = lambda a: f" ± {a.std(ddof=1):.3f}" if len(a) > 1 else ""   # noqa: E731
         extra = np.mean([np.mean([f["n_train_extra"] for f in r["folds"]]) for r in records])
         secs = np.mean([r["seconds"] for r in records])
-        lines.append(f"| {row} | {len(records)} | {uf1.mean():.3f}{sd(uf1)} | {uar.mean():.3f}{sd(uar)} | {extra:.0f} | {secs:.0f} |")
+        lines.append(f"| {row} | {len(records)} | {uf1.mean():.3f}{sd(uf1)} | {uar.mean():.3f}{sd(uar)} "
+                     f"| {extra:.0f} | {secs:.0f} |")
         baselines = baselines or records[0]["summary"]["overall"]
     if baselines:
         m, r = baselines["majority"], baselines["random"]
