@@ -59,7 +59,7 @@ def at_keypoints(animator: Animator, pairs) -> list[dict]:
     try:
         for pair in pairs:
             records.clear()
-            driver = DriverMotion.of(pair.driving, ["dis"])
+            driver = DriverMotion.of(pair.driving, ())      # its frames and onset landmarks; no flow is measured
             model_system(animator)(driver.frames, driver.landmarks, pair.target)
             given = torch.cat([r[0] for r in records]).detach() * size
             dense = torch.cat([r[1] for r in records]).detach() * size
@@ -85,16 +85,14 @@ def tracking_window(fraction: float):
         motion_networks.tracking_radius = own
 
 
-def variants(ckpt: str, magnify: list[float], magnify_estimator: str, radii: list[float], backgrounds: list[float]):
-    """label -> System, each a generation-time variant of the checkpoint."""
-    systems = {}
-    plain = Animator.from_checkpoint(ckpt)
-    systems["checkpoint as trained"] = model_system(plain)
+def variants(ckpt: str, plain: Animator, magnify: list[float], magnify_estimator: str, radii: list[float],
+             backgrounds: list[float]):
+    """label -> System, each a generation-time variant of the checkpoint ``ckpt``, loaded as ``plain``."""
+    systems = {"checkpoint as trained": model_system(plain)}
+    if magnify:      # the estimator that measures the driver is a class setting of the magnified source
+        magnify_module.MagnifiedSource.estimator = flow_estimator(magnify_estimator)
     for k in magnify:
-        def run(frames, landmarks, target, k=k):
-            magnify_module.MagnifiedSource.estimator = flow_estimator(magnify_estimator)
-            return model_system(plain, magnify=k)(frames, landmarks, target)
-        systems[f"magnify={k:g} ({magnify_estimator})"] = run
+        systems[f"magnify={k:g} ({magnify_estimator})"] = model_system(plain, magnify=k)
     for fraction in radii:
         def run(frames, landmarks, target, fraction=fraction):
             with tracking_window(fraction):
@@ -121,12 +119,14 @@ def main() -> None:
     floats = lambda s: [float(x) for x in s.split(",") if x]   # noqa: E731
     pairs = read_pairs(args.pairs)
     start = time.time()
-    keypoints = at_keypoints(Animator.from_checkpoint(args.ckpt), pairs)
+    animator = Animator.from_checkpoint(args.ckpt)
+    keypoints = at_keypoints(animator, pairs)
     for row in keypoints:
         print(f"{row['pair']}: key points {row['keypoints_rms_px']:.3f} px, "
               f"dense motion there {row['dense_at_keypoints_rms_px']:.3f} px (ratio {row['ratio']:.2f}, "
               f"cosine {row['cosine']:.2f}), background mask {row['background_mask']:.3f}")
-    systems = variants(args.ckpt, floats(args.magnify), args.magnify_estimator, floats(args.radii), floats(args.backgrounds))
+    systems = variants(args.ckpt, animator, floats(args.magnify), args.magnify_estimator, floats(args.radii),
+                       floats(args.backgrounds))
     estimators = args.estimators.split(",")
     scored = score_pairs(pairs, systems, None, face_metrics=False, sheets=False, estimators=estimators)
     for label, s in scored["mean"].items():
