@@ -137,3 +137,22 @@ def test_bench_flow_prints_a_line_per_estimator_and_size(capsys):
                                                                     "ms"} <= set(cells)
     assert 0.5 < float(cells["magnitude"]) < 2.0 and float(cells["ms"]) > 0
     assert lines[-1].startswith("flow dis_fast all ")
+
+
+def test_bench_flow_renders_finely_or_bicubically_and_refuses_another_render(capsys):
+    """The two renders move the same face by the same field: their frames differ (the fine one is drawn four
+    times finer and area-reduced), so the same estimator reads them differently, and each run names its render."""
+    from megen.bench import main
+
+    epe = {}
+    for render in ("fine", "bicubic"):
+        main(["flow", "bench.identities=1", "bench.flow_px=[1.0]", "bench.estimators=[dis_fast]",
+              f"bench.flow_render={render}"])
+        last = [x for x in capsys.readouterr().out.splitlines() if x.startswith("flow dis_fast all ")][-1]
+        assert f"render={render}" in last
+        epe[render] = float(dict(i.split("=", 1) for i in last.split() if "=" in i)["epe"])
+    assert epe["fine"] != epe["bicubic"] and all(0 < e < 1 for e in epe.values())
+    with pytest.raises(SystemExit) as exit_:
+        main(["flow", "bench.flow_render=nearest"])
+    assert exit_.value.code == 2 and "bench.flow_render='nearest' is not valid; valid: fine, bicubic" in \
+        capsys.readouterr().err

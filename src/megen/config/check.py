@@ -340,6 +340,9 @@ def validate_train_flow(cfg) -> None:
     size = c.get("pairs.size", None)
     if isinstance(size, int) and size % 4:
         c.add("pairs.size", size, "is not valid; valid: a multiple of 4 (the estimator's cell)")
+    init = c.get("init", None)
+    if init not in (None, _MISSING, "packaged") and not Path(str(init)).is_file():
+        c.add("init", init, "is not a file (a python -m megen.train_flow checkpoint, or packaged)")
     c.raise_if_any()
 
 
@@ -528,6 +531,7 @@ def validate_bench(cfg) -> None:
     c = Checker(cfg)
     c.choice("bench.precision", GeneratePrecision.values())
     c.choice("bench.device", ("auto", "cpu", "cuda"))
+    c.choice("bench.flow_render", ("fine", "bicubic"))
     for key in ("size", "batch", "steps", "frames", "clips", "clip_frames", "workers", "per_clip",
                 "identities"):
         c.number(f"bench.{key}", whole=True, positive=True)

@@ -394,7 +394,9 @@ class TrainFlowOptions:
                           show="<paths.output_root>/train_flow/<time>")
     lr: Any = option(3.0e-3, "the one-cycle schedule's peak learning rate", kind="number", positive=True)
     net: Any = option(None, "the network's arguments (megen.models.microflow.MicroFlowNet: channels, dilations, "
-                            "damping, windows)", kind="any")
+                            "damping, windows, warp)", kind="any")
+    init: Any = option(None, "start from this estimator's weights (a train_flow checkpoint, or 'packaged'): train "
+                             "it on; its network arguments replace net", show="null")
     pairs: Any = section(FlowPairsOptions, "the training pairs")
     system: Any = wiring(None)       # the LightningModule's arguments (conf/train_flow.yaml)
     paths: Any = group("paths.output_root", "where run folders go (default outputs)")

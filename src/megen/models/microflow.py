@@ -39,6 +39,8 @@ LEVELS = (1, 2, 4)
 WINDOWS = (0, 1.0, 3.0)
 #: (level, window) of the solution the CNN corrects; every solution is bounded to BOUND_PX (tanh)
 BASE, BOUND_PX = (1, 1), 4.0
+#: how the second pass resamples the onset (``MicroFlowNet(warp=)``)
+WARPS = ("bilinear", "bicubic")
 
 
 def _gaussian_kernel(sd: float) -> torch.Tensor:
@@ -99,15 +101,16 @@ def solve_flow(terms: torch.Tensor, damping: torch.Tensor) -> torch.Tensor:
     return torch.stack([u, v], dim=1)
 
 
-def warp_by(image: torch.Tensor, flow_px: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) sampled at p + flow(p), flow (B, 2, H, W) in pixels; bilinear, edges extended."""
+def warp_by(image: torch.Tensor, flow_px: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
+    """(B, C, H, W) sampled at p + flow(p), flow (B, 2, H, W) in pixels; ``mode`` bilinear or bicubic, edges
+    extended."""
     b, _, h, w = image.shape
     ys, xs = torch.meshgrid(torch.arange(h, dtype=image.dtype, device=image.device),
                             torch.arange(w, dtype=image.dtype, device=image.device), indexing="ij")
     gx = (xs + flow_px[:, 0] + 0.5) * (2.0 / w) - 1.0     # pixel centres, as align_corners=False reads them
     gy = (ys + flow_px[:, 1] + 0.5) * (2.0 / h) - 1.0
     grid = torch.stack([gx, gy], dim=-1)
-    return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return F.grid_sample(image, grid, mode=mode, padding_mode="border", align_corners=False)
 
 
 def _correction(in_ch: int, channels: int, dilations) -> tuple[nn.Sequential, nn.Conv2d]:
@@ -127,17 +130,23 @@ class MicroFlowNet(nn.Module):
     Two passes: the first on the frames halved (a head motion of a few pixels is then within the
     linearisation's reach), the second on the frame and the onset warped by the first estimate, at full size,
     for the rest. ``channels`` and ``dilations`` size each pass's correction CNN; ``damping`` is the
-    least-squares regularisation relative to the mean texture of the frame.
+    least-squares regularisation relative to the mean texture of the frame. ``warp`` is how the onset is
+    resampled by the first estimate: bilinear blurs it by an amount that depends on the sub-pixel position, which
+    the second pass may read as motion; bicubic blurs far less but trained worse (docs/benchmarks.md).
     """
 
-    def __init__(self, channels: int = 32, dilations=(1, 2, 4, 2, 1), damping: float = 0.01, windows=WINDOWS):
+    def __init__(self, channels: int = 32, dilations=(1, 2, 4, 2, 1), damping: float = 0.01, windows=WINDOWS,
+                 warp: str = "bilinear"):
         super().__init__()
+        if warp not in WARPS:
+            raise ValueError(f"net.warp={warp!r}: must be one of {list(WARPS)}")
+        self.warp = warp
         self.windows = tuple(float(w) for w in windows)
         if self.windows[:2] != WINDOWS[:2]:
             raise ValueError(f"net.windows={list(windows)}: must start with {list(WINDOWS[:2])} (the corrected "
                              f"solution is the second window's)")
         self.hparams = {"channels": int(channels), "dilations": [int(d) for d in dilations], "damping": float(damping),
-                        "windows": list(self.windows)}
+                        "windows": list(self.windows), "warp": warp}
         for j, window in enumerate(self.windows):
             if window:
                 self.register_buffer(f"window{j}", _gaussian_kernel(window), persistent=False)
@@ -176,7 +185,7 @@ class MicroFlowNet(nn.Module):
         first = F.interpolate(base + self.head_half(self.body_half(x)), size=(h, w), mode="bilinear",
                               align_corners=False) * 2.0
         full = F.interpolate(first, size=frame.shape[2:], mode="bilinear", align_corners=False)
-        x, base = self.features(frame, warp_by(onset, full))
+        x, base = self.features(frame, warp_by(onset, full, self.warp))
         return first + base + self.head(self.body(torch.cat([x, first / BOUND_PX], dim=1)))
 
     def forward(self, frame: torch.Tensor, onset: torch.Tensor) -> torch.Tensor:

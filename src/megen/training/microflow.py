@@ -5,7 +5,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from megen.models.microflow import CELL, MicroFlowNet
+from megen.models.microflow import CELL, MicroFlowNet, load_microflow
 
 
 def relative_epe(pred: torch.Tensor, true: torch.Tensor, floor_px: float = 0.05) -> torch.Tensor:
@@ -17,12 +17,18 @@ def relative_epe(pred: torch.Tensor, true: torch.Tensor, floor_px: float = 0.05)
 
 class MicroFlowSystem(pl.LightningModule):
     """Trains a ``MicroFlowNet`` (``net``: its arguments) on exact flow at its grid, Adam with a one-cycle rate
-    peaking at ``lr``; validation logs ``val/epe`` (px) and ``val/epe_over_zero`` (to zero flow's)."""
+    peaking at ``lr``; validation logs ``val/epe`` (px) and ``val/epe_over_zero`` (to zero flow's). ``init``
+    (a checkpoint, or ``packaged``) starts from a trained estimator, whose arguments then replace ``net``."""
 
-    def __init__(self, net: dict | None = None, lr: float = 3e-3):
+    def __init__(self, net: dict | None = None, lr: float = 3e-3, init: str | None = None):
         super().__init__()
+        if init is not None:
+            start = load_microflow(None if init == "packaged" else init, "init")
+            net = dict(start.hparams)
         self.save_hyperparameters()
         self.net = MicroFlowNet(**(net or {}))
+        if init is not None:
+            self.net.load_state_dict(start.state_dict())
 
     def _grid(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
         return self.net.coarse(batch["frame"], batch["onset"]), F.avg_pool2d(batch["flow"], CELL)
