@@ -29,6 +29,15 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.path not in slow)
 
 
+def pytest_runtest_setup(item):
+    """``@pytest.mark.gpu`` (``count=N``: N devices) skips where this machine has fewer CUDA devices."""
+    from helpers import missing_devices
+
+    reason = missing_devices(item.get_closest_marker("gpu"))
+    if reason:
+        pytest.skip(reason)
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

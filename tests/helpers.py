@@ -72,3 +72,16 @@ def run_module_imports(module: str, *args: str, cwd: Path, watch=("torch", "pyto
     line = [x for x in out.stderr.splitlines() if x.startswith("IMPORTED:")][-1]
     out.stderr = "\n".join(x for x in out.stderr.splitlines() if not x.startswith("IMPORTED:"))
     return out, {m for m in line[len("IMPORTED:"):].split(",") if m}
+
+
+def missing_devices(marker, have: int | None = None) -> str | None:
+    """Why a test marked ``gpu(count=N)`` cannot run here (None: it can, or it is not marked); ``have``: the
+    CUDA devices present (default: this machine's)."""
+    if marker is None:
+        return None
+    need = int(marker.kwargs.get("count", 1))
+    if have is None:
+        import torch
+
+        have = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return f"needs {need} CUDA device(s), this machine has {have}" if have < need else None
