@@ -1,10 +1,21 @@
 """Shared test settings: a tiny configuration that trains in seconds."""
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from megen.config.compose import compose_train as megen_compose_train
+from megen.data.megc_kit import KIT_FOLDERS, MEGC_CLIPS, TEMPLATES
+from megen.data.synthetic import embedded_photo_paths
+from megen.face.flow import pixel_grid, warp_backward
 from megen.runtime.paths import conf_dir
+from megen.runtime.video import write_gif, write_png
+
+#: the repository root (docs, notebooks, experiments)
+REPO = Path(__file__).resolve().parents[1]
 
 TINY_SYNTHETIC = ["dataset.n_subjects=4", "dataset.clips_per_subject=2", "dataset.frame_size=32"]
 TINY = [
@@ -85,3 +96,56 @@ def missing_devices(marker, have: int | None = None) -> str | None:
 
         have = torch.cuda.device_count() if torch.cuda.is_available() else 0
     return f"needs {need} CUDA device(s), this machine has {have}" if have < need else None
+
+
+# synthetic real-pair inputs (tests of the real-pair scorer and of evaluate)
+AMPLITUDES = (0.0, 0.2, 0.5, 1.0, 0.6, 0.3)   # an onset -> apex -> offset intensity curve
+
+
+def bump_field(centre, vector, sd=14.0) -> np.ndarray:
+    """(256, 256, 2) backward field: ``vector`` px at ``centre``, a Gaussian of ``sd`` px around it."""
+    w = np.exp(-((pixel_grid(256, 256) - np.asarray(centre)) ** 2).sum(-1) / (2 * sd * sd))
+    return (w[..., None] * np.asarray(vector, np.float32)).astype(np.float32)
+
+
+def regional_field(lm) -> np.ndarray:
+    """A brow raise and a mouth corner pulled sideways, in px of the canonical face."""
+    return bump_field(lm[17:22].mean(0), (0.0, 1.0)) + bump_field(lm[48], (-0.8, 0.0))
+
+
+def moved_clip(frame, field) -> np.ndarray:
+    return np.stack([warp_backward(frame, a * field) for a in AMPLITUDES])
+
+
+def write_real_pairs(tmp_path, face, driving_frames=None):
+    frame, lm = face
+    clip = moved_clip(frame, regional_field(lm)) if driving_frames is None else driving_frames
+    write_gif(tmp_path / "drive.gif", np.repeat(clip[..., None], 3, -1), 25)
+    write_png(tmp_path / "target.png", np.repeat(frame[..., None], 3, -1))
+    (tmp_path / "pairs.csv").write_text("driving,target,compare\ndrive.gif,target.png,copy=drive.gif\n")
+    return tmp_path / "pairs.csv"
+
+
+def write_megc_kit(root: Path, protocol: str, frames: np.ndarray, skip=()) -> None:
+    """A MEGC test kit under ``root`` for ``protocol``: its driving clips from ``frames``, its templates the
+    embedded photo; names in ``skip`` are left out."""
+    for clip, (dataset, emotion) in MEGC_CLIPS.items():
+        if clip in skip:
+            continue
+        folder = root / "source_samples" / KIT_FOLDERS[dataset] / f"{emotion}_{clip}"
+        folder.mkdir(parents=True)
+        for i, f in enumerate(frames[:3]):
+            cv2.imwrite(str(folder / f"{i + 1}.jpg"), cv2.resize(f, (256, 256)))
+    faces = root / "target_template_face"
+    faces.mkdir(parents=True)
+    photo = cv2.imread(str(embedded_photo_paths()[0]))
+    for name in TEMPLATES[protocol]:
+        if name not in skip:
+            cv2.imwrite(str(faces / name), photo)
+
+
+#: training's per-epoch line (tests/unit/training/test_training_log.py; tests/cli/test_train.py reads the CLI's stdout
+#: with it)
+EPOCH_LINE = re.compile(
+    r"^epoch (?P<epoch>\d+)/(?P<total>\d+), step (?P<step>\d+), (?P<seconds>\d+\.\d) s/epoch, ETA [^:]+: "
+    r"loss (?P<loss>\S+) \(perceptual \S+, .*\); val rMTE (?P<rmte>\S+), EPE (?P<epe>\S+) \(zero flow (?P<zero>\S+)\)$")

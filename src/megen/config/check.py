@@ -36,7 +36,7 @@ NONFINITE_POLICIES = NonfinitePolicy.values()
 DEVICES = Device.values()
 PAIR_MODES = PairMode.values()
 # Copies of what Lightning accepts: importing them would import Lightning, several seconds before a
-# typo could be reported. tests/test_config_check.py keeps them equal.
+# typo could be reported. tests/unit/config/test_config_check.py keeps them equal.
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
 PRECISIONS = ("16-mixed", "bf16-mixed", "32-true", "64-true", "16-true", "bf16-true", "transformer-engine",
               "transformer-engine-float16", "64", "32", "16", "bf16", 64, 32, 16)

@@ -68,7 +68,7 @@ def motion_summary(out: dict, batch: dict) -> dict[str, float]:
     ``epe_px``, ``moving_fraction`` and, over the pixels whose true flow is longer than 0.25 px,
     ``true_flow_moving_px`` and ``pred_flow_moving_px``. Collapse shows as ``pred_flow_moving_px``
     near 0 against ``true_flow_moving_px``; ``background_weight`` near 1 goes with it, but a good
-    fit of micro-expressions keeps most weight there too (about 0.84 in tests/test_motion_capacity.py),
+    fit of micro-expressions keeps most weight there too (about 0.84 in tests/unit/models/test_motion_capacity.py),
     as most pixels do not move.
     """
     size = tuple(batch["source"].shape[2:])
@@ -181,7 +181,7 @@ class GradientShareMonitor(pl.Callback):
 
 # -- does a configuration learn at all? ------------------------------------------------------------
 
-#: train-config overrides of the fixed-batch fit (``tests/test_learning.py``, ``diagnose fit``): a small
+#: train-config overrides of the fixed-batch fit (``tests/unit/training/test_learning.py``, ``diagnose fit``): a small
 #: synthetic set at 64 px with apexes of 1-4 px, one perceptual scale, no GAN
 FIXED_BATCH_SETTING = ("dataset.n_subjects=4", "dataset.clips_per_subject=2", "dataset.frame_size=64",
                        "dataset.apex_px_at=64", "loss.scales=[1]", "loss.weights.generator_gan=0")

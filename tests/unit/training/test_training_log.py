@@ -1,4 +1,4 @@
-"""What training prints when stdout is not a terminal (the CLI itself: tests/test_train.py)."""
+"""What training prints when stdout is not a terminal (the CLI itself: tests/cli/test_train.py)."""
 import io
 import logging
 import re
@@ -7,14 +7,10 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from helpers import EPOCH_LINE
 from pytorch_lightning.callbacks import RichProgressBar
 
 from megen.training.log import KNOWN_WARNINGS, EpochLine, console_callbacks, quiet_known_noise
-
-#: the per-epoch line; tests/test_train.py reads the CLI's stdout with it
-EPOCH_LINE = re.compile(
-    r"^epoch (?P<epoch>\d+)/(?P<total>\d+), step (?P<step>\d+), (?P<seconds>\d+\.\d) s/epoch, ETA [^:]+: "
-    r"loss (?P<loss>\S+) \(perceptual \S+, .*\); val rMTE (?P<rmte>\S+), EPE (?P<epe>\S+) \(zero flow (?P<zero>\S+)\)$")
 
 
 def _trainer(**kw):

@@ -1,6 +1,6 @@
 """Training on the accelerators that ``conf/trainer`` names: ``trainer=gpu`` and ``trainer=ddp`` on CUDA devices.
 They run where the devices are (``@pytest.mark.gpu``) and are skipped elsewhere; DDP on the CPU is
-``tests/test_train.py``'s."""
+``tests/cli/test_train.py``'s."""
 import json
 import os
 

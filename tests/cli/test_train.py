@@ -5,8 +5,7 @@ import cv2
 import pandas as pd
 import pytest
 import torch
-from helpers import compose_train, run_module, tiny_overrides
-from test_training_log import EPOCH_LINE
+from helpers import EPOCH_LINE, compose_train, run_module, tiny_overrides
 
 from megen.config.check import ConfigError
 from megen.runtime.checkpoints import load_checkpoint

@@ -1,12 +1,12 @@
 """Execute the notebooks end to end (the results notebook on a small fake study)."""
 import json
-from pathlib import Path
 
 import nbformat
 import yaml
+from helpers import REPO
 from nbclient import NotebookClient
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = REPO / "notebooks"
 
 
 def _execute(name, tmp_path, monkeypatch, **env):

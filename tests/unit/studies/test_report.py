@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import REPO
 
 from megen.report import main
 from megen.studies.report import aggregate, better, collect, markdown_table, report, variant_table
@@ -265,7 +266,7 @@ def test_real_pair_scores_are_columns_beside_the_flow_transfer_baseline(tmp_path
 def test_committed_study_runs_keep_only_what_rebuilds_their_tables():
     import subprocess
 
-    root = Path(__file__).resolve().parents[1]
+    root = REPO
     try:
         listed = subprocess.run(["git", "ls-files", "experiments"], cwd=root, capture_output=True, text=True,
                                 check=True).stdout.split()

@@ -3,13 +3,13 @@ baseline, and ``python -m megen.evaluate real.pairs=`` with its errors."""
 import cv2
 import numpy as np
 import pytest
-from helpers import run_module
+from helpers import AMPLITUDES, moved_clip, regional_field, run_module, write_real_pairs
 
 from megen.animation.flow_transfer import flow_transfer
 from megen.data.synthetic import embedded_photo_paths
 from megen.evaluation.motion_cache import MotionCache, motion_key
 from megen.face.align import apply_similarity, canonical_similarity, fit_similarity, similarity_from_two_points
-from megen.face.flow import driver_flows, pixel_grid, target_fields, warp_backward
+from megen.face.flow import driver_flows, target_fields
 from megen.metrics.expression import (
     EXPRESSION_REGIONS,
     drift,
@@ -20,24 +20,7 @@ from megen.metrics.expression import (
     rms,
     transfer_scores,
 )
-from megen.runtime.video import read_image, write_gif
-
-AMPLITUDES = (0.0, 0.2, 0.5, 1.0, 0.6, 0.3)   # an onset -> apex -> offset intensity curve
-
-
-def _bump(centre, vector, sd=14.0) -> np.ndarray:
-    """(256, 256, 2) backward field: ``vector`` px at ``centre``, a Gaussian of ``sd`` px around it."""
-    w = np.exp(-((pixel_grid(256, 256) - np.asarray(centre)) ** 2).sum(-1) / (2 * sd * sd))
-    return (w[..., None] * np.asarray(vector, np.float32)).astype(np.float32)
-
-
-def _regional_field(lm) -> np.ndarray:
-    """A brow raise and a mouth corner pulled sideways, in px of the canonical face."""
-    return _bump(lm[17:22].mean(0), (0.0, 1.0)) + _bump(lm[48], (-0.8, 0.0))
-
-
-def _clip(frame, field) -> np.ndarray:
-    return np.stack([warp_backward(frame, a * field) for a in AMPLITUDES])
+from megen.runtime.video import read_image
 
 
 def test_similarities_map_points_as_fitted():
@@ -55,7 +38,7 @@ def test_similarities_map_points_as_fitted():
 
 def test_a_clip_against_itself_scores_one_and_a_static_clip_zero(face):
     frame, lm = face
-    motion = expression_motion(_clip(frame, _regional_field(lm)), lm)
+    motion = expression_motion(moved_clip(frame, regional_field(lm)), lm)
     assert motion.shape == (len(AMPLITUDES), len(EXPRESSION_REGIONS), 2)
     assert transfer_scores(motion, motion) == pytest.approx({"cosine": 1.0, "amplitude": 1.0})
     static = expression_motion(np.stack([frame] * len(AMPLITUDES)), lm)
@@ -70,7 +53,7 @@ def test_a_clip_against_itself_scores_one_and_a_static_clip_zero(face):
 def test_a_clip_shifted_as_a_whole_has_no_expression_motion(face):
     frame, lm = face
     shift = np.broadcast_to(np.float32([0.7, -0.4]), (256, 256, 2))
-    motion, head = face_motion(_clip(frame, shift), lm)
+    motion, head = face_motion(moved_clip(frame, shift), lm)
     # the head moved 0.8 px; what is left after removing the face's mean is flow-estimation noise
     assert rms(motion) < 0.05 and np.abs(motion).max() < 0.1
     # and the head's motion is that shift (forward flow: minus the backward field), largest at amplitude 1,
@@ -81,8 +64,8 @@ def test_a_clip_shifted_as_a_whole_has_no_expression_motion(face):
 
 def test_a_known_regional_flow_comes_back(face):
     frame, lm = face
-    field = _regional_field(lm)
-    measured = expression_motion(_clip(frame, field), lm)
+    field = regional_field(lm)
+    measured = expression_motion(moved_clip(frame, field), lm)
     regions, whole = region_masks(lm)
     # for a small smooth warp the forward flow is minus the backward field
     expected = np.stack([-(np.stack([(a * field)[r].mean(0) for r in regions]) - (a * field)[whole].mean(0))
@@ -101,7 +84,7 @@ def test_flow_transfer_keeps_size_and_colour_and_a_static_clip_is_the_target(fac
     static = flow_transfer(target, target_lm, [frame] * 4, lm)
     assert static.shape == (4, *target.shape) and static.dtype == np.uint8
     assert np.abs(static.astype(int) - target[None]).max() <= 1
-    moving = flow_transfer(target, target_lm, list(_clip(frame, _regional_field(lm))), lm)
+    moving = flow_transfer(target, target_lm, list(moved_clip(frame, regional_field(lm))), lm)
     assert moving.shape == (len(AMPLITUDES), *target.shape)
     assert np.abs(moving[3].astype(int) - target).max() > 10      # the brow and the mouth corner moved
     assert not np.array_equal(moving[3][..., 0], moving[3][..., 1])   # still in colour
@@ -111,7 +94,7 @@ def test_flow_transfer_reproduces_a_known_shift(face):
     """A driver shifted by a known amount moves a target of another size by that amount, scaled to the target."""
     frame, lm = face
     shift = np.float32([0.6, -0.3])
-    clip = list(_clip(frame, np.broadcast_to(shift, (256, 256, 2))))
+    clip = list(moved_clip(frame, np.broadcast_to(shift, (256, 256, 2))))
     small = cv2.resize(frame, (128, 128), interpolation=cv2.INTER_AREA)
     small_lm = (lm + 0.5) / 2 - 0.5
     fields = target_fields(driver_flows(clip, lm), small_lm, small.shape)
@@ -125,19 +108,8 @@ def test_flow_transfer_reproduces_a_known_shift(face):
     np.testing.assert_array_equal(out[0], small)
 
 
-def _write_pairs(tmp_path, face, driving_frames=None):
-    frame, lm = face
-    clip = _clip(frame, _regional_field(lm)) if driving_frames is None else driving_frames
-    write_gif(tmp_path / "drive.gif", np.repeat(clip[..., None], 3, -1), 25)
-    from megen.runtime.video import write_png
-
-    write_png(tmp_path / "target.png", np.repeat(frame[..., None], 3, -1))
-    (tmp_path / "pairs.csv").write_text("driving,target,compare\ndrive.gif,target.png,copy=drive.gif\n")
-    return tmp_path / "pairs.csv"
-
-
 def test_evaluate_real_pairs_without_a_checkpoint_scores_the_baselines(tmp_path, face):
-    pairs = _write_pairs(tmp_path, face)
+    pairs = write_real_pairs(tmp_path, face)
     out = run_module("megen.evaluate", f"real.pairs={pairs}", f"run_dir={tmp_path / 'run'}", "face_metrics=false",
                      "real.estimators=[dis_fast,farneback]", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
@@ -160,14 +132,14 @@ def test_evaluate_real_pairs_without_a_checkpoint_scores_the_baselines(tmp_path,
 
 
 def test_evaluate_real_pairs_names_a_missing_clip_and_a_clip_without_a_face(tmp_path, face):
-    pairs = _write_pairs(tmp_path, face)
+    pairs = write_real_pairs(tmp_path, face)
     pairs.write_text("driving,target\nnowhere.gif,target.png\n")
     out = run_module("megen.evaluate", f"real.pairs={pairs}", f"hydra.run.dir={tmp_path / 'run'}",
                      "real.estimators=[farneback]", cwd=tmp_path)
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
     assert "nowhere.gif (no such file)" in out.stderr and "pairs.csv:2" in out.stderr
     blank = np.random.default_rng(0).integers(120, 136, (4, 96, 96)).astype(np.uint8)   # no face, frames differ
-    _write_pairs(tmp_path, face, blank)
+    write_real_pairs(tmp_path, face, blank)
     out = run_module("megen.evaluate", f"real.pairs={pairs}", f"hydra.run.dir={tmp_path / 'run2'}",
                      "real.estimators=[farneback]", cwd=tmp_path)
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
@@ -176,7 +148,7 @@ def test_evaluate_real_pairs_names_a_missing_clip_and_a_clip_without_a_face(tmp_
 
 def test_measured_motion_is_kept_by_content_and_read_back_unchanged(tmp_path, face):
     frame, lm = face
-    clip = _clip(frame, _regional_field(lm))
+    clip = moved_clip(frame, regional_field(lm))
     cache = MotionCache(tmp_path / "cache")
     first = cache.measure(clip, lm, "farneback")
     again = cache.measure(clip, lm, "farneback")

@@ -8,9 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers import TINY
-from test_generate_cli import _make_kit
-from test_real_pairs import _write_pairs
+from helpers import TINY, write_megc_kit, write_real_pairs
 
 from megen.config.compose import compose_config, compose_train
 from megen.data.cache import PreparedSet
@@ -95,7 +93,7 @@ def test_megc_protocol(trained, tmp_path):
     family, ckpt, data = trained
     face = (base_face(str(embedded_photo_paths()[0]), 256).image * 255).round().astype(np.uint8)
     raised = cv2.warpAffine(face, np.float32([[1, 0, 0], [0, 1, -0.5]]), (256, 256), borderMode=cv2.BORDER_REPLICATE)
-    _make_kit(tmp_path / "kit", "megc2021", np.stack([face, raised]))     # crisp faces: found by HOG at once
+    write_megc_kit(tmp_path / "kit", "megc2021", np.stack([face, raised]))     # crisp faces: found by HOG at once
     cfg = compose_config("generate", f"ckpt={ckpt}", "protocol=megc2021", f"megc_root={tmp_path / 'kit'}",
                          f"out={tmp_path / 'megc'}", "progress=false", *([] if family == "flow" else ["out_size=64"]))
     folders = generate.run(cfg)
@@ -119,7 +117,7 @@ def test_evaluate_synthetic(trained, tmp_path):
 
 @pytest.fixture(scope="module")
 def real_pairs(tmp_path_factory, face):
-    return _write_pairs(tmp_path_factory.mktemp("real_pairs"), face)
+    return write_real_pairs(tmp_path_factory.mktemp("real_pairs"), face)
 
 
 def test_evaluate_real_pairs(trained, real_pairs, tmp_path):

@@ -7,13 +7,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers import run_module, run_module_imports
+from helpers import REPO, run_module, run_module_imports, write_megc_kit
 
-from megen.data.megc_kit import KIT_FOLDERS, MEGC_CLIPS, TEMPLATES, kit_markdown
+from megen.data.megc_kit import MEGC_CLIPS, TEMPLATES, kit_markdown
 from megen.data.synthetic import embedded_photo_paths
 from megen.runtime.video import contact_sheet, read_image
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+DOCS = REPO / "docs"
 PROGRESS_EVERY_BATCH = {**os.environ, "MEGEN_PROGRESS_INTERVAL": "0"}
 
 
@@ -99,24 +99,8 @@ def test_generation_logs_progress_and_never_imports_lightning(tmp_path, ckpt, fr
     assert (tmp_path / "o" / name / f"{name}.mp4").is_file()
 
 
-def _make_kit(root: Path, protocol: str, frames: np.ndarray, skip=()) -> None:
-    for clip, (dataset, emotion) in MEGC_CLIPS.items():
-        if clip in skip:
-            continue
-        folder = root / "source_samples" / KIT_FOLDERS[dataset] / f"{emotion}_{clip}"
-        folder.mkdir(parents=True)
-        for i, f in enumerate(frames[:3]):
-            cv2.imwrite(str(folder / f"{i + 1}.jpg"), cv2.resize(f, (256, 256)))
-    faces = root / "target_template_face"
-    faces.mkdir(parents=True)
-    photo = cv2.imread(str(embedded_photo_paths()[0]))
-    for name in TEMPLATES[protocol]:
-        if name not in skip:
-            cv2.imwrite(str(faces / name), photo)
-
-
 def test_the_whole_kit_is_checked_before_the_checkpoint(tmp_path, clip_frames):
-    _make_kit(tmp_path / "kit", "megc2021", clip_frames, skip={"EP01_13", "s3_po_05", "normalized_asianFemale.jpg"})
+    write_megc_kit(tmp_path / "kit", "megc2021", clip_frames, skip={"EP01_13", "s3_po_05", "normalized_asianFemale.jpg"})
     not_a_checkpoint = tmp_path / "model.ckpt"
     not_a_checkpoint.write_bytes(b"x")
     out, imported = run_module_imports("megen.generate", f"ckpt={not_a_checkpoint}", "protocol=megc2021",
@@ -130,7 +114,7 @@ def test_the_whole_kit_is_checked_before_the_checkpoint(tmp_path, clip_frames):
 
 
 def test_protocol_logs_pairs_and_labels_the_overview(tmp_path, ckpt, clip_frames):
-    _make_kit(tmp_path / "kit", "megc2021", clip_frames)
+    write_megc_kit(tmp_path / "kit", "megc2021", clip_frames)
     out = run_module("megen.generate", f"ckpt={ckpt}", "protocol=megc2021", f"megc_root={tmp_path / 'kit'}",
                      f"out={tmp_path / 'o'}", "batch_size=3", cwd=tmp_path, env=PROGRESS_EVERY_BATCH)
     assert out.returncode == 0, out.stderr[-2000:]

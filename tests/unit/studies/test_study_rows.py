@@ -1,15 +1,15 @@
 """A study's rows come from its experiment config: run.sh and ``train -m experiment=<study>`` run one grid."""
 import re
-from pathlib import Path
 
 import pytest
+from helpers import REPO
 from omegaconf import OmegaConf
 
 from megen.config.compose import compose_train
 from megen.runtime.paths import conf_dir
 from megen.studies.rows import study_rows
 
-EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+EXPERIMENTS = REPO / "experiments"
 #: the studies whose run.sh trains rows through run_study.sh
 STUDIES = sorted(re.search(r"run_study.sh (\w+)", p.read_text()).group(1)
                  for p in EXPERIMENTS.glob("*/run.sh") if "run_study.sh" in p.read_text())
