@@ -12,7 +12,6 @@ from megen.data.synthetic.generator import SyntheticSpec, make_identities, progr
 from megen.face.keypoints import keypoint_set
 from megen.runtime.progress import Progress
 
-PREPARED_DATASETS = ("synthetic",) + REAL_DATASETS + ("generated",)
 FLOW_TOLERANCE_PX = 1e-3    # largest error of a stored ground-truth flow
 
 
@@ -102,13 +101,9 @@ def prepare_dataset(
     is a ``megen.augment`` output, used where it lies (``dataset.path``).
     """
     name = dataset_cfg["name"]
-    if name == "synthetic":
-        return prepare_synthetic(SyntheticSpec.from_config(dataset_cfg), cache_dir, progress)
-    if name in REAL_DATASETS:
-        return prepare_real_dataset(name, dataset_cfg, cache_dir, progress=progress, data_dir=data_dir)
-    if name == "generated":
-        return open_generated(dataset_cfg)
-    raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(PREPARED_DATASETS)}")
+    if name not in PREPARERS:
+        raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(PREPARED_DATASETS)}")
+    return PREPARERS[name](name, dataset_cfg, cache_dir, progress, data_dir)
 
 
 def open_generated(dataset_cfg) -> tuple[Path, dict]:
@@ -180,3 +175,22 @@ def source_configs(dataset_cfg) -> list[dict]:
 def prepare_sources(dataset_cfg, cache_dir, progress: bool = True, data_dir=None) -> list[tuple[Path, dict]]:
     """Prepare every source of a dataset config (one, or each of a mix)."""
     return [prepare_dataset(sub, cache_dir, progress=progress, data_dir=data_dir) for sub in source_configs(dataset_cfg)]
+
+
+def _prepare_synthetic(name, dataset_cfg, cache_dir, progress, data_dir):
+    return prepare_synthetic(SyntheticSpec.from_config(dataset_cfg), cache_dir, progress)
+
+
+def _prepare_real(name, dataset_cfg, cache_dir, progress, data_dir):
+    return prepare_real_dataset(name, dataset_cfg, cache_dir, progress=progress, data_dir=data_dir)
+
+
+def _open_generated(name, dataset_cfg, cache_dir, progress, data_dir):
+    return open_generated(dataset_cfg)
+
+
+#: every dataset name ``prepare_dataset`` takes, and what prepares it: ``(name, dataset_cfg, cache_dir, progress,
+#: data_dir) -> (prepared folder, summary)``; the real datasets are those with a reader (``megen.data.readers``)
+PREPARERS = {"synthetic": _prepare_synthetic, **{name: _prepare_real for name in REAL_DATASETS},
+             "generated": _open_generated}
+PREPARED_DATASETS = tuple(PREPARERS)

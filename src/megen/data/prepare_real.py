@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from megen.data.cache import CacheError, clip_uid, read_clip, write_clip, write_manifest, write_meta
+from megen.data.readers import READERS
 from megen.data.records import ClipRecord, ReaderReport
 from megen.face.crop import crop_and_resize, crop_box, transform_points
 from megen.face.keypoints import default_keypoints, keypoint_set
@@ -30,7 +31,7 @@ from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_ui
 from megen.runtime.progress import Progress
 from megen.runtime.video import ImageReadError, read_image
 
-REAL_DATASETS = ("casme2", "samm", "smic")
+REAL_DATASETS = tuple(READERS)     # one reader per real dataset: adding a reader adds the dataset
 COLOR_MODES = ("gray",)
 DETECTOR = "dlib frontal (HOG, upsample 1) then CNN (mmod) on the onset frame"
 
