@@ -11,8 +11,8 @@ from megen.data.prepare_real import ImageReadError, cache_key, prepare_records, 
 from megen.data.readers import read_dataset
 from megen.data.records import DatasetRootError
 from megen.data.synthetic import SyntheticSpec, generate
-from megen.data.synthetic.rawtree import TRUTH_FILE, write_raw_tree
 from megen.face.keypoints import default_keypoints
+from megen.testing.rawtree import TRUTH_FILE, write_raw_tree
 
 CANVAS = (288, 352)   # a face of 256 px fits; small enough for the CNN fallback on the blank clip
 SIZE = 96

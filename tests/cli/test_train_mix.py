@@ -4,7 +4,7 @@ from helpers import compose_train
 from hydra.utils import instantiate
 
 from megen.data.synthetic import SyntheticSpec, generate
-from megen.data.synthetic.rawtree import write_raw_tree
+from megen.testing.rawtree import write_raw_tree
 from megen.train import train
 
 

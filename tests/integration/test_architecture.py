@@ -105,6 +105,15 @@ def test_the_lower_layers_import_no_application_package():
     assert ops and all(d.startswith("megen.ops") for deps in ops.values() for d in deps)
 
 
+def test_the_testing_helpers_serve_only_the_benchmarks():
+    """megen.testing (raw trees written from synthetic clips) is for tests and benchmarks: no command or library
+    module depends on it."""
+    graph = _imports()
+    users = {m for m, deps in graph.items() if any(d.startswith("megen.testing") for d in deps)
+             and not m.startswith("megen.testing")}
+    assert users and all(m.startswith("megen.benchmarks") for m in users), users
+
+
 def test_only_the_flow_module_calls_opencvs_flow_estimators():
     calls = ("calcOpticalFlowFarneback", "DISOpticalFlow_create", "optflow.")
     users = {_module_name(p) for p in SRC.rglob("*.py") if any(c in p.read_text() for c in calls)}

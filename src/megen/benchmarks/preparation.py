@@ -32,7 +32,7 @@ def raw_tree_preparation(settings, overrides: list[str]) -> None:
 
     from megen.data.preparation import prepare_dataset
     from megen.data.synthetic import SyntheticSpec, generate
-    from megen.data.synthetic.rawtree import write_raw_tree
+    from megen.testing.rawtree import write_raw_tree
 
     n_clips, n_frames, workers = int(settings.clips), int(settings.clip_frames), int(settings.workers)
     duration = (n_frames - 1) / 200.0

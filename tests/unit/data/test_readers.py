@@ -15,7 +15,7 @@ from megen.data.readers import (
 )
 from megen.data.records import ClipRecord, DatasetRootError, ReaderReport, frame_number, sorted_frames
 from megen.data.synthetic import SyntheticSpec, generate
-from megen.data.synthetic.rawtree import TRUTH_FILE, write_raw_tree
+from megen.testing.rawtree import TRUTH_FILE, write_raw_tree
 
 CANVAS = (128, 144)   # readers never decode images: the smallest canvas is enough
 
