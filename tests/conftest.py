@@ -15,7 +15,7 @@ import torch  # noqa: E402
 
 from megen.config.schema import register  # noqa: E402
 from megen.data.preparation import prepare_synthetic  # noqa: E402
-from megen.data.synthetic import SyntheticSpec, make_identities  # noqa: E402
+from megen.synthetic import SyntheticSpec, make_identities  # noqa: E402
 
 if _WORKERS > 1:
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
@@ -47,9 +47,9 @@ def _seed():
 @pytest.fixture(scope="session")
 def face():
     """The astronaut's face, gray, aligned to the canonical 256-px face: (frame (256, 256) uint8, landmarks (68, 2))."""
-    from megen.data.synthetic import embedded_photo_paths
-    from megen.data.synthetic.identities import base_face
     from megen.metrics.expression import canonical_clip
+    from megen.synthetic import embedded_photo_paths
+    from megen.synthetic.identities import base_face
 
     identity = base_face(str(embedded_photo_paths()[0]), 256)
     gray, lm = canonical_clip([(identity.image * 255).round().astype(np.uint8)], identity.landmarks)

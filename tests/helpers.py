@@ -9,10 +9,10 @@ import numpy as np
 
 from megen.config.compose import compose_train as megen_compose_train
 from megen.data.megc_kit import KIT_FOLDERS, MEGC_CLIPS, TEMPLATES
-from megen.data.synthetic import embedded_photo_paths
 from megen.face.flow import pixel_grid, warp_backward
 from megen.runtime.paths import conf_dir
 from megen.runtime.video import write_gif, write_png
+from megen.synthetic import embedded_photo_paths
 
 #: the repository root (docs, notebooks, experiments)
 REPO = Path(__file__).resolve().parents[1]

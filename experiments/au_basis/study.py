@@ -32,13 +32,13 @@ from pathlib import Path
 import numpy as np
 
 from megen.animation.flow_transfer import flow_transfer, transfer
-from megen.data.synthetic.clips import ExpressionProgram
-from megen.data.synthetic.generator import SyntheticSpec, make_identities, program_for, render
 from megen.expression.fit import ClipFlow, fit_basis
 from megen.face.flow import DriverFlow, target_fields
 from megen.ops.flow import estimator
 from megen.ops.timing import intensity_curve
 from megen.runtime.io import atomic_write_text
+from megen.synthetic.clips import ExpressionProgram
+from megen.synthetic.generator import SyntheticSpec, make_identities, program_for, render
 
 SINGLES = ((1,), (4,), (9,), (12,), (15,))
 UNSEEN = ((1, 12), (4, 12), (9, 15))

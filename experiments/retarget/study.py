@@ -27,12 +27,12 @@ import numpy as np
 import torch
 
 from megen.animation.flow_transfer import flow_transfer
-from megen.data.synthetic.generator import SyntheticSpec, make_identities, program_for, render
 from megen.face.controls import MotionControls
 from megen.face.correspondence import RETARGETS
 from megen.face.flow import DriverFlow, target_fields
 from megen.metrics.motion_transfer import MotionTransferError
 from megen.runtime.io import atomic_write_text
+from megen.synthetic.generator import SyntheticSpec, make_identities, program_for, render
 
 
 def face_mask(landmarks: np.ndarray, size: int) -> np.ndarray:

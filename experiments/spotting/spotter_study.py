@@ -3,7 +3,7 @@ others, against the interval length and the gain, beside random intervals.
 
 Driving clips: the synthetic set rendered at 256 px at the real clips' scale (``dataset.apex_px_at=256``),
 split by subject (the first half tunes, the second half tests). Target videos: talking-head-like videos of
-pseudo-identities (``megen.data.synthetic.identities``) of one photo for tuning and the other for testing, with
+pseudo-identities (``megen.synthetic.identities``) of one photo for tuning and the other for testing, with
 smooth random head motion. Each 10-s video gets 3 insertions at random, seeded times (``megen.spotting``) at one
 (gain, duration); the spotter's threshold is the one with the best F1 on the tuning videos (its k follows the
 duration), and the test F1 (MEGC rule, IoU >= 0.5) is reported per (gain, duration) over seeds, beside random
@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from megen.data.synthetic.identities import base_face, embedded_photo_paths, make_identity
 from megen.spotting.insertion import random_starts
 from megen.spotting.scoring import spotting_scores
 from megen.spotting.spotter import SpotterSettings, motion_signal, random_intervals, spot_intervals
 from megen.spotting.video_target import insert_into_video, plan_insertion
+from megen.synthetic.identities import base_face, embedded_photo_paths, make_identity
 
 sys.path.insert(0, str(Path(__file__).parent))
 from study import talking_video  # noqa: E402

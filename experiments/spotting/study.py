@@ -32,7 +32,6 @@ import numpy as np
 
 from megen.animation.driving import load_driving
 from megen.animation.pair import find_face
-from megen.data.synthetic import embedded_photo_paths
 from megen.face.landmarks import detect_landmarks, to_gray_uint8
 from megen.metrics.expression import canonical_clip, face_motion, region_masks, transfer_scores
 from megen.ops.flow import estimator
@@ -40,6 +39,7 @@ from megen.ops.timing import resample_flows
 from megen.runtime.video import read_image, write_video
 from megen.spotting.insertion import window_positions
 from megen.spotting.video_target import insert_into_video, plan_insertion, spotting_video
+from megen.synthetic import embedded_photo_paths
 
 SCORERS = ("deepflow", "tvl1")
 

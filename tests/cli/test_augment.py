@@ -82,7 +82,7 @@ def test_leakage_is_refused(generated, gen, driving, tmp_path):
 
 
 def test_photo_targets(gen, driving, tmp_path):
-    from megen.data.synthetic.identities import embedded_photo_paths
+    from megen.synthetic.identities import embedded_photo_paths
 
     photos = tmp_path / "photos"
     photos.mkdir()

@@ -12,9 +12,9 @@ from helpers import TINY, write_megc_kit, write_real_pairs
 
 from megen.config.compose import compose_config, compose_train
 from megen.data.cache import PreparedSet
-from megen.data.synthetic import embedded_photo_paths
-from megen.data.synthetic.identities import base_face
 from megen.runtime.video import read_image, read_video, write_png
+from megen.synthetic import embedded_photo_paths
+from megen.synthetic.identities import base_face
 
 FAMILIES = ("flow", "fomm", "mraa", "tps")
 # one synthetic set for every family: with the measured guides the flow-guided family reads (the others ignore them)

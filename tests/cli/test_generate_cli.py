@@ -10,8 +10,8 @@ import pytest
 from helpers import REPO, run_module, run_module_imports, write_megc_kit
 
 from megen.data.megc_kit import MEGC_CLIPS, TEMPLATES, kit_markdown
-from megen.data.synthetic import embedded_photo_paths
 from megen.runtime.video import contact_sheet, read_image
+from megen.synthetic import embedded_photo_paths
 
 DOCS = REPO / "docs"
 PROGRESS_EVERY_BATCH = {**os.environ, "MEGEN_PROGRESS_INTERVAL": "0"}

@@ -14,9 +14,9 @@ from PIL import Image
 from megen.animation.driving import faceless_warning, frame_ranges
 from megen.animation.outputs import write_outputs
 from megen.animation.pair import find_face, load_target
-from megen.data.synthetic import embedded_photo_paths
-from megen.data.synthetic.identities import base_face
 from megen.runtime.video import VideoWriteError, read_image, read_video, write_video
+from megen.synthetic import embedded_photo_paths
+from megen.synthetic.identities import base_face
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ from megen.data.preparation import PREPARED_DATASETS, prepare_dataset
 from megen.data.prepare_real import ImageReadError, cache_key, prepare_records, read_gray
 from megen.data.readers import read_dataset
 from megen.data.records import DatasetRootError
-from megen.data.synthetic import SyntheticSpec, generate
 from megen.face.keypoints import default_keypoints
+from megen.synthetic import SyntheticSpec, generate
 from megen.testing.rawtree import TRUTH_FILE, write_raw_tree
 
 CANVAS = (288, 352)   # a face of 256 px fits; small enough for the CNN fallback on the blank clip

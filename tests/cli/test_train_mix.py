@@ -3,7 +3,7 @@ import pytest
 from helpers import compose_train
 from hydra.utils import instantiate
 
-from megen.data.synthetic import SyntheticSpec, generate
+from megen.synthetic import SyntheticSpec, generate
 from megen.testing.rawtree import write_raw_tree
 from megen.train import train
 

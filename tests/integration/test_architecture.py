@@ -105,6 +105,13 @@ def test_the_lower_layers_import_no_application_package():
     assert ops and all(d.startswith("megen.ops") for deps in ops.values() for d in deps)
 
 
+def test_the_simulator_stands_below_the_data_layer():
+    """megen.synthetic draws faces and their exact motion; megen.data prepares sets from it, never the reverse."""
+    graph = _imports()
+    synthetic = {m: deps for m, deps in graph.items() if m.startswith("megen.synthetic")}
+    assert synthetic and not {m: d for m, d in synthetic.items() if any(x.startswith("megen.data") for x in d)}
+
+
 def test_the_testing_helpers_serve_only_the_benchmarks():
     """megen.testing (raw trees written from synthetic clips) is for tests and benchmarks: no command or library
     module depends on it."""

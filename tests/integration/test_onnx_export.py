@@ -13,11 +13,11 @@ from megen.animation.onnx_backend import (
     export_onnx,
     max_difference,
 )
-from megen.data.synthetic import embedded_photo_paths
 from megen.face.prior import PriorSetting
 from megen.models.full import build_model
 from megen.models.motion import inverse_2x2
 from megen.runtime.video import read_image
+from megen.synthetic import embedded_photo_paths
 
 ort = pytest.importorskip("onnxruntime")
 pytestmark = pytest.mark.kernels

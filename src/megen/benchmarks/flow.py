@@ -7,7 +7,7 @@ mouth corner) of peak ``bench.flow_px`` (default 0.1, 0.2, 0.5, 1 and 2 px), ren
 renders its frames (``bench.flow_render=fine``: the face drawn four times finer, moved there and area-reduced,
 as a sensor integrates a finer scene) or warped bicubically at 256 px (``bicubic``: the frame is then an
 interpolation of the onset, which flatters an estimator that itself warps bicubically), through
-the camera's nuisances on both frames (``megen.data.synthetic.nuisance``): sensor noise of
+the camera's nuisances on both frames (``megen.synthetic.nuisance``): sensor noise of
 ``bench.flow_noise`` gray levels (sd), illumination flicker ``bench.flow_flicker``, a palette of
 ``bench.flow_levels`` gray levels and JPEG at ``bench.flow_jpeg`` (defaults: the levels measured on real
 clips, docs/data.md "Nuisances"; no head motion, so that the magnitude ratio is the expression's).
@@ -45,13 +45,13 @@ def _batched_ms(method, pairs) -> float:
 
 def estimator_accuracy(settings, overrides: list[str]) -> None:
     """One line per (estimator, motion size), then one per estimator over every size."""
-    from megen.data.synthetic.flow_pairs import render_moved
-    from megen.data.synthetic.generator import SyntheticSpec, make_identities
-    from megen.data.synthetic.nuisance import Nuisance, photometric
     from megen.face.flow import pixel_grid, warp_backward
     from megen.metrics.expression import region_masks
     from megen.models.microflow import flow_estimator
     from megen.ops.flow import ESTIMATORS, optical_flow
+    from megen.synthetic.flow_pairs import render_moved
+    from megen.synthetic.generator import SyntheticSpec, make_identities
+    from megen.synthetic.nuisance import Nuisance, photometric
 
     size = 256
     render = settings.get("flow_render", "fine")

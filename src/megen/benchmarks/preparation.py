@@ -31,7 +31,7 @@ def raw_tree_preparation(settings, overrides: list[str]) -> None:
     import dataclasses
 
     from megen.data.preparation import prepare_dataset
-    from megen.data.synthetic import SyntheticSpec, generate
+    from megen.synthetic import SyntheticSpec, generate
     from megen.testing.rawtree import write_raw_tree
 
     n_clips, n_frames, workers = int(settings.clips), int(settings.clip_frames), int(settings.workers)

@@ -144,7 +144,7 @@ def check_dataset(c: Checker, key: str = "dataset", cache_dir=None, data_dir=Non
     """dataset.name, the types of conf/dataset/<name>.yaml, a mix's sources, a real dataset's root."""
     from megen.data.preparation import PREPARED_DATASETS, source_configs
     from megen.data.prepare_real import COLOR_MODES, REAL_DATASETS, dataset_root
-    from megen.data.synthetic.styles import STYLES
+    from megen.synthetic.styles import STYLES
 
     node = c.get(key, None)
     if not isinstance(node, DictConfig):

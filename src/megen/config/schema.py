@@ -381,7 +381,7 @@ class FlowPairsOptions:
     batch_size: Any = option(8, "pairs per batch", kind="whole", positive=True)
     motion_px: Any = option(lambda: [0.05, 3.0], "the non-rigid motion's peak, log-uniform in this range (px)",
                             kind="list", show="[0.05,3.0]")
-    nuisance: Any = option(None, "the camera's nuisance levels (megen.data.synthetic.nuisance.Nuisance): training "
+    nuisance: Any = option(None, "the camera's nuisance levels (megen.synthetic.nuisance.Nuisance): training "
                                  "draws each up to its level", kind="any")
     num_workers: Any = option(0, "data loader worker processes", kind="whole", low=0)
 

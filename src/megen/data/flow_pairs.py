@@ -1,5 +1,5 @@
 """The micro-motion estimator's data: synthetic face pairs with exact sub-pixel flow, drawn on the fly
-(``megen.data.synthetic.flow_pairs``), as a Lightning data module.
+(``megen.synthetic.flow_pairs``), as a Lightning data module.
 
 Training pairs come from the synthetic set's identities (seed 0 on, as the default set's), each pair drawn
 from its own seeded generator (index -> the same pair in every run), with nuisance levels drawn up to the
@@ -13,8 +13,8 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from megen.data.synthetic.flow_pairs import PairSpec, flow_pair
-from megen.data.synthetic.nuisance import Nuisance
+from megen.synthetic.flow_pairs import PairSpec, flow_pair
+from megen.synthetic.nuisance import Nuisance
 
 #: the identities' seeds: training (as the synthetic set's), validation
 TRAIN_SEED, VAL_SEED = 0, 500
@@ -38,7 +38,7 @@ class FlowPairs(Dataset):
 
 
 class FlowPairsDataModule(pl.LightningDataModule):
-    """Training and validation pairs at ``size`` px (``megen.data.synthetic.flow_pairs``)."""
+    """Training and validation pairs at ``size`` px (``megen.synthetic.flow_pairs``)."""
 
     def __init__(self, size: int = 256, identities: int = 16, val_identities: int = 4, train_pairs: int = 28800,
                  val_pairs: int = 64, batch_size: int = 8, motion_px=(0.05, 3.0), nuisance: dict | None = None,
@@ -54,7 +54,7 @@ class FlowPairsDataModule(pl.LightningDataModule):
         self.seed, self.num_workers = int(seed), int(num_workers)
 
     def setup(self, stage: str | None = None) -> None:
-        from megen.data.synthetic.generator import SyntheticSpec, make_identities
+        from megen.synthetic.generator import SyntheticSpec, make_identities
 
         def faces(seed, n):
             return make_identities(SyntheticSpec(seed=seed, frame_size=self.size, n_subjects=n, render_scale=2))

@@ -14,7 +14,7 @@ def true_flow(arrays: dict[str, np.ndarray], src: int, drv: int) -> np.ndarray:
     """
     if src == 0 and "gt_flow" in arrays:
         return arrays["gt_flow"][drv].astype(np.float32)
-    from megen.data.synthetic.clips import motion_between
+    from megen.synthetic.clips import motion_between
 
     lm, sh = arrays["gt_landmarks"], arrays["gt_shifts"]
     with _one_blas_thread():

@@ -8,9 +8,9 @@ import numpy as np
 
 from megen.data.cache import CacheError, PreparedSet, clip_uid, is_valid_clip, write_clip, write_manifest, write_meta
 from megen.data.prepare_real import REAL_DATASETS, prepare_real_dataset
-from megen.data.synthetic.generator import SyntheticSpec, make_identities, program_for, render, subject_name
 from megen.face.keypoints import keypoint_set
 from megen.runtime.progress import Progress
+from megen.synthetic.generator import SyntheticSpec, make_identities, program_for, render, subject_name
 
 FLOW_TOLERANCE_PX = 1e-3    # largest error of a stored ground-truth flow
 
@@ -153,7 +153,7 @@ def source_configs(dataset_cfg) -> list[dict]:
         raise ValueError("dataset=mix needs dataset.sources=[...] (e.g. [casme2,samm,smic])")
     out = []
     for entry in sources:
-        # <set>:<style> (synthetic:samm) is that set in a dataset's style (megen.data.synthetic.styles)
+        # <set>:<style> (synthetic:samm) is that set in a dataset's style (megen.synthetic.styles)
         source, _, style = str(entry).partition(":")
         path = conf_dir() / "dataset" / f"{source}.yaml"
         if source == "mix" or not path.is_file():

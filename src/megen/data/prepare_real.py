@@ -48,7 +48,7 @@ def read_gray(path: str | Path) -> np.ndarray:
 @functools.lru_cache(maxsize=8)
 def mean_face(frame_size: int, margin: float = 0.35) -> np.ndarray:
     """(68, 2) mean landmarks of the embedded face photos, cropped with the same policy, in frame pixels."""
-    from megen.data.synthetic.identities import base_face, embedded_photo_paths
+    from megen.synthetic.identities import base_face, embedded_photo_paths
 
     faces = [base_face(str(p), int(frame_size), margin).landmarks for p in embedded_photo_paths()]
     return np.mean(faces, axis=0)

@@ -152,9 +152,9 @@ def cross_identity(gen: Animator, spec, prepared: PreparedSet, indices, face_met
 
     Returns (transfer scores, regional motion fidelity of model and static outputs).
     """
-    from megen.data.synthetic.generator import make_identities, program_for
-    from megen.data.synthetic.generator import render as render_program
     from megen.face.keypoints import keypoint_set
+    from megen.synthetic.generator import make_identities, program_for
+    from megen.synthetic.generator import render as render_program
 
     identities = {ident.name: (k, ident) for k, ident in enumerate(make_identities(spec))}
     subjects = sorted({prepared.rows[i]["subject"] for i in indices})
@@ -221,7 +221,7 @@ def evaluate_checkpoint(ckpt, prepared_folder, split: dict, out_dir, exclude=(),
                                                    progress, render)
         meta = json.loads((Path(prepared_folder) / "meta.json").read_text())
         if meta.get("dataset") == "synthetic":
-            from megen.data.synthetic.generator import SyntheticSpec
+            from megen.synthetic.generator import SyntheticSpec
 
             spec = SyntheticSpec.from_config(meta["spec"])
             results["cross_identity"], results["motion_fidelity"] = cross_identity(

@@ -1,5 +1,5 @@
 """A learned micro-motion estimator: dense optical flow between two gray face frames, trained on exact
-sub-pixel motion under the camera's nuisances (``megen.data.synthetic.flow_pairs``).
+sub-pixel motion under the camera's nuisances (``megen.synthetic.flow_pairs``).
 
 Micro-expressions move a 256-px face by 0.1-2 px, where the brightness-constancy linearisation holds, so
 the network starts from the classical least-squares (Lucas-Kanade) solution of it and learns what that

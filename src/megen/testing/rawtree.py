@@ -107,7 +107,7 @@ def write_raw_tree(clips, root, layout: str, canvas=(480, 640), quirks: bool = T
     """Write synthetic clips under ``root`` as a raw ``layout`` tree; returns the sheet path (SMIC: ``root``).
 
     Args:
-        clips: SyntheticClip objects (``megen.data.synthetic.generate``).
+        clips: SyntheticClip objects (``megen.synthetic.generate``).
         layout: casme2 (CASME2_RAW_selected), casme2-raw (CASME2-RAW, two extra frames on each
             side of onset..offset), casme2-cropped (Cropped/Cropped, reg_imgN.jpg, face only),
             samm, smic (SMIC_all_raw/HS) or smic-cropped (SMIC_all_cropped/HS, .bmp, face only).

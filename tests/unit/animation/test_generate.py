@@ -8,8 +8,8 @@ from helpers import run_module
 
 from megen.animation import Animator, GenerationError, generate_pair, load_driving
 from megen.animation.megc import KIT_FOLDERS, MEGC_CLIPS, TEMPLATES, run_protocol
-from megen.data.synthetic import embedded_photo_paths
 from megen.runtime.video import read_image, read_video, write_video
+from megen.synthetic import embedded_photo_paths
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,11 @@ import torch
 
 from megen.animation.native import render_native, to_tensor_frames, warp_pixels
 from megen.config.compose import compose_train
-from megen.data.synthetic import embedded_photo_paths
 from megen.face.flow import warp_backward
 from megen.models.flow_guided import FlowGuidedDenseMotion, classical_backward_flow, flow_to_deformation, resize_flow
 from megen.models.motion import coordinate_grid
 from megen.runtime.video import read_image
+from megen.synthetic import embedded_photo_paths
 
 
 @pytest.fixture(scope="module")

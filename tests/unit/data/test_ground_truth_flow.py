@@ -6,8 +6,8 @@ import torch
 from megen.data.cache import PreparedSet
 from megen.data.datamodule import ClipPairDataset, ClipRef
 from megen.data.ground_truth import true_flow
-from megen.data.synthetic import motion_between
 from megen.models.motion import coordinate_grid, warp
+from megen.synthetic import motion_between
 
 
 def _warp(frame: np.ndarray, flow: np.ndarray) -> np.ndarray:
@@ -88,7 +88,7 @@ def test_item_has_the_onset_reference_and_the_cached_flow(prepared, monkeypatch)
         raise AssertionError("onset pairs must read gt_flow, not rebuild it")
 
     with monkeypatch.context() as m:
-        m.setattr("megen.data.synthetic.clips.motion_between", no_rebuild)
+        m.setattr("megen.synthetic.clips.motion_between", no_rebuild)
         item = onset_pairs[1]
     arrays = ps.load(1)
     assert item["source_index"] == 0 and item["driving_index"] == ps.rows[1]["apex"]

@@ -1,9 +1,9 @@
-"""megen.data.synthetic.nuisance and the synthetic set's nuisances: seeded, photometric only, true flow exact."""
+"""megen.synthetic.nuisance and the synthetic set's nuisances: seeded, photometric only, true flow exact."""
 import numpy as np
 import pytest
 
-from megen.data.synthetic.clips import render_with_flow, sample_program
-from megen.data.synthetic.nuisance import Nuisance, draw_head_motion, photometric, rigid_field
+from megen.synthetic.clips import render_with_flow, sample_program
+from megen.synthetic.nuisance import Nuisance, draw_head_motion, photometric, rigid_field
 
 CAMERA = Nuisance(noise=2.0, jpeg_quality=85, flicker=0.02, head_px=0.5)
 
@@ -72,7 +72,7 @@ def test_head_motion_moves_the_true_flow_rigidly(identities):
 
 
 def test_the_synthetic_set_reads_its_nuisances_from_the_config():
-    from megen.data.synthetic.generator import SyntheticSpec
+    from megen.synthetic.generator import SyntheticSpec
 
     plain = SyntheticSpec()
     spec = SyntheticSpec.from_config({"nuisance": {"noise": 2.0, "jpeg_quality": 90, "flicker": 0.01, "head_px": 0.3}})
@@ -81,8 +81,8 @@ def test_the_synthetic_set_reads_its_nuisances_from_the_config():
 
 
 def test_a_flow_pair_is_its_onset_moved_by_its_exact_field(identities):
-    from megen.data.synthetic.flow_pairs import PairSpec, flow_pair
     from megen.face.flow import warp_backward
+    from megen.synthetic.flow_pairs import PairSpec, flow_pair
 
     face = identities[1]
     clean = PairSpec(motion_px=(1.0, 1.5), still=0.0, head=0.0, nuisance=Nuisance())

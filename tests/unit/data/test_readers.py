@@ -14,7 +14,7 @@ from megen.data.readers import (
     read_smic,
 )
 from megen.data.records import ClipRecord, DatasetRootError, ReaderReport, frame_number, sorted_frames
-from megen.data.synthetic import SyntheticSpec, generate
+from megen.synthetic import SyntheticSpec, generate
 from megen.testing.rawtree import TRUTH_FILE, write_raw_tree
 
 CANVAS = (128, 144)   # readers never decode images: the smallest canvas is enough

@@ -3,9 +3,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from megen.data.preparation import source_configs
-from megen.data.synthetic import SyntheticSpec
-from megen.data.synthetic.styles import STYLE_SEED_STEP, STYLES, styled
 from megen.runtime.paths import conf_dir
+from megen.synthetic import SyntheticSpec
+from megen.synthetic.styles import STYLE_SEED_STEP, STYLES, styled
 
 
 def _base() -> dict:

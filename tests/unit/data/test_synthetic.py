@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from megen.data.synthetic import (
+from megen.synthetic import (
     ACTION_UNITS,
     AU_TEMPLATES,
     EMOTION_AUS,
@@ -11,8 +11,8 @@ from megen.data.synthetic import (
     motion_between,
     render,
 )
-from megen.data.synthetic.generator import program_for
-from megen.data.synthetic.warp import tps_eval, tps_fit, warp_image
+from megen.synthetic.generator import program_for
+from megen.synthetic.warp import tps_eval, tps_fit, warp_image
 
 REQUIRED_AUS = {1, 2, 4, 6, 7, 9, 10, 12, 14, 15, 17, 20}
 REQUIRED_EMOTIONS = {"happiness", "disgust", "surprise", "repression", "sadness", "fear", "others"}
@@ -97,7 +97,7 @@ def test_pixels_move_as_the_ground_truth_flow_says(clips):
 def test_render_scale_keeps_frame_geometry(small_spec, identities):
     from dataclasses import replace
 
-    from megen.data.synthetic import make_identities
+    from megen.synthetic import make_identities
 
     assert all(i.hires.shape == (256, 256) and i.render_scale == 4 for i in identities)
     coarse = make_identities(replace(small_spec, n_subjects=1, render_scale=1))[0]
@@ -136,7 +136,7 @@ def test_identities_differ_and_keep_faces(identities):
 def test_spec_from_config_is_plain_and_keyed_by_values():
     from omegaconf import OmegaConf
 
-    from megen.data.synthetic import SyntheticSpec
+    from megen.synthetic import SyntheticSpec
 
     cfg = OmegaConf.create({"name": "synthetic", "apex_px": [1.0, 4.0], "duration_s": [0.04, 0.2], "seed": 0})
     spec = SyntheticSpec.from_config(cfg)

@@ -6,7 +6,6 @@ import pytest
 from helpers import AMPLITUDES, moved_clip, regional_field, run_module, write_real_pairs
 
 from megen.animation.flow_transfer import flow_transfer
-from megen.data.synthetic import embedded_photo_paths
 from megen.evaluation.motion_cache import MotionCache, motion_key
 from megen.face.align import apply_similarity, canonical_similarity, fit_similarity, similarity_from_two_points
 from megen.face.flow import driver_flows, target_fields
@@ -21,6 +20,7 @@ from megen.metrics.expression import (
     transfer_scores,
 )
 from megen.runtime.video import read_image
+from megen.synthetic import embedded_photo_paths
 
 
 def test_similarities_map_points_as_fitted():

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from helpers import run_module
 
-from megen.data.synthetic import AU_TEMPLATES, embedded_photo_paths
-from megen.data.synthetic.clips import motion_between
-from megen.data.synthetic.identities import base_face
 from megen.expression import AUBasis, BasisError, au_name, load_basis, parse_action_units, save_basis
 from megen.expression.compose import au_motion, frames_of
 from megen.expression.fit import ClipFlow, fit_basis, ridge_fields, to_canonical
 from megen.face.align import apply_similarity, canonical_similarity
+from megen.synthetic import AU_TEMPLATES, embedded_photo_paths
+from megen.synthetic.clips import motion_between
+from megen.synthetic.identities import base_face
 
 SIZE = 64
 

@@ -16,8 +16,8 @@ from megen.face.flow import DriverFlow, target_fields
 @pytest.fixture(scope="module")
 def faces():
     """Two synthetic identities of other proportions (their shape morphs differ), 256 px: landmarks (68, 2) each."""
-    from megen.data.synthetic import embedded_photo_paths
-    from megen.data.synthetic.identities import base_face, make_identity
+    from megen.synthetic import embedded_photo_paths
+    from megen.synthetic.identities import base_face, make_identity
 
     base = base_face(str(embedded_photo_paths()[0]), 256)
     a = make_identity(base, np.random.default_rng(1), "a", 1.0)

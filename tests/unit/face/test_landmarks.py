@@ -2,9 +2,9 @@ import cv2
 import numpy as np
 import pytest
 
-from megen.data.synthetic import embedded_photo_paths
 from megen.face import FaceNotFoundError, detect_landmarks, to_gray_uint8
 from megen.face.landmarks import model_path
+from megen.synthetic import embedded_photo_paths
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import pytest
 import torch
 from skimage.metrics import structural_similarity
 
-from megen.data.synthetic import SyntheticSpec, embedded_photo_paths, generate
 from megen.face import crop_and_resize, crop_box, detect_landmarks
 from megen.metrics import (
     PSNR,
@@ -23,6 +22,7 @@ from megen.metrics import (
     zero_flow_epe,
 )
 from megen.metrics.regional import pearson
+from megen.synthetic import SyntheticSpec, embedded_photo_paths, generate
 
 
 def smooth_frames(b, c=3, h=40, w=48, seed=0):

@@ -16,9 +16,9 @@ import torch
 from omegaconf import OmegaConf
 
 from megen.data.cache import PreparedSet
-from megen.data.synthetic import motion_between
 from megen.models.motion import coordinate_grid, deformation_to_flow, deformation_to_frame_flow, sparse_motions
 from megen.runtime.paths import conf_dir
+from megen.synthetic import motion_between
 
 
 def _onset_apex_flows(folder, n: int) -> torch.Tensor:

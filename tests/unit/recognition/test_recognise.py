@@ -328,8 +328,8 @@ def test_recognise_main_names_a_bad_class_mode(tmp_path):
 
 def test_recognise_main_on_a_mix_of_real_dataset_layouts(tmp_path):
     """CASME II, SAMM and SMIC-HS raw trees (written from synthetic clips, with the releases' quirks)."""
-    from megen.data.synthetic import SyntheticSpec, generate
     from megen.recognise import run
+    from megen.synthetic import SyntheticSpec, generate
     from megen.testing.rawtree import write_raw_tree
 
     clips = list(generate(SyntheticSpec(seed=4, frame_size=64, n_subjects=2, clips_per_subject=3,

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from helpers import run_module
 
-from megen.data.synthetic import embedded_photo_paths
 from megen.face.flow import pixel_grid, warp_backward
 from megen.face.landmarks import detect_landmarks
 from megen.runtime.video import frame_paths, read_image, write_gif, write_png
@@ -13,6 +12,7 @@ from megen.spotting.annotations import LAYOUTS, SpottedInterval, read_annotation
 from megen.spotting.insertion import InsertionError, plan_windows, release_start, released, window_positions
 from megen.spotting.scoring import interval_iou, spotting_scores
 from megen.spotting.video_target import PlannedInsertion, at_frame, insert_into_video, plan_insertion
+from megen.synthetic import embedded_photo_paths
 
 DRIVER_FPS, VIDEO_FPS = 200.0, 30.0
 

@@ -1,12 +1,12 @@
 """Synthetic micro-expression data: real embedded faces, AU templates, smooth warps, ground truth."""
-from megen.data.synthetic.action_units import (
+from megen.synthetic.action_units import (
     ACTION_UNITS,
     AU_TEMPLATES,
     EMOTION_AUS,
     expression_template,
     intensity_curve,
 )
-from megen.data.synthetic.clips import (
+from megen.synthetic.clips import (
     ExpressionProgram,
     SyntheticClip,
     clip_landmarks,
@@ -15,8 +15,8 @@ from megen.data.synthetic.clips import (
     render_clip,
     render_with_flow,
 )
-from megen.data.synthetic.generator import SyntheticSpec, generate, make_identities, render
-from megen.data.synthetic.identities import Identity, at_frame_size, base_face, embedded_photo_paths, make_identity
+from megen.synthetic.generator import SyntheticSpec, generate, make_identities, render
+from megen.synthetic.identities import Identity, at_frame_size, base_face, embedded_photo_paths, make_identity
 
 __all__ = [
     "ACTION_UNITS", "AU_TEMPLATES", "EMOTION_AUS", "ExpressionProgram", "Identity", "SyntheticClip", "SyntheticSpec",

@@ -19,11 +19,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from megen.data.synthetic.warp import anchor_points, backward_flow, warp_image, with_anchors
 from megen.face.crop import crop_and_resize, crop_box, transform_points
 from megen.face.keypoints import FLIP_68
 from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_uint8
 from megen.runtime.video import is_image, read_image
+from megen.synthetic.warp import anchor_points, backward_flow, warp_image, with_anchors
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,15 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from megen.data.synthetic.action_units import (
+from megen.synthetic.action_units import (
     EMOTION_AUS,
     EMOTION_WEIGHTS,
     expression_template,
     intensity_curve,
 )
-from megen.data.synthetic.identities import Identity
-from megen.data.synthetic.nuisance import Nuisance, photometric
-from megen.data.synthetic.warp import anchor_points, flow_model, grid_flow, warp_image, with_anchors
+from megen.synthetic.identities import Identity
+from megen.synthetic.nuisance import Nuisance, photometric
+from megen.synthetic.warp import anchor_points, flow_model, grid_flow, warp_image, with_anchors
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def render_with_flow(identity: Identity, program: ExpressionProgram, rng: np.ran
     of the returned arrays. Frame k is ``identity.hires`` warped by that same spline sampled r
     times finer, then area-reduced like the identity itself, so no frame is a resampling of
     another; the onset is ``identity.image`` itself. The program's photometric nuisances
-    (``megen.data.synthetic.nuisance``: flicker, sensor noise, palette and JPEG compression) act on every
+    (``megen.synthetic.nuisance``: flicker, sensor noise, palette and JPEG compression) act on every
     fine frame, the onset included, before the reduction (a camera sees the face at a real crop's
     resolution), drawn from ``rng``; they leave the flows exact.
 

@@ -3,7 +3,7 @@ and validation data (``megen.models.microflow``).
 
 A pair is an identity's onset face and the same face moved by a known backward field (frame pixel p shows
 the onset at p + field(p)), rendered from the identity's finer image and area-reduced like every
-synthetic frame, then passed through the camera's nuisances (``megen.data.synthetic.nuisance``). The
+synthetic frame, then passed through the camera's nuisances (``megen.synthetic.nuisance``). The
 motion is one of:
 
 * ``expression``: a facial action's landmark displacements (``action_units``), spread by the same
@@ -24,10 +24,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from megen.data.synthetic.action_units import EMOTION_AUS, expression_template
-from megen.data.synthetic.identities import Identity
-from megen.data.synthetic.nuisance import Nuisance, draw_head_motion, photometric
-from megen.data.synthetic.warp import anchor_points, flow_model, tps_eval_grid, warp_image, with_anchors
+from megen.synthetic.action_units import EMOTION_AUS, expression_template
+from megen.synthetic.identities import Identity
+from megen.synthetic.nuisance import Nuisance, draw_head_motion, photometric
+from megen.synthetic.warp import anchor_points, flow_model, tps_eval_grid, warp_image, with_anchors
 
 #: coarse grid step of the spline and smooth fields (pixels of the frame); bilinear in between
 FIELD_STEP = 4

@@ -10,9 +10,9 @@ from typing import Iterator
 
 import numpy as np
 
-from megen.data.synthetic.clips import ExpressionProgram, SyntheticClip, render_with_flow, sample_program
-from megen.data.synthetic.identities import Identity, at_frame_size, base_face, make_identity, photo_paths
-from megen.data.synthetic.nuisance import Nuisance
+from megen.synthetic.clips import ExpressionProgram, SyntheticClip, render_with_flow, sample_program
+from megen.synthetic.identities import Identity, at_frame_size, base_face, make_identity, photo_paths
+from megen.synthetic.nuisance import Nuisance
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class SyntheticSpec:
     nuisance: Nuisance = Nuisance()        # the camera's nuisances (head_px: pixels of a 256-px face)
     identity_dir: str | None = None
     emotions: dict = field(default_factory=dict)   # emotion -> weight; empty = CASME II frequencies
-    style: str | None = None      # a dataset's style (megen.data.synthetic.styles), already applied to the fields
+    style: str | None = None      # a dataset's style (megen.synthetic.styles), already applied to the fields
 
     def __post_init__(self):
         if isinstance(self.nuisance, dict):
@@ -48,7 +48,7 @@ class SyntheticSpec:
     def from_config(cls, cfg) -> "SyntheticSpec":
         from omegaconf import DictConfig, OmegaConf
 
-        from megen.data.synthetic.styles import styled
+        from megen.synthetic.styles import styled
 
         plain = styled(OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg))
         names = set(cls.__dataclass_fields__)
