@@ -4,8 +4,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from megen.face import prior_map
-from megen.face.prior import pixel_grid
+from megen.face.prior import PriorSetting, pixel_grid, prior_map
 
 
 def _reference_numpy(points, size, sigma, frame_size):
@@ -80,3 +79,21 @@ def test_bad_settings_are_named(kwargs, match):
     args = {"points": np.zeros((2, 2)), "size": 8, "sigma": 1.0, **kwargs}
     with pytest.raises(ValueError, match=match):
         prior_map(**args)
+
+
+def test_prior_setting_maps_equal_prior_map():
+    pts = np.random.default_rng(0).uniform(5, 59, size=(2, 18, 2))
+    for kernel, fusion in (("gaussian", "sum"), ("reference", "separate"), ("paper", "sum")):
+        s = PriorSetting(sigma=4.0, kernel=kernel, fusion=fusion, map_size=32)
+        torch.testing.assert_close(s.maps(pts, 64), prior_map(pts, 32, 4.0, kernel=kernel, fusion=fusion, frame_size=64))
+        assert s.maps(pts, 64).shape[1] == s.channels
+
+
+def test_prior_setting_names_the_bad_setting():
+    with pytest.raises(ValueError, match=r"prior\.kernel='gausian'.*gaussian"):
+        PriorSetting(kernel="gausian")
+    with pytest.raises(ValueError, match=r"prior\.keypoints='au25'.*au24"):
+        PriorSetting(keypoints="au25")
+    with pytest.raises(ValueError, match=r"prior\.sigma='abc' is not a number"):
+        PriorSetting(sigma="abc")
+    assert PriorSetting.from_config({"sigma": 8}, frame_size=64, scale_factor=0.5).map_size == 32

@@ -126,3 +126,26 @@ def test_bench_train_prints_a_line_per_case_and_the_prior_overhead(tmp_path, cap
     assert len(cases) == 2 and "prior=none" in cases[1]
     assert all("samples_per_s=" in line for line in cases)
     assert any("prior_overhead=" in line for line in lines)
+
+
+def test_test_step_scores_what_validating_on_the_test_split_scored(tiny_run):
+    """``trainer.test`` replaced ``trainer.validate`` on the test loader: the same numbers."""
+    import pytorch_lightning as pl
+    from hydra.utils import instantiate
+
+    from megen.training.system import MotionTransferSystem
+
+    run, cfg, result = tiny_run
+    system = MotionTransferSystem.load_from_checkpoint(result["best_checkpoint"] or run / "checkpoints" / "last.ckpt",
+                                                       map_location="cpu")
+    dm = instantiate(cfg.data, progress=False)
+    dm.setup()
+    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False,
+                         default_root_dir=str(run))
+    validated = trainer.validate(system, dataloaders=dm.test_dataloader(), verbose=False)[0]
+    tested = trainer.test(system, datamodule=dm, verbose=False)[0]
+    assert {k.replace("val/", "test/") for k in validated} == set(tested)
+    for key, value in validated.items():
+        assert tested[key.replace("val/", "test/")] == pytest.approx(value, rel=1e-5), key
+    for key in ("test/rmte", "test/epe", "test/epe_zero"):
+        assert result["metrics"][key] == pytest.approx(tested[key], rel=1e-5)
