@@ -127,14 +127,14 @@ def write_real_pairs(tmp_path, face, driving_frames=None):
 
 
 def write_megc_kit(root: Path, protocol: str, frames: np.ndarray, skip=()) -> None:
-    """A MEGC test kit under ``root`` for ``protocol``: its driving clips from ``frames``, its templates the
+    """A MEGC test kit under ``root`` for ``protocol``: each driving clip the given ``frames``, each template the
     embedded photo; names in ``skip`` are left out."""
     for clip, (dataset, emotion) in MEGC_CLIPS.items():
         if clip in skip:
             continue
         folder = root / "source_samples" / KIT_FOLDERS[dataset] / f"{emotion}_{clip}"
         folder.mkdir(parents=True)
-        for i, f in enumerate(frames[:3]):
+        for i, f in enumerate(frames):
             cv2.imwrite(str(folder / f"{i + 1}.jpg"), cv2.resize(f, (256, 256)))
     faces = root / "target_template_face"
     faces.mkdir(parents=True)

@@ -4,10 +4,10 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from helpers import run_module
+from helpers import run_module, write_megc_kit
 
 from megen.animation import Animator, GenerationError, generate_pair, load_driving
-from megen.animation.megc import KIT_FOLDERS, MEGC_CLIPS, TEMPLATES, run_protocol
+from megen.animation.megc import run_protocol
 from megen.runtime.video import read_image, read_video, write_video
 from megen.synthetic import embedded_photo_paths
 
@@ -121,21 +121,8 @@ def test_cli_exits_non_zero_with_a_message(tiny_run, tmp_path):
     assert out.returncode == 2 and "no.png" in out.stderr
 
 
-def _make_kit(root, protocol, clip_frames):
-    for clip, (dataset, emotion) in MEGC_CLIPS.items():
-        folder = root / "source_samples" / KIT_FOLDERS[dataset] / f"{emotion}_{clip}"
-        folder.mkdir(parents=True)
-        for i, f in enumerate(clip_frames[:4]):
-            cv2.imwrite(str(folder / f"{i + 1}.jpg"), cv2.resize(f, (256, 256)))
-    faces = root / "target_template_face"
-    faces.mkdir(parents=True)
-    photo = read_image(_target())
-    for name in TEMPLATES[protocol]:
-        cv2.imwrite(str(faces / name), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
-
-
 def test_megc2022_protocol_on_a_generated_kit(gen, tmp_path, driving_clip):
-    _make_kit(tmp_path / "kit", "megc2022", driving_clip[0])
+    write_megc_kit(tmp_path / "kit", "megc2022", driving_clip[0][:4])
     folders = run_protocol(gen, "megc2022", tmp_path / "kit", tmp_path / "out", batch_size=4)
     assert len(folders) == 36
     assert {"EP01_01f-Template_Male_Europe", "s20_sur_01-Template_Female_Asian"} <= {f.name for f in folders}
