@@ -54,9 +54,7 @@ def estimator_accuracy(settings, overrides: list[str]) -> None:
     from megen.synthetic.nuisance import Nuisance, photometric
 
     size = 256
-    render = settings.get("flow_render", "fine")
-    moved = {"fine": render_moved,
-             "bicubic": lambda face, field: warp_backward(face.image.astype(np.float32) * 255.0, field)}[render]
+    render = settings.get("flow_render", "fine")       # fine | bicubic (megen.config.check.validate_bench)
     spec = SyntheticSpec(seed=1000, frame_size=size, n_subjects=int(settings.identities), variation=1.0)
     faces = make_identities(spec)
     rng = np.random.default_rng(0)
@@ -79,7 +77,8 @@ def estimator_accuracy(settings, overrides: list[str]) -> None:
             field = (_bump(grid, lm[17:22].mean(0), (0.0, peak), settings.flow_sd)
                      + _bump(grid, lm[48], (-peak, 0.0), settings.flow_sd))
             onset = photometric(image, nuisance, rng)
-            frame = photometric(moved(face, field), nuisance, rng)
+            moved = render_moved(face, field) if render == "fine" else warp_backward(image, field)
+            frame = photometric(moved, nuisance, rng)
             pairs.append((frame, onset))
             _, inside = region_masks(lm, size)
             true = np.linalg.norm(field, axis=-1)

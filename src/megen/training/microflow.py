@@ -22,13 +22,11 @@ class MicroFlowSystem(pl.LightningModule):
 
     def __init__(self, net: dict | None = None, lr: float = 3e-3, init: str | None = None):
         super().__init__()
-        if init is not None:
-            start = load_microflow(None if init == "packaged" else init, "init")
-            net = dict(start.hparams)
+        start = None if init is None else load_microflow(None if init == "packaged" else init, "init")
+        if start is not None:
+            net = dict(start.hparams)      # saved below, so the checkpoint rebuilds the network it continues
         self.save_hyperparameters()
-        self.net = MicroFlowNet(**(net or {}))
-        if init is not None:
-            self.net.load_state_dict(start.state_dict())
+        self.net = start if start is not None else MicroFlowNet(**(net or {}))
 
     def _grid(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
         return self.net.coarse(batch["frame"], batch["onset"]), F.avg_pool2d(batch["flow"], CELL)
