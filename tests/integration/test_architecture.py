@@ -73,6 +73,26 @@ def test_layers_models_and_face_stay_below_data():
             assert not {d for d in deps if d.startswith("megen.data")}, module
 
 
+def test_models_and_data_read_no_config():
+    """The option values a layer reads are declared in that layer (``megen.models.choices``, ...); config/ gathers
+    them, never the reverse."""
+    graph = _imports()
+    offenders = {m: sorted(d for d in deps if d.startswith("megen.config"))
+                 for m, deps in graph.items() if m.startswith(("megen.models", "megen.data", "megen.face"))}
+    assert not {m: d for m, d in offenders.items() if d}
+
+
+def test_the_option_vocabularies_load_without_torch():
+    """The config check reads every layer's choices before torch loads: the packages import their modules lazily."""
+    import subprocess
+    import sys
+
+    code = ("import sys, megen.config.check, megen.config.schema, megen.models.choices, megen.face.choices; "
+            "print(sorted(m for m in ('torch', 'pytorch_lightning') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 APPLICATIONS = ("megen.recognition", "megen.augmentation", "megen.evaluation", "megen.animation", "megen.training",
                 "megen.studies", "megen.benchmarks")
 

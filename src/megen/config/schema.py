@@ -395,6 +395,8 @@ class TrainFlowOptions:
     lr: Any = option(3.0e-3, "the one-cycle schedule's peak learning rate", kind="number", positive=True)
     net: Any = option(None, "the network's arguments (megen.models.microflow.MicroFlowNet: channels, dilations, "
                             "damping, windows, warp)", kind="any")
+    region_loss: Any = option(0.0, "weight of the region loss: the relative error of both flows blurred over 16 px, "
+                                   "which charges an estimator for shrinking faint motion", kind="number", low=0)
     init: Any = option(None, "start from this estimator's weights (a train_flow checkpoint, or 'packaged'): train "
                              "it on; its network arguments replace net", show="null")
     pairs: Any = section(FlowPairsOptions, "the training pairs")

@@ -10,8 +10,8 @@ import torch
 from pytorch_lightning.utilities import rank_zero_only
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
-from megen.config.choices import PairMode
 from megen.data.cache import PreparedSet
+from megen.data.choices import PairMode
 from megen.data.ground_truth import true_flow
 from megen.data.preparation import prepare_sources
 from megen.data.priors import cached_prior_maps, clip_keypoints

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from megen.config.choices import FaceRegion, HeadMotion
 from megen.face.align import fit_similarity
+from megen.face.choices import FaceRegion, HeadMotion
 from megen.face.correspondence import RETARGETS, eye_distance, hull_distance
 from megen.face.flow import pixel_grid
 from megen.ops.timing import resample_positions

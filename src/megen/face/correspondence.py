@@ -23,8 +23,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from megen.config.choices import Retarget
 from megen.face.align import apply_similarity, eye_centres, fit_similarity
+from megen.face.choices import Retarget
 
 RETARGETS = Retarget.values()
 #: the spline's smoothing, relative to the kernel on the face's RMS radius: landmarks land within a fraction of a

@@ -6,8 +6,9 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 import torch
 
-from megen.config.choices import KeypointMode, PriorFusion, PriorInputMode, PriorKernel
+from megen.face.choices import PriorFusion, PriorKernel
 from megen.face.keypoints import KEYPOINT_SETS, num_keypoints
+from megen.models.choices import KeypointMode, PriorInputMode
 
 PRIOR_KERNELS = PriorKernel.values()
 PRIOR_FUSIONS = PriorFusion.values()

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from megen.config.choices import BackgroundMode, KeypointMode, RegionShape
 from megen.models.blocks import AntiAliasInterpolation2d, DownBlock2d, Hourglass
+from megen.models.choices import BackgroundMode, KeypointMode, RegionShape
 from megen.models.motion import at_least_fp32, full_precision, heatmap_covariance, heatmap_mean, motion_dtype
 from megen.models.prior_input import PriorInput
 from megen.models.tracking import lucas_kanade, to_gray

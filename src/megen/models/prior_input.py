@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from megen.config.choices import PriorInputMode
+from megen.models.choices import PriorInputMode
 
 PRIOR_INPUTS = PriorInputMode.values()
 
