@@ -295,13 +295,14 @@ def validate_train(cfg) -> None:
 def check_options(c: Checker, schema, prefix: str = "", skip: tuple[str, ...] = ()) -> None:
     """Each field of a command's options schema (``megen.config.schema``) against its declared kind, valid
     values and bounds; an option whose default is None may be left unset."""
-    from megen.config.schema import choice_values
+    from megen.config.schema import choice_values, option_kind
 
     for f in fields(schema):
         key, meta = f"{prefix}{f.name}", f.metadata
-        if f.name in skip or meta["kind"] in ("group", "any") or (meta["kind"] == "str" and meta["choices"] is None):
+        kind, choices = option_kind(schema, f)
+        if f.name in skip or kind in ("group", "any", "wiring") or (kind == "str" and choices is None):
             continue     # groups have checks of their own; free text, paths and "any" have none here
-        if meta["kind"] == "section":
+        if kind == "section":
             if isinstance(c.get(key, None), DictConfig):
                 check_options(c, f.default_factory, f"{key}.")
             continue
@@ -309,17 +310,17 @@ def check_options(c: Checker, schema, prefix: str = "", skip: tuple[str, ...] = 
         if value is _MISSING or (not isinstance(value, (DictConfig, ListConfig)) and value in meta["also"]):
             continue
         optional = f.default is None
-        if meta["kind"] == "list":
+        if kind == "list":
             if not isinstance(value, ListConfig) and not (optional and value is None):
                 c.add(key, value, "must be a list, e.g. [a, b]")
             continue
-        if meta["choices"] is not None:
-            c.choice(key, choice_values(meta["choices"]), optional=optional)
-        elif meta["kind"] == "bool":
+        if choices is not None:
+            c.choice(key, choice_values(choices), optional=optional)
+        elif kind == "bool":
             if not (optional and c.get(key, None) is None):
                 c.boolean(key)
-        elif meta["kind"] in ("whole", "number"):
-            c.number(key, whole=meta["kind"] == "whole", low=meta["low"], high=meta["high"],
+        elif kind in ("whole", "number"):
+            c.number(key, whole=kind == "whole", low=meta["low"], high=meta["high"],
                      positive=meta["positive"], optional=optional)
 
 

@@ -6,7 +6,7 @@ from helpers import run_module
 from hydra import compose, initialize_config_dir
 
 from megen.config.check import ConfigError, validate_augment, validate_evaluate, validate_export
-from megen.config.schema import SCHEMAS, options_help, register
+from megen.config.schema import SCHEMAS, option_kind, options_help, register
 from megen.runtime.paths import conf_dir
 
 
@@ -18,9 +18,9 @@ def _compose(name, *overrides):
 
 def _keys(schema, prefix=""):
     for f in fields(schema):
-        if f.metadata["kind"] == "section":
+        if option_kind(schema, f)[0] == "section":
             yield from _keys(f.default_factory, f"{prefix}{f.name}.")
-        elif f.metadata["kind"] != "wiring":
+        elif option_kind(schema, f)[0] != "wiring":
             yield f"{prefix}{f.metadata.get('key') or f.name}"
 
 
@@ -28,7 +28,7 @@ def _keys(schema, prefix=""):
 def test_the_config_holds_the_schemas_defaults(command):
     cfg = _compose(command)
     for f in fields(SCHEMAS[command]):
-        if f.metadata["kind"] in ("str", "bool", "whole", "number") and "${" not in str(f.default):
+        if option_kind(SCHEMAS[command], f)[0] in ("str", "bool", "whole", "number") and "${" not in str(f.default):
             assert cfg[f.name] == f.default, (command, f.name)
 
 
@@ -82,3 +82,62 @@ def test_a_bad_export_value_is_one_line_and_exit_2(tmp_path):
     out = run_module("megen.export", "ckpt=none.ckpt", "format=tflite", cwd=tmp_path)
     assert out.returncode == 2
     assert out.stderr.strip() == "error: format='tflite' is not valid; valid: onnx"
+
+
+def test_a_fields_type_is_its_check():
+    from dataclasses import dataclass
+    from typing import Any
+
+    from megen.config.choices import Render
+    from megen.config.schema import option
+
+    @dataclass
+    class Options:
+        render: Render = option("native", "how")
+        size: int | None = option(None, "px", positive=True)
+        gain: float = option(1.0, "scale", low=0)
+        on: bool = option(True, "switch")
+        names: list = option(list, "names")
+        free: str = option("x", "text")
+        kit: str | None = option(None, "a protocol", choices=("a", "b"))
+        anything: Any = option(None, "checked by code")
+
+    kinds = {f.name: option_kind(Options, f) for f in fields(Options)}
+    assert kinds == {"render": ("str", Render), "size": ("whole", None), "gain": ("number", None),
+                     "on": ("bool", None), "names": ("list", None), "free": ("str", None), "kit": ("str", ("a", "b")),
+                     "anything": ("any", None)}
+
+    @dataclass
+    class Wrong:
+        pair: tuple = option((1, 2), "a type with no check")
+
+    with pytest.raises(TypeError, match="Wrong.pair"):
+        option_kind(Wrong, fields(Wrong)[0])
+
+
+@pytest.mark.parametrize("command", sorted(SCHEMAS))
+def test_every_option_has_a_checkable_type_and_the_store_holds_an_untyped_twin(command):
+    from typing import Any
+
+    from megen.config.schema import untyped
+
+    def walk(schema):
+        twin = untyped(schema)
+        assert [f.name for f in fields(twin)] == [f.name for f in fields(schema)]
+        assert all(f.type is Any for f in fields(twin))
+        for f in fields(schema):
+            if option_kind(schema, f)[0] == "section":
+                walk(f.default_factory)
+
+    walk(SCHEMAS[command])
+
+
+def test_every_bad_value_is_reported_at_once_despite_the_types():
+    """OmegaConf would stop at the first value that does not fit a typed field; the check names all of them."""
+    from megen.config.check import validate_generate
+
+    cfg = _compose("generate", "render=nativ", "relative=maybe", "gain=lots", "batch_size=0")
+    with pytest.raises(ConfigError) as err:
+        validate_generate(cfg)
+    assert len(err.value.problems) == 4, err.value.problems
+    assert {p.split("=")[0] for p in err.value.problems} == {"render", "relative", "gain", "batch_size"}
