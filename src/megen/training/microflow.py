@@ -38,7 +38,7 @@ class MicroFlowSystem(pl.LightningModule):
         if start is not None:
             net = dict(start.hparams)      # saved below, so the checkpoint rebuilds the network it continues
         self.save_hyperparameters()
-        self.net = start if start is not None else MicroFlowNet(**(net or {}))
+        self.net = start.train() if start is not None else MicroFlowNet(**(net or {}))  # loaded in eval mode
 
     def _grid(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
         return self.net.coarse(batch["frame"], batch["onset"]), F.avg_pool2d(batch["flow"], CELL)

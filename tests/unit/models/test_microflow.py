@@ -217,3 +217,19 @@ def test_generate_refuses_a_flow_estimator_for_a_model_and_takes_it_for_the_flow
         validate_generate(compose_config("generate", "ckpt=x.ckpt", "flow.estimator=tvl1"))
     validate_generate(compose_config("generate", "method=flow_transfer", "flow.estimator=learned"))
     validate_generate(compose_config("generate", "method=flow_transfer", "flow.estimator=tvl1"))
+
+
+def test_the_region_loss_charges_shrinking_a_motion_more_than_noise_around_it():
+    """A faint motion shrunk by half costs its region term half its relative size; zero-mean speckle of the same
+    per-cell error costs the region term far less (the blur averages it out), so the term charges bias, not noise."""
+    from megen.training.microflow import region_epe, relative_epe
+
+    torch.manual_seed(0)
+    ys, xs = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    bump = 0.1 * torch.exp(-((xs - 32) ** 2 + (ys - 32) ** 2) / (2 * 6.0 ** 2))
+    true = torch.stack([bump, torch.zeros_like(bump)])[None]          # (1, 2, 64, 64), 0.1 px peak
+    shrunk = 0.5 * true
+    speckle = true + torch.randn_like(true) * 0.5 * true.norm(dim=1, keepdim=True).mean()
+    assert region_epe(true, true).item() == pytest.approx(0.0, abs=1e-4)
+    assert region_epe(shrunk, true).item() > 3 * region_epe(speckle, true).item()
+    assert relative_epe(speckle, true).item() > relative_epe(shrunk, true).item()
