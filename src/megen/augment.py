@@ -19,13 +19,33 @@ from megen.runtime.cli import user_errors
 register()     # conf/augment.yaml's options and its --help resolver, before Hydra composes
 
 
+def fill_by_aus(cfg: DictConfig) -> AugmentResult:
+    """``method=au``: the data's emotions filled with clips made from action units (no checkpoint)."""
+    from megen.augmentation.au_fill import au_fill
+
+    progress = bool(cfg.get("progress", True))
+    folders = [f for f, _ in prepare_sources(cfg.dataset, cfg.paths.cache_dir, progress=progress,
+                                             data_dir=cfg.paths.data_dir)]
+    targets = list(cfg.targets) if OmegaConf.is_list(cfg.targets) else str(cfg.targets)
+    intensity = OmegaConf.to_container(cfg.intensity) if OmegaConf.is_list(cfg.intensity) else cfg.intensity
+    result = au_fill(cfg.basis, folders, cfg.out, fill=cfg.get("fill"), targets=targets,
+                     holdout=list(cfg.get("holdout") or []), seed=int(cfg.seed), intensity=intensity,
+                     name=str(cfg.name), overwrite=bool(cfg.overwrite), progress=progress)
+    print(f"generated set {result.folder}: {result.clips} clips made from action units ({result.built} made, "
+          f"{result.reused} reused), added per class {result.meta['added_per_class']}; {result.seconds:.1f} s")
+    print(f"use it with: python -m megen.recognise extra=[{result.folder}]")
+    return result
+
+
 def run(cfg: DictConfig) -> AugmentResult:
     """Check the settings, load the model, prepare the driving data, generate, print the summary."""
     validate_augment(cfg)
-    if not cfg.get("ckpt"):
-        raise ValueError("ckpt= is required: a checkpoint from `python -m megen.train`")
     if not cfg.get("out"):
         raise ValueError("out= is required: the folder the generated set is written to")
+    if cfg.get("method", "model") == "au":
+        return fill_by_aus(cfg)
+    if not cfg.get("ckpt"):
+        raise ValueError("ckpt= is required: a checkpoint from `python -m megen.train` (or method=au basis=...)")
     ckpt = Path(str(cfg.ckpt)).expanduser()
     if not ckpt.is_file():
         raise FileNotFoundError(f"ckpt={ckpt}: no such file")
@@ -58,7 +78,7 @@ def run(cfg: DictConfig) -> AugmentResult:
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="augment")
 def main(cfg: DictConfig) -> None:
-    with user_errors(OSError, ValueError, CacheError, GenerationError):
+    with user_errors(OSError, ValueError, CacheError, GenerationError):     # BasisError is a ValueError
         run(cfg)
 
 

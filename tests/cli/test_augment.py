@@ -206,3 +206,30 @@ def test_controls_are_refused_for_a_key_point_model_before_any_clip(gen, driving
     assert not (tmp_path / "gain" / "clips").exists()
     with pytest.raises(ValueError, match=r"gain=\[2.0, 1.0\]"):
         augment(gen, [driving], tmp_path / "bad", gain=[2.0, 1.0], progress=False)
+
+
+def test_augment_method_au_fills_the_classes_without_a_checkpoint_and_names_its_mistakes(tmp_path):
+    from helpers import run_module
+
+    from megen.config.check import ConfigError, validate_augment
+    from megen.config.compose import compose_config
+
+    data = ["dataset.n_subjects=3", "dataset.clips_per_subject=3", "dataset.frame_size=32",
+            f"paths.data_dir={tmp_path / 'data'}", f"paths.cache_dir={tmp_path / 'cache'}"]
+    fit = run_module("megen.aubasis", "fit", *data, "aubasis.min_clips=1", f"out={tmp_path / 'b'}", cwd=tmp_path)
+    assert fit.returncode == 0, fit.stderr
+    basis = tmp_path / "b" / "au_basis.npz"
+    out = run_module("megen.augment", *data, "method=au", f"basis={basis}", "fill=4", f"out={tmp_path / 'au'}",
+                     "progress=false", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "clips made from action units" in out.stdout
+    made = PreparedSet.open(tmp_path / "au")
+    driving = PreparedSet.open(next((tmp_path / "cache").glob("synthetic-*")))
+    before = {e: sum(r["emotion"] == e for r in driving.rows) for e in {r["emotion"] for r in driving.rows}}
+    after = {e: n + sum(r["emotion"] == e for r in made.rows) for e, n in before.items()}
+    assert len(made) > 0 and all(n == max(4, before[e]) for e, n in after.items()), (before, after)
+    with pytest.raises(ConfigError) as err:
+        validate_augment(compose_config("augment", "method=au", f"out={tmp_path / 'x'}", "intensity=[2,1]"))
+    assert {p.split("=")[0] for p in err.value.problems} == {"basis", "intensity"}
+    with pytest.raises(ConfigError, match="fill=3 is for method=au"):
+        validate_augment(compose_config("augment", "ckpt=c", "fill=3", f"out={tmp_path / 'x'}"))

@@ -509,6 +509,18 @@ def validate_augment(cfg) -> None:
 
     c = Checker(cfg)
     check_options(c, AugmentOptions, skip=("device",))
+    if c.get("method", "model") == "au":
+        basis = c.get("basis", None)
+        if basis in (None, _MISSING):
+            c.add("basis", None, "is required with method=au: a file of python -m megen.aubasis fit")
+        elif not Path(str(basis)).expanduser().is_file():
+            c.add("basis", basis, "is not a file (python -m megen.aubasis fit writes one)")
+        check_range(c, "intensity", 0, 4)
+    else:
+        for key in ("basis", "fill"):
+            if c.get(key, None) not in (None, _MISSING):
+                c.add(key, c.get(key), "is for method=au (clips made from action units); method=model drives "
+                                       "targets with the data's clips")
     check_controls(c)
     check_range(c, "gain", 0, 4)
     check_range(c, "stretch", 0.25, 4)

@@ -34,6 +34,13 @@ class GenerationMethod(Choice):
     AU = "au"
 
 
+class AugmentMethod(Choice):
+    """augment ``method``: a trained model driven by every clip, or classes filled with clips made from action
+    units (``au``: a fitted basis, ``fill=``)."""
+    MODEL = "model"
+    AU = "au"
+
+
 class GeneratePrecision(Choice):
     """generate / evaluate ``precision``: the networks' arithmetic."""
     FP32 = "fp32"
@@ -61,7 +68,7 @@ class ClassMode(Choice):
 
 
 __all__ = [
-    "Backend", "BackgroundMode", "Choice", "ClassMode", "Device", "FaceRegion", "Family", "GeneratePrecision",
+    "AugmentMethod", "Backend", "BackgroundMode", "Choice", "ClassMode", "Device", "FaceRegion", "Family", "GeneratePrecision",
     "GenerationMethod", "HeadMotion", "KeypointMode", "NonfinitePolicy", "PairMode", "PriorFusion", "PriorInputMode",
     "PriorKernel", "RegionShape", "Render", "Retarget"
 ]

@@ -20,6 +20,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
 from megen.config.choices import (
+    AugmentMethod,
     Backend,
     Choice,
     ClassMode,
@@ -266,7 +267,17 @@ class ExportOptions:
 @dataclass
 class AugmentOptions:
     """``python -m megen.augment``: a checkpoint's generated clips as a prepared training set."""
-    ckpt: str | None = option(None, "a megen training checkpoint (required)")
+    method: AugmentMethod = option("model", "model: the checkpoint animates targets with every driving clip; au: "
+                                            "every emotion of the data filled up to fill= clips made from action "
+                                            "units (basis=), no checkpoint")
+    ckpt: str | None = option(None, "a megen training checkpoint (required with method=model)")
+    basis: str | None = option(None, "method=au: an AU motion basis (python -m megen.aubasis fit; fit it on other "
+                                     "clips than those a recogniser is scored on)")
+    fill: int | None = option(None, "method=au: clips per emotion after filling (default: the largest class's "
+                                    "count)", positive=True)
+    intensity: Any = option(lambda: [0.67, 1.33], "method=au: each clip's AU intensity, or a range [low, high] "
+                                                   "it draws from (0-4; the manifest's gain column)",
+                            show="[0.67,1.33]")
     out: str | None = option(None, "the folder written (required); re-running with the same settings resumes")
     family: Family | None = option(None, "optional check that the checkpoint holds this model")
     targets: Any = option("subjects", "subjects (of the driving data) | [dataset/subject, ...] | a folder of "
