@@ -4,6 +4,7 @@
 # Usage: experiments/augmentation/run.sh [recognise overrides ...]
 #   experiments/augmentation/run.sh                                  # the committed table (synthetic, classes=emotions)
 #   ROWS="real classic fomm_paper fomm_none mraa_paper mraa_none tps_paper tps_none" experiments/augmentation/run.sh
+#   ROWS="real classic au_fill" experiments/augmentation/run.sh       # classes filled with AU-made clips
 #   OUT=outputs/augmentation-casme2 STUDY=experiments/augmentation/casme2 GEN_DATA="dataset=mix dataset.sources=[samm,smic]" \
 #     experiments/augmentation/run.sh dataset=casme2 classes=composite
 # Generators (rows <family>_<prior>) are trained first where missing (train_generators.sh), then
@@ -19,8 +20,13 @@ export GENERATORS=$OUT/generators GENERATED=$OUT/generated
 PY=${PY:-.venv/bin/python}
 generators=""
 for row in $ROWS; do
-  case $row in real|classic) ;; *) generators="$generators $row" ;; esac
+  case $row in real|classic|au_fill) ;; *) generators="$generators $row" ;; esac
 done
+# row au_fill: an AU basis fitted on another synthetic set (other identities and programs), so that no fold's
+# held-out subject lends its motion to the clips that fill the classes
+if [[ " $ROWS " == *" au_fill "* && ! -f $GENERATORS/au_basis/au_basis.npz ]]; then
+  $PY -m megen.aubasis fit dataset.seed=1 out=$GENERATORS/au_basis
+fi
 [ -n "$generators" ] && experiments/augmentation/train_generators.sh "$generators"
 # the synthetic composite task sits at the ceiling (see README), so emotions are the default here
 case " $* " in *" classes="*) classes=() ;; *) classes=(classes=emotions) ;; esac

@@ -3,7 +3,9 @@ each generator's clips as extra training data; seeds x rows, resumable, one tabl
 
 Usage (run.sh calls it): python experiments/augmentation/study.py [recognise overrides ...]
   e.g. classes=emotions | dataset=casme2 paths.data_dir=/data classes=composite
-Environment: SEEDS="0 1 2", ROWS="real classic fomm_paper fomm_none", PER_CLIP=2,
+Environment: SEEDS="0 1 2", ROWS="real classic fomm_paper fomm_none [au_fill]", PER_CLIP=2,
+  AU_BASIS=outputs/augmentation/generators/au_basis/au_basis.npz (row au_fill: every emotion filled up to the
+  largest class with clips made from action units, megen.augment method=au; fitted on another synthetic set),
   GENERATORS=outputs/augmentation/generators (<row>/: the run's best checkpoint), GENERATED=outputs/augmentation/generated,
   CLASSIC="flip_prob=0.5 rotate_deg=5 apex_jitter=-1,1", STUDY=experiments/augmentation (results go there).
 Every recognition run is sequential; each writes runs/<row>/seed<k>.json and is skipped when present.
@@ -18,17 +20,17 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from megen.animation.animator import Animator
 from megen.augmentation import augment
+from megen.augmentation.au_fill import au_fill
+from megen.config.compose import compose_config
 from megen.data.cache import PreparedSet
 from megen.data.preparation import prepare_sources
 from megen.recognition import ClassMapping, FlowSettings, TrainSettings, load_recognition_set, run_loso_on_sets
 from megen.recognition.samples import concat_sets
 from megen.runtime.io import atomic_write_text
-from megen.runtime.paths import conf_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,8 +85,7 @@ def main(overrides: list[str]) -> None:
     generated_root = Path(env("GENERATED", ROOT / "outputs" / "augmentation" / "generated"))
     classic_train, classic_jitter = classic_settings(env("CLASSIC", "flip_prob=0.5 rotate_deg=5 apex_jitter=-1,1"))
 
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        cfg = compose("recognise", overrides=overrides)
+    cfg = compose_config("recognise", *overrides)
     plain = lambda node: OmegaConf.to_container(node, resolve=True)   # noqa: E731
     features = FlowSettings.from_config(plain(cfg.features))
     train = TrainSettings.from_config(plain(cfg.train), trainer=plain(cfg.trainer))
@@ -106,6 +107,20 @@ def main(overrides: list[str]) -> None:
             sets = [load_recognition_set(folders, real_mapping, features, list(cfg.exclude_clips or []), apex_shift=k)
                     for k in classic_jitter]
             extras[row] = (concat_sets(sets) if sets else None, replace(train, **classic_train))
+        elif row == "au_fill":
+            basis = Path(env("AU_BASIS", generators / "au_basis" / "au_basis.npz"))
+            if not basis.is_file():
+                print(f"skipping row {row}: no AU basis at {basis}")
+                continue
+            t0 = time.perf_counter()
+            result = au_fill(basis, folders, generated_root / row, seed=0, progress=True)
+            print(f"{result.clips} clips made from action units, added per class {result.meta['added_per_class']}")
+            gen = load_recognition_set([result.folder], real_mapping, features, progress=True)
+            info["generated"][row] = {"clips": result.clips, "made": result.built,
+                                      "seconds": round(time.perf_counter() - t0, 1),
+                                      "added_per_class": result.meta["added_per_class"],
+                                      "basis": str(basis.relative_to(ROOT)) if basis.is_relative_to(ROOT) else str(basis)}
+            extras[row] = (gen, train)
         else:
             ckpt = generator_checkpoint(generators / row)
             if ckpt is None:
