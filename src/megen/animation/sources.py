@@ -20,6 +20,10 @@ do not apply to a source are refused by name, never ignored.
 """
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
+
+import numpy as np
 import torch
 
 from megen.animation.errors import GenerationError
@@ -160,7 +164,7 @@ def flow_guides(target, driving, start: int = 0, native: bool = True, estimator=
     head, gain, regions) applied there: (T, N, N, 2) in pixels of the target's native crop (``native``) or of
     its model-size crop."""
     from megen.face.controls import controlled_flows
-    from megen.face.flow import measured_guides, target_fields
+    from megen.face.flow import target_fields
     from megen.runtime.video import to_uint8
 
     if target.landmarks is None or (native and target.native_landmarks is None):
@@ -185,9 +189,35 @@ def flow_guides(target, driving, start: int = 0, native: bool = True, estimator=
     frames = frames[..., 0] if driving.native.shape[1] == 1 else frames
     from megen.face.flow import DRIVER_FLOW
 
-    fields = measured_guides(list(frames), driving.native_landmarks, landmarks, (size, size), reference=start,
-                             estimator=estimator or DRIVER_FLOW, retarget=retarget)
+    measured = measured_driver(frames, driving.native_landmarks, start, estimator or DRIVER_FLOW)
+    fields = target_fields(measured, landmarks, (size, size), retarget)
     return torch.from_numpy(controlled_flows(fields, landmarks, controls))
+
+
+#: drivers' measured flows kept by content (a few clips): a clip that animates several targets (augment's
+#: per_clip, the MEGC kit's templates) is measured once, and the guide is most of generation's time
+_MEASURED: OrderedDict = OrderedDict()
+MEASURED_KEPT = 4
+
+
+def measured_driver(frames: np.ndarray, landmarks: np.ndarray, start: int, estimator):
+    """``megen.face.flow.driver_flows`` of a clip (T, H, W[, C]) uint8 with its onset ``landmarks``, to frame
+    ``start``, by ``estimator``; the same content measured by the same estimator again is the kept result."""
+    from megen.face.flow import driver_flows
+
+    frames = np.ascontiguousarray(frames)
+    digest = hashlib.sha1(frames.tobytes())
+    digest.update(np.ascontiguousarray(landmarks, np.float64).tobytes())
+    # the estimator object itself in the key (a learned one by its network): kept alive, its id is never reused
+    key = (digest.hexdigest(), frames.shape, int(start), getattr(estimator, "net", estimator))
+    if key in _MEASURED:
+        _MEASURED.move_to_end(key)
+        return _MEASURED[key]
+    measured = driver_flows(list(frames), landmarks, reference=start, estimator=estimator)
+    _MEASURED[key] = measured
+    while len(_MEASURED) > MEASURED_KEPT:
+        _MEASURED.popitem(last=False)
+    return measured
 
 
 def check_controls(model, controls) -> None:
@@ -243,4 +273,5 @@ def render_frames(out: dict, target, render: str) -> torch.Tensor:
                              flow_px=out.get("flow_px"))
 
 
-__all__ = ["ExportedSource", "GuidedFlowSource", "KeypointSource", "flow_guides", "motion_source", "render_frames"]
+__all__ = ["ExportedSource", "GuidedFlowSource", "KeypointSource", "flow_guides", "measured_driver", "motion_source",
+           "render_frames"]
