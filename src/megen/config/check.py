@@ -26,13 +26,11 @@ from megen.config.choices import (
     Device,
     FaceRegion,
     GeneratePrecision,
-    NonfinitePolicy,
     PairMode,
 )
 from megen.runtime.paths import conf_dir
 
 _MISSING = object()
-NONFINITE_POLICIES = NonfinitePolicy.values()
 DEVICES = Device.values()
 PAIR_MODES = PairMode.values()
 # Copies of what Lightning accepts: importing them would import Lightning, several seconds before a
@@ -241,7 +239,7 @@ def check_flow(c: Checker) -> None:
 
 def validate_train(cfg) -> None:
     """Everything ``python -m megen.train`` reads; raises ConfigError listing every problem."""
-    from megen.config.schema import TrainOptions
+    from megen.config.schema import LossOptions, TrainOptions
     from megen.face.prior import PriorSetting
     from megen.models.full import FAMILIES
     from megen.models.motion_networks import BACKGROUND_MODES, REGION_SHAPES
@@ -264,8 +262,8 @@ def validate_train(cfg) -> None:
         c.like("model", _example("model", f"{family}.yaml"))
     c.choice("model.background", BACKGROUND_MODES, optional=True)
     c.choice("model.motion.region_shape", REGION_SHAPES, optional=True)
-    c.like("loss", _example("loss", "default.yaml"))
-    c.choice("loss.nonfinite", NONFINITE_POLICIES)
+    if isinstance(c.get("loss", None), DictConfig):
+        check_options(c, LossOptions, prefix="loss.")
     # the perceptual loss's rule (megen.models.perceptual.Vgg19), checked before the data is prepared
     weights, allow_random = c.get("loss.perceptual.weights_path", None), c.get("loss.perceptual.allow_random", False)
     if weights is not _MISSING and allow_random is not True:
