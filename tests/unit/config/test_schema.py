@@ -143,6 +143,13 @@ def test_every_bad_value_is_reported_at_once_despite_the_types():
     assert {p.split("=")[0] for p in err.value.problems} == {"render", "relative", "gain", "batch_size"}
 
 
+def _flatten(node: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in node.items():
+        out.update(_flatten(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
 def test_the_loss_groups_dataclass_declares_every_key_of_its_files_with_their_defaults():
     """conf/loss/*.yaml hold the values, megen.config.schema.LossOptions their types: no key of a file is
     undeclared, and the default file's values are the dataclass's defaults."""
@@ -161,17 +168,7 @@ def test_the_loss_groups_dataclass_declares_every_key_of_its_files_with_their_de
 
     schema = declared(LossOptions)
     for path in sorted((conf_dir() / "loss").glob("*.yaml")):
-        values = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
-        flat = {}
-
-        def walk(node, prefix=""):
-            for k, v in node.items():
-                if isinstance(v, dict):
-                    walk(v, f"{prefix}{k}.")
-                else:
-                    flat[f"{prefix}{k}"] = v
-
-        walk(values)
+        flat = _flatten(OmegaConf.to_container(OmegaConf.load(path), resolve=False))
         assert set(flat) == set(schema), (path.name, set(flat) ^ set(schema))
         if path.stem == "default":
             for key, value in flat.items():
