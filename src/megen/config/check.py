@@ -6,9 +6,10 @@ line naming the key, the value and what is valid, not a 30-line traceback from i
 Three kinds of check:
 - a command's own options against their declaration in ``megen.config.schema`` (kind, valid values
   from ``megen.config.choices``, bounds): ``check_options``;
-- the group files are the schema for types: a value must have the type its key has in the chosen
-  group option's file (``conf/model/<family>.yaml``, ``conf/dataset/<name>.yaml``, ...), so
-  ``model.motion.num_blocks=four`` fails as "must be a whole number"; the prior through ``PriorSetting``;
+- the groups: the loss group against its dataclass (``megen.config.schema.LossOptions``), the prior through
+  ``PriorSetting``; the model and dataset groups' files are still the schema for types: a value must have the
+  type its key has in the chosen option's file (``conf/model/<family>.yaml``, ``conf/dataset/<name>.yaml``),
+  so ``model.motion.num_blocks=four`` fails as "must be a whole number";
 - cross-field and file rules, as code (``playback_fps <= 50``, ``cuda:N``, checkpoints, dataset roots).
 
 Every problem found is reported at once, separated by "; ". Heavy modules are imported inside
