@@ -159,8 +159,8 @@ def main(overrides: list[str]) -> None:
 
 def write_sheet(study: Path, folders, generated: dict[str, Path], scale: int = 3) -> Path | None:
     """sheet.png: for the real clip with the most onset -> apex change, one row per source (the
-    driving clip, then each generator's clip of it on the same target): onset, apex, and their
-    difference amplified 10x."""
+    driving clip, then each generator's clip of it on the same target; for clips made from AUs, one per
+    emotion): onset, apex, and their difference amplified 10x."""
     import cv2
 
     from megen.runtime.video import write_png
@@ -177,8 +177,13 @@ def write_sheet(study: Path, folders, generated: dict[str, Path], scale: int = 3
     for name, folder in generated.items():
         out = PreparedSet.open(folder)
         hits = [i for i, r in enumerate(out.rows) if r["generated_from"] == ref]
+        made = [i for i, r in enumerate(out.rows) if str(r["generated_from"]).startswith("au:")]
         if hits:
             strips.append((f"{name} on {out.rows[hits[0]]['target']}", out.load(hits[0])["frames"], out.rows[hits[0]]))
+        elif made:      # clips made from AUs have no driver: the first of each emotion, with its AUs
+            for i in sorted({out.rows[i]["emotion"]: i for i in reversed(made)}.values()):
+                r = out.rows[i]
+                strips.append((f"{name}: {r['emotion']} AU {r['action_units']} on {r['target']}", out.load(i)["frames"], r))
     tiles = []
     for label, frames, r in strips:
         onset, apex = frames[int(r["onset"])].astype(float), frames[int(r["apex"])].astype(float)
