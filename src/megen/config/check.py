@@ -240,10 +240,10 @@ def check_flow(c: Checker) -> None:
 
 def validate_train(cfg) -> None:
     """Everything ``python -m megen.train`` reads; raises ConfigError listing every problem."""
-    from megen.config.schema import LossOptions, TrainOptions
+    from megen.config.groups import LossOptions, ModelOptions
+    from megen.config.schema import TrainOptions
     from megen.face.prior import PriorSetting
     from megen.models.full import FAMILIES
-    from megen.models.motion_networks import BACKGROUND_MODES, REGION_SHAPES
     from megen.models.perceptual import VGG19_FILE, hub_weights_path
     from megen.runtime.checkpoints import resolve_ckpt_path
 
@@ -257,12 +257,9 @@ def validate_train(cfg) -> None:
                     PriorSetting(**{field.name: prior[field.name]})
                 except (TypeError, ValueError) as err:
                     c.problems.append(str(err))
-    family = c.get("model.family", None)
     c.choice("model.family", FAMILIES)
-    if family in FAMILIES:
-        c.like("model", _example("model", f"{family}.yaml"))
-    c.choice("model.background", BACKGROUND_MODES, optional=True)
-    c.choice("model.motion.region_shape", REGION_SHAPES, optional=True)
+    if isinstance(c.get("model", None), DictConfig):
+        check_options(c, ModelOptions, prefix="model.")
     if isinstance(c.get("loss", None), DictConfig):
         check_options(c, LossOptions, prefix="loss.")
     # the perceptual loss's rule (megen.models.perceptual.Vgg19), checked before the data is prepared

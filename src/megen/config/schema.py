@@ -29,7 +29,6 @@ from megen.config.choices import (
     GeneratePrecision,
     GenerationMethod,
     HeadMotion,
-    NonfinitePolicy,
     PairMode,
     Render,
     Retarget,
@@ -486,52 +485,6 @@ class PrepareOptions:
                          show="synthetic")
     paths: Any = group("paths.cache_dir", "where prepared sets are cached (default data/cache; paths.data_dir=, "
                                           "MEGEN_DATA_DIR)")
-
-
-@dataclass
-class LossWeightOptions:
-    """``loss.weights.*``: each training loss term's weight (0 switches it off)."""
-    perceptual: list = option(lambda: [10, 10, 10, 10, 10], "VGG-19 feature L1 per layer, summed over the scales")
-    l1: float = option(0.0, "pixel L1 of the decoder's frame", low=0)
-    generator_gan: float = option(0.0, "the generator's least-squares GAN term", low=0)
-    discriminator_gan: float = option(1.0, "the discriminator's", low=0)
-    feature_matching: list = option(lambda: [10, 10, 10, 10], "discriminator feature matching per layer")
-    equivariance_value: float = option(10.0, "key points follow a random warp (FOMM's equivariance)", low=0)
-    equivariance_jacobian: float = option(10.0, "and so do their Jacobians", low=0)
-    keypoint_flow: float = option(0.0, "key points follow the true flow (synthetic)", low=0)
-    flow: float = option(100.0, "L1 of the dense deformation against the true flow, where the batch has it",
-                         low=0)
-    equivariance_flow: float = option(10.0, "the pair (driving -> T(driving)) against T's exact flow", low=0)
-    warp: float = option(10.0, "TPSMM's warp loss on encoder features (model=tps)", low=0)
-    background: float = option(0.0, "TPSMM's background cycle", low=0)
-
-
-@dataclass
-class EquivarianceOptions:
-    """``loss.equivariance.*``: the random warps of the equivariance terms."""
-    sigma_affine: float = option(0.05, "sd of the random affine's entries", low=0)
-    sigma_tps: float = option(0.005, "sd of the random thin-plate spline's weights", low=0)
-    points_tps: int = option(5, "its control grid's side", positive=True)
-
-
-@dataclass
-class PerceptualOptions:
-    """``loss.perceptual.*``: the VGG-19 of the perceptual loss."""
-    weights_path: str | None = option(None, "torchvision's vgg19-dcbb9e9d.pth (default: the torch hub cache)")
-    allow_random: bool = option(False, "the seeded random-VGG fallback where no weights are found")
-
-
-@dataclass
-class LossOptions:
-    """The ``loss`` group (conf/loss/<name>.yaml holds the values; this, their types and bounds):
-    ``megen.training.system.MegenSystem`` reads it."""
-    scales: list = option(lambda: [1, 0.5, 0.25], "the perceptual loss's image pyramid")
-    weights: Any = section(LossWeightOptions, "each term's weight")
-    flow_normalise: bool = option(True, "divide the flow losses by the motion present (zero flow then costs 1)")
-    nonfinite: NonfinitePolicy = option("raise", "what a NaN or Inf loss does: raise (stop, naming the step and "
-                                                 "terms) or skip (drop the batch)")
-    equivariance: Any = section(EquivarianceOptions, "the equivariance terms' random warps")
-    perceptual: Any = section(PerceptualOptions, "the perceptual loss's network")
 
 
 #: command -> its options' schema (the ConfigStore entry is ``<command>_options``)

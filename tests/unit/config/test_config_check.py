@@ -60,7 +60,7 @@ def test_train_multirun_typo_leaves_no_sweep_folder(tmp_path):
 
 
 @pytest.mark.parametrize("override,expected", [
-    ("model.motion.num_blocks=four", "model.motion.num_blocks='four' must be a number"),
+    ("model.motion.num_blocks=four", "model.motion.num_blocks='four' must be a whole number"),
     ("model.dense_motion.estimate_occlusion=maybe", "estimate_occlusion='maybe' must be true or false"),
     ("loss.weights.perceptual=10", "loss.weights.perceptual=10 must be a list"),
     ("model.background=sky", "model.background='sky' is not valid; valid: none, affine, perspective"),

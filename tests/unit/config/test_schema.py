@@ -143,39 +143,6 @@ def test_every_bad_value_is_reported_at_once_despite_the_types():
     assert {p.split("=")[0] for p in err.value.problems} == {"render", "relative", "gain", "batch_size"}
 
 
-def _flatten(node: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in node.items():
-        out.update(_flatten(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
-    return out
-
-
-def test_the_loss_groups_dataclass_declares_every_key_of_its_files_with_their_defaults():
-    """conf/loss/*.yaml hold the values, megen.config.schema.LossOptions their types: no key of a file is
-    undeclared, and the default file's values are the dataclass's defaults."""
-    from omegaconf import OmegaConf
-
-    from megen.config.schema import LossOptions
-
-    def declared(schema, prefix=""):
-        out = {}
-        for f in fields(schema):
-            if option_kind(schema, f)[0] == "section":
-                out.update(declared(f.default_factory, f"{prefix}{f.name}."))
-            else:
-                out[f"{prefix}{f.name}"] = f.default_factory() if callable(f.default_factory) else f.default
-        return out
-
-    schema = declared(LossOptions)
-    for path in sorted((conf_dir() / "loss").glob("*.yaml")):
-        flat = _flatten(OmegaConf.to_container(OmegaConf.load(path), resolve=False))
-        assert set(flat) == set(schema), (path.name, set(flat) ^ set(schema))
-        if path.stem == "default":
-            for key, value in flat.items():
-                if "${" not in str(value):
-                    assert value == schema[key], key
-
-
 def test_a_bad_loss_value_is_named_by_its_declared_type():
     from megen.config.check import validate_train
     from megen.config.compose import compose_train
