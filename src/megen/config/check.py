@@ -6,10 +6,9 @@ line naming the key, the value and what is valid, not a 30-line traceback from i
 Three kinds of check:
 - a command's own options against their declaration in ``megen.config.schema`` (kind, valid values
   from ``megen.config.choices``, bounds): ``check_options``;
-- the groups: the loss group against its dataclass (``megen.config.schema.LossOptions``), the prior through
-  ``PriorSetting``; the model and dataset groups' files are still the schema for types: a value must have the
-  type its key has in the chosen option's file (``conf/model/<family>.yaml``, ``conf/dataset/<name>.yaml``),
-  so ``model.motion.num_blocks=four`` fails as "must be a whole number";
+- the groups against their dataclasses (``megen.config.groups``: loss, model, dataset) as the options are, the
+  prior through ``PriorSetting``; only the trainer's files still serve as the schema for its types (Lightning
+  owns its arguments);
 - cross-field and file rules, as code (``playback_fps <= 50``, ``cuda:N``, checkpoints, dataset roots).
 
 Every problem found is reported at once, separated by "; ". Heavy modules are imported inside
@@ -141,6 +140,7 @@ def _example(*parts: str):
 
 def check_dataset(c: Checker, key: str = "dataset", cache_dir=None, data_dir=None) -> None:
     """dataset.name, the types of conf/dataset/<name>.yaml, a mix's sources, a real dataset's root."""
+    from megen.config.groups import DatasetOptions
     from megen.data.preparation import PREPARED_DATASETS, source_configs
     from megen.data.prepare_real import COLOR_MODES, REAL_DATASETS, dataset_root
     from megen.synthetic.styles import STYLES
@@ -153,9 +153,7 @@ def check_dataset(c: Checker, key: str = "dataset", cache_dir=None, data_dir=Non
     if name not in valid:
         c.add(f"{key}.name", name, f"is not valid; valid: {', '.join(valid)}")
         return
-    example = _example("dataset", f"{name}.yaml")
-    if example is not None:
-        c.like(key, example)
+    check_options(c, DatasetOptions, prefix=f"{key}.")
     c.number(f"{key}.frame_size", whole=True, positive=True, optional=True)
     c.choice(f"{key}.color", COLOR_MODES, optional=True)
     c.number(f"{key}.workers", whole=True, positive=True, optional=True)

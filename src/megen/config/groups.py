@@ -148,6 +148,65 @@ class ModelOptions:
     dropout: Any = section(TpsDropoutOptions, "TPS dropout")
 
 
-__all__ = ["BackgroundNetOptions", "DenseMotionOptions", "DiscriminatorOptions", "EquivarianceOptions",
-           "GeneratorOptions", "KeypointNetOptions", "LossOptions", "LossWeightOptions", "ModelOptions",
-           "PerceptualOptions", "TpsDropoutOptions"]
+@dataclass
+class NuisanceOptions:
+    """``dataset.nuisance.*`` (synthetic): the camera's nuisances on every frame (megen.synthetic.nuisance)."""
+    noise: float | None = option(None, "sensor noise sd, gray levels", low=0)
+    levels: int | None = option(None, "gray levels kept (null: all 256)", positive=True)
+    jpeg_quality: int | None = option(None, "JPEG quality of each frame (null: none)", low=1, high=100)
+    flicker: float | None = option(None, "sd of the per-frame illumination gain", low=0)
+    head_px: float | None = option(None, "rigid head translation's sd by the clip's end, px at 256", low=0)
+
+
+@dataclass
+class SplitOptions:
+    """``dataset.split.*``: the subject-wise validation and test shares."""
+    val: float | None = option(None, "validation share of the subjects", low=0, high=1)
+    test: float | None = option(None, "test share of the subjects", low=0, high=1)
+    seed: int | None = option(None, "which subjects fall where")
+
+
+@dataclass
+class DatasetOptions:
+    """The ``dataset`` group (conf/dataset/<name>.yaml): every dataset's keys; a dataset's file sets those it reads
+    (the name, the colour mode, a synthetic style and a real dataset's root are checked by code)."""
+    name: str | None = option(None, "the dataset")
+    frame_size: int | None = option(None, "prepared frames' side, px", positive=True)
+    split: Any = section(SplitOptions, "the subject-wise split")
+    exclude: list | None = option(None, "clips left out of every split (megc: the MEGC driving clips)")
+    random_vgg_ok: bool | None = option(None, "the random-VGG fallback is acceptable for this set")
+    # real datasets and their mix
+    root: str | None = option(None, "the dataset's folder (default <paths.data_dir>/<name>)")
+    sheet: str | None = option(None, "its coding sheet")
+    tree: str | None = option(None, "CASME II: selected | raw | cropped")
+    variant: str | None = option(None, "SAMM / SMIC: raw | cropped")
+    margin: float | None = option(None, "the face crop's margin around the landmarks", low=0)
+    color: str | None = option(None, "gray | rgb frames")
+    workers: int | None = option(None, "preparation processes", positive=True)
+    sources: list | None = option(None, "mix: the datasets mixed")
+    weights: Any = option(None, "mix: sampling weight per source")
+    roots: Any = option(None, "mix: per-source data roots")
+    overrides: Any = option(None, "mix: per-source settings")
+    # the synthetic set
+    seed: int | None = option(None, "synthetic: which identities and programs")
+    n_subjects: int | None = option(None, "synthetic: identities", positive=True)
+    clips_per_subject: int | None = option(None, "synthetic: clips each", positive=True)
+    apex_px: list | None = option(None, "synthetic: apex landmark displacement range, px of an apex_px_at frame")
+    apex_px_at: int | None = option(None, "synthetic: the frame size apex_px is in", positive=True)
+    duration_s: list | None = option(None, "synthetic: clip duration range, s")
+    fps: float | None = option(None, "synthetic: frame rate", positive=True)
+    nuisance: Any = section(NuisanceOptions, "synthetic: the camera's nuisances")
+    variation: float | None = option(None, "synthetic: identity variation (0: the embedded photos)", low=0)
+    identity_dir: str | None = option(None, "synthetic: a folder of your own face photos")
+    emotions: Any = option(None, "synthetic: emotion -> sampling weight")
+    style: str | None = option(None, "synthetic: casme2 | samm | smic")
+    guides: bool | None = option(None, "synthetic: store measured guides (model=flow)")
+    guide_estimator: str | None = option(None, "synthetic: what measures them", choices=GUIDE_ESTIMATORS)
+    guide_checkpoint: str | None = option(None, "synthetic: the learned guide's checkpoint")
+    # a generated set
+    path: str | None = option(None, "generated: the augment run's out= folder")
+
+
+__all__ = ["BackgroundNetOptions", "DatasetOptions", "DenseMotionOptions", "DiscriminatorOptions",
+           "EquivarianceOptions", "GeneratorOptions", "KeypointNetOptions", "LossOptions", "LossWeightOptions",
+           "ModelOptions", "NuisanceOptions", "PerceptualOptions", "SplitOptions", "TpsDropoutOptions"]

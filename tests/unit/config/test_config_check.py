@@ -69,7 +69,7 @@ def test_train_multirun_typo_leaves_no_sweep_folder(tmp_path):
     ("trainer.accelerator=gpus", "trainer.accelerator='gpus' is not valid; valid: auto, cpu, gpu"),
     ("trainer.devices=0", "trainer.devices=0 is not valid"),
     ("trainer.limit_train_batches=1.5", "trainer.limit_train_batches=1.5 is not valid"),
-    ("dataset.n_subjects=many", "dataset.n_subjects='many' must be a number"),
+    ("dataset.n_subjects=many", "dataset.n_subjects='many' must be a whole number"),
     ("dataset.frame_size=12.5", "dataset.frame_size=12.5 must be a whole number"),
     ("prior.fusion=mean", "prior.fusion='mean' is not valid; valid: sum, separate"),
     ("ckpt_path=/no/such.ckpt", "checkpoint not found: /no/such.ckpt"),
@@ -162,5 +162,5 @@ def test_evaluate_cli_typo_leaves_no_run_folder(tmp_path):
 def test_prepare_and_recognise_cli_typo(tmp_path, module):
     out = run_module(module, "dataset.n_subjects=many", "dataset.name=synthetic", f"paths.data_dir={tmp_path}",
                      f"paths.output_root={tmp_path / 'out'}", cwd=tmp_path)
-    assert _one_error_line(out) == "error: dataset.n_subjects='many' must be a number"
+    assert _one_error_line(out) == "error: dataset.n_subjects='many' must be a whole number"
     assert not (tmp_path / "out").exists() and not (tmp_path / "outputs").exists()

@@ -4,7 +4,7 @@ from dataclasses import fields
 import pytest
 from omegaconf import OmegaConf
 
-from megen.config.groups import LossOptions, ModelOptions
+from megen.config.groups import DatasetOptions, LossOptions, ModelOptions
 from megen.config.schema import option_kind
 from megen.runtime.paths import conf_dir
 
@@ -50,7 +50,7 @@ def _group_files(group: str) -> list[tuple[str, dict]]:
     return found
 
 
-@pytest.mark.parametrize("group, schema", [("loss", LossOptions), ("model", ModelOptions)])
+@pytest.mark.parametrize("group, schema", [("loss", LossOptions), ("model", ModelOptions), ("dataset", DatasetOptions)])
 def test_every_key_a_group_file_sets_is_declared_with_a_type_its_value_fits(group, schema):
     declared = _declared(schema)
     for name, node in _group_files(group):
