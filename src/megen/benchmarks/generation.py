@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import tempfile
 import time
+from dataclasses import fields
 
 from omegaconf import OmegaConf
 
 from megen.benchmarks.timing import bench_device, median_seconds, say
 from megen.config.choices import GeneratePrecision
 from megen.config.compose import compose_train
+from megen.config.schema import FlowOptions
+
+#: the default's guide estimator (flow.estimator=): its line is named default-flow-native, others carry theirs
+DEFAULT_GUIDE = next(f.default for f in fields(FlowOptions) if f.name == "estimator")
 
 
 def _per_frame_loop(model, target, driving, device, batch):
@@ -72,7 +77,7 @@ def generation_fps(settings, overrides: list[str]) -> None:
     if settings.native:     # the CPU default's models (their own configs) rendering natively
         batches = sorted({int(b) for b in settings.get("native_batches") or [1, batch]})
         for family in settings.native_models:
-            guides = [str(g) for g in settings.get("native_guides") or ["farneback"]] if family == "flow" else [None]
+            guides = [str(g) for g in settings.get("native_guides") or [DEFAULT_GUIDE]] if family == "flow" else [None]
             for guide in guides:
                 for out in settings.native_sizes:
                     _native_generation(str(family), n_frames, int(out), device, batches, guide,
@@ -151,7 +156,7 @@ def _native_generation(family: str, n_frames: int, out: int, device, batches, gu
             shares = clock.shares(time.perf_counter() - start)
         shares["other"] = max(0.0, 1.0 - sum(shares.values()))
         measured = f", the guide measured at {out} px by {guide}" if guide else ""
-        say(f"default-{family}{'-' + guide if guide and guide != 'farneback' else ''}-native fps={n_frames / seconds:.2f} "
+        say(f"default-{family}{'-' + guide if guide and guide != DEFAULT_GUIDE else ''}-native fps={n_frames / seconds:.2f} "
             f"batch_size={batch} model_px={size} out_px={last['frames'].shape[-1]} "
             f"stages={','.join(f'{k}:{v:.2f}' for k, v in shares.items())} (render=native; model={family}{measured})")
 

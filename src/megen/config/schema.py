@@ -336,7 +336,7 @@ class TrainRealOptions:
 class FlowOptions:
     """``flow.*``: what measures the driver's optical flow for the flow-guided model, at generation and in the
     synthetic set's training guides (one estimator for both, kept in the checkpoint)."""
-    estimator: str = option("farneback", "the guide's estimator (megen.ops.flow; learned: a python -m "
+    estimator: str = option("dis", "the guide's estimator (megen.ops.flow; learned: a python -m "
                                          "megen.train_flow network, flow.checkpoint=)", choices=GUIDE_ESTIMATORS)
     checkpoint: str | None = option(None, "the learned estimator's checkpoint (flow.estimator=learned; null: the one megen "
                                           "ships, megen/models/weights/microflow.ckpt)")
