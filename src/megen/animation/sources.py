@@ -200,6 +200,11 @@ _MEASURED: OrderedDict = OrderedDict()
 MEASURED_KEPT = 4
 
 
+def forget_measured() -> None:
+    """Drop the kept measurements (a benchmark times the measuring, not the keeping)."""
+    _MEASURED.clear()
+
+
 def measured_driver(frames: np.ndarray, landmarks: np.ndarray, start: int, estimator):
     """``megen.face.flow.driver_flows`` of a clip (T, H, W[, C]) uint8 with its onset ``landmarks``, to frame
     ``start``, by ``estimator``; the same content measured by the same estimator again is the kept result."""
@@ -273,5 +278,5 @@ def render_frames(out: dict, target, render: str) -> torch.Tensor:
                              flow_px=out.get("flow_px"))
 
 
-__all__ = ["ExportedSource", "GuidedFlowSource", "KeypointSource", "flow_guides", "measured_driver", "motion_source",
-           "render_frames"]
+__all__ = ["ExportedSource", "GuidedFlowSource", "KeypointSource", "flow_guides", "forget_measured", "measured_driver",
+           "motion_source", "render_frames"]
