@@ -36,7 +36,7 @@ def transfer(target: np.ndarray, target_landmarks: np.ndarray, driver: DriverFlo
 def flow_transfer(target: np.ndarray, target_landmarks: np.ndarray, frames, driving_landmarks: np.ndarray,
                   min_size: int = 256, estimator=DRIVER_FLOW, controls=None, positions=None) -> np.ndarray:
     """Animate ``target`` (H, W[, C]) uint8 with a driving clip (T, h, w[, c]) without a model, the driver's
-    flow measured by ``estimator`` (``megen.ops.flow``; default Farnebäck, the guide's) and shaped by
+    flow measured by ``estimator`` (``megen.ops.flow``; default Farnebäck, the transfer's own) and shaped by
     ``controls`` (``megen.face.controls.MotionControls``: head, gain, regions) in the target's frame, and read at
     the driver ``positions`` (M,) (fractional frames, ``megen.ops.timing``; None: every frame).
 

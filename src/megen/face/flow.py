@@ -20,7 +20,8 @@ from megen.face.crop import crop_box
 from megen.face.landmarks import to_gray_uint8
 from megen.ops.flow import FARNEBACK_FACE, flows_to_reference
 
-#: the estimator the guide and the flow transfer measure the driver with
+#: the estimator the flow transfer measures the driver with by default (a model measures with its own guide,
+#: flow.estimator=, kept in its checkpoint)
 DRIVER_FLOW = FARNEBACK_FACE
 
 

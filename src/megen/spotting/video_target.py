@@ -85,7 +85,7 @@ class PlannedInsertion:
 def plan_insertion(spec: str, video_fps: float, cache_dir=None, fps: float | None = None, measure=None,
                    gain: float = 1.0, regions=None, duration_ms: float | None = None) -> PlannedInsertion:
     """A driving clip (frames folder, video or ``<dataset>:<clip>``) measured by ``measure`` (an estimator of
-    ``megen.ops.flow``; None: Farnebäck, the guide's) and made ready to insert into a video at ``video_fps``.
+    ``megen.ops.flow``; None: Farnebäck, the flow transfer's) and made ready to insert into a video at ``video_fps``.
 
     A prepared clip is cut to its labelled onset..offset, with its labelled apex; others run from their first
     frame to their last, their apex the frame that moves the face most."""
