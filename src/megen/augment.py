@@ -11,6 +11,7 @@ from megen.animation.animate import default_batch_size
 from megen.animation.animator import Animator, GenerationError
 from megen.augmentation import AugmentResult, augment
 from megen.config.check import validate_augment
+from megen.config.choices import AugmentMethod
 from megen.config.schema import register
 from megen.data.cache import CacheError
 from megen.data.preparation import prepare_sources
@@ -42,7 +43,7 @@ def run(cfg: DictConfig) -> AugmentResult:
     validate_augment(cfg)
     if not cfg.get("out"):
         raise ValueError("out= is required: the folder the generated set is written to")
-    if cfg.get("method", "model") == "au":
+    if cfg.get("method", AugmentMethod.MODEL) == AugmentMethod.AU:
         return fill_by_aus(cfg)
     if not cfg.get("ckpt"):
         raise ValueError("ckpt= is required: a checkpoint from `python -m megen.train` (or method=au basis=...)")

@@ -14,6 +14,7 @@ import hydra
 from omegaconf import DictConfig
 
 from megen.config.check import validate_generate
+from megen.config.choices import GenerationMethod
 from megen.config.schema import register
 from megen.data.cache import CacheError
 from megen.runtime.cli import no_empty_folders_on_failure, user_errors
@@ -25,9 +26,9 @@ register()     # conf/generate.yaml's options and its --help resolver, before Hy
 def check_paths(cfg: DictConfig) -> None:
     """Every named input exists (for the MEGC protocol: the whole kit); one error lists all that do not."""
     method = cfg.get("method", "model")
-    if method == "au":      # basis= and the target are checked with the AUs; there is no driving clip
+    if method == GenerationMethod.AU:      # basis= and the target are checked with the AUs; there is no driving clip
         return
-    flow = method == "flow_transfer"
+    flow = method == GenerationMethod.FLOW_TRANSFER
     if not cfg.get("ckpt") and not flow:
         raise ValueError("ckpt=<checkpoint file> is required (or method=flow_transfer, which needs none)")
     protocol = cfg.get("protocol")
@@ -64,7 +65,7 @@ def check_paths(cfg: DictConfig) -> None:
 def run(cfg: DictConfig) -> list[Path]:
     validate_generate(cfg)
     check_paths(cfg)
-    if cfg.get("method", "model") == "au":     # no model: no torch
+    if cfg.get("method", GenerationMethod.MODEL) == GenerationMethod.AU:     # no model: no torch
         from megen.animation.pair import au_pair_of
 
         return [au_pair_of(cfg)]
@@ -90,7 +91,7 @@ def run(cfg: DictConfig) -> list[Path]:
     from megen.face.controls import MotionControls
 
     controls = MotionControls.of(cfg)
-    if cfg.get("method", "model") == "flow_transfer":
+    if cfg.get("method", GenerationMethod.MODEL) == GenerationMethod.FLOW_TRANSFER:
         from megen.animation.pair import flow_transfer_pair
         measure = tuple((cfg.get("flow") or {}).get(k) for k in ("estimator", "checkpoint"))
         folder = flow_transfer_pair(inputs, Path(cfg.out), fps=cfg.fps, playback_fps=cfg.get("playback_fps", 25),

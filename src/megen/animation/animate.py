@@ -12,6 +12,7 @@ from megen.animation.errors import GenerationError
 from megen.animation.native import RENDERS
 from megen.animation.precision import with_precision
 from megen.animation.sources import motion_source, render_frames
+from megen.config.choices import Render
 from megen.face.prior import PriorSetting
 from megen.models.full import MotionTransferModel
 
@@ -68,7 +69,7 @@ def animate(model: MotionTransferModel, target: FaceInput, driving: FaceInput, r
     """
     if render not in RENDERS:
         raise ValueError(f"render={render!r} is not valid; valid: {', '.join(RENDERS)}")
-    if render == "native" and target.native is None:
+    if render == Render.NATIVE and target.native is None:
         raise ValueError("render=native needs the target's native crop (Animator.face_input(..., native=...))")
     source = motion_source(model, engine, relative, adapt_movement_scale, controls, magnify)
     if render not in source.renders:
@@ -79,7 +80,7 @@ def animate(model: MotionTransferModel, target: FaceInput, driving: FaceInput, r
         raise GenerationError("out_fps= and duration_ms= resample the driver's measured optical flow: use the "
                               "flow-guided model (the default) or method=flow_transfer")
     model.eval()
-    source.start(target, driving, start, native=render == "native")
+    source.start(target, driving, start, native=render == Render.NATIVE)
     count = len(driving.frames)
     if positions is not None:
         source.retime(positions)

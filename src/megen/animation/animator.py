@@ -12,7 +12,7 @@ from megen.animation.animate import FaceInput
 from megen.animation.errors import GenerationError
 from megen.animation.native import DRIVING_NATIVE, native_size, to_tensor_frames
 from megen.animation.precision import PRECISIONS
-from megen.config.choices import Backend
+from megen.config.choices import Backend, Render
 from megen.face.crop import crop_and_resize, crop_box, transform_points
 from megen.face.keypoints import default_keypoints, keypoint_set
 from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_uint8
@@ -53,7 +53,7 @@ class Animator:
                                   f"{', '.join(PRECISIONS) if backend == 'torch' else 'fp32'}")
         if backend not in BACKENDS:
             raise GenerationError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
-        if backend == "onnxruntime" and not str(device).startswith("cpu"):
+        if backend == Backend.ONNXRUNTIME and not str(device).startswith("cpu"):
             raise GenerationError(f"backend=onnxruntime runs on the CPU, not {device}: pass device=cpu or backend=torch")
         path = Path(path)
         ckpt = load_checkpoint(path, map_location="cpu")
@@ -76,7 +76,7 @@ class Animator:
         animator = cls(model.to(device).eval(), prior, int(frame_size), hp["model"]["family"], precision=precision)
         if hp.get("motion_px") and hp.get("motion_px_at"):
             animator.trained_motion_px = float(max(hp["motion_px"])) * int(frame_size) / float(hp["motion_px_at"])
-        if backend == "onnxruntime":
+        if backend == Backend.ONNXRUNTIME:
             from megen.animation.onnx_backend import OnnxFrameEngine
 
             animator.engine = OnnxFrameEngine.from_model(animator.model, animator.frame_size, prior.channels,
@@ -88,7 +88,7 @@ class Animator:
         the flow-guided family measures its optical flow there; key points tracked from the onset
         (``landmarks`` mode) are tracked there when rendering natively (``render=decoder`` keeps the
         paper's tracking at the model's frame size); ``magnify`` > 1 magnifies the driver's motion there."""
-        if self.model.measures_flow or (render == "native" and (self.model.tracks_landmarks or magnify != 1.0)):
+        if self.model.measures_flow or (render == Render.NATIVE and (self.model.tracks_landmarks or magnify != 1.0)):
             return DRIVING_NATIVE
         return None
 

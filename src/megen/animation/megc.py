@@ -23,6 +23,7 @@ from megen.animation.pair import (
     load_target,
     render_pair,
 )
+from megen.config.choices import Render
 from megen.data.megc_kit import KIT_FOLDERS, MEGC_CLIPS, TEMPLATES, KitError, check_kit, kit_layout
 from megen.runtime.progress import Progress
 from megen.runtime.video import contact_sheet, frame_paths, read_image, write_png
@@ -127,7 +128,8 @@ def run_protocol(gen: Animator, protocol: str, megc_root, out_dir, kit: KitInput
                                      magnify=magnify)
                 folders.append(result)
                 # one cell size for the overview, whatever size each template renders at
-                generated = torch.stack([torch.from_numpy(_cell(read_image(p), render == "native")).permute(2, 0, 1).float() / 255
+                native = render == Render.NATIVE
+                generated = torch.stack([torch.from_numpy(_cell(read_image(p), native)).permute(2, 0, 1).float() / 255
                                          for p in sorted((result / "frames").glob("*.png"))])
                 peak = _peak(generated)
                 diff = ((generated[peak] - generated[0]).abs() * 10).clamp(0, 1)
@@ -140,7 +142,7 @@ def run_protocol(gen: Animator, protocol: str, megc_root, out_dir, kit: KitInput
                           title=f"{protocol}: rows = driving clip, columns = template "
                                 f"(onset frame | frame of peak motion | |peak - onset| x10)")
     write_png(out_dir / f"{protocol}-overview.png", sheet)
-    how = ("every template's face crop enlarged to it before warping" if render == "native"
+    how = ("every template's face crop enlarged to it before warping" if render == Render.NATIVE
            else "the model's frames enlarged to it in the videos")
     print(f"wrote {len(folders)} videos at {out_size} px ({how}; out_size= changes it) and "
           f"{out_dir / f'{protocol}-overview.png'} (videos play at {playback_fps:g} fps; each clip's capture rate "

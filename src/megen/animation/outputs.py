@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import torch
 
+from megen.config.choices import Render
 from megen.runtime.io import atomic_write_text
 from megen.runtime.video import codec_padding, contact_sheet, difference, to_uint8, write_gif, write_png, write_video
 
@@ -104,7 +105,7 @@ def print_summary(folder: Path) -> None:
     """Say what a generated pair's folder holds (size, colour, render, timing), from its timing.json."""
     timing = json.loads((folder / "timing.json").read_text())
     colour = "gray" if timing["color"] == "gray" else "colour"
-    if timing["render"] == "decoder":
+    if timing["render"] == Render.DECODER:
         upscaled = timing["video_size"] != timing["frame_size"]
         size = f"{timing['frame_size']} px" + (f", video upscaled to {timing['video_size']} px" if upscaled
                                               else " (out_size= upscales the video)")

@@ -15,6 +15,7 @@ from megen.animation.animator import Animator
 from megen.animation.driving import load_driving
 from megen.animation.errors import GenerationError
 from megen.animation.outputs import write_outputs
+from megen.config.choices import Render
 from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_uint8
 from megen.runtime.progress import Progress
 from megen.runtime.video import read_image, to_uint8
@@ -119,7 +120,7 @@ def face_inputs(gen: Animator, inputs: PairInputs, crop: bool | tuple[bool, bool
     crop_target, crop_driving = crop_sides(crop)
     target = gen.face_input([inputs.target], crop=crop_target, source=str(inputs.target_path),
                             landmarks=inputs.target_landmarks,
-                            native=native_bounds(out_size) if render == "native" else None)
+                            native=native_bounds(out_size) if render == Render.NATIVE else None)
     if inputs.driving_prepared is not None:   # cropped already; its >= 256-px crop or stored guides measure motion
         return target, gen.prepared_input(inputs.driving_prepared)
     driving = gen.face_input(inputs.frames, crop=crop_driving, source=inputs.driving_name,
@@ -170,7 +171,7 @@ def render_pair(gen: Animator, target: FaceInput, driving: FaceInput, out_dir, n
         else:
             task = bar.add_task(f"generating {name}", total=count, unit="frames")
             generated = animate(gen.model, target, driving, on_frames=lambda n: bar.advance(task, n), **kw)
-    native = render == "native"
+    native = render == Render.NATIVE
     shown = target.native if native else target.frames
     color = ("rgb" if shown.shape[1] == 3 else "gray") if native else "gray"
     drv, rate, fps_source, extra = retimed_outputs(driving.frames, fps, fps_source, controls, positions)

@@ -28,6 +28,7 @@ import torch
 
 from megen.animation.errors import GenerationError
 from megen.animation.native import DRIVING_NATIVE
+from megen.config.choices import Render
 from megen.models.flow_guided import resize_flow
 from megen.models.motion import movement_scale
 from megen.models.motion_networks import track_anchors
@@ -268,7 +269,7 @@ def motion_source(model, engine=None, relative: bool = True, adapt_movement_scal
 def render_frames(out: dict, target, render: str) -> torch.Tensor:
     """The renderer: the decoder's frames (``decoder``), or the target's native crop warped by the motion with
     the decoder filling what the occlusion map hides (``native``); (n, C, S | N, S | N)."""
-    if render == "decoder":
+    if render == Render.DECODER:
         return out["prediction"]
     from megen.animation.native import render_native
 

@@ -33,6 +33,7 @@ from megen.augmentation.leakage import check_rows, check_targets, resolve_subjec
 from megen.augmentation.predict import ClipWriter, Pair, PairsDataModule, prediction_trainer
 from megen.augmentation.targets import Target, photo_targets, subject_faces, subject_target
 from megen.data.cache import PreparedSet, clip_uid, is_valid_clip, write_manifest, write_meta
+from megen.face.choices import Retarget
 from megen.face.controls import GAIN_RANGE, MotionControls
 from megen.ops.timing import resample_positions, retimed_index
 from megen.runtime.progress import Progress
@@ -247,7 +248,7 @@ def augment(animator: Animator, driving, out, targets="subjects", per_clip: int 
                                                   None if regions is None else tuple(regions), out_fps,
                                                   None if stretches == (1.0, 1.0) else 1000.0 * stretches[1],
                                                   retarget))
-    if retarget != "similarity":
+    if retarget != Retarget.SIMILARITY:
         controls["retarget"] = retarget
     if controls != {"head": "keep", "gain": [1.0, 1.0], "regions": None}:
         settings["controls"] = controls     # absent at the defaults: sets made before the controls keep their key

@@ -9,6 +9,7 @@ import numpy as np
 
 from megen.animation.animate import FaceInput
 from megen.animation.animator import Animator
+from megen.config.choices import Render
 from megen.data.cache import PreparedSet
 
 
@@ -55,7 +56,7 @@ def subject_target(animator: Animator, key: str, prepared: PreparedSet, index: i
     row = prepared.rows[index]
     onset = int(row["onset"])
     face = animator.prepared_input(prepared.load(index), slice(onset, onset + 1))
-    if render == "native":
+    if render == Render.NATIVE:
         face.native, face.native_landmarks = face.frames[:, :1].clone(), face.landmarks
     return Target(key, safe_name(key.replace("/", "-")), key, str(prepared.clip_path(row)), face)
 
@@ -74,7 +75,7 @@ def photo_targets(animator: Animator, folder, crop: bool = True, render: str = "
     for path in paths:
         size = animator.frame_size
         face = animator.face_input([read_image(path)], crop=crop, source=str(path),
-                                   native=(size, size) if render == "native" else None)
+                                   native=(size, size) if render == Render.NATIVE else None)
         if face.landmarks is None:
             raise GenerationError(f"no face found in target photo {path}; generated clips need the target's "
                                   f"landmarks (use another photo)")

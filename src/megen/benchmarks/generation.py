@@ -90,7 +90,7 @@ def generation_fps(settings, overrides: list[str]) -> None:
         driving = FaceInput(torch.rand(n_frames, 3, size, size), target.prior, target.keypoints)
 
         cases = [("reference-loop", _per_frame_loop), ("megen", _clip_animation)]
-        if precision == "bf16":       # beside fp32, with its largest difference from the fp32 frames
+        if precision == GeneratePrecision.BF16:       # beside fp32, with its largest difference from the fp32 frames
             cases.append(("megen-bf16", _clip_animation_bf16))
         for label, fn in cases:
             seconds = _timed(fn, model, target, driving, device, batch)

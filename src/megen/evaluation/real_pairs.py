@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from megen.config.choices import Render
 from megen.config.schema import DEFAULT_REAL_ESTIMATORS
 from megen.evaluation.motion_cache import MotionCache
 from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_uint8
@@ -238,7 +239,7 @@ def model_system(animator, batch_size: int = 8, render: str = "native", **animat
     def run(frames, landmarks, target_path: Path) -> np.ndarray:
         image = read_image(target_path)
         target = animator.face_input([image], source=str(target_path), landmarks=onset_landmarks(image, str(target_path)),
-                                     native=native_bounds(None) if render == "native" else None)
+                                     native=native_bounds(None) if render == Render.NATIVE else None)
         driving = animator.face_input(frames, source="driving clip", landmarks=landmarks,
                                       native=animator.driving_native(render, animate_options.get("magnify", 1.0)))
         return uint8_clip(animate(animator.model, target, driving, batch_size=batch_size, engine=animator.engine,

@@ -11,6 +11,7 @@ import torch
 
 from megen.animation import Animator, FaceInput, animate
 from megen.animation.native import DRIVING_NATIVE, render_native
+from megen.config.choices import Render
 from megen.data.cache import PreparedSet
 from megen.data.ground_truth import true_flow
 from megen.data.priors import clip_keypoints
@@ -125,7 +126,7 @@ def reconstruction(gen: Animator, prepared: PreparedSet, indices, face_metrics=T
             out = gen.model(source.expand(n, -1, -1, -1), drv, face.prior.expand(n, -1, -1, -1),
                             face.keypoints.expand(n, -1, -1), **extra)
             prediction = out["prediction"]
-            if render == "native":
+            if render == Render.NATIVE:
                 prediction = render_native(source[:, :1], prediction, out.get("occlusion"),
                                            out["deformation"]).expand(-1, 3, -1, -1)
             outs.append(prediction)

@@ -17,6 +17,7 @@ from megen.data.emotions import composite_class
 from megen.expression.action_units import parse_action_units
 from megen.expression.basis import BASIS_SIZE, AUBasis, BasisError
 from megen.face.align import apply_similarity, canonical_similarity
+from megen.face.choices import HeadMotion
 from megen.face.controls import MotionControls, controlled_flows
 from megen.face.correspondence import carry_flow, correspondence
 
@@ -113,7 +114,7 @@ def fit_basis(clips: list[ClipFlow], size: int = BASIS_SIZE, min_clips: int = MI
     canonical = canonical_landmarks([c.landmarks for c in clips], size)
     if head not in ("remove", "keep"):
         raise ValueError(f"head={head}: expected remove or keep")
-    apex = np.stack([to_canonical(expression_only(c.flow, c.landmarks) if head == "remove" else c.flow, c.landmarks,
+    apex = np.stack([to_canonical(expression_only(c.flow, c.landmarks) if head == HeadMotion.REMOVE else c.flow, c.landmarks,
                                   canonical, size, retarget) for c in clips])
     design = np.array([[c.aus.get(a, 0.0) for a in kept] for c in clips])
     fields = ridge_fields(design, apex, ridge).astype(np.float32)
@@ -122,7 +123,7 @@ def fit_basis(clips: list[ClipFlow], size: int = BASIS_SIZE, min_clips: int = MI
     record = dict(provenance or {})
     record.update(clips=len(clips), clips_per_au={a: int(counts[a]) for a in kept}, refused=refused,
                   min_clips=int(min_clips), ridge=float(ridge), retarget=retarget, size=int(size),
-                  head="removed before the fit (megen.face.controls)" if head == "remove" else "kept")
+                  head="removed before the fit (megen.face.controls)" if head == HeadMotion.REMOVE else "kept")
     return AUBasis(tuple(kept), fields, canonical, rise, fall, most_frequent_sets(clips, set(kept)), record)
 
 

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from megen.face.align import fit_similarity
-from megen.face.choices import FaceRegion, HeadMotion
+from megen.face.choices import FaceRegion, HeadMotion, Retarget
 from megen.face.correspondence import RETARGETS, eye_distance, hull_distance
 from megen.face.flow import pixel_grid
 from megen.ops.timing import resample_positions
@@ -101,7 +101,7 @@ class MotionControls:
                                       (f"out_fps={self.out_fps:g}" if self.out_fps else "", self.out_fps is not None),
                                       (f"duration_ms={self.duration_ms:g}" if self.duration_ms else "",
                                        self.duration_ms is not None),
-                                      (f"retarget={self.retarget}", self.retarget != "similarity")) if on]
+                                      (f"retarget={self.retarget}", self.retarget != Retarget.SIMILARITY)) if on]
 
     def describe(self) -> str:
         return ", ".join(self.changed())
@@ -189,7 +189,7 @@ def controlled_flows(flows: np.ndarray, landmarks: np.ndarray, controls: MotionC
     expression = (flows - head) * np.float32(controls.gain)
     if controls.regions is not None:
         expression *= region_weights(landmarks, flows.shape[1:3], controls.regions)[None, ..., None]
-    return expression + head if controls.head == "keep" else expression
+    return expression + head if controls.head == HeadMotion.KEEP else expression
 
 
 __all__ = ["DURATION_MS_RANGE", "GAIN_RANGE", "HEAD_MODES", "OUT_FPS_RANGE", "MotionControls", "REGIONS",

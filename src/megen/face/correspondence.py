@@ -83,7 +83,7 @@ def correspondence(target_landmarks: np.ndarray, driver_landmarks: np.ndarray, s
     tl, dl = np.asarray(target_landmarks, np.float64), np.asarray(driver_landmarks, np.float64)
     m = fit_similarity(tl, dl)
     positions = apply_similarity(m, pixel_grid(*shape).astype(np.float64))
-    if retarget == "landmarks":
+    if retarget == Retarget.LANDMARKS:
         # the spline bends the similarity: it interpolates what the similarity leaves over at the landmarks
         positions = positions + landmark_bend(tl, dl - apply_similarity(m, tl), shape)
     return positions.astype(np.float32), m[:, :2]

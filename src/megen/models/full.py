@@ -6,6 +6,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from megen.models.choices import KeypointMode
 from megen.models.dense_motion import DenseMotionNetwork
 from megen.models.generator import OcclusionAwareGenerator
 from megen.models.motion import relative_motion
@@ -47,7 +48,7 @@ class MotionTransferModel(nn.Module):
     @property
     def tracks_landmarks(self) -> bool:
         """Whether the motion network tracks the onset key points onto each frame (``landmarks`` mode)."""
-        return getattr(self.motion_net, "mode", None) == "landmarks"
+        return getattr(self.motion_net, "mode", None) == KeypointMode.LANDMARKS
 
     def motion(self, frame, prior=None, keypoints=None, reference=None, tracked=None) -> dict:
         """``tracked`` (B, K, 2): key-point displacements measured at another resolution (``landmarks`` mode)."""

@@ -145,7 +145,7 @@ class KeypointDetector(nn.Module):
         _check_mode(mode)
         self.mode, self.num_kp = mode, num_kp
         with_offsets = mode in OFFSET_MODES
-        self.trunk = HeatmapTrunk(num_kp, reference_input=mode == "landmarks", heatmaps=not with_offsets, **trunk)
+        self.trunk = HeatmapTrunk(num_kp, reference_input=mode == KeypointMode.LANDMARKS, heatmaps=not with_offsets, **trunk)
         channels = self.trunk.hourglass.out_channels
         self.anchor_head = AnchorOffsetHead(channels) if with_offsets else None
         self.jacobian = None
@@ -166,7 +166,7 @@ class KeypointDetector(nn.Module):
             _check_anchors(keypoints, k, self.mode)
         if self.anchor_head is not None:
             anchors = keypoints.to(dtype)
-            if self.mode == "landmarks":
+            if self.mode == KeypointMode.LANDMARKS:
                 anchors = anchors + (track_anchors(image, reference, anchors) if tracked is None else tracked.to(dtype))
             offset, jacobian = self.anchor_head(features, anchors)
             return {"value": anchors + offset, "jacobian": jacobian if self.estimate_jacobian else eye}
@@ -213,7 +213,7 @@ class RegionPredictor(nn.Module):
         if region_shape not in REGION_SHAPES:
             raise ValueError(f"model.motion.region_shape={region_shape!r}; valid: {', '.join(REGION_SHAPES)}")
         self.mode, self.num_kp, self.region_shape = mode, num_kp, region_shape
-        self.trunk = HeatmapTrunk(num_kp, reference_input=mode == "landmarks", **trunk)
+        self.trunk = HeatmapTrunk(num_kp, reference_input=mode == KeypointMode.LANDMARKS, **trunk)
         self.anchor_head = (AnchorOffsetHead(self.trunk.hourglass.out_channels)
                             if mode in OFFSET_MODES else None)
 
@@ -225,7 +225,7 @@ class RegionPredictor(nn.Module):
         if self.mode in ANCHORED_MODES:
             _check_anchors(keypoints, self.num_kp, self.mode)
             value = keypoints.to(mean.dtype)
-        if self.mode == "landmarks":
+        if self.mode == KeypointMode.LANDMARKS:
             value = value + (track_anchors(image, reference, value) if tracked is None else tracked.to(value.dtype))
             if self.region_shape == "onset":
                 # the onset frame is often the image itself (the source of a training pair): one pass

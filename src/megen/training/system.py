@@ -9,6 +9,7 @@ import torch
 
 from megen.config.choices import NonfinitePolicy
 from megen.face.prior import PriorSetting
+from megen.models.choices import KeypointMode
 from megen.models.discriminator import MultiScaleDiscriminator
 from megen.models.equivariance import RandomTransform
 from megen.models.full import build_model, with_guide_architecture
@@ -151,7 +152,7 @@ class MotionTransferSystem(pl.LightningModule):
             # T(driving) is tracked against the driving frame: the pair (driving -> T(driving))
             m_t = self.model.motion(t.transform_frame(driving), prior_t, kp, driving)
             # tracked key points of the driving frame against itself: the other end of the pair
-            m_d = self.model.motion(driving, prior, kp, driving) if mode == "landmarks" else out["motion_driving"]
+            m_d = self.model.motion(driving, prior, kp, driving) if mode == KeypointMode.LANDMARKS else out["motion_driving"]
             if ev > 0:
                 losses["equivariance_value"] = ev * equivariance_value(m_d["value"], m_t["value"], t)
             if ej > 0:
@@ -229,7 +230,7 @@ class MotionTransferSystem(pl.LightningModule):
             return True
         terms = ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in losses.items())
         message = f"non-finite loss at global step {self.global_step} (epoch {self.current_epoch}): {terms}"
-        if self.loss_cfg.get("nonfinite", "raise") == "skip":
+        if self.loss_cfg.get("nonfinite", NonfinitePolicy.RAISE) == NonfinitePolicy.SKIP:
             self.skipped_steps += 1
             print(f"skipping batch: {message}")
             self.log("train/skipped_steps", float(self.skipped_steps), on_step=True, on_epoch=False)

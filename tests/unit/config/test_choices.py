@@ -46,3 +46,4 @@ def test_the_check_names_the_declared_values():
     checker = Checker(OmegaConf.create({"render": "nativ"}))
     checker.choice("render", Render.values())
     assert checker.problems == ["render='nativ' is not valid; valid: native, decoder"]
+
