@@ -2,10 +2,10 @@
 the face layer reads (``choices``)."""
 from __future__ import annotations
 
-import importlib
+from megen.runtime.lazy import lazy_exports
 
-# names -> the module that defines them, imported on first use (PEP 562): ``megen.face.choices``
-# is read by the config check before torch loads, and importing it must not import every network
+# names -> the module that defines them, imported on first use: ``megen.face.choices`` is read by the config
+# check before torch loads, and importing it must not import the landmarks and prior maps
 _EXPORTS = {
     "DEFAULT_PAPER18_256": "megen.face.keypoints",
     "FLIP_68": "megen.face.keypoints",
@@ -27,16 +27,6 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + list(_EXPORTS))
-
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = sorted(_EXPORTS)
