@@ -28,7 +28,9 @@ from megen.augmentation.build import (
     _prepare_out,
     draw_gain,
     file_sha1,
+    is_subject_choice,
     settings_key,
+    subject_target_keys,
     value_range,
 )
 from megen.augmentation.leakage import check_rows, resolve_subjects, subject_keys
@@ -85,13 +87,13 @@ def au_fill(basis_path, driving, out, fill: int | None = None, targets="subjects
         raise ValueError(f"no clips in {[str(f) for f in folders]}: nothing to count the classes of")
     held = resolve_subjects(holdout, subject_keys(rows), "holdout")
     faces = subject_faces(sets)
-    if isinstance(targets, str) and targets.strip().lower() == "subjects":
-        keys = sorted(k for k in faces if k not in held)
-    else:
-        keys = sorted(resolve_subjects(list(targets), set(faces), "targets"))
-        refused = sorted(set(keys) & held)
-        if refused:
-            raise ValueError(f"targets: {refused} are held out (holdout=); a held-out face is never a target")
+    if not is_subject_choice(targets):
+        raise ValueError(f"targets={targets}: method=au takes subjects or a list of dataset/subject names (its "
+                         f"targets are the data's own faces, whose landmarks are prepared)")
+    keys = subject_target_keys(targets if isinstance(targets, str) else list(targets), faces, held)
+    refused = sorted(set(keys) & held)
+    if refused:
+        raise ValueError(f"targets: {refused} are held out (holdout=); a held-out face is never a target")
     if not keys:
         raise ValueError(f"targets={targets}: no target identity left outside holdout")
     plan = fill_counts([r["emotion"] for r in rows], fill)
@@ -119,7 +121,8 @@ def au_fill(basis_path, driving, out, fill: int | None = None, targets="subjects
                 target_key = keys[int(rng.integers(len(keys)))]
                 prepared, index = faces[target_key]
                 target_row = prepared.rows[index]
-                uid = clip_uid(name, safe_name(target_key.replace("/", "-")), clip_id)
+                subject = safe_name(target_key.replace("/", "-"))
+                uid = clip_uid(name, subject, clip_id)
                 level = draw_gain((low, high), seed, uid, "intensity")
                 motion = au_motion(basis, aus=list(aus), intensity=level, fps=fps_of[emotion])
                 path = out / "clips" / f"{uid}.npz"
@@ -133,7 +136,7 @@ def au_fill(basis_path, driving, out, fill: int | None = None, targets="subjects
                                       "face_found": clip["face_found"]})
                     built += 1
                 manifest.append({
-                    "dataset": name, "subject": safe_name(target_key.replace("/", "-")), "clip": clip_id,
+                    "dataset": name, "subject": subject, "clip": clip_id,
                     "n_frames": len(motion.flows), "onset": 0, "apex": int(motion.apex),
                     "offset": len(motion.flows) - 1, "emotion": emotion, "action_units": au_code(aus),
                     "face_found": bool(target_row["face_found"]), "fps": motion.fps, "file": f"{uid}.npz",

@@ -78,15 +78,26 @@ def _manifest_sha1(folder: Path) -> str:
     return hashlib.sha1((Path(folder) / "manifest.csv").read_bytes()).hexdigest()
 
 
+def is_subject_choice(targets) -> bool:
+    """``targets=`` names dataset subjects (``subjects``, or a list of them) rather than a folder of photos."""
+    return isinstance(targets, (list, tuple)) or (isinstance(targets, str) and targets.strip().lower() == "subjects")
+
+
+def subject_target_keys(targets, faces: dict, holdout: set[str]) -> list[str]:
+    """``dataset/subject`` keys of ``targets``: ``subjects`` (every subject of ``faces`` outside ``holdout``) or a
+    list of names (``resolve_subjects``; a held-out one is kept, for the caller to refuse with its own error)."""
+    if isinstance(targets, str):
+        return sorted(k for k in faces if k not in holdout)
+    return sorted(resolve_subjects(targets, set(faces), "targets"))
+
+
 def resolve_targets(animator: Animator, targets, sets: list[PreparedSet], holdout: set[str],
                     crop: bool = True, render: str = "native") -> list[Target]:
     """``subjects`` (every subject of the driving data outside ``holdout``), a list of subject
     names, or a folder of face photos; refuses held-out identities (LeakageError)."""
     faces = subject_faces(sets)
-    if isinstance(targets, str) and targets.strip().lower() == "subjects":
-        keys = sorted(k for k in faces if k not in holdout)
-    elif isinstance(targets, (list, tuple)):
-        keys = sorted(resolve_subjects(targets, set(faces), "targets"))
+    if is_subject_choice(targets):
+        keys = subject_target_keys(targets, faces, holdout)
     else:
         folder = Path(str(targets)).expanduser()
         if not folder.is_dir():
