@@ -241,7 +241,6 @@ def validate_train(cfg) -> None:
     from megen.config.groups import LossOptions, ModelOptions
     from megen.config.schema import TrainOptions
     from megen.face.prior import PriorSetting
-    from megen.models.full import FAMILIES
     from megen.models.perceptual import VGG19_FILE, hub_weights_path
     from megen.runtime.checkpoints import resolve_ckpt_path
 
@@ -255,9 +254,7 @@ def validate_train(cfg) -> None:
                     PriorSetting(**{field.name: prior[field.name]})
                 except (TypeError, ValueError) as err:
                     c.problems.append(str(err))
-    c.choice("model.family", FAMILIES)
-    if isinstance(c.get("model", None), DictConfig):
-        check_options(c, ModelOptions, prefix="model.")
+    check_options(c, ModelOptions, prefix="model.")     # model.family is required: a missing one is named too
     if isinstance(c.get("loss", None), DictConfig):
         check_options(c, LossOptions, prefix="loss.")
     # the perceptual loss's rule (megen.models.perceptual.Vgg19), checked before the data is prepared

@@ -7,7 +7,7 @@ declared with ``None`` for a default, and the chosen file gives every value.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass
 from typing import Any
 
 from megen.config.choices import BackgroundMode, Family, NonfinitePolicy, RegionShape
@@ -131,7 +131,7 @@ class TpsDropoutOptions:
 @dataclass
 class ModelOptions:
     """The ``model`` group (conf/model/<family>.yaml): every family's keys; a family's file sets those it reads."""
-    family: Family | None = option(None, "the motion family")
+    family: Family = option(MISSING, "the motion family (required)")
     num_kp: int | None = option(None, "key points (learned mode)", positive=True)
     num_tps: int | None = option(None, "TPS transforms (learned mode)", positive=True)
     num_channels: int | None = option(None, "image channels", positive=True)
