@@ -43,7 +43,8 @@ BASE, BOUND_PX = (1, 1), 4.0
 WARPS = ("bilinear", "bicubic")
 
 
-def _gaussian_kernel(sd: float) -> torch.Tensor:
+def gaussian_kernel(sd: float) -> torch.Tensor:
+    """A 1-D Gaussian (2 r + 1,) of ``sd`` (r = 3 sd), summing to 1: the separable kernel of ``blur``."""
     r = int(3 * sd + 0.5)
     x = torch.arange(-r, r + 1, dtype=torch.float32)
     k = torch.exp(-x * x / (2 * sd * sd))
@@ -149,7 +150,7 @@ class MicroFlowNet(nn.Module):
                         "windows": list(self.windows), "warp": warp}
         for j, window in enumerate(self.windows):
             if window:
-                self.register_buffer(f"window{j}", _gaussian_kernel(window), persistent=False)
+                self.register_buffer(f"window{j}", gaussian_kernel(window), persistent=False)
         self.damping = damping
         in_ch = len(LEVELS) * (2 * len(self.windows) + 1) + 2
         self.body_half, self.head_half = _correction(in_ch, channels, dilations)
@@ -263,4 +264,5 @@ def packaged_checkpoint(source, out=PACKAGED) -> Path:
 
 
 __all__ = ["CELL", "LEVELS", "PACKAGED", "LearnedFlow", "MicroFlowNet", "binomial", "blur", "flow_estimator",
-           "least_squares_terms", "load_microflow", "normalise", "packaged_checkpoint", "solve_flow", "warp_by"]
+           "gaussian_kernel", "least_squares_terms", "load_microflow", "normalise", "packaged_checkpoint", "solve_flow",
+           "warp_by"]

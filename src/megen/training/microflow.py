@@ -5,7 +5,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from megen.models.microflow import CELL, MicroFlowNet, _gaussian_kernel, blur, load_microflow
+from megen.models.microflow import CELL, MicroFlowNet, blur, gaussian_kernel, load_microflow
 
 #: the region loss's Gaussian (sd, cells of CELL px): 16 px, the scale of a facial action's motion
 REGION_SD_CELLS = 4.0
@@ -22,7 +22,7 @@ def region_epe(pred: torch.Tensor, true: torch.Tensor, sd_cells: float = REGION_
     """``relative_epe`` of both flows (B, 2, h, w) blurred by a Gaussian of ``sd_cells``: the error of the motion a
     region makes as a whole. A faint motion's evidence is below the noise at a pixel but not over a region, so
     the per-cell error alone lets an estimator shrink faint motion toward zero; this term charges for it."""
-    kernel = _gaussian_kernel(sd_cells).to(pred)
+    kernel = gaussian_kernel(sd_cells).to(pred)
     return relative_epe(blur(pred, kernel), blur(true, kernel))
 
 
