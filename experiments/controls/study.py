@@ -15,6 +15,9 @@ measure with Farnebäck):
 * the same cosine and amplitude with the face's whole similarity removed from both clips
   (``megen.face.controls.head_motion``), since the mean translation leaves a head's rotation and scale in
   the "expression" and would count their removal against ``head=remove``;
+* the head drift split in two: the drift of the similarity fitted to the face's flow (``head_rigid_px``, what
+  ``head=remove`` takes away) and, for the driver, the drift of the rest, the expression's own translation of
+  the face's mean (``driver_expression_drift_px``: what a perfect ``head=remove`` leaves);
 * each region's expression RMS, of both kinds (for ``regions=``, against the same head and gain over the
   whole face).
 
@@ -53,8 +56,11 @@ def measured(frames, landmarks, name: str) -> dict:
     regions, face = region_masks(lm)
     flows = onset_flows(gray, estimator(name))
     rigid = similarity_field(head_motion(flows, lm), flows.shape[1:3])
+    # the face's mean flow splits into the fitted similarity's part and the expression's own translation
+    # (a brow raise moves the face's mean too): with the head removed perfectly, the latter is what stays
     return {"expression": regional_expression(flows, regions, face), "head": flows[:, face].mean(axis=1),
-            "nonrigid": regional_expression(flows - rigid, regions, face)}
+            "nonrigid": regional_expression(flows - rigid, regions, face),
+            "head_rigid": rigid[:, face].mean(axis=1), "head_nonrigid": (flows - rigid)[:, face].mean(axis=1)}
 
 
 def parse(config: str) -> MotionControls:
@@ -110,6 +116,8 @@ def main() -> None:
                 row[n] = {**transfer_scores(d["expression"], g["expression"]),
                           **{f"{k}_nonrigid": v for k, v in transfer_scores(d["nonrigid"], g["nonrigid"]).items()},
                           "head_px": drift(g["head"]), "driver_head_px": drift(d["head"]),
+                          "head_rigid_px": drift(g["head_rigid"]), "driver_head_rigid_px": drift(d["head_rigid"]),
+                          "driver_expression_drift_px": drift(d["head_nonrigid"]),
                           "region_rms": {r: rms(g["expression"][:, i]) for i, r in enumerate(EXPRESSION_REGIONS)},
                           "region_rms_nonrigid": {r: rms(g["nonrigid"][:, i]) for i, r in enumerate(EXPRESSION_REGIONS)}}
             rows[p.name] = row
@@ -124,9 +132,11 @@ def summary(config: str, rows: dict, base: dict | None) -> str:
     cells = []
     for n in next(iter(rows.values())):
         mean = {k: float(np.mean([r[n][k] for r in rows.values()]))
-                for k in ("cosine", "amplitude", "cosine_nonrigid", "amplitude_nonrigid", "head_px", "driver_head_px")}
+                for k in ("cosine", "amplitude", "cosine_nonrigid", "amplitude_nonrigid", "head_px", "driver_head_px",
+                          "head_rigid_px", "driver_expression_drift_px")}
         cell = (f"{n}: cos {mean['cosine']:.3f} amp {mean['amplitude']:.3f} | non-rigid cos {mean['cosine_nonrigid']:.3f}"
-                f" amp {mean['amplitude_nonrigid']:.3f} | head {mean['head_px']:.2f} px (driver {mean['driver_head_px']:.2f})")
+                f" amp {mean['amplitude_nonrigid']:.3f} | head {mean['head_px']:.2f} px (driver {mean['driver_head_px']:.2f}"
+                f", its expression's own {mean['driver_expression_drift_px']:.2f}) rigid {mean['head_rigid_px']:.2f} px")
         if base is not None and not config.endswith("/all"):
             key = "region_rms_nonrigid" if "region_rms_nonrigid" in base[next(iter(rows))][n] else "region_rms"
             share = {r: np.mean([rows[p][n][key][r] / max(base[p][n][key][r], 1e-9) for p in rows])

@@ -27,8 +27,8 @@ import numpy as np
 import torch
 
 from megen.animation.flow_transfer import flow_transfer
+from megen.face.choices import Retarget
 from megen.face.controls import MotionControls
-from megen.face.correspondence import RETARGETS
 from megen.face.flow import DriverFlow, target_fields
 from megen.metrics.motion_transfer import MotionTransferError
 from megen.runtime.io import atomic_write_text
@@ -76,7 +76,7 @@ def main() -> None:
                 true_b = truth.flows[:, mask]
                 row = {"driver": ident_a.name, "target": ident_b.name, "clip": j,
                        "zero_epe": float(np.linalg.norm(true_b, axis=-1).mean())}
-                for retarget in RETARGETS:
+                for retarget in Retarget:
                     carried = target_fields(DriverFlow(driver.flows, np.eye(2, 3), lm_a), lm_b, (256, 256), retarget)
                     row[f"epe_{retarget}"] = float(np.linalg.norm(carried[:, mask] - true_b, axis=-1).mean())
                     generated = flow_transfer(truth.frames[0], lm_b, list(driver.frames), lm_a,
@@ -86,7 +86,7 @@ def main() -> None:
                 print(variation, ident_a.name, "->", ident_b.name, j,
                       {k: round(v, 4) for k, v in row.items() if isinstance(v, float)}, flush=True)
         summary = {}
-        for key in ["zero_epe"] + [f"{m}_{r}" for m in ("epe", "rmte") for r in RETARGETS]:
+        for key in ["zero_epe"] + [f"{m}_{r}" for m in ("epe", "rmte") for r in Retarget]:
             values = np.array([r[key] for r in rows])
             summary[key] = [float(values.mean()), float(values.std())]
         for m in ("epe", "rmte"):

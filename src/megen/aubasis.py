@@ -26,12 +26,12 @@ def fit(settings, overrides: list[str]) -> Path:
     from megen.expression import save_basis
     from megen.expression.clips import FLOW_SOURCES, prepared_clip_flows
     from megen.expression.fit import fit_basis
-    from megen.face.correspondence import RETARGETS
+    from megen.face.choices import Retarget
     from megen.models.microflow import flow_estimator
 
     if not settings.out:
         raise ValueError("out=<folder> is required: the basis file is written there")
-    for key, value, valid in (("flow", settings.flow, FLOW_SOURCES), ("retarget", settings.retarget, RETARGETS)):
+    for key, value, valid in (("flow", settings.flow, FLOW_SOURCES), ("retarget", settings.retarget, Retarget.values())):
         if value not in valid:
             raise ValueError(f"aubasis.{key}={value}: expected one of {', '.join(valid)}")
     if not (isinstance(settings.min_clips, int) and settings.min_clips >= 1):

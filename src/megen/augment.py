@@ -4,10 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import hydra
-import torch
 from omegaconf import DictConfig, OmegaConf
 
-from megen.animation.animate import default_batch_size
+from megen.animation.animate import resolve_batch_size, resolve_device
 from megen.animation.animator import Animator, GenerationError
 from megen.augmentation import AugmentResult, augment
 from megen.config.check import validate_augment
@@ -52,8 +51,8 @@ def run(cfg: DictConfig) -> AugmentResult:
         raise FileNotFoundError(f"ckpt={ckpt}: no such file")
     targets = cfg.targets
     targets = list(targets) if OmegaConf.is_list(targets) else str(targets)
-    device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    batch_size = default_batch_size(device) if cfg.batch_size == "auto" else int(cfg.batch_size)
+    device = resolve_device(cfg.device)
+    batch_size = resolve_batch_size(cfg.batch_size, device)
     animator = Animator.from_checkpoint(ckpt, device=device, family=cfg.get("family"))
     progress = bool(cfg.get("progress", True))
     folders = [f for f, _ in prepare_sources(cfg.dataset, cfg.paths.cache_dir, progress=progress,

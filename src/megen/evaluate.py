@@ -16,10 +16,17 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from megen.config.choices import EvaluateRender, FlowEstimator, Render
 from megen.config.schema import register
 from megen.data.cache import CacheError
 from megen.runtime.cli import user_errors
 from megen.runtime.errors import ExportError, GenerationError
+
+
+def rendered(render) -> list[Render]:
+    """The renders ``render=`` asks for: both, one after the other, for ``both``."""
+    render = EvaluateRender.parse(render, "render")
+    return [Render.NATIVE, Render.DECODER] if render == EvaluateRender.BOTH else [Render.parse(render)]
 
 register()     # conf/evaluate.yaml's options and its --help resolver, before Hydra composes
 
@@ -40,7 +47,7 @@ def run_real(cfg: DictConfig) -> dict:
         from megen.animation import Animator
 
         animator = Animator.from_checkpoint(cfg.ckpt)
-        renders = ["native", "decoder"] if cfg.get("render", "native") == "both" else [cfg.get("render", "native")]
+        renders = rendered(cfg.get("render", EvaluateRender.NATIVE))
         for render in renders:
             systems[f"megen ({render})"] = model_system(animator, batch_size=cfg.batch_size, render=render)
     print(f"run folder: {cfg.run_dir}")
@@ -90,14 +97,13 @@ def run(cfg: DictConfig) -> dict:
     if guide and cfg.dataset.get("guides") and cfg.dataset.get("guide_estimator", guide) != guide:
         raise ValueError(f"the checkpoint's guide is measured by {guide}, the set's by {cfg.dataset.guide_estimator}: "
                          f"pass dataset.guide_estimator={guide}" + (" dataset.guide_checkpoint=<its estimator's "
-                                                                    "checkpoint>" if guide == "learned" else ""))
+                                                                    "checkpoint>" if guide == FlowEstimator.LEARNED else ""))
     print(f"run folder: {cfg.run_dir}")
     if cfg.progress:
         print(f"preparing data: dataset={cfg.dataset.name} into {cfg.paths.cache_dir}", flush=True)
     sources = prepare_sources(cfg.dataset, cfg.paths.cache_dir, progress=cfg.progress, data_dir=cfg.paths.data_dir)
     folder = sources[0][0]
-    render = cfg.get("render", "native")
-    renders = ["native", "decoder"] if render == "both" else [render]
+    renders = rendered(cfg.get("render", EvaluateRender.NATIVE))
     results = {}
     for r in renders:     # render=both: one folder each, the same test clips and pairs
         out_dir = Path(str(cfg.run_dir)) / r if len(renders) > 1 else cfg.run_dir

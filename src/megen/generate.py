@@ -14,7 +14,7 @@ import hydra
 from omegaconf import DictConfig
 
 from megen.config.check import validate_generate
-from megen.config.choices import GenerationMethod
+from megen.config.choices import Backend, GeneratePrecision, GenerationMethod
 from megen.config.schema import register
 from megen.data.cache import CacheError
 from megen.runtime.cli import no_empty_folders_on_failure, user_errors
@@ -74,9 +74,8 @@ def run(cfg: DictConfig) -> list[Path]:
 
         return [spotting_video_of(cfg)]
     # the slow imports (torch, the models, dlib) only once the cheap checks have passed
-    import torch
-
-    from megen.animation import Animator, default_batch_size
+    from megen.animation import Animator
+    from megen.animation.animate import resolve_batch_size, resolve_device
     from megen.animation.megc import load_kit, run_protocol
     from megen.animation.outputs import print_summary
     from megen.animation.pair import generate_pair, load_pair_inputs
@@ -99,12 +98,13 @@ def run(cfg: DictConfig) -> list[Path]:
                                     aus_gain=(cfg.basis, cfg.aus_gain) if cfg.get("aus_gain") else None)
         print_summary(folder)
         return [folder]
-    device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    animator = Animator.from_checkpoint(cfg.ckpt, device=device, family=cfg.get("family"), backend=cfg.get("backend", "torch"),
-                                        precision=cfg.get("precision", "fp32"))
+    device = resolve_device(cfg.device)
+    animator = Animator.from_checkpoint(cfg.ckpt, device=device, family=cfg.get("family"),
+                                        backend=cfg.get("backend", Backend.TORCH),
+                                        precision=cfg.get("precision", GeneratePrecision.FP32))
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    batch_size = default_batch_size(device) if cfg.batch_size == "auto" else int(cfg.batch_size)
+    batch_size = resolve_batch_size(cfg.batch_size, device)
     options = dict(relative=cfg.relative, adapt_movement_scale=cfg.adapt_movement_scale,
                    find_best_frame=cfg.find_best_frame, crop=crop, fps=cfg.fps, batch_size=batch_size,
                    cache_dir=cfg.paths.cache_dir, progress=cfg.get("progress", True),

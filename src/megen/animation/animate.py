@@ -12,7 +12,7 @@ from megen.animation.errors import GenerationError
 from megen.animation.native import RENDERS
 from megen.animation.precision import with_precision
 from megen.animation.sources import motion_source, render_frames
-from megen.config.choices import Render
+from megen.config.choices import Device, Render
 from megen.face.prior import PriorSetting
 from megen.models.full import MotionTransferModel
 
@@ -92,6 +92,22 @@ def animate(model: MotionTransferModel, target: FaceInput, driving: FaceInput, r
         if on_frames is not None:
             on_frames(n)
     return torch.cat(out)
+
+
+#: ``batch_size=auto``: ``default_batch_size`` of the device
+AUTO_BATCH = "auto"
+
+
+def resolve_device(device) -> str:
+    """``device=`` as the torch device it names: ``auto`` is cuda where torch sees a GPU, else cpu."""
+    if device != Device.AUTO:
+        return str(device)
+    return Device.CUDA.value if torch.cuda.is_available() else Device.CPU.value
+
+
+def resolve_batch_size(batch_size, device) -> int:
+    """``batch_size=``: a number, or ``auto`` (``default_batch_size`` of ``device``)."""
+    return default_batch_size(device) if batch_size == AUTO_BATCH else int(batch_size)
 
 
 def default_batch_size(device) -> int:

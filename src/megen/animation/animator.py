@@ -11,16 +11,13 @@ import numpy as np
 from megen.animation.animate import FaceInput
 from megen.animation.errors import GenerationError
 from megen.animation.native import DRIVING_NATIVE, native_size, to_tensor_frames
-from megen.animation.precision import PRECISIONS
-from megen.config.choices import Backend, Render
+from megen.config.choices import Backend, GeneratePrecision, Render
 from megen.face.crop import crop_and_resize, crop_box, transform_points
 from megen.face.keypoints import default_keypoints, keypoint_set
 from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_uint8
 from megen.face.prior import PriorSetting
 from megen.models.full import MotionTransferModel, build_model
 from megen.runtime.checkpoints import load_checkpoint
-
-BACKENDS = Backend.values()
 
 
 def _square(gray: np.ndarray, top: int, left: int, side: int) -> np.ndarray:
@@ -43,16 +40,17 @@ class Animator:
     trained_motion_px: float | None = None   # the largest training motion, px of the model's frame (None: unknown)
 
     @classmethod
-    def from_checkpoint(cls, path, device="cpu", family: str | None = None, backend: str = "torch",
-                        precision: str = "fp32") -> "Animator":
+    def from_checkpoint(cls, path, device="cpu", family: str | None = None, backend: Backend = Backend.TORCH,
+                        precision: GeneratePrecision = GeneratePrecision.FP32) -> "Animator":
         """``backend``: ``torch``, or ``onnxruntime`` (the per-frame part exported to ONNX and run by ONNX
         Runtime on the CPU; FOMM models, needs the ``export`` extra). ``precision``: ``fp32``, or ``bf16``
         (torch only; fast where the CPU has bf16 instructions)."""
-        if precision not in PRECISIONS or (precision != "fp32" and backend != "torch"):
-            raise GenerationError(f"precision={precision!r} is not valid with backend={backend}; valid: "
-                                  f"{', '.join(PRECISIONS) if backend == 'torch' else 'fp32'}")
-        if backend not in BACKENDS:
-            raise GenerationError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
+        try:
+            backend, precision = Backend.parse(backend, "backend"), GeneratePrecision.parse(precision, "precision")
+        except ValueError as err:
+            raise GenerationError(str(err)) from None
+        if precision != GeneratePrecision.FP32 and backend != Backend.TORCH:
+            raise GenerationError(f"precision={precision} is not valid with backend={backend}; valid: fp32")
         if backend == Backend.ONNXRUNTIME and not str(device).startswith("cpu"):
             raise GenerationError(f"backend=onnxruntime runs on the CPU, not {device}: pass device=cpu or backend=torch")
         path = Path(path)

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from megen.animation.errors import ExportError
+from megen.models.choices import Family, KeypointMode, PriorInputMode
 from megen.models.full import MotionTransferModel
 
 #: graph inputs after the driving frame, in order; the last three only where the model uses them
@@ -32,7 +33,7 @@ def check_exportable(model: MotionTransferModel) -> None:
     why = {"flow": "its guide is optical flow that OpenCV measures per frame, outside any network",
            "mraa": "its regions need an SVD per frame, which has no ONNX operator",
            "tps": "its splines need a linear solve per frame, which has no ONNX operator"}
-    if model.family != "fomm":
+    if model.family != Family.FOMM:
         reason = why.get(model.family, "only the fomm family's per-frame graph is covered")
         raise ExportError(f"ONNX export covers the fomm family; this checkpoint is {model.family!r} ({reason}): "
                           f"generate with backend=torch (precision=bf16 where the CPU has bf16)")
@@ -44,9 +45,9 @@ def driving_inputs(model: MotionTransferModel) -> list[str]:
     """Per-frame inputs of the model's motion network besides the frame: prior maps, onset key points, reference."""
     net = model.motion_net
     names = []
-    if net.trunk.prior.mode != "none":
+    if net.trunk.prior.mode != PriorInputMode.NONE:
         names.append("prior")
-    if net.mode != "learned":
+    if net.mode != KeypointMode.LEARNED:
         names.append("keypoints")
     if getattr(net.trunk, "reference_input", False):
         names.append("reference")

@@ -16,19 +16,10 @@ import torch
 
 from megen.config.choices import GeneratePrecision
 
-#: ``precision=`` of generation (conf/generate.yaml)
-PRECISIONS = GeneratePrecision.values()
 
-
-def check_precision(precision: str) -> str:
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision={precision!r} is not valid; valid: {', '.join(PRECISIONS)}")
-    return precision
-
-
-def autocast(device, precision: str = "fp32"):
+def autocast(device, precision: GeneratePrecision = GeneratePrecision.FP32):
     """The autocast context of ``precision`` on ``device`` (a no-op for fp32)."""
-    if check_precision(precision) == "fp32":
+    if GeneratePrecision.parse(precision, "precision") == GeneratePrecision.FP32:
         return contextlib.nullcontext()
     return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
 
@@ -37,8 +28,9 @@ def with_precision(fn):
     """Give an animation function (model first) a ``precision=`` keyword, run under :func:`autocast`."""
 
     @functools.wraps(fn)
-    def wrapper(model, *args, precision: str = "fp32", **kwargs):
-        if check_precision(precision) != "fp32" and kwargs.get("engine") is not None:
+    def wrapper(model, *args, precision: GeneratePrecision = GeneratePrecision.FP32, **kwargs):
+        precision = GeneratePrecision.parse(precision, "precision")
+        if precision != GeneratePrecision.FP32 and kwargs.get("engine") is not None:
             raise ValueError("precision=bf16 runs in torch: the ONNX Runtime backend is fp32 (use backend=torch)")
         with autocast(next(model.parameters()).device, precision):
             return fn(model, *args, **kwargs)

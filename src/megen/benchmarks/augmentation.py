@@ -6,7 +6,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from megen.benchmarks.timing import say
+from megen.benchmarks.timing import bench_device, say
 from megen.config.compose import compose_train
 
 
@@ -14,7 +14,6 @@ def augment_throughput(settings, overrides: list[str]) -> None:
     """The train config's model (default: the flow-guided default, untrained: the cost does not depend on the
     weights) animating every clip of its dataset (``dataset.*`` overrides; prepared first, not timed) on
     ``bench.per_clip`` targets each, into a fresh folder: clips and frames per second."""
-    import torch
 
     from megen.animation.animator import Animator
     from megen.augmentation import augment
@@ -23,7 +22,7 @@ def augment_throughput(settings, overrides: list[str]) -> None:
 
     cfg = compose_train(*overrides)
     model, prior, size = untrained_model(cfg)
-    device = "cuda" if settings.device == "cuda" or (settings.device == "auto" and torch.cuda.is_available()) else "cpu"
+    device = bench_device(settings)
     animator = Animator(model.to(device), prior, size, str(cfg.model.family))
     with tempfile.TemporaryDirectory() as tmp:
         folder, _ = prepare_dataset(cfg.dataset, str(Path(tmp) / "cache"), progress=False)

@@ -28,6 +28,7 @@ import time
 import numpy as np
 
 from megen.benchmarks.timing import say
+from megen.config.choices import FlowEstimator, MovedFrameRender
 
 
 def _bump(grid: np.ndarray, centre, vector, sd: float) -> np.ndarray:
@@ -60,7 +61,7 @@ def estimator_accuracy(settings, overrides: list[str]) -> None:
     rng = np.random.default_rng(0)
     grid = pixel_grid(size, size)
     checkpoint = settings.get("flow_checkpoint")
-    names = list(settings.get("estimators") or [*ESTIMATORS, "learned"])      # learned: the packaged one by default
+    names = list(settings.get("estimators") or [*ESTIMATORS, FlowEstimator.LEARNED])      # learned: the packaged one by default
     methods = {n: flow_estimator(n, checkpoint) for n in names}   # an unknown name fails here, naming the valid ones
     quality = settings.get("flow_jpeg")
     levels = settings.get("flow_levels")
@@ -77,7 +78,7 @@ def estimator_accuracy(settings, overrides: list[str]) -> None:
             field = (_bump(grid, lm[17:22].mean(0), (0.0, peak), settings.flow_sd)
                      + _bump(grid, lm[48], (-peak, 0.0), settings.flow_sd))
             onset = photometric(image, nuisance, rng)
-            moved = render_moved(face, field) if render == "fine" else warp_backward(image, field)
+            moved = render_moved(face, field) if render == MovedFrameRender.FINE else warp_backward(image, field)
             frame = photometric(moved, nuisance, rng)
             pairs.append((frame, onset))
             _, inside = region_masks(lm, size)

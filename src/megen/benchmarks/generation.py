@@ -9,7 +9,7 @@ from dataclasses import fields
 from omegaconf import OmegaConf
 
 from megen.benchmarks.timing import bench_device, median_seconds, say
-from megen.config.choices import GeneratePrecision
+from megen.config.choices import Family, GeneratePrecision
 from megen.config.compose import compose_train
 from megen.config.schema import FlowOptions
 
@@ -77,7 +77,7 @@ def generation_fps(settings, overrides: list[str]) -> None:
     if settings.native:     # the CPU default's models (their own configs) rendering natively
         batches = sorted({int(b) for b in settings.get("native_batches") or [1, batch]})
         for family in settings.native_models:
-            guides = [str(g) for g in settings.get("native_guides") or [DEFAULT_GUIDE]] if family == "flow" else [None]
+            guides = [str(g) for g in settings.get("native_guides") or [DEFAULT_GUIDE]] if family == Family.FLOW else [None]
             for guide in guides:
                 for out in settings.native_sizes:
                     _native_generation(str(family), n_frames, int(out), device, batches, guide,

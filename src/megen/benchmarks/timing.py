@@ -15,10 +15,9 @@ def cpu_capability() -> str:
 
 def bench_device(settings) -> str:
     """``bench.device``: auto is cuda where torch sees a GPU, else cpu."""
-    import torch
+    from megen.animation.animate import resolve_device
 
-    device = str(settings.device)
-    return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    return resolve_device(settings.device)
 
 
 def say(line: str) -> None:

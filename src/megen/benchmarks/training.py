@@ -6,6 +6,7 @@ import time
 
 from megen.benchmarks.reference import reference_step
 from megen.benchmarks.timing import bench_device, say
+from megen.config.choices import KeypointMode, PriorInputMode
 from megen.config.compose import compose_train
 
 
@@ -114,7 +115,7 @@ def training_step_times(bench, overrides: list[str]) -> None:
          f"steps={bench['steps']} warmup={bench['warmup']}")
     cases = [(label, overrides)]
     cfg = compose_train(*overrides, *fixed)
-    if cfg.prior.input != "none" or cfg.prior.keypoint_mode != "learned":
+    if cfg.prior.input != PriorInputMode.NONE or cfg.prior.keypoint_mode != KeypointMode.LEARNED:
         cases.append((f"{label} prior=none", [*overrides, "prior.input=none", "prior.keypoint_mode=learned"]))
     precision = str(cfg.trainer.get("precision", "32-true"))
     if precision not in ("32-true", "32"):

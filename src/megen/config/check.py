@@ -23,16 +23,19 @@ from pathlib import Path
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from megen.config.choices import (
+    AugmentMethod,
     Device,
     FaceRegion,
+    FlowEstimator,
     GeneratePrecision,
-    PairMode,
+    GenerationMethod,
+    MovedFrameRender,
+    Retarget,
 )
 from megen.runtime.paths import conf_dir
 
 _MISSING = object()
 DEVICES = Device.values()
-PAIR_MODES = PairMode.values()
 # Copies of what Lightning accepts: importing them would import Lightning, several seconds before a
 # typo could be reported. tests/unit/config/test_config_check.py keeps them equal.
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
@@ -218,15 +221,14 @@ def check_trainer(c: Checker) -> None:
 
 def check_estimators(c: Checker) -> None:
     """``real.estimators``: a non-empty list of megen.ops.flow's estimator names."""
-    from megen.ops.flow import ESTIMATORS
-
+    valid = FlowEstimator.classical()
     names = c.get("real.estimators", None)
     if names in (None, _MISSING):
         return
     names = list(names) if not isinstance(names, str) else [names]
-    unknown = [n for n in names if n not in ESTIMATORS]
+    unknown = [n for n in names if n not in valid]
     if not names or unknown:
-        c.add("real.estimators", names, f"is not valid; valid: a list of {', '.join(ESTIMATORS)}")
+        c.add("real.estimators", names, f"is not valid; valid: a list of {', '.join(valid)}")
 
 
 def check_flow(c: Checker) -> None:
@@ -348,7 +350,7 @@ def validate_generate(cfg) -> None:
     if isinstance(playback, numbers.Real) and not isinstance(playback, bool) and playback > 50:
         c.add("playback_fps", playback, "must be <= 50 (GIF viewers show frames shorter than 20 ms at 100 ms)")
     name = c.get("flow.estimator", None)
-    if name not in (None, _MISSING) and c.get("method", "model") != "flow_transfer":
+    if name not in (None, _MISSING) and c.get("method", GenerationMethod.MODEL) != GenerationMethod.FLOW_TRANSFER:
         c.add("flow.estimator", name, "is for method=flow_transfer: a model measures with the estimator it was "
                                       "trained with (python -m megen.train flow.estimator=)")
     check_flow(c)
@@ -367,7 +369,7 @@ def check_insertion(c: Checker) -> None:
     at, target = c.get("at", None), c.get("target", None)
     given = at not in (None, _MISSING)
     video = target not in (None, _MISSING) and is_video_source(target)
-    if video and not given and c.get("method", "model") != "au":
+    if video and not given and c.get("method", GenerationMethod.MODEL) != GenerationMethod.AU:
         c.add("target", target, "is a video: pass at=<seconds or frame>f (when to insert the driver's micro-"
                                 "expression); a still target is an image")
     if not given:
@@ -376,8 +378,8 @@ def check_insertion(c: Checker) -> None:
         return
     if not video:
         c.add("at", at, "inserts into a long video: target= must be a video file or a folder of frames")
-    if c.get("method", "model") != "flow_transfer":
-        c.add("method", c.get("method", "model"), "at= inserts the driver's measured expression: use "
+    if c.get("method", GenerationMethod.MODEL) != GenerationMethod.FLOW_TRANSFER:
+        c.add("method", c.get("method", GenerationMethod.MODEL), "at= inserts the driver's measured expression: use "
                                                   "method=flow_transfer")
     for key in ("out_fps", "protocol"):
         if c.get(key, None) not in (None, _MISSING):
@@ -399,7 +401,7 @@ def check_action_units(c: Checker) -> None:
     none of them."""
     from megen.expression.action_units import au_name
 
-    au = c.get("method", "model") == "au"
+    au = c.get("method", GenerationMethod.MODEL) == GenerationMethod.AU
     given = [k for k in ("basis", "aus", "emotion") if c.get(k, None) not in (None, _MISSING)]
     gains = c.get("aus_gain", None)
     if gains not in (None, _MISSING):
@@ -434,7 +436,7 @@ def check_aus_gain(c: Checker, gains, given: list[str]) -> None:
     ``basis=``, each key an AU, each gain in [0, 4]; ``aus=`` / ``emotion=`` are method=au's."""
     from megen.expression.action_units import au_name
 
-    if c.get("method", "model") != "flow_transfer" or c.get("driving", None) in (None, _MISSING):
+    if c.get("method", GenerationMethod.MODEL) != GenerationMethod.FLOW_TRANSFER or c.get("driving", None) in (None, _MISSING):
         c.add("aus_gain", gains, "edits a driving clip's AUs: use it with method=flow_transfer and driving=")
     if "basis" not in given:
         c.add("basis", None, "aus_gain= needs basis=<file written by python -m megen.aubasis fit>")
@@ -500,7 +502,7 @@ def validate_augment(cfg) -> None:
 
     c = Checker(cfg)
     check_options(c, AugmentOptions, skip=("device",))
-    if c.get("method", "model") == "au":
+    if c.get("method", AugmentMethod.MODEL) == AugmentMethod.AU:
         basis = c.get("basis", None)
         if basis in (None, _MISSING):
             c.add("basis", None, "is required with method=au: a file of python -m megen.aubasis fit")
@@ -535,7 +537,7 @@ def validate_bench(cfg) -> None:
     c = Checker(cfg)
     c.choice("bench.precision", GeneratePrecision.values())
     c.choice("bench.device", ("auto", "cpu", "cuda"))
-    c.choice("bench.flow_render", ("fine", "bicubic"))
+    c.choice("bench.flow_render", MovedFrameRender.values())
     for key in ("size", "batch", "steps", "frames", "clips", "clip_frames", "workers", "per_clip",
                 "identities"):
         c.number(f"bench.{key}", whole=True, positive=True)
@@ -577,9 +579,6 @@ def validate_dataset_command(cfg, schema=None) -> None:
 
 def check_spotset(cfg) -> None:
     """``python -m megen.spotset``'s ``spotset.*`` values: every bad one named at once (ConfigError)."""
-    from megen.face.correspondence import RETARGETS
-    from megen.ops.flow import ESTIMATORS
-
     c = Checker(cfg)
     for key, what in (("targets", "videos or folder"), ("out", "folder")):
         if not c.get(f"spotset.{key}", None):
@@ -591,6 +590,6 @@ def check_spotset(cfg) -> None:
     c.number("spotset.duration_ms", low=1, high=60000, optional=True)
     c.number("spotset.target_fps", positive=True, optional=True)
     check_range(c, "spotset.gain", 0, 4, scalar=False)
-    c.choice("spotset.estimator", tuple(ESTIMATORS))
-    c.choice("spotset.retarget", RETARGETS)
+    c.choice("spotset.estimator", FlowEstimator.classical())
+    c.choice("spotset.retarget", Retarget.values())
     c.raise_if_any()

@@ -2,15 +2,16 @@
 that names a bad value (``megen.config.check``) both take its list from its ``Choice``.
 
 The commands' own vocabularies are declared here; those of the lower layers are declared where they are
-read (``megen.models.choices``, ``megen.face.choices``, ``megen.data.choices``, so that neither models/ nor
+read (``megen.models.choices``, ``megen.face.choices``, ``megen.data.choices``, ``megen.ops.choices``, so that neither models/ nor
 data/ imports config/) and gathered here. Nothing heavy is imported: generation checks its options before
 torch loads.
 """
 from __future__ import annotations
 
-from megen.data.choices import PairMode
+from megen.data.choices import AnnotationLayout, PairMode
 from megen.face.choices import FaceRegion, HeadMotion, PriorFusion, PriorKernel, Retarget
 from megen.models.choices import BackgroundMode, Family, KeypointMode, PriorInputMode, RegionShape
+from megen.ops.choices import FlowEstimator
 from megen.runtime.choice import Choice
 
 
@@ -61,6 +62,25 @@ class Backend(Choice):
     ONNXRUNTIME = "onnxruntime"
 
 
+class ClassWeighting(Choice):
+    """recognise ``train.class_weights``: balanced loss weights per class, or none."""
+    BALANCED = "balanced"
+    NONE = "none"
+
+
+class MovedFrameRender(Choice):
+    """bench ``flow_render``: how ``bench flow`` renders the moved frame."""
+    FINE = "fine"                # drawn 4x finer, moved there, area-reduced (the synthetic set's frames)
+    BICUBIC = "bicubic"          # the 256-px face warped bicubically
+
+
+class EvaluateRender(Choice):
+    """evaluate ``render``: one of generation's renders, or both (a row / folder each)."""
+    NATIVE = "native"
+    DECODER = "decoder"
+    BOTH = "both"
+
+
 class ClassMode(Choice):
     """recognise ``classes``: MEGC 2019's three composite classes, or each dataset's own emotion labels."""
     COMPOSITE = "composite"
@@ -68,7 +88,9 @@ class ClassMode(Choice):
 
 
 __all__ = [
-    "AugmentMethod", "Backend", "BackgroundMode", "Choice", "ClassMode", "Device", "FaceRegion", "Family", "GeneratePrecision",
+    "AnnotationLayout", "AugmentMethod", "Backend", "BackgroundMode", "Choice", "ClassMode", "ClassWeighting",
+    "EvaluateRender", "MovedFrameRender", "Device", "FaceRegion", "Family", "FlowEstimator",
+    "GeneratePrecision",
     "GenerationMethod", "HeadMotion", "KeypointMode", "NonfinitePolicy", "PairMode", "PriorFusion", "PriorInputMode",
     "PriorKernel", "RegionShape", "Render", "Retarget"
 ]

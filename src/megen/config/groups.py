@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import MISSING, dataclass
 from typing import Any
 
-from megen.config.choices import BackgroundMode, Family, NonfinitePolicy, RegionShape
-from megen.config.schema import GUIDE_ESTIMATORS, option, section
+from megen.config.choices import BackgroundMode, Family, FlowEstimator, NonfinitePolicy, RegionShape
+from megen.config.schema import option, section
 
 
 @dataclass
@@ -138,7 +138,7 @@ class ModelOptions:
     background: BackgroundMode | None = option(None, "the camera motion beside the key points'")
     background_start: int | None = option(None, "TPS: the epoch the background transform joins", low=0)
     tps_regularisation: float | None = option(None, "TPS: the spline kernel's diagonal", low=0)
-    guide_estimator: str | None = option(None, "flow: the guide's estimator", choices=GUIDE_ESTIMATORS)
+    guide_estimator: FlowEstimator | None = option(None, "flow: the guide's estimator")
     guide_checkpoint: str | None = option(None, "flow: the learned guide's checkpoint")
     motion: Any = section(KeypointNetOptions, "the key-point network")
     dense_motion: Any = section(DenseMotionOptions, "the dense motion network")
@@ -201,7 +201,7 @@ class DatasetOptions:
     emotions: Any = option(None, "synthetic: emotion -> sampling weight")
     style: str | None = option(None, "synthetic: casme2 | samm | smic")
     guides: bool | None = option(None, "synthetic: store measured guides (model=flow)")
-    guide_estimator: str | None = option(None, "synthetic: what measures them", choices=GUIDE_ESTIMATORS)
+    guide_estimator: FlowEstimator | None = option(None, "synthetic: what measures them")
     guide_checkpoint: str | None = option(None, "synthetic: the learned guide's checkpoint")
     # a generated set
     path: str | None = option(None, "generated: the augment run's out= folder")

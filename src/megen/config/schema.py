@@ -20,12 +20,15 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
 from megen.config.choices import (
+    AnnotationLayout,
     AugmentMethod,
     Backend,
     Choice,
     ClassMode,
     Device,
+    EvaluateRender,
     Family,
+    FlowEstimator,
     GeneratePrecision,
     GenerationMethod,
     HeadMotion,
@@ -34,9 +37,6 @@ from megen.config.choices import (
     Retarget,
 )
 from megen.data.megc_kit import PROTOCOLS
-
-#: the guide's estimators (flow.estimator=): megen.ops.flow's, and the learned one (megen.models.microflow)
-GUIDE_ESTIMATORS = ("farneback", "dis", "dis_fast", "deepflow", "tvl1", "learned")
 
 #: what real pairs are scored with by default (megen.evaluation.real_pairs.DEFAULT_ESTIMATORS)
 DEFAULT_REAL_ESTIMATORS = ("deepflow", "tvl1", "farneback")
@@ -120,8 +120,8 @@ def choice_values(spec) -> tuple:
 @dataclass
 class TransferFlowOptions:
     """``flow.*`` of ``python -m megen.generate``: the estimator of ``method=flow_transfer``."""
-    estimator: str | None = option(None, "method=flow_transfer's estimator (default farneback; a model measures with the "
-                                         "one it was trained with)", choices=GUIDE_ESTIMATORS)
+    estimator: FlowEstimator | None = option(None, "method=flow_transfer's estimator (default farneback; a model measures "
+                                                   "with the one it was trained with)")
     checkpoint: str | None = option(None, "the learned estimator's checkpoint (flow.estimator=learned)")
 
 
@@ -221,13 +221,13 @@ class LongVideoSpottingOptions:
     """``spotting.*`` of ``python -m megen.evaluate``: the baseline spotter on a long-video database."""
     root: str | None = option(None, "a CAS(ME)² or SAMM Long Videos folder: spot its long videos instead of scoring a "
                                     "checkpoint (megen.data.readers.long_videos)")
-    layout: str = option("casme_sq", "the database's layout", choices=("casme_sq", "samm_lv"))
+    layout: AnnotationLayout = option("casme_sq", "the database's layout")
     sheet: str | None = option(None, "its coding sheet (default: found under root)")
     kind: str = option("micro", "the coded expressions scored against", choices=("micro", "macro", "all"))
     interval_ms: float = option(300.0, "the expression length the spotter looks for (its k: half of it in frames)", positive=True)
     threshold: float = option(0.5, "peaks above mean + p (max - mean) of the motion signal", low=0,
                               high=1)
-    flow: str = option("dis_fast", "the optical-flow estimator (megen.ops.flow)", choices=GUIDE_ESTIMATORS[:-1])
+    flow: str = option("dis_fast", "the optical-flow estimator (megen.ops.flow)", choices=FlowEstimator.classical())
     size: int = option(128, "the aligned face's side (px) where flow is measured", positive=True)
     realign_s: float = option(1.0, "find the face again every that many seconds (null: the first frame's only)", positive=True)
     max_videos: int | None = option(None, "spot only the first n videos (quick looks)", positive=True)
@@ -237,8 +237,7 @@ class LongVideoSpottingOptions:
 class EvaluateOptions:
     """``python -m megen.evaluate``: a checkpoint against ground truth, or real pairs without it."""
     ckpt: str | None = option(None, "the trained checkpoint (optional with real.pairs=: the baselines alone)")
-    render: str = option("native", "real pairs and synthetic clips: one row / folder each with both",
-                         choices=(*Render.values(), "both"))
+    render: EvaluateRender = option("native", "real pairs and synthetic clips: one row / folder each with both")
     face_metrics: bool = option(True, "AKD / AED with dlib (CPU, frame by frame)")
     face_every: int = option(4, "score every n-th frame with the face models", positive=True)
     batch_size: int = option(8, "frames per forward pass", positive=True)
@@ -336,8 +335,8 @@ class TrainRealOptions:
 class FlowOptions:
     """``flow.*``: what measures the driver's optical flow for the flow-guided model, at generation and in the
     synthetic set's training guides (one estimator for both, kept in the checkpoint)."""
-    estimator: str = option("dis", "the guide's estimator (megen.ops.flow; learned: a python -m "
-                                         "megen.train_flow network, flow.checkpoint=)", choices=GUIDE_ESTIMATORS)
+    estimator: FlowEstimator = option("dis", "the guide's estimator (megen.ops.flow; learned: a python -m "
+                                             "megen.train_flow network, flow.checkpoint=)")
     checkpoint: str | None = option(None, "the learned estimator's checkpoint (flow.estimator=learned; null: the one megen "
                                           "ships, megen/models/weights/microflow.ckpt)")
 

@@ -12,4 +12,10 @@ class PairMode(Choice):
     APEX = "apex"
 
 
-__all__ = ["PairMode"]
+class AnnotationLayout(Choice):
+    """``layout=``: the annotation layouts of the long-video databases (``megen.spotting.annotations``)."""
+    CASME_SQ = "casme_sq"        # CAS(ME)^2
+    SAMM_LV = "samm_lv"          # SAMM Long Videos
+
+
+__all__ = ["AnnotationLayout", "PairMode"]

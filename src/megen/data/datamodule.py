@@ -20,8 +20,6 @@ from megen.data.transforms import hflip_sample, pixels_to_normalized
 from megen.face.keypoints import flip_index
 from megen.face.prior import PriorSetting
 
-PAIR_MODES = PairMode.values()
-
 #: setup runs on every DDP rank: its notes are printed once
 _say = rank_zero_only(print)
 
@@ -65,23 +63,22 @@ class ClipPairDataset(Dataset):
     A flip (``flip_prob``) mirrors every frame, the maps, points and flow together.
     """
 
-    def __init__(self, clips: list[ClipRef], keypoints: str, pairs: str = "random", repeats: int = 1,
+    def __init__(self, clips: list[ClipRef], keypoints: str, pairs: PairMode = PairMode.RANDOM, repeats: int = 1,
                  flip_prob: float = 0.0, with_flow: bool = False, with_guide: bool = False):
-        if pairs not in PAIR_MODES:
-            raise ValueError(f"unknown pair mode {pairs!r}; valid: {', '.join(PAIR_MODES)}")
+        pairs = PairMode.parse(pairs, "data.pairs")
         self.clips, self.keypoints, self.pairs, self.repeats = list(clips), keypoints, pairs, max(int(repeats), 1)
         self.flip_prob, self.with_flow = float(flip_prob), with_flow
         # the guides are measured to the onset: random pairs fall back to the model's own measurement
-        self.with_guide = with_guide and pairs != "random"
+        self.with_guide = with_guide and pairs != PairMode.RANDOM
         self.flip_perm = torch.as_tensor(flip_index(keypoints))
 
     def __len__(self) -> int:
         return len(self.clips) * self.repeats
 
     def _frame_pair(self, row: dict, n: int) -> tuple[int, int]:
-        if self.pairs == "apex":
+        if self.pairs == PairMode.APEX:
             return row["onset"], min(row["apex"], n - 1)
-        if self.pairs == "onset":
+        if self.pairs == PairMode.ONSET:
             return row["onset"], int(torch.randint(row["onset"] + 1, n, ()).item())
         a, b = torch.randperm(n)[:2].tolist()
         return a, b

@@ -17,7 +17,7 @@ from megen.data.emotions import composite_class
 from megen.expression.action_units import parse_action_units
 from megen.expression.basis import BASIS_SIZE, AUBasis, BasisError
 from megen.face.align import apply_similarity, canonical_similarity
-from megen.face.choices import HeadMotion
+from megen.face.choices import HeadMotion, Retarget
 from megen.face.controls import MotionControls, controlled_flows
 from megen.face.correspondence import carry_flow, correspondence
 
@@ -54,7 +54,7 @@ def canonical_landmarks(onsets, size: int = BASIS_SIZE) -> np.ndarray:
 
 def expression_only(flow: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """A backward flow (H, W, 2) less its rigid head motion (``megen.face.controls``, head=remove)."""
-    return controlled_flows(np.asarray(flow, np.float32)[None], landmarks, MotionControls(head="remove"))[0]
+    return controlled_flows(np.asarray(flow, np.float32)[None], landmarks, MotionControls(head=HeadMotion.REMOVE))[0]
 
 
 def to_canonical(flow: np.ndarray, landmarks: np.ndarray, canonical: np.ndarray, size: int = BASIS_SIZE,
@@ -95,7 +95,8 @@ def most_frequent_sets(clips: list[ClipFlow], kept: set[str]) -> dict[str, dict]
 
 
 def fit_basis(clips: list[ClipFlow], size: int = BASIS_SIZE, min_clips: int = MIN_CLIPS, ridge: float = RIDGE,
-              retarget: str = "landmarks", head: str = "remove", provenance: dict | None = None) -> AUBasis:
+              retarget: Retarget = Retarget.LANDMARKS, head: HeadMotion = HeadMotion.REMOVE,
+              provenance: dict | None = None) -> AUBasis:
     """The AU basis of coded ``clips``: the canonical face of their onsets, each clip's apex flow (less its head
     motion, ``head="remove"``; ``keep`` where the clips have none) carried into it, one field per AU coded in at
     least ``min_clips`` clips (the others are refused, named with their counts in ``provenance["refused"]``;
@@ -112,8 +113,7 @@ def fit_basis(clips: list[ClipFlow], size: int = BASIS_SIZE, min_clips: int = MI
                          + (", ".join(f"{a} {n}" for a, n in refused.items()) or "no coded clip"))
     clips = [c for c in clips if any(a in kept for a in c.aus)]
     canonical = canonical_landmarks([c.landmarks for c in clips], size)
-    if head not in ("remove", "keep"):
-        raise ValueError(f"head={head}: expected remove or keep")
+    head = HeadMotion.parse(head, "head")
     apex = np.stack([to_canonical(expression_only(c.flow, c.landmarks) if head == HeadMotion.REMOVE else c.flow, c.landmarks,
                                   canonical, size, retarget) for c in clips])
     design = np.array([[c.aus.get(a, 0.0) for a in kept] for c in clips])
@@ -122,7 +122,7 @@ def fit_basis(clips: list[ClipFlow], size: int = BASIS_SIZE, min_clips: int = MI
     fall = {a: [round(c.fall_ms, 3) for c in clips if a in c.aus] for a in kept}
     record = dict(provenance or {})
     record.update(clips=len(clips), clips_per_au={a: int(counts[a]) for a in kept}, refused=refused,
-                  min_clips=int(min_clips), ridge=float(ridge), retarget=retarget, size=int(size),
+                  min_clips=int(min_clips), ridge=float(ridge), retarget=str(retarget), size=int(size),
                   head="removed before the fit (megen.face.controls)" if head == HeadMotion.REMOVE else "kept")
     return AUBasis(tuple(kept), fields, canonical, rise, fall, most_frequent_sets(clips, set(kept)), record)
 

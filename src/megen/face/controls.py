@@ -19,7 +19,7 @@ import numpy as np
 
 from megen.face.align import fit_similarity
 from megen.face.choices import FaceRegion, HeadMotion, Retarget
-from megen.face.correspondence import RETARGETS, eye_distance, hull_distance
+from megen.face.correspondence import eye_distance, hull_distance
 from megen.face.flow import pixel_grid
 from megen.ops.timing import resample_positions
 
@@ -35,7 +35,6 @@ REGIONS: dict[str, tuple[int, ...]] = {
 #: a chosen region's weight: 1 within this share of the eye distance of its landmarks' hull, then a Gaussian
 #: falloff of this share (smooth, no seam; near zero at the neighbouring region, a quarter eye distance away)
 REGION_PAD, REGION_FALLOFF = 0.1, 0.05
-HEAD_MODES = HeadMotion.values()
 GAIN_RANGE = (0.0, 4.0)
 #: the output frame rates and durations timing may ask for (a micro-expression: 1/25 to 1/5 s, at 25-1000 fps)
 OUT_FPS_RANGE, DURATION_MS_RANGE = (1.0, 1000.0), (1.0, 60000.0)
@@ -46,26 +45,25 @@ class MotionControls:
     """``head``: keep or remove the driver's rigid head motion; ``gain``: the expression's scale (0-4);
     ``regions``: the names of ``REGIONS`` whose expression moves (None: all of the face); ``out_fps``: the
     output's frame rate (None: the driver's capture rate); ``duration_ms``: its duration (None: the driver's);
-    ``retarget``: how the motion is carried into the target's face (``megen.face.correspondence.RETARGETS``)."""
+    ``retarget``: how the motion is carried into the target's face (``Retarget``)."""
 
-    head: str = "keep"
+    head: HeadMotion = HeadMotion.KEEP
     gain: float = 1.0
     regions: tuple[str, ...] | None = None
     out_fps: float | None = None
     duration_ms: float | None = None
-    retarget: str = "similarity"
+    retarget: Retarget = Retarget.SIMILARITY
 
     def __post_init__(self):
-        if self.head not in HEAD_MODES:
-            raise ValueError(f"head={self.head}: expected one of {', '.join(HEAD_MODES)}")
+        # the options' strings become members here, where the controls enter the code
+        object.__setattr__(self, "head", HeadMotion.parse(self.head, "head"))
+        object.__setattr__(self, "retarget", Retarget.parse(self.retarget, "retarget"))
         if not GAIN_RANGE[0] <= float(self.gain) <= GAIN_RANGE[1]:
             raise ValueError(f"gain={self.gain}: expected a number in [{GAIN_RANGE[0]:g}, {GAIN_RANGE[1]:g}]")
         unknown = sorted(set(self.regions or ()) - set(REGIONS))
         if unknown or (self.regions is not None and not self.regions):
             raise ValueError(f"regions={list(self.regions or [])}: expected a non-empty list of "
                              f"{', '.join(REGIONS)}" + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
-        if self.retarget not in RETARGETS:
-            raise ValueError(f"retarget={self.retarget}: expected one of {', '.join(RETARGETS)}")
         for name, value, (low, high) in (("out_fps", self.out_fps, OUT_FPS_RANGE),
                                           ("duration_ms", self.duration_ms, DURATION_MS_RANGE)):
             if value is not None and not low <= float(value) <= high:
@@ -79,7 +77,7 @@ class MotionControls:
     @property
     def reshapes(self) -> bool:
         """True where the controls change the flows' fields (head, gain or regions)."""
-        return self.head != "keep" or float(self.gain) != 1.0 or self.regions is not None
+        return self.head != HeadMotion.KEEP or float(self.gain) != 1.0 or self.regions is not None
 
     @property
     def retimes(self) -> bool:
@@ -95,7 +93,7 @@ class MotionControls:
 
     def changed(self) -> list[str]:
         """The options set away from their defaults, as ``key=value``."""
-        return [text for text, on in ((f"head={self.head}", self.head != "keep"),
+        return [text for text, on in ((f"head={self.head}", self.head != HeadMotion.KEEP),
                                       (f"gain={self.gain:g}", float(self.gain) != 1.0),
                                       (f"regions=[{','.join(self.regions or ())}]", self.regions is not None),
                                       (f"out_fps={self.out_fps:g}" if self.out_fps else "", self.out_fps is not None),
@@ -112,9 +110,9 @@ class MotionControls:
         (missing ones: the defaults)."""
         regions = cfg.get("regions")
         timing = [None if cfg.get(k) is None else float(cfg.get(k)) for k in ("out_fps", "duration_ms")]
-        return cls(str(cfg.get("head") or "keep"), float(1.0 if cfg.get("gain") is None else cfg.get("gain")),
+        return cls(cfg.get("head") or HeadMotion.KEEP, float(1.0 if cfg.get("gain") is None else cfg.get("gain")),
                    None if regions is None else tuple(str(r) for r in regions), *timing,
-                   str(cfg.get("retarget") or "similarity"))
+                   cfg.get("retarget") or Retarget.SIMILARITY)
 
 
 def sample_flow(flow: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -192,6 +190,6 @@ def controlled_flows(flows: np.ndarray, landmarks: np.ndarray, controls: MotionC
     return expression + head if controls.head == HeadMotion.KEEP else expression
 
 
-__all__ = ["DURATION_MS_RANGE", "GAIN_RANGE", "HEAD_MODES", "OUT_FPS_RANGE", "MotionControls", "REGIONS",
+__all__ = ["DURATION_MS_RANGE", "GAIN_RANGE", "OUT_FPS_RANGE", "MotionControls", "REGIONS",
            "controlled_flows", "face_points", "head_motion", "region_weights", "robust_similarity", "sample_flow",
            "similarity_field"]

@@ -26,7 +26,6 @@ import numpy as np
 from megen.face.align import apply_similarity, eye_centres, fit_similarity
 from megen.face.choices import Retarget
 
-RETARGETS = Retarget.values()
 #: the spline's smoothing, relative to the kernel on the face's RMS radius: landmarks land within a fraction of a
 #: pixel of their partners on a 256-px face, and dlib's jitter does not fold the map
 TPS_SMOOTHING = 1e-4
@@ -74,12 +73,11 @@ def pixel_grid(h: int, w: int) -> np.ndarray:
 
 
 def correspondence(target_landmarks: np.ndarray, driver_landmarks: np.ndarray, shape: tuple[int, int],
-                   retarget: str = "similarity") -> tuple[np.ndarray, np.ndarray]:
+                   retarget: Retarget = Retarget.SIMILARITY) -> tuple[np.ndarray, np.ndarray]:
     """The driver's position (H, W, 2) float32 of every pixel of a target of ``shape`` (H, W), and the linear
     part (2, 2) of the landmarks' similarity (target -> driver), from the onset landmarks (68, 2) of both faces
-    and ``retarget`` (``RETARGETS``)."""
-    if retarget not in RETARGETS:
-        raise ValueError(f"retarget={retarget}: expected one of {', '.join(RETARGETS)}")
+    and ``retarget`` (``Retarget``)."""
+    retarget = Retarget.parse(retarget, "retarget")
     tl, dl = np.asarray(target_landmarks, np.float64), np.asarray(driver_landmarks, np.float64)
     m = fit_similarity(tl, dl)
     positions = apply_similarity(m, pixel_grid(*shape).astype(np.float64))
@@ -137,5 +135,5 @@ def carry_flow(flow: np.ndarray, positions: np.ndarray, linear: np.ndarray) -> n
     return np.stack([a * x + b * y, c * x + d * y], axis=-1)
 
 
-__all__ = ["BEND_FALLOFF", "BEND_STEP", "RETARGETS", "TPS_SMOOTHING", "carry_flow", "correspondence", "eye_distance",
+__all__ = ["BEND_FALLOFF", "BEND_STEP", "TPS_SMOOTHING", "carry_flow", "correspondence", "eye_distance",
            "hull_distance", "hull_falloff", "landmark_bend", "thin_plate_spline"]

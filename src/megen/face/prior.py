@@ -9,11 +9,7 @@ import torch
 from megen.face.choices import PriorFusion, PriorKernel
 from megen.face.keypoints import KEYPOINT_SETS, num_keypoints
 from megen.models.choices import KeypointMode, PriorInputMode
-
-PRIOR_KERNELS = PriorKernel.values()
-PRIOR_FUSIONS = PriorFusion.values()
-PRIOR_INPUTS = PriorInputMode.values()
-KEYPOINT_MODES = KeypointMode.values()
+from megen.runtime.choice import Choice
 
 
 def pixel_grid(size: int, frame_size: float, dtype=torch.float32, device=None) -> torch.Tensor:
@@ -47,10 +43,7 @@ def prior_map(
         (B, 1, size, size) for ``sum`` or (B, K, size, size) for ``separate``, float32 in [0, 1]
         (unbatched input gives no B axis).
     """
-    if kernel not in PRIOR_KERNELS:
-        raise ValueError(f"unknown prior kernel {kernel!r}; valid: {', '.join(PRIOR_KERNELS)}")
-    if fusion not in PRIOR_FUSIONS:
-        raise ValueError(f"unknown prior fusion {fusion!r}; valid: {', '.join(PRIOR_FUSIONS)}")
+    kernel, fusion = PriorKernel.parse(kernel, "prior.kernel"), PriorFusion.parse(fusion, "prior.fusion")
     if sigma <= 0:
         raise ValueError(f"prior sigma must be > 0, got {sigma}")
     pts = torch.as_tensor(np.asarray(points) if not torch.is_tensor(points) else points)
@@ -64,16 +57,16 @@ def prior_map(
     grid = pixel_grid(size, frame_size, dtype=torch.float64, device=pts.device)      # (S, S, 2)
     diff = grid[None, None] - pts[:, :, None, None, :]                               # (B, K, S, S, 2)
     two_s2 = 2.0 * float(sigma) ** 2
-    if kernel == "gaussian":
+    if kernel == PriorKernel.GAUSSIAN:
         maps = torch.exp(-(diff**2).sum(-1) / two_s2)
-    elif kernel == "paper":
+    elif kernel == PriorKernel.PAPER:
         maps = torch.exp(-(diff**2).sum(-1).sqrt() / two_s2)
     else:
         maps = torch.exp(-diff.abs().sum(-1).sqrt() / two_s2)
         maps = maps / maps.amax(dim=(-2, -1), keepdim=True).clamp_min(eps)
         maps = torch.where(maps < maps.mean(dim=(-2, -1), keepdim=True), torch.zeros_like(maps), maps)
 
-    if fusion == "sum":
+    if fusion == PriorFusion.SUM:
         maps = maps.sum(dim=1, keepdim=True)
         maps = maps / maps.amax(dim=(-2, -1), keepdim=True).clamp_min(eps)
     out = maps.to(torch.float32)
@@ -99,11 +92,11 @@ class PriorSetting:
     map_size: int = 64
 
     def __post_init__(self):
-        choices = {"keypoints": tuple(sorted(KEYPOINT_SETS)), "kernel": PRIOR_KERNELS, "fusion": PRIOR_FUSIONS,
-                   "input": PRIOR_INPUTS, "keypoint_mode": KEYPOINT_MODES}
-        for key, valid in choices.items():
-            if getattr(self, key) not in valid:
-                raise ValueError(f"prior.{key}={getattr(self, key)!r} is not valid; valid: {', '.join(valid)}")
+        if self.keypoints not in KEYPOINT_SETS:
+            raise ValueError(f"prior.keypoints={self.keypoints!r} is not valid; valid: {', '.join(sorted(KEYPOINT_SETS))}")
+        for key, choice in (("kernel", PriorKernel), ("fusion", PriorFusion), ("input", PriorInputMode),
+                            ("keypoint_mode", KeypointMode)):
+            object.__setattr__(self, key, choice.parse(getattr(self, key), f"prior.{key}"))
         for key, kind in (("sigma", float), ("map_size", int)):
             value = getattr(self, key)
             try:
@@ -131,7 +124,7 @@ class PriorSetting:
     @property
     def channels(self) -> int:
         """Prior map channels: one summed map, or one per key point."""
-        return self.num_keypoints if self.fusion == "separate" else 1
+        return self.num_keypoints if self.fusion == PriorFusion.SEPARATE else 1
 
     def key(self) -> str:
         """A file-name key of everything that changes the maps (cache files are named by it)."""
@@ -143,8 +136,9 @@ class PriorSetting:
                          frame_size=frame_size)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The setting in plain values (an option's string, not its member), as configs and files hold it."""
+        return {k: str(v) if isinstance(v, Choice) else v for k, v in asdict(self).items()}
 
     def model_args(self) -> dict:
         """What a model is built from: the setting plus plain counts, so models need no face code."""
-        return {**asdict(self), "num_keypoints": self.num_keypoints, "channels": self.channels}
+        return {**self.as_dict(), "num_keypoints": self.num_keypoints, "channels": self.channels}

@@ -23,8 +23,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from megen.models.blocks import AntiAliasInterpolation2d, Hourglass
+from megen.models.choices import Family
 from megen.models.microflow import LearnedFlow, MicroFlowNet
 from megen.models.motion import coordinate_grid, warp
+from megen.ops.choices import FlowEstimator
 from megen.ops.flow import FARNEBACK_SMALL, estimator, optical_flow
 
 
@@ -105,15 +107,16 @@ class FlowGuidedModel(nn.Module):
     pixels of an (H', W') grid covering the source, is measured from the frames when not given.
     """
 
-    family = "flow"
+    family = Family.FLOW
     has_keypoints = False
     measures_flow = True      # the driver's motion is its measured optical flow (the guide), corrected
     tracks_landmarks = False
 
-    def __init__(self, dense_motion: FlowGuidedDenseMotion, generator: nn.Module, guide_estimator: str = "farneback",
-                 guide_net: MicroFlowNet | None = None):
+    def __init__(self, dense_motion: FlowGuidedDenseMotion, generator: nn.Module,
+                 guide_estimator: FlowEstimator = FlowEstimator.FARNEBACK, guide_net: MicroFlowNet | None = None):
         super().__init__()
-        if (guide_estimator == "learned") != (guide_net is not None):
+        guide_estimator = FlowEstimator.parse(guide_estimator, "flow.estimator")
+        if (guide_estimator == FlowEstimator.LEARNED) != (guide_net is not None):
             raise ValueError("guide_estimator=learned comes with its network (guide_net), and only it")
         self.dense_motion = dense_motion
         self.generator = generator

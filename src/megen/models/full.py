@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from megen.models.choices import KeypointMode
+from megen.models.choices import BackgroundMode, Family, KeypointMode, PriorInputMode
 from megen.models.dense_motion import DenseMotionNetwork
 from megen.models.generator import OcclusionAwareGenerator
 from megen.models.motion import relative_motion
@@ -16,11 +16,12 @@ from megen.models.motion_networks import (
     KeypointDetector,
     RegionPredictor,
 )
+from megen.ops.choices import FlowEstimator
 from megen.runtime.stages import stage
 
 #: the motion network of each family (tps: key points without Jacobians, see models.tps_motion;
 #: flow: no key points, the driver's optical flow guides the dense motion, see models.flow_guided)
-FAMILIES = {"fomm": KeypointDetector, "mraa": RegionPredictor, "tps": KeypointDetector, "flow": None}
+FAMILIES = {Family.FOMM: KeypointDetector, Family.MRAA: RegionPredictor, Family.TPS: KeypointDetector, Family.FLOW: None}
 
 
 class MotionTransferModel(nn.Module):
@@ -36,10 +37,10 @@ class MotionTransferModel(nn.Module):
     has_keypoints = True
     measures_flow = False     # the driver's motion comes from key points / regions, not measured optical flow
 
-    def __init__(self, family: str, motion: nn.Module, dense_motion: DenseMotionNetwork,
+    def __init__(self, family: Family, motion: nn.Module, dense_motion: DenseMotionNetwork,
                  generator: OcclusionAwareGenerator, background: BackgroundMotionPredictor | None = None):
         super().__init__()
-        self.family = family
+        self.family = Family.parse(family, "model.family")
         self.motion_net = motion
         self.dense_motion = dense_motion
         self.generator = generator
@@ -101,7 +102,7 @@ def with_guide_architecture(model: dict) -> dict:
     (``guide_checkpoint``), so that a trained model rebuilds that network where the file is not."""
     from megen.models.microflow import load_microflow
 
-    if model.get("guide_estimator") != "learned" or model.get("guide_net"):
+    if model.get("guide_estimator") != FlowEstimator.LEARNED or model.get("guide_net"):
         return model
     return {**model, "guide_net": load_microflow(model.get("guide_checkpoint"), "flow.checkpoint").hparams}
 
@@ -112,7 +113,7 @@ def guide_network(model: dict):
     (generation on another machine); None for the classical estimators."""
     from megen.models.microflow import PACKAGED, MicroFlowNet, load_microflow
 
-    if model.get("guide_estimator") != "learned":
+    if model.get("guide_estimator") != FlowEstimator.LEARNED:
         return None
     checkpoint = model.get("guide_checkpoint") or PACKAGED
     if Path(checkpoint).is_file():
@@ -124,26 +125,24 @@ def build_model(model: dict, prior: dict) -> MotionTransferModel:
     """Build from the ``model`` config mapping (see conf/model) and the prior's model arguments
     (``megen.face.PriorSetting.model_args()``: ``input``, ``keypoint_mode``, ``keypoints`` (the set's
     name), and the plain counts ``num_keypoints`` and ``channels``)."""
-    family = model["family"]
-    if family not in FAMILIES:
-        raise ValueError(f"unknown model family {family!r}; valid: {', '.join(FAMILIES)}")
+    family = Family.parse(model["family"], "model.family")
     missing = {"num_keypoints", "channels"} - set(prior)
     if missing:
         raise ValueError(f"build_model needs the prior's counts {sorted(missing)}: pass PriorSetting.model_args()")
-    if family == "flow":
+    if family == Family.FLOW:
         from megen.models.flow_guided import FlowGuidedDenseMotion, FlowGuidedModel
 
         channels = int(model.get("num_channels", 3))
-        prior_maps = int(prior["channels"]) if prior.get("input", "concat") != "none" else 0
+        prior_maps = int(prior["channels"]) if prior.get("input", PriorInputMode.CONCAT) != PriorInputMode.NONE else 0
         dense = FlowGuidedDenseMotion(num_channels=channels, prior_maps=prior_maps, **model["dense_motion"])
-        guide = model.get("guide_estimator") or "farneback"
+        guide = model.get("guide_estimator") or FlowEstimator.FARNEBACK
         return FlowGuidedModel(dense, OcclusionAwareGenerator(num_channels=channels, **model["generator"]), guide,
                                guide_network(model))
-    if family == "tps":
+    if family == Family.TPS:
         from megen.models.tps_motion import build_tps_parts
 
         return MotionTransferModel(family, *build_tps_parts(model, prior))
-    mode = prior.get("keypoint_mode", "learned")
+    mode = KeypointMode.parse(prior.get("keypoint_mode", KeypointMode.LEARNED), "prior.keypoint_mode")
     num_kp = int(model["num_kp"])
     prior_input = prior.get("input", "concat")
     anchored = mode in ANCHORED_MODES
@@ -152,18 +151,18 @@ def build_model(model: dict, prior: dict) -> MotionTransferModel:
     prior_maps = int(prior["channels"])
     channels = int(model.get("num_channels", 3))
     motion_cfg = dict(model["motion"])
-    extra = {"estimate_jacobian": motion_cfg.pop("estimate_jacobian", True)} if family == "fomm" else {}
+    extra = {"estimate_jacobian": motion_cfg.pop("estimate_jacobian", True)} if family == Family.FOMM else {}
     motion_cfg.pop("estimate_jacobian", None)
     region_shape = motion_cfg.pop("region_shape", "frame")   # checkpoints from before the option: frame
-    if family == "mraa":
+    if family == Family.MRAA:
         extra["region_shape"] = region_shape
     motion = FAMILIES[family](num_kp=num_kp, mode=mode, num_channels=channels, prior_input=prior_input,
                               prior_maps=prior_maps, **extra, **motion_cfg)
     dense = DenseMotionNetwork(num_kp=num_kp, num_channels=channels, **model["dense_motion"])
     generator = OcclusionAwareGenerator(num_channels=channels, **model["generator"])
-    bg_mode = model.get("background", "none")
+    bg_mode = BackgroundMode.parse(model.get("background", BackgroundMode.NONE), "model.background")
     background = None
-    if bg_mode != "none":
+    if bg_mode != BackgroundMode.NONE:
         background = BackgroundMotionPredictor(bg_mode, channels, **model.get("background_net", {}))
     return MotionTransferModel(family, motion, dense, generator, background)
 

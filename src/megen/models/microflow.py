@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from megen.ops.choices import FlowEstimator
 from megen.ops.flow import estimator
 
 #: the cell the least-squares sums run over, and the CNN's grid step (pixels)
@@ -242,7 +243,7 @@ def load_microflow(path=None, setting: str = "flow.checkpoint") -> MicroFlowNet:
 def flow_estimator(name: str, checkpoint=None):
     """The estimator called ``name``: one of ``megen.ops.flow.ESTIMATORS``, or ``learned`` (the ``MicroFlowNet``
     of ``checkpoint``, as a ``LearnedFlow``)."""
-    if name != "learned":
+    if FlowEstimator.parse(name, "flow.estimator") != FlowEstimator.LEARNED:
         return estimator(name)
     return LearnedFlow(load_microflow(checkpoint))
 

@@ -27,14 +27,8 @@ from megen.models.tracking import lucas_kanade, to_gray
 #:     onset frame) plus a learned residual offset, so driving key points move with the face.
 #: reference: the paper's public code: the onset points themselves for every frame (no displacement,
 #:     all motion from the Jacobians); kept for faithful reproduction and ablation.
-KEYPOINT_MODES = KeypointMode.values()
-ANCHORED_MODES = ("anchored", "landmarks", "reference")
-OFFSET_MODES = ("anchored", "landmarks")     # anchored modes with a learned offset head
-
-
-def _check_mode(mode: str) -> None:
-    if mode not in KEYPOINT_MODES:
-        raise ValueError(f"unknown key-point mode {mode!r}; valid: {', '.join(KEYPOINT_MODES)}")
+ANCHORED_MODES = (KeypointMode.ANCHORED, KeypointMode.LANDMARKS, KeypointMode.REFERENCE)
+OFFSET_MODES = (KeypointMode.ANCHORED, KeypointMode.LANDMARKS)     # anchored modes with a learned offset head
 
 
 def tracking_radius(width: int) -> int:
@@ -133,16 +127,17 @@ class AnchorOffsetHead(nn.Module):
 class KeypointDetector(nn.Module):
     """FOMM key points with local Jacobians.
 
-    Modes (see ``KEYPOINT_MODES``): ``learned`` key point = heatmap mean, Jacobian weighted by the
+    Modes (``KeypointMode``): ``learned`` key point = heatmap mean, Jacobian weighted by the
     heatmap; ``anchored`` the onset prior key points plus a learned offset and Jacobian read from
     the features around them; ``landmarks`` the same after tracking the onset points onto the
     frame (the network also sees the frame's difference from the onset); ``reference`` the prior
     key points unchanged, heatmap-weighted Jacobians.
     """
 
-    def __init__(self, num_kp: int = 10, mode: str = "learned", estimate_jacobian: bool = True, **trunk):
+    def __init__(self, num_kp: int = 10, mode: KeypointMode = KeypointMode.LEARNED, estimate_jacobian: bool = True,
+                 **trunk):
         super().__init__()
-        _check_mode(mode)
+        mode = KeypointMode.parse(mode, "prior.keypoint_mode")
         self.mode, self.num_kp = mode, num_kp
         with_offsets = mode in OFFSET_MODES
         self.trunk = HeatmapTrunk(num_kp, reference_input=mode == KeypointMode.LANDMARKS, heatmaps=not with_offsets, **trunk)
@@ -171,17 +166,12 @@ class KeypointDetector(nn.Module):
             offset, jacobian = self.anchor_head(features, anchors)
             return {"value": anchors + offset, "jacobian": jacobian if self.estimate_jacobian else eye}
         h, w = heatmap.shape[2:]
-        value = keypoints.to(heatmap.dtype) if self.mode == "reference" else heatmap_mean(heatmap)
+        value = keypoints.to(heatmap.dtype) if self.mode == KeypointMode.REFERENCE else heatmap_mean(heatmap)
         out = {"value": value, "heatmap": heatmap, "jacobian": eye}
         if self.jacobian is not None:
             jac = self.jacobian(features).view(b, k, 4, h, w)
             out["jacobian"] = (jac * heatmap[:, :, None]).sum(dim=(3, 4)).view(b, k, 2, 2)
         return out
-
-
-#: where MRAA's region shapes come from in ``landmarks`` mode: each frame's own heatmaps (``frame``,
-#: as MRAA does), or the clip's onset frame's, shared by all its frames (``onset``)
-REGION_SHAPES = RegionShape.values()
 
 
 @full_precision
@@ -207,11 +197,11 @@ class RegionPredictor(nn.Module):
     motion; the onset's shape is the same for every frame of the clip and cancels in it.
     """
 
-    def __init__(self, num_kp: int = 10, mode: str = "learned", region_shape: str = "frame", **trunk):
+    def __init__(self, num_kp: int = 10, mode: KeypointMode = KeypointMode.LEARNED,
+                 region_shape: RegionShape = RegionShape.FRAME, **trunk):
         super().__init__()
-        _check_mode(mode)
-        if region_shape not in REGION_SHAPES:
-            raise ValueError(f"model.motion.region_shape={region_shape!r}; valid: {', '.join(REGION_SHAPES)}")
+        mode = KeypointMode.parse(mode, "prior.keypoint_mode")
+        region_shape = RegionShape.parse(region_shape, "model.motion.region_shape")
         self.mode, self.num_kp, self.region_shape = mode, num_kp, region_shape
         self.trunk = HeatmapTrunk(num_kp, reference_input=mode == KeypointMode.LANDMARKS, **trunk)
         self.anchor_head = (AnchorOffsetHead(self.trunk.hourglass.out_channels)
@@ -227,7 +217,7 @@ class RegionPredictor(nn.Module):
             value = keypoints.to(mean.dtype)
         if self.mode == KeypointMode.LANDMARKS:
             value = value + (track_anchors(image, reference, value) if tracked is None else tracked.to(value.dtype))
-            if self.region_shape == "onset":
+            if self.region_shape == RegionShape.ONSET:
                 # the onset frame is often the image itself (the source of a training pair): one pass
                 onset = heatmap if torch.equal(image, reference) else self.trunk(reference, prior, reference)[0]
                 affine = region_affine(onset)[2]
@@ -243,36 +233,31 @@ def _matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return a @ b
 
 
-BACKGROUND_MODES = BackgroundMode.values()
-
-
 class BackgroundMotionPredictor(nn.Module):
     """Global motion of the background from (source, driving): (B, 3, 3), identity at initialisation."""
 
-    def __init__(self, mode: str = "affine", num_channels: int = 3, block_expansion: int = 32, num_blocks: int = 4,
-                 max_features: int = 256):
+    def __init__(self, mode: BackgroundMode = BackgroundMode.AFFINE, num_channels: int = 3, block_expansion: int = 32,
+                 num_blocks: int = 4, max_features: int = 256):
         super().__init__()
-        if mode not in BACKGROUND_MODES:
-            raise ValueError(f"unknown background motion {mode!r}; valid: {', '.join(BACKGROUND_MODES)}")
-        self.mode = mode
+        self.mode = mode = BackgroundMode.parse(mode, "model.background")
         layers, cin = [], 2 * num_channels
         for i in range(num_blocks):
             cout = min(max_features, block_expansion * 2 ** (i + 1))
             layers.append(DownBlock2d(cin, cout))
             cin = cout
         self.encoder = nn.Sequential(*layers)
-        self.head = nn.Linear(cin, 6 if mode == "affine" else 8)
+        self.head = nn.Linear(cin, 6 if mode == BackgroundMode.AFFINE else 8)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
     def forward(self, source, driving) -> torch.Tensor | None:
-        if self.mode == "none":
+        if self.mode == BackgroundMode.NONE:
             return None
         feat = self.encoder(torch.cat([source, driving], dim=1)).mean(dim=(2, 3))
         params = at_least_fp32(self.head(feat))
         b = params.shape[0]
         eye = torch.eye(3, device=params.device, dtype=params.dtype).expand(b, 3, 3).clone()
-        if self.mode == "affine":
+        if self.mode == BackgroundMode.AFFINE:
             eye[:, :2, :] = eye[:, :2, :] + params.view(b, 2, 3)
         else:
             eye.view(b, 9)[:, :8] += params

@@ -6,8 +6,6 @@ from torch import nn
 
 from megen.models.choices import PriorInputMode
 
-PRIOR_INPUTS = PriorInputMode.values()
-
 
 class PriorInput(nn.Module):
     """Concatenate a prior channel to the (downsampled) frame.
@@ -17,26 +15,24 @@ class PriorInput(nn.Module):
     before being appended (the adaptive weighted prior of the follow-up work).
     """
 
-    def __init__(self, mode: str = "concat", num_maps: int = 1):
+    def __init__(self, mode: PriorInputMode = PriorInputMode.CONCAT, num_maps: int = 1):
         super().__init__()
-        if mode not in PRIOR_INPUTS:
-            raise ValueError(f"unknown prior input {mode!r}; valid: {', '.join(PRIOR_INPUTS)}")
-        self.mode = mode
-        self.extra_channels = 0 if mode == "none" else 1
-        if mode == "learned":
+        self.mode = mode = PriorInputMode.parse(mode, "prior.input")
+        self.extra_channels = 0 if mode == PriorInputMode.NONE else 1
+        if mode == PriorInputMode.LEARNED:
             mid = max(num_maps // 2, 1)
             self.fuse = nn.Sequential(nn.Conv2d(num_maps, mid, 3, padding=1), nn.ReLU(),
                                       nn.Conv2d(mid, 1, 3, padding=1), nn.Sigmoid())
 
     def forward(self, frame: torch.Tensor, prior: torch.Tensor | None) -> torch.Tensor:
-        if self.mode == "none":
+        if self.mode == PriorInputMode.NONE:
             return frame
         if prior is None:
             raise ValueError(f"prior input {self.mode!r} needs a prior map in the batch")
         if prior.shape[-2:] != frame.shape[-2:]:
             raise ValueError(f"prior map {tuple(prior.shape[-2:])} does not match the detector input "
                              f"{tuple(frame.shape[-2:])}; set prior.map_size = frame size * scale_factor")
-        if self.mode == "learned":
+        if self.mode == PriorInputMode.LEARNED:
             prior = self.fuse(prior)
         elif prior.shape[1] != 1:
             prior = prior.amax(dim=1, keepdim=True)

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from megen.models.blocks import AntiAliasInterpolation2d, Hourglass, UpBlock2d
+from megen.models.choices import BackgroundMode, KeypointMode
 from megen.models.motion import apply_homography, at_least_fp32, coordinate_grid, gaussian_heatmaps, warp
 from megen.models.motion_networks import BackgroundMotionPredictor
 from megen.models.tps import tps_apply, tps_fit
@@ -66,15 +67,16 @@ TPS_GROUPS: dict[str, list[list[int]]] = {
 }
 
 
-def tps_groups(keypoint_mode: str, num_tps: int, keypoints: str) -> torch.Tensor:
+def tps_groups(keypoint_mode: KeypointMode, num_tps: int, keypoints: str) -> torch.Tensor:
     """(K, 5) indices of each transform's control points among the motion network's points.
 
     ``learned``: K = ``num_tps`` disjoint groups of learned points. With prior key points: the
     set's groups (``TPS_GROUPS``), whatever ``num_tps`` says.
     """
-    if keypoint_mode == "learned":
+    keypoint_mode = KeypointMode.parse(keypoint_mode, "prior.keypoint_mode")
+    if keypoint_mode == KeypointMode.LEARNED:
         return torch.arange(5 * int(num_tps)).view(int(num_tps), 5)
-    if keypoint_mode == "reference":
+    if keypoint_mode == KeypointMode.REFERENCE:
         raise ValueError("keypoint_mode 'reference' keeps the onset points on every frame and TPS has no Jacobians "
                          "to carry motion instead; use learned, anchored or landmarks with model=tps")
     if keypoints not in TPS_GROUPS:
@@ -269,10 +271,10 @@ def build_tps_parts(model: dict, prior: dict):
     from megen.models.generator import MultiScaleOcclusionGenerator
     from megen.models.motion_networks import KeypointDetector
 
-    mode = prior.get("keypoint_mode", "learned")
+    mode = KeypointMode.parse(prior.get("keypoint_mode", KeypointMode.LEARNED), "prior.keypoint_mode")
     groups = tps_groups(mode, int(model.get("num_tps", 10)), prior.get("keypoints", "paper18"))
     prior_input = prior.get("input", "concat")
-    num_points = 5 * groups.shape[0] if mode == "learned" else int(prior["num_keypoints"])
+    num_points = 5 * groups.shape[0] if mode == KeypointMode.LEARNED else int(prior["num_keypoints"])
     prior_maps = int(prior["channels"])
     channels = int(model.get("num_channels", 3))
     motion_cfg = {k: v for k, v in dict(model["motion"]).items() if k != "estimate_jacobian"}
@@ -285,7 +287,7 @@ def build_tps_parts(model: dict, prior: dict):
                                   dropout=model.get("dropout"), **model["dense_motion"])
     generator = MultiScaleOcclusionGenerator(num_channels=channels, **gen_cfg)
     background = None
-    if model.get("background", "none") != "none":
+    if BackgroundMode.parse(model.get("background", BackgroundMode.NONE), "model.background") != BackgroundMode.NONE:
         background = ScheduledBackground(model["background"], int(model.get("background_start", 0)),
                                          num_channels=channels, **model.get("background_net", {}))
     return motion, dense, generator, background

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from megen.ops.choices import FlowEstimator
+
 
 def as_gray_uint8(frame: np.ndarray, name: str = "frame") -> np.ndarray:
     """(H, W) gray of any dtype -> (H, W) uint8 (rounded, clipped); other shapes are refused by ``name``."""
@@ -106,14 +108,14 @@ class TVL1:
 
 
 #: the estimators by the name options use (``flow.estimator=``, ``real.estimators=``): face-scale settings
-ESTIMATORS = {"farneback": FARNEBACK_FACE, "dis": DIS("medium"), "dis_fast": DIS("fast"), "deepflow": DeepFlow(),
-              "tvl1": TVL1()}
+ESTIMATORS = {FlowEstimator.FARNEBACK: FARNEBACK_FACE, FlowEstimator.DIS: DIS("medium"),
+              FlowEstimator.DIS_FAST: DIS("fast"), FlowEstimator.DEEPFLOW: DeepFlow(), FlowEstimator.TVL1: TVL1()}
 
 
 def estimator(name: str):
     """The estimator called ``name`` (``ESTIMATORS``); a ValueError listing the valid names otherwise."""
     if name not in ESTIMATORS:
-        raise ValueError(f"unknown flow estimator {name!r}; valid: {', '.join(ESTIMATORS)}")
+        raise ValueError(f"unknown flow estimator {name!r}; valid: {', '.join(FlowEstimator.classical())}")
     return ESTIMATORS[name]
 
 

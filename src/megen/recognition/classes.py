@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from megen.config.choices import ClassMode
 from megen.data.emotions import COMPOSITE_CLASSES, COMPOSITE_TABLE, composite_class, normalise_emotion
 
-CLASS_MODES = ClassMode.values()
-
-__all__ = ["CLASS_MODES", "COMPOSITE_CLASSES", "COMPOSITE_TABLE", "ClassMapping", "composite_class",
+__all__ = ["COMPOSITE_CLASSES", "COMPOSITE_TABLE", "ClassMapping", "composite_class",
            "normalise_emotion"]
 
 
@@ -25,15 +23,14 @@ class ClassMapping:
         exclude_emotions: emotion labels to leave out in either mode (e.g. ``others``).
     """
 
-    mode: str = "composite"
+    mode: ClassMode = ClassMode.COMPOSITE
     classes: tuple[str, ...] | None = None
     exclude_emotions: tuple[str, ...] = ()
 
     def __post_init__(self):
-        if self.mode not in CLASS_MODES:
-            raise ValueError(f"classes={self.mode!r} is not a class mode; valid: {', '.join(CLASS_MODES)}")
+        self.mode = ClassMode.parse(self.mode, "classes")
         self.exclude_emotions = tuple(normalise_emotion(e) for e in self.exclude_emotions)
-        if self.classes is None and self.mode == "composite":
+        if self.classes is None and self.mode == ClassMode.COMPOSITE:
             self.classes = COMPOSITE_CLASSES
         if self.classes is not None:
             self.classes = tuple(self.classes)
@@ -42,7 +39,7 @@ class ClassMapping:
         emotion = normalise_emotion(row.get("emotion"))
         if not emotion or emotion in self.exclude_emotions:
             return None
-        name = composite_class(row.get("dataset", ""), emotion) if self.mode == "composite" else emotion
+        name = composite_class(row.get("dataset", ""), emotion) if self.mode == ClassMode.COMPOSITE else emotion
         if name is not None and self.classes is not None and name not in self.classes:
             return None
         return name

@@ -13,14 +13,13 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from megen.config.choices import ClassWeighting
 from megen.recognition.classes import ClassMapping
 from megen.recognition.flow import FlowSettings
 from megen.recognition.metrics import majority_class, random_baseline, uf1_uar
 from megen.recognition.model import RecognitionModule
 from megen.recognition.samples import RecognitionSet, concat_sets, load_recognition_set
 from megen.runtime.progress import Progress
-
-CLASS_WEIGHTING = ("balanced", "none")
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,7 @@ class TrainSettings:
     batch_size: int = 32
     lr: float = 5e-3
     weight_decay: float = 1e-4
-    class_weights: str = "balanced"
+    class_weights: ClassWeighting = ClassWeighting.BALANCED
     channels: tuple[int, ...] = (3, 5, 8)
     dropout: float = 0.0
     flip_prob: float = 0.0
@@ -39,8 +38,7 @@ class TrainSettings:
     trainer: dict = field(default_factory=lambda: {"accelerator": "cpu", "devices": 1})
 
     def __post_init__(self):
-        if self.class_weights not in CLASS_WEIGHTING:
-            raise ValueError(f"train.class_weights={self.class_weights!r}; valid: {', '.join(CLASS_WEIGHTING)}")
+        object.__setattr__(self, "class_weights", ClassWeighting.parse(self.class_weights, "train.class_weights"))
         if int(self.epochs) < 1 or int(self.batch_size) < 1:
             raise ValueError(f"train.epochs and train.batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -103,9 +101,9 @@ def fold_seed(seed: int, held_out: str) -> int:
     return zlib.crc32(f"{seed}/{held_out}".encode()) & 0x7FFFFFFF
 
 
-def class_weights(labels: np.ndarray, num_classes: int, mode: str) -> torch.Tensor | None:
+def class_weights(labels: np.ndarray, num_classes: int, mode: ClassWeighting) -> torch.Tensor | None:
     """Balanced: N / (C_present * N_c) for classes present in training, 0 for absent ones."""
-    if mode == "none":
+    if mode == ClassWeighting.NONE:
         return None
     counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
     present = counts > 0

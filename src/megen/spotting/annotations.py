@@ -19,13 +19,14 @@ import csv
 import io
 from pathlib import Path
 
+from megen.data.choices import AnnotationLayout
 from megen.data.records import SpottedInterval
 from megen.runtime.io import atomic_write_text
 
-LAYOUTS = ("casme_sq", "samm_lv")
+LAYOUTS = tuple(AnnotationLayout)
 SAMM_LV_HEADER = ("Subject", "Filename", "Inducement Code", "Onset", "Apex", "Offset", "Duration", "Type",
                   "Action Units", "Notes")
-MICRO = {"casme_sq": "micro-expression", "samm_lv": "Micro - 1/2"}
+MICRO = {AnnotationLayout.CASME_SQ: "micro-expression", AnnotationLayout.SAMM_LV: "Micro - 1/2"}
 
 
 class AnnotationError(ValueError):
@@ -34,14 +35,13 @@ class AnnotationError(ValueError):
 
 def annotation_rows(intervals: list[SpottedInterval], layout: str) -> list[list[str]]:
     """The rows (header first for ``samm_lv``) of ``intervals`` in ``layout`` (``LAYOUTS``)."""
-    if layout not in LAYOUTS:
-        raise ValueError(f"annotation layout {layout!r}: expected one of {', '.join(LAYOUTS)}")
-    rows = [list(SAMM_LV_HEADER)] if layout == "samm_lv" else []
+    layout = AnnotationLayout.parse(layout, "annotation layout")
+    rows = [list(SAMM_LV_HEADER)] if layout == AnnotationLayout.SAMM_LV else []
     for it in intervals:
         name = f"{it.video}_{it.number}"
         frames = [str(it.onset + 1), str(it.apex + 1), str(it.offset + 1)]
-        kind = MICRO[layout] if it.kind == "micro" else ("macro-expression" if layout == "casme_sq" else "Macro")
-        if layout == "samm_lv":
+        kind = MICRO[layout] if it.kind == "micro" else ("macro-expression" if layout == AnnotationLayout.CASME_SQ else "Macro")
+        if layout == AnnotationLayout.SAMM_LV:
             rows.append([it.subject or it.video, name, it.source, *frames, str(it.offset - it.onset + 1), kind,
                          it.action_units, f"emotion: {it.emotion}" if it.emotion else ""])
         else:
@@ -99,5 +99,5 @@ def read_annotations(path) -> list[SpottedInterval]:
     return out
 
 
-__all__ = ["AnnotationError", "LAYOUTS", "SAMM_LV_HEADER", "SpottedInterval", "annotation_rows", "read_annotations",
-           "write_annotations"]
+__all__ = ["AnnotationError", "AnnotationLayout", "LAYOUTS", "SAMM_LV_HEADER", "SpottedInterval", "annotation_rows",
+           "read_annotations", "write_annotations"]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from megen.face.align import apply_similarity, fit_similarity
+from megen.face.choices import HeadMotion
 from megen.face.controls import MotionControls, controlled_flows
 from megen.face.correspondence import carry_flow, correspondence, eye_distance, hull_distance
 from megen.face.flow import DriverFlow, warp_backward
@@ -52,7 +53,7 @@ class Window:
 def expression_flows(driver: DriverFlow, gain: float = 1.0, regions=None) -> np.ndarray:
     """The driver's flows (T, S, S, 2) with its rigid head motion removed, in its own crop, scaled by ``gain`` and
     held to ``regions`` (``megen.face.controls.REGIONS`` names; None: the whole face)."""
-    controls = MotionControls(head="remove", gain=float(gain), regions=None if regions is None else tuple(regions))
+    controls = MotionControls(head=HeadMotion.REMOVE, gain=float(gain), regions=None if regions is None else tuple(regions))
     return controlled_flows(driver.flows, driver.landmarks, controls)
 
 

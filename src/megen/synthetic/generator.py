@@ -10,6 +10,7 @@ from typing import Iterator
 
 import numpy as np
 
+from megen.ops.choices import FlowEstimator
 from megen.synthetic.clips import ExpressionProgram, SyntheticClip, render_with_flow, sample_program
 from megen.synthetic.identities import Identity, at_frame_size, base_face, make_identity, photo_paths
 from megen.synthetic.nuisance import Nuisance
@@ -30,7 +31,7 @@ class SyntheticSpec:
     variation: float = 1.0
     render_scale: int = 4    # faces and frames are rendered this many times finer, then area-reduced
     guides: bool = False     # also store the flow-guided model's measured guide per frame (render_with_flow)
-    guide_estimator: str = "farneback"     # what measures the guides (megen.ops.flow's names, or learned)
+    guide_estimator: FlowEstimator = FlowEstimator.FARNEBACK   # what measures the guides
     guide_checkpoint: str | None = None    # the learned estimator's checkpoint (guide_estimator=learned)
     nuisance: Nuisance = Nuisance()        # the camera's nuisances (head_px: pixels of a 256-px face)
     identity_dir: str | None = None
@@ -60,13 +61,13 @@ class SyntheticSpec:
     def key(self) -> str:
         fields = asdict(self)
         # fields added later leave the keys of sets that do not use them as they were
-        for name, default in (("guide_estimator", "farneback"), ("guide_checkpoint", None), ("nuisance", asdict(Nuisance())),
-                              ("style", None)):
+        for name, default in (("guide_estimator", FlowEstimator.FARNEBACK), ("guide_checkpoint", None),
+                              ("nuisance", asdict(Nuisance())), ("style", None)):
             if fields[name] == default:
                 del fields[name]
         if "nuisance" not in fields:      # as keyed before the nuisances had their own settings
             fields.update(jitter_px=0.0, noise=0.0)
-        if self.guides and self.guide_estimator == "learned":
+        if self.guides and self.guide_estimator == FlowEstimator.LEARNED:
             from megen.models.microflow import PACKAGED
 
             fields["guide_checkpoint"] = file_digest(self.guide_checkpoint or PACKAGED, "dataset.guide_checkpoint")

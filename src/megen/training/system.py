@@ -139,8 +139,8 @@ class MotionTransferSystem(pl.LightningModule):
         mode = getattr(self.model, "motion_net", None) and self.model.motion_net.mode
         # reference-mode key points are the onset points themselves: they cannot move with T;
         # anchored Jacobians are relative corrections, checked by the equivariance flow instead
-        ev = ev if mode != "reference" else 0
-        ej = ej if mode in ("learned", "reference") else 0
+        ev = ev if mode != KeypointMode.REFERENCE else 0
+        ej = ej if mode in (KeypointMode.LEARNED, KeypointMode.REFERENCE) else 0
         # constant identity Jacobians: nothing to learn
         ej = ej if getattr(getattr(self.model, "motion_net", None), "estimate_jacobian", True) else 0
         if ev > 0 or ej > 0 or ef > 0:

@@ -47,3 +47,64 @@ def test_the_check_names_the_declared_values():
     checker.choice("render", Render.values())
     assert checker.problems == ["render='nativ' is not valid; valid: native, decoder"]
 
+
+
+#: comparisons with a literal that happens to spell a Choice value but compares something else: Lightning's
+#: ``trainer.accelerator`` / ``devices``, torch's device types (``x.device.type``) and a batch's keys
+NOT_OPTIONS = {("train.py", "cpu"), ("models/blocks.py", "cpu"), ("benchmarks/generation.py", "cpu"),
+               ("training/system.py", "cpu"), ("training/system.py", "cuda"), ("config/check.py", "auto"),
+               ("training/system.py", "flow")}
+
+
+def _compared_literals():
+    """(file, line, literal) of every string literal compared by ``==`` / ``!=``, or listed in the tuple, list
+    or set that ``in`` / ``not in`` tests (a key looked up in a mapping, ``"flow" in batch``, is not compared)."""
+    for path in SRC.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Compare):
+                continue
+            lefts = [node.left, *node.comparators[:-1]]
+            for left, op, right in zip(lefts, node.ops, node.comparators):
+                if isinstance(op, (ast.Eq, ast.NotEq)):
+                    items = [left, right]
+                elif isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, (ast.Tuple, ast.List, ast.Set)):
+                    items = right.elts
+                else:
+                    continue
+                for item in items:
+                    if isinstance(item, ast.Constant) and isinstance(item.value, str):
+                        yield str(path.relative_to(SRC)), node.lineno, item.value
+
+
+def test_the_code_compares_option_members_not_their_strings():
+    values = {v for c in ENUMS for v in c.values()}
+    found = [(f, line, v) for f, line, v in _compared_literals()
+             if v in values and (f, v) not in NOT_OPTIONS and f != "runtime/choice.py"]
+    assert not found, f"compare with the option's Choice member (Render.NATIVE), not its string: {found}"
+
+
+def test_parse_turns_an_option_string_into_its_member_and_names_a_bad_one():
+    import pytest
+
+    assert Render.parse("native") is Render.NATIVE and Render.parse(Render.DECODER) is Render.DECODER
+    assert f"{Render.NATIVE}" == "native" and str(Render.DECODER) == "decoder"
+    with pytest.raises(ValueError, match=r"^render='nativ' is not valid; valid: native, decoder$"):
+        Render.parse("nativ", "render")
+    with pytest.raises(ValueError, match=r"^Render=None is not valid"):
+        Render.parse(None)
+
+
+def test_the_code_that_reads_an_option_holds_its_member():
+    from megen.config.choices import HeadMotion, KeypointMode, PriorFusion, PriorInputMode, PriorKernel, Retarget
+    from megen.config.compose import compose_config
+    from megen.face.controls import MotionControls
+    from megen.face.prior import PriorSetting
+    from megen.models.prior_input import PriorInput
+
+    setting = PriorSetting(kernel="paper", fusion="separate", input="none", keypoint_mode="landmarks")
+    assert (setting.kernel, setting.fusion, setting.input, setting.keypoint_mode) == (
+        PriorKernel.PAPER, PriorFusion.SEPARATE, PriorInputMode.NONE, KeypointMode.LANDMARKS)
+    assert all(type(v) is str for v in setting.as_dict().values() if isinstance(v, str))   # files hold plain strings
+    controls = MotionControls.of(compose_config("generate", "head=remove", "retarget=landmarks"))
+    assert controls.head is HeadMotion.REMOVE and controls.retarget is Retarget.LANDMARKS
+    assert PriorInput("learned", 3).mode is PriorInputMode.LEARNED

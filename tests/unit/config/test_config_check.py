@@ -8,7 +8,6 @@ from hydra import compose, initialize_config_dir
 
 from megen.config.check import (
     ACCELERATORS,
-    PAIR_MODES,
     PRECISIONS,
     ConfigError,
     validate_evaluate,
@@ -114,9 +113,6 @@ def test_the_copied_choices_match_their_owners():
     from lightning_fabric.connector import _PRECISION_INPUT_INT, _PRECISION_INPUT_STR, _PRECISION_INPUT_STR_ALIAS
     from pytorch_lightning.accelerators import AcceleratorRegistry
 
-    from megen.data.datamodule import PAIR_MODES as DATA_PAIR_MODES
-
-    assert PAIR_MODES == DATA_PAIR_MODES
     assert set(AcceleratorRegistry.available_accelerators()) | {"auto", "gpu"} == set(ACCELERATORS)
     lightning = {x for t in (_PRECISION_INPUT_STR, _PRECISION_INPUT_STR_ALIAS, _PRECISION_INPUT_INT)
                  for x in typing.get_args(t)}

@@ -8,6 +8,7 @@ from megen.animation.sources import motion_source
 from megen.config.check import ConfigError, validate_generate
 from megen.config.compose import compose_config
 from megen.face.align import apply_similarity
+from megen.face.choices import Retarget
 from megen.face.controls import MotionControls, sample_flow
 from megen.face.correspondence import carry_flow, correspondence, thin_plate_spline
 from megen.face.flow import DriverFlow, target_fields
@@ -86,11 +87,11 @@ def test_landmarks_put_the_drivers_motion_on_the_targets_features(faces):
 
 
 def test_retarget_is_checked_and_refused_by_key_point_models():
-    with pytest.raises(ValueError, match="retarget=mesh"):
+    with pytest.raises(ValueError, match="retarget='mesh' is not valid; valid: similarity, landmarks"):
         MotionControls(retarget="mesh")
     with pytest.raises(ConfigError, match="retarget"):
         validate_generate(compose_config("generate", "retarget=mesh"))
-    assert MotionControls.of(compose_config("generate", "retarget=landmarks")).retarget == "landmarks"
+    assert MotionControls.of(compose_config("generate", "retarget=landmarks")).retarget is Retarget.LANDMARKS
 
     class KeypointModel:
         measures_flow = False
