@@ -98,14 +98,16 @@ APPLICATIONS = ("megen.recognition", "megen.augmentation", "megen.evaluation", "
 
 
 def test_the_lower_layers_import_no_application_package():
-    """ops is the bottom (numpy / OpenCV / torch only); face, ops and models serve every application and
-    import none of them (optical flow lives in megen.ops.flow, not in recognition)."""
+    """ops is the bottom (numpy / OpenCV / torch, and the option values' base class, which imports nothing); face,
+    ops and models serve every application and import none of them (optical flow lives in megen.ops.flow, not in
+    recognition)."""
     graph = _imports()
     offenders = {m: sorted(d for d in deps if d.startswith(APPLICATIONS))
                  for m, deps in graph.items() if m.startswith(("megen.face", "megen.ops", "megen.models"))}
     assert not {m: d for m, d in offenders.items() if d}
     ops = {m: deps for m, deps in graph.items() if m.startswith("megen.ops")}
-    assert ops and all(d.startswith("megen.ops") for deps in ops.values() for d in deps)
+    assert ops and all(d.startswith("megen.ops") or d == "megen.runtime.choice" for deps in ops.values() for d in deps)
+    assert not graph["megen.runtime.choice"]
 
 
 def test_the_simulator_stands_below_the_data_layer():
@@ -128,6 +130,20 @@ def test_only_the_flow_module_calls_opencvs_flow_estimators():
     calls = ("calcOpticalFlowFarneback", "DISOpticalFlow_create", "optflow.")
     users = {_module_name(p) for p in SRC.rglob("*.py") if any(c in p.read_text() for c in calls)}
     assert users == {"megen.ops.flow"}
+
+
+def test_only_the_models_branch_on_a_models_family():
+    """A capability a family has or lacks is the model's to say (``measures_flow``, ``onnx_refusal``): no code
+    outside models/ compares a ``.family`` (the config's ``model.family`` picks the family, and may)."""
+    found = []
+    for path in SRC.rglob("*.py"):
+        if path.relative_to(SRC).parts[0] in ("models", "config"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare) and any(
+                    isinstance(side, ast.Attribute) and side.attr == "family" for side in (node.left, *node.comparators)):
+                found.append(f"{path.relative_to(SRC)}:{node.lineno}")
+    assert not found, found
 
 
 def test_no_import_cycles():

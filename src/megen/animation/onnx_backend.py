@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from megen.animation.errors import ExportError
-from megen.models.choices import Family, KeypointMode, PriorInputMode
+from megen.models.choices import KeypointMode, PriorInputMode
 from megen.models.full import MotionTransferModel
 
 #: graph inputs after the driving frame, in order; the last three only where the model uses them
@@ -30,15 +30,9 @@ OPSET = 18
 
 
 def check_exportable(model: MotionTransferModel) -> None:
-    why = {"flow": "its guide is optical flow that OpenCV measures per frame, outside any network",
-           "mraa": "its regions need an SVD per frame, which has no ONNX operator",
-           "tps": "its splines need a linear solve per frame, which has no ONNX operator"}
-    if model.family != Family.FOMM:
-        reason = why.get(model.family, "only the fomm family's per-frame graph is covered")
-        raise ExportError(f"ONNX export covers the fomm family; this checkpoint is {model.family!r} ({reason}): "
-                          f"generate with backend=torch (precision=bf16 where the CPU has bf16)")
-    if model.background is not None:
-        raise ExportError("ONNX export does not cover background motion: use backend=torch")
+    reason = model.onnx_refusal()
+    if reason:
+        raise ExportError(f"{reason}: generate with backend=torch (precision=bf16 where the CPU has bf16)")
 
 
 def driving_inputs(model: MotionTransferModel) -> list[str]:

@@ -124,6 +124,11 @@ class FlowGuidedModel(nn.Module):
         self.guide_estimator = guide_estimator
         self.guide_net = guide_net.requires_grad_(False) if guide_net is not None else None
 
+    def onnx_refusal(self) -> str:
+        """Why the flow-guided model has no ONNX export: always (``MotionTransferModel.onnx_refusal``)."""
+        return (f"ONNX export covers the fomm family; this checkpoint is {self.family.value!r} (its guide is optical flow "
+                "that OpenCV measures per frame, outside any network)")
+
     def guide_measurer(self):
         """The estimator that measures the driver's guide (``megen.ops.flow``'s kind of callable)."""
         return LearnedFlow(self.guide_net) if self.guide_net is not None else estimator(self.guide_estimator)

@@ -46,6 +46,19 @@ class MotionTransferModel(nn.Module):
         self.generator = generator
         self.background = background
 
+    #: why a family's per-frame graph has no ONNX export (fomm's has one)
+    NOT_EXPORTABLE = {Family.MRAA: "its regions need an SVD per frame, which has no ONNX operator",
+                      Family.TPS: "its splines need a linear solve per frame, which has no ONNX operator"}
+
+    def onnx_refusal(self) -> str | None:
+        """Why this model's per-frame graph cannot be exported to ONNX, or None where it can."""
+        if self.family in self.NOT_EXPORTABLE:
+            return (f"ONNX export covers the fomm family; this checkpoint is {self.family.value!r} "
+                    f"({self.NOT_EXPORTABLE[self.family]})")
+        if self.background is not None:
+            return "ONNX export does not cover background motion"
+        return None
+
     @property
     def tracks_landmarks(self) -> bool:
         """Whether the motion network tracks the onset key points onto each frame (``landmarks`` mode)."""
