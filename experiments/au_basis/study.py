@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from megen.animation.flow_transfer import flow_transfer, transfer
-from megen.expression.fit import ClipFlow, fit_basis
+from megen.expression.fit import STRENGTH_ROUNDS, ClipFlow, fit_basis
 from megen.face.flow import DriverFlow, target_fields
 from megen.ops.flow import estimator
 from megen.ops.timing import intensity_curve
@@ -68,6 +68,8 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--apex-px", type=float, default=1.0, help="test programs' apex amplitude, px of a 256-px face")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--strength-rounds", type=int, default=STRENGTH_ROUNDS,
+                    help="the basis fit's per-clip strength rounds (0: plain ridge, every clip at strength 1)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     start = time.time()
@@ -85,7 +87,8 @@ def main() -> None:
             clips.append(ClipFlow(clip.clip, "synthetic", program.emotion, {f"AU{a}": 1.0 for a in program.aus},
                                   clip.flows[apex], clip.landmarks[0].astype(np.float64),
                                   1000.0 * apex / program.fps, 1000.0 * (program.n_frames - 1 - apex) / program.fps))
-    basis = fit_basis(clips, provenance={"dataset": "synthetic (study)", "flow": "truth"})
+    basis = fit_basis(clips, provenance={"dataset": "synthetic (study)", "flow": "truth"},
+                      strength_rounds=args.strength_rounds)
     fitted = time.time() - start
     deepflow = estimator("deepflow")
     rows: dict[str, dict[str, list]] = {}

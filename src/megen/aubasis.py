@@ -38,6 +38,9 @@ def fit(settings, overrides: list[str]) -> Path:
         raise ValueError(f"aubasis.min_clips={settings.min_clips}: expected a whole number >= 1")
     if not (isinstance(settings.ridge, (int, float)) and settings.ridge >= 0):
         raise ValueError(f"aubasis.ridge={settings.ridge}: expected a number >= 0")
+    rounds = settings.strength_rounds
+    if not (isinstance(rounds, int) and not isinstance(rounds, bool) and rounds >= 0):
+        raise ValueError(f"aubasis.strength_rounds={rounds}: expected a whole number >= 0")
     # the basis needs no training guides: a synthetic set is prepared without them unless asked
     if not any(o.lstrip("+~").startswith("dataset.guides=") for o in overrides):
         overrides = [*overrides, "dataset.guides=false"]
@@ -46,6 +49,7 @@ def fit(settings, overrides: list[str]) -> Path:
     clips, skipped = prepared_clip_flows(folder, settings.flow, flow_estimator(settings.estimator))
     name = str(train.dataset.name)
     basis = fit_basis(clips, min_clips=int(settings.min_clips), ridge=float(settings.ridge), retarget=settings.retarget,
+                      strength_rounds=int(rounds),
                       provenance={"dataset": name, "prepared": str(folder), "flow": settings.flow,
                                   "estimator": settings.estimator, "skipped": len(skipped)})
     path = save_basis(basis, Path(settings.out) / BASIS_FILE)

@@ -8,7 +8,7 @@ from helpers import run_module
 
 from megen.expression import AUBasis, BasisError, au_name, load_basis, parse_action_units, save_basis
 from megen.expression.compose import au_motion, frames_of
-from megen.expression.fit import ClipFlow, fit_basis, ridge_fields, to_canonical
+from megen.expression.fit import ClipFlow, fit_basis, ridge_fields, strength_fields, to_canonical
 from megen.face.align import apply_similarity, canonical_similarity
 from megen.synthetic import AU_TEMPLATES, embedded_photo_paths
 from megen.synthetic.clips import motion_between
@@ -34,6 +34,27 @@ def test_ridge_fit_recovers_fields_from_their_sums():
     design = rng.integers(0, 2, size=(40, 4)).astype(float) * rng.uniform(0.5, 1.0, size=(40, 4))
     targets = np.einsum("na,a...->n...", design, fields) + rng.normal(scale=0.01, size=(40, 6, 6, 2))
     np.testing.assert_allclose(ridge_fields(design, targets, ridge=1e-6), fields, atol=0.02)
+
+
+def test_the_strength_fit_recovers_fields_and_strengths_that_the_codes_do_not_give():
+    """Clips coded without intensity, each its AUs' fields summed at a strength of its own (0.5-2, mean 1, as the
+    synthetic set scales each clip to its sampled apex): the alternating fit recovers the fields within 0.03 and
+    every strength within 0.03; the plain ridge, which takes every clip at strength 1, is off by more than 0.2."""
+    rng = np.random.default_rng(0)
+    fields = rng.normal(size=(4, 6, 6, 2))
+    design = rng.integers(0, 2, size=(60, 4)).astype(float)
+    design[design.sum(1) == 0, 0] = 1.0
+    strength = rng.uniform(0.5, 2.0, size=60)
+    strength /= strength.mean()
+    targets = strength[:, None, None, None] * np.einsum("na,a...->n...", design, fields)
+    targets += rng.normal(scale=0.01, size=targets.shape)
+    got, got_strength = strength_fields(design, targets, ridge=1e-6, rounds=30)
+    np.testing.assert_allclose(got, fields, atol=0.03)
+    np.testing.assert_allclose(got_strength, strength, atol=0.03)
+    assert np.abs(ridge_fields(design, targets, ridge=1e-6) - fields).max() > 0.2
+    plain, ones = strength_fields(design, targets, ridge=1e-6, rounds=0)
+    np.testing.assert_array_equal(plain, ridge_fields(design, targets, ridge=1e-6))
+    np.testing.assert_array_equal(ones, 1.0)
 
 
 @pytest.fixture(scope="module")
