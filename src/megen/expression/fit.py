@@ -25,8 +25,9 @@ from megen.face.correspondence import carry_flow, correspondence
 MIN_CLIPS = 3
 #: the ridge, in clips: it weighs like this many clips of zero motion per AU
 RIDGE = 0.1
-#: alternating rounds of the per-clip strength fit (``strength_fields``; 0: plain ridge, every clip at strength 1)
-STRENGTH_ROUNDS = 10
+#: alternating rounds of the per-clip strength fit (``strength_fields``; 0: plain ridge, every clip at strength 1).
+#: Off by default: it fits the pattern better, but its fields, summed, overshoot at intensity 1 (docs/generation.md)
+STRENGTH_ROUNDS = 0
 
 
 @dataclass
