@@ -278,9 +278,10 @@ def flow_transfer_pair(inputs: PairInputs, out_dir, fps: float | None = None,
 def au_pair(target_path, basis_path, out_dir, aus=None, emotion: str | None = None, intensity: float = 1.0,
             duration_ms: float | None = None, fps: float | None = None, crop: bool = True, background: float = 255,
             playback_fps: float | None = DEFAULT_PLAYBACK_FPS, out_size: int | None = None, controls=None,
-            name: str | None = None) -> Path:
+            name: str | None = None, apex_px: float | None = None) -> Path:
     """A micro-expression made from action units on the target photo: ``aus`` (or ``emotion``'s most frequent AU
-    set) at ``intensity`` from the basis file (``megen.expression``), lasting ``duration_ms`` at ``fps``, carried
+    set) at ``intensity`` (and ``apex_px``, ``megen.expression.compose.au_motion``) from the basis file
+    (``megen.expression``), lasting ``duration_ms`` at ``fps``, carried
     into the target's face crop at its own size and colour and rendered there, shaped by ``controls`` (gain,
     regions, retarget). The outputs are driven generation's; the sheet's driving row shows the generated
     frames, there being no driving clip."""
@@ -293,7 +294,7 @@ def au_pair(target_path, basis_path, out_dir, aus=None, emotion: str | None = No
     if not crop:
         raise GenerationError("method=au maps the motion by the target's landmarks: it needs crop=true")
     basis = load_basis(basis_path)
-    motion = au_motion(basis, aus, emotion, intensity, duration_ms, fps)
+    motion = au_motion(basis, aus, emotion, intensity, duration_ms, fps, apex_px)
     print(motion.source if emotion else f"aus: {', '.join(motion.weights) or 'none (the still face)'}")
     image, landmarks = load_target(target_path, True, background)
     target, landmarks = native_target(image, landmarks, out_size)
@@ -314,6 +315,6 @@ def au_pair_of(cfg) -> Path:
     folder = au_pair(cfg.target, cfg.basis, Path(cfg.out), None if cfg.get("aus") is None else list(cfg.aus),
                      cfg.get("emotion"), float(cfg.intensity), cfg.get("duration_ms"), cfg.get("out_fps") or cfg.fps,
                      cfg.crop if cfg.get("crop_target") is None else cfg.crop_target, cfg.alpha_background,
-                     cfg.playback_fps, cfg.get("out_size"), MotionControls.of(cfg))
+                     cfg.playback_fps, cfg.get("out_size"), MotionControls.of(cfg), apex_px=cfg.get("apex_px"))
     print_summary(folder)
     return folder

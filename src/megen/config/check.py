@@ -402,14 +402,15 @@ def check_action_units(c: Checker) -> None:
     from megen.expression.action_units import au_name
 
     au = c.get("method", GenerationMethod.MODEL) == GenerationMethod.AU
-    given = [k for k in ("basis", "aus", "emotion") if c.get(k, None) not in (None, _MISSING)]
+    given = [k for k in ("basis", "aus", "emotion", "apex_px") if c.get(k, None) not in (None, _MISSING)]
     gains = c.get("aus_gain", None)
     if gains not in (None, _MISSING):
         check_aus_gain(c, gains, given)
         return
     if not au:
         for key in given:
-            c.add(key, c.get(key), "is for method=au (motion made from action units), or with aus_gain=")
+            c.add(key, c.get(key), "is for method=au (motion made from action units)"
+                  + ("" if key == "apex_px" else ", or with aus_gain="))
         return
     if "basis" not in given:
         c.add("basis", None, "method=au needs basis=<file written by python -m megen.aubasis fit>")
@@ -442,7 +443,7 @@ def check_aus_gain(c: Checker, gains, given: list[str]) -> None:
         c.add("basis", None, "aus_gain= needs basis=<file written by python -m megen.aubasis fit>")
     elif not Path(str(c.get("basis"))).is_file():
         c.add("basis", c.get("basis"), "no such file")
-    for key in ("aus", "emotion"):
+    for key in ("aus", "emotion", "apex_px"):
         if key in given:
             c.add(key, c.get(key), "is for method=au; with a driving clip, aus_gain={AU: gain} edits its AUs")
     if not isinstance(gains, DictConfig) or not len(gains):

@@ -139,6 +139,8 @@ class GenerateOptions:
     aus_gain: Any = option(None, "method=flow_transfer with a driving clip and basis=: scale its AUs, e.g. "
                                  "{AU12:0} removes AU12, {AU4:2} doubles AU4 (the rest of its motion kept)")
     intensity: float = option(1.0, "method=au: each AU's intensity; 1 is the basis's (its clips' mean apex)", low=0, high=4)
+    apex_px: float | None = option(None, "method=au: the apex's largest landmark displacement at intensity 1, px of a "
+                                         "256-px face (default: the basis's fields summed)", positive=True, high=16)
     render: Render = option("native", "native is the target's own size and colour, decoder the model's frame size "
                                       "in gray (the paper's)")
     target: str | None = option(None, "the face to animate: an image, any size, gray or colour; or a long video (a file "

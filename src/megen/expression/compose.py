@@ -29,6 +29,7 @@ class AUMotion:
     rise_ms: float
     fall_ms: float
     source: str
+    apex_px: float | None = None
 
     def driver(self) -> DriverFlow:
         """The motion as a driver's flow on its face crop (the canonical square is the crop)."""
@@ -38,7 +39,8 @@ class AUMotion:
         """What ``timing.json`` says about the motion."""
         return {"aus": {a: round(float(w), 4) for a, w in self.weights.items()}, "au_source": self.source,
                 "onset_frame": 0, "apex_frame": int(self.apex), "offset_frame": len(self.flows) - 1,
-                "rise_ms": round(self.rise_ms, 3), "fall_ms": round(self.fall_ms, 3)}
+                "rise_ms": round(self.rise_ms, 3), "fall_ms": round(self.fall_ms, 3),
+                **({"apex_px": round(float(self.apex_px), 4)} if self.apex_px is not None else {})}
 
 
 def frames_of(rise_ms: float, fall_ms: float, fps: float) -> tuple[int, int]:
@@ -49,11 +51,21 @@ def frames_of(rise_ms: float, fall_ms: float, fps: float) -> tuple[int, int]:
     return n, apex
 
 
+def landmark_peak(field: np.ndarray, landmarks: np.ndarray) -> float:
+    """The largest displacement (px) of a flow (S, S, 2) at the landmarks (68, 2) (nearest pixel)."""
+    idx = np.clip(np.rint(np.asarray(landmarks)).astype(int), 0, field.shape[0] - 1)
+    return float(np.linalg.norm(field[idx[:, 1], idx[:, 0]], axis=-1).max())
+
+
 def au_motion(basis: AUBasis, aus=None, emotion: str | None = None, intensity: float = 1.0,
-              duration_ms: float | None = None, fps: float | None = None) -> AUMotion:
+              duration_ms: float | None = None, fps: float | None = None, apex_px: float | None = None) -> AUMotion:
     """The motion of ``aus`` (AU names, each at ``intensity``), or of ``emotion``'s most frequent AU set in the
     basis's data, lasting ``duration_ms`` (default the median of the basis's clips coded with those AUs, split
-    into rise and fall in their median ratio) at ``fps`` (default ``AU_FPS``). ``aus=[]`` is the still face."""
+    into rise and fall in their median ratio) at ``fps`` (default ``AU_FPS``). ``aus=[]`` is the still face.
+
+    ``apex_px``: the apex's largest displacement at a landmark, px of the basis's 256-px canonical face, at
+    intensity 1 (``intensity`` still scales it): the composed pattern is scaled to it, instead of the fields'
+    own sum (which, for several AUs, is larger than any fitted clip that coded them together)."""
     if (aus is None) == (emotion is None):
         raise ValueError("give aus=[AU...] or emotion=<class>, one of them")
     if emotion is not None:
@@ -71,8 +83,12 @@ def au_motion(basis: AUBasis, aus=None, emotion: str | None = None, intensity: f
     n, apex = frames_of(rise, fall, fps)
     weights = {a: float(intensity) for a in names}
     curve = intensity_curve(n, apex).astype(np.float32)
-    flows = curve[:, None, None, None] * basis.field(weights)[None]
-    return AUMotion(weights, flows, basis.landmarks, apex, fps, rise, fall, source)
+    field = basis.field(weights)
+    if apex_px is not None:
+        peak = landmark_peak(basis.field({a: 1.0 for a in names}), basis.landmarks)
+        field = field * np.float32(float(apex_px) / peak) if peak > 0 else field
+    flows = curve[:, None, None, None] * field[None]
+    return AUMotion(weights, flows, basis.landmarks, apex, fps, rise, fall, source, apex_px)
 
 
-__all__ = ["AUMotion", "AU_FPS", "au_motion", "frames_of"]
+__all__ = ["AUMotion", "AU_FPS", "au_motion", "frames_of", "landmark_peak"]

@@ -163,6 +163,22 @@ def test_motion_from_aus_is_still_for_none_and_linear_in_intensity(basis):
         au_motion(basis, aus=["AU4"], emotion="negative")
 
 
+def test_apex_px_sets_the_composed_apex_at_the_landmarks_and_intensity_still_scales_it(basis):
+    from megen.expression.compose import landmark_peak
+
+    pair = au_motion(basis, aus=["AU4", "AU12"], duration_ms=200, fps=200, apex_px=0.8)
+    assert landmark_peak(pair.flows[pair.apex], basis.landmarks) == pytest.approx(0.8, rel=1e-5)
+    # the pattern is the fields' sum, only its size changes
+    summed = au_motion(basis, aus=["AU4", "AU12"], duration_ms=200, fps=200)
+    ratio = pair.flows[pair.apex] / np.where(summed.flows[pair.apex] == 0, np.nan, summed.flows[pair.apex])
+    assert np.nanstd(ratio) < 1e-4 and np.nanmean(ratio) == pytest.approx(0.8 / landmark_peak(
+        summed.flows[pair.apex], basis.landmarks), rel=1e-4)
+    half = au_motion(basis, aus=["AU4", "AU12"], intensity=0.5, duration_ms=200, fps=200, apex_px=0.8)
+    np.testing.assert_allclose(2 * half.flows, pair.flows, atol=1e-6)
+    assert pair.record()["apex_px"] == 0.8 and "apex_px" not in summed.record()
+    assert not au_motion(basis, aus=[], apex_px=1.0).flows.any()
+
+
 def test_the_still_face_renders_as_the_target(basis):
     from megen.animation.flow_transfer import transfer
 
@@ -195,6 +211,14 @@ def test_commands_fit_a_basis_generate_from_it_and_name_bad_aus(tmp_path):
     with pytest.raises(ConfigError, match="emotion=.*is for method=au"):
         generate.run(compose_config("generate", f"target={embedded_photo_paths()[0]}", "driving=x", "ckpt=y",
                                     "emotion=negative"))
+    [sized] = generate.run(compose_config("generate", *common[:-2], f"out={tmp_path / 'p'}", "duration_ms=50",
+                                          f"aus=[{aus[0]}]", "apex_px=1.5"))
+    assert json.loads((sized / "timing.json").read_text())["apex_px"] == 1.5
+    with pytest.raises(ConfigError, match="apex_px=1.5 is for method=au"):
+        generate.run(compose_config("generate", f"target={embedded_photo_paths()[0]}", "driving=x", "ckpt=y",
+                                    "apex_px=1.5"))
+    with pytest.raises(ConfigError, match="apex_px"):
+        generate.run(compose_config("generate", *common, f"aus=[{aus[0]}]", "apex_px=-1"))
     bad = run_module("megen.generate", *common, "aus=[AU99]", cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.count("error:") == 1 and "AU99 cannot be generated" in bad.stderr
     # that clip drives another face; aus_gain scales its AU, and the face moves less at 0, more at 2
