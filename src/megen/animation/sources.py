@@ -186,8 +186,7 @@ def flow_guides(target, driving, start: int = 0, native: bool = True, estimator=
         raise ValueError(f"the flow-guided family measures the driver's motion on its face crop at >= "
                          f"{DRIVING_NATIVE[0]} px: this driving clip has no face, or only a smaller crop (a prepared "
                          f"clip needs dataset.frame_size={DRIVING_NATIVE[0]}, or a synthetic set dataset.guides=true)")
-    frames = to_uint8(driving.native)
-    frames = frames[..., 0] if driving.native.shape[1] == 1 else frames
+    frames = to_uint8(driving.native, gray_as_rgb=False)
     from megen.face.flow import DRIVER_FLOW
 
     measured = measured_driver(frames, driving.native_landmarks, start, estimator or DRIVER_FLOW)

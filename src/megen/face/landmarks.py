@@ -67,6 +67,8 @@ def to_gray_uint8(image: np.ndarray) -> np.ndarray:
     img = np.asarray(image)
     if img.ndim == 3 and img.shape[2] == 1:
         img = img[..., 0]
+    if img.ndim == 2 and img.dtype == np.uint8:     # already what is asked: the rounding below would copy it twice
+        return np.ascontiguousarray(img)
     if img.ndim == 3:
         if img.shape[2] not in (3, 4):
             raise ValueError(f"expected 1, 3 or 4 channels, got image of shape {img.shape}")

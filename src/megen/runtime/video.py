@@ -20,12 +20,15 @@ def _is_tensor(x) -> bool:
     return hasattr(x, "detach") and hasattr(x, "cpu")
 
 
-def to_uint8(images) -> np.ndarray:
-    """(N, C, H, W) or (N, H, W) tensors/arrays in [0, 1] -> (N, H, W, 3) uint8."""
+def to_uint8(images, gray_as_rgb: bool = True) -> np.ndarray:
+    """(N, C, H, W) or (N, H, W) tensors/arrays in [0, 1] -> (N, H, W, 3) uint8; ``gray_as_rgb=False``: a
+    one-channel clip stays one, (N, H, W)."""
     x = images.detach().float().cpu().numpy() if _is_tensor(images) else np.asarray(images, dtype=np.float32)
     if x.ndim == 3:
         x = x[:, None]
     x = np.clip(x, 0.0, 1.0).transpose(0, 2, 3, 1)
+    if x.shape[-1] == 1 and not gray_as_rgb:
+        return np.rint(x[..., 0] * 255.0).astype(np.uint8)
     if x.shape[-1] == 1:
         x = np.repeat(x, 3, axis=-1)
     return np.rint(x * 255.0).astype(np.uint8)
