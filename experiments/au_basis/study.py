@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from megen.animation.flow_transfer import flow_transfer, transfer
+from megen.expression.compose import landmark_peak
 from megen.expression.fit import STRENGTH_ROUNDS, ClipFlow, fit_basis
 from megen.face.flow import DriverFlow, target_fields
 from megen.ops.flow import estimator
@@ -47,12 +48,6 @@ UNSEEN = ((1, 12), (4, 12), (9, 15))
 def rmte(generated: np.ndarray, truth: np.ndarray) -> float:
     g, t = generated.astype(np.float64), truth.astype(np.float64)
     return float(np.abs((g - g[:1]) - (t - t[:1])).sum() / max(np.abs(t - t[:1]).sum(), 1e-12))
-
-
-def peak(flow: np.ndarray, landmarks: np.ndarray) -> float:
-    """The largest flow magnitude (px) at the landmarks (nearest pixel)."""
-    idx = np.clip(np.rint(landmarks).astype(int), 0, flow.shape[0] - 1)
-    return float(np.linalg.norm(flow[idx[:, 1], idx[:, 0]], axis=-1).max())
 
 
 def mean_sd(values) -> dict:
@@ -118,7 +113,7 @@ def main() -> None:
                 scores["field amplitude"].append(float(np.linalg.norm(g) / max(np.linalg.norm(a), 1e-12)))
                 own = transfer(image, landmarks, DriverFlow(truth.flows, np.eye(2, 3), landmarks))
                 scores["true flow"].append(rmte(own, truth.frames))
-                scale = peak(truth.flows[program.apex], landmarks) / max(peak(carried, landmarks), 1e-9)
+                scale = landmark_peak(truth.flows[program.apex], landmarks) / max(landmark_peak(carried, landmarks), 1e-9)
                 scaled = transfer(image, landmarks, DriverFlow(scale * curve * field[None], np.eye(2, 3),
                                                                basis.landmarks))
                 scores["au, amplitude given"].append(rmte(scaled, truth.frames))

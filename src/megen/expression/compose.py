@@ -84,9 +84,9 @@ def au_motion(basis: AUBasis, aus=None, emotion: str | None = None, intensity: f
     weights = {a: float(intensity) for a in names}
     curve = intensity_curve(n, apex).astype(np.float32)
     field = basis.field(weights)
-    if apex_px is not None:
-        peak = landmark_peak(basis.field({a: 1.0 for a in names}), basis.landmarks)
-        field = field * np.float32(float(apex_px) / peak) if peak > 0 else field
+    peak = landmark_peak(field, basis.landmarks) if apex_px is not None else 0.0
+    if peak > 0:     # every AU at ``intensity``: the field is intensity x the AUs' sum, whose peak is asked for
+        field = field * np.float32(float(apex_px) * float(intensity) / peak)
     flows = curve[:, None, None, None] * field[None]
     return AUMotion(weights, flows, basis.landmarks, apex, fps, rise, fall, source, apex_px)
 
