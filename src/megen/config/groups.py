@@ -61,11 +61,16 @@ class LossOptions:
 
 
 @dataclass
-class KeypointNetOptions:
-    """``model.motion.*``: the key-point (or region) network."""
+class HourglassOptions:
+    """The size of an hourglass network: the first fields of the key-point and dense motion networks' sections."""
     block_expansion: int | None = option(None, "channels of its first block", positive=True)
     max_features: int | None = option(None, "its widest block's channels", positive=True)
     num_blocks: int | None = option(None, "its hourglass's depth", positive=True)
+
+
+@dataclass
+class KeypointNetOptions(HourglassOptions):
+    """``model.motion.*``: the key-point (or region) network."""
     temperature: float | None = option(None, "the heatmaps' softmax temperature", positive=True)
     scale_factor: float | None = option(None, "the frames' scale where key points are found", positive=True)
     estimate_jacobian: bool | None = option(None, "FOMM's local affine per key point")
@@ -73,11 +78,8 @@ class KeypointNetOptions:
 
 
 @dataclass
-class DenseMotionOptions:
+class DenseMotionOptions(HourglassOptions):
     """``model.dense_motion.*``: the dense motion network."""
-    block_expansion: int | None = option(None, "channels of its first block", positive=True)
-    max_features: int | None = option(None, "its widest block's channels", positive=True)
-    num_blocks: int | None = option(None, "its hourglass's depth", positive=True)
     scale_factor: float | None = option(None, "the frames' scale it works at", positive=True)
     kp_variance: float | None = option(None, "the key points' Gaussians' variance", positive=True)
     estimate_occlusion: bool | None = option(None, "predict an occlusion map")
