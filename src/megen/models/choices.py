@@ -41,4 +41,16 @@ class Family(Choice):
     FLOW = "flow"
 
 
-__all__ = ["BackgroundMode", "Family", "KeypointMode", "PriorInputMode", "RegionShape"]
+#: why a family's per-frame graph has no ONNX export (fomm's has one): the key-point model and the flow-guided
+#: one (which are not one class) refuse with the same sentence
+NOT_EXPORTABLE = {Family.MRAA: "its regions need an SVD per frame, which has no ONNX operator",
+                  Family.TPS: "its splines need a linear solve per frame, which has no ONNX operator",
+                  Family.FLOW: "its guide is optical flow that OpenCV measures per frame, outside any network"}
+
+
+def export_refusal(family: Family) -> str:
+    """The sentence that refuses an ONNX export to a family of ``NOT_EXPORTABLE``."""
+    return f"ONNX export covers the fomm family; this checkpoint is {family.value!r} ({NOT_EXPORTABLE[family]})"
+
+
+__all__ = ["NOT_EXPORTABLE", "BackgroundMode", "Family", "KeypointMode", "PriorInputMode", "RegionShape", "export_refusal"]

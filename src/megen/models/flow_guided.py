@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from megen.models.blocks import AntiAliasInterpolation2d, Hourglass
-from megen.models.choices import Family
+from megen.models.choices import Family, export_refusal
 from megen.models.microflow import LearnedFlow, MicroFlowNet
 from megen.models.motion import coordinate_grid, warp
 from megen.ops.choices import FlowEstimator
@@ -126,8 +126,7 @@ class FlowGuidedModel(nn.Module):
 
     def onnx_refusal(self) -> str:
         """Why the flow-guided model has no ONNX export: always (``MotionTransferModel.onnx_refusal``)."""
-        return (f"ONNX export covers the fomm family; this checkpoint is {self.family.value!r} (its guide is optical flow "
-                "that OpenCV measures per frame, outside any network)")
+        return export_refusal(self.family)
 
     def guide_measurer(self):
         """The estimator that measures the driver's guide (``megen.ops.flow``'s kind of callable)."""

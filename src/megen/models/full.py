@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from megen.models.choices import BackgroundMode, Family, KeypointMode, PriorInputMode
+from megen.models.choices import NOT_EXPORTABLE, BackgroundMode, Family, KeypointMode, PriorInputMode, export_refusal
 from megen.models.dense_motion import DenseMotionNetwork
 from megen.models.generator import OcclusionAwareGenerator
 from megen.models.motion import relative_motion
@@ -46,15 +46,10 @@ class MotionTransferModel(nn.Module):
         self.generator = generator
         self.background = background
 
-    #: why a family's per-frame graph has no ONNX export (fomm's has one)
-    NOT_EXPORTABLE = {Family.MRAA: "its regions need an SVD per frame, which has no ONNX operator",
-                      Family.TPS: "its splines need a linear solve per frame, which has no ONNX operator"}
-
     def onnx_refusal(self) -> str | None:
         """Why this model's per-frame graph cannot be exported to ONNX, or None where it can."""
-        if self.family in self.NOT_EXPORTABLE:
-            return (f"ONNX export covers the fomm family; this checkpoint is {self.family.value!r} "
-                    f"({self.NOT_EXPORTABLE[self.family]})")
+        if self.family in NOT_EXPORTABLE:
+            return export_refusal(self.family)
         if self.background is not None:
             return "ONNX export does not cover background motion"
         return None
