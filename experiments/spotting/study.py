@@ -10,7 +10,8 @@ times with ``megen.spotting``. For each insertion it reports, under estimators t
   (read at the window's driver positions), beside the same driver on the window's still first frame; the
   window's motion is taken both raw and less the original video's own motion over the window;
 * head: the largest difference of the face's mean flow (px of the 256-px canonical face) between the window
-  and the original over it;
+  and the original over it; beside it the largest mean flow of the same driver on the still frame (the
+  expression's own translation, which an exact insertion adds) and the difference with that share taken out;
 * seams: the face's mean frame-to-frame flow magnitude across the window's edges, beside the 95th percentile
   of the original video's own;
 
@@ -82,10 +83,14 @@ def score_insertion(original, inserted, still, start: int, length: int, driver_f
         est = estimator(name)
         driver = face_motion(driver_frames, driver_lm, estimator=est)[0]
         expected = resample_flows(driver, positions).astype(np.float64)
-        (w, w_head), (b, b_head), (s, _) = (face_motion(v, lm, estimator=est) for v in (window, base, ref))
+        (w, w_head), (b, b_head), (s, s_head) = (face_motion(v, lm, estimator=est) for v in (window, base, ref))
         out[name] = {"inserted": transfer_scores(expected, w), "inserted_less_video": transfer_scores(expected, w - b),
                      "still_first_frame": transfer_scores(expected, s),
-                     "head_difference_px": float(np.linalg.norm(w_head - b_head, axis=-1).max())}
+                     "head_difference_px": float(np.linalg.norm(w_head - b_head, axis=-1).max()),
+                     # a brow raise or a lip pull moves the face's mean flow too: the same driver on the still frame
+                     # shows that share, which an exact insertion of the expression adds to the video's head motion
+                     "expression_own_px": float(np.linalg.norm(s_head, axis=-1).max()),
+                     "head_difference_less_expression_px": float(np.linalg.norm(w_head - b_head - s_head, axis=-1).max())}
     return out
 
 

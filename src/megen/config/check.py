@@ -337,6 +337,8 @@ def validate_train_flow(cfg) -> None:
     init = c.get("init", None)
     if init not in (None, _MISSING, "packaged") and not Path(str(init)).is_file():
         c.add("init", init, "is not a file (a python -m megen.train_flow checkpoint, or packaged)")
+    if c.get("freeze_init", False) is True and init in (None, _MISSING):
+        c.add("freeze_init", True, "needs init= (the estimator whose weights stay fixed)")
     c.raise_if_any()
 
 

@@ -13,7 +13,8 @@ misses: how much to trust it in low texture, noise, compression and flicker, and
       -> the regularised least-squares flow of each level and window, the texture (log trace), the image
       -> a small dilated CNN on the cell grid: a correction of one of those solutions
     twice: on the frames halved (head motion of a few pixels), then on the frame and the onset warped by that
-    first estimate, at full size
+    first estimate, at full size; ``refinements`` more full-size passes, each with a CNN of its own, warp the
+    onset by the estimate so far and correct it again
       -> flow (B, H, W, 2), bilinear from H/4, in pixels
 
 The flow is *forward* like every estimator of ``megen.ops.flow``: the content at p in ``frame`` is at
@@ -135,10 +136,13 @@ class MicroFlowNet(nn.Module):
     least-squares regularisation relative to the mean texture of the frame. ``warp`` is how the onset is
     resampled by the first estimate: bilinear blurs it by an amount that depends on the sub-pixel position, which
     the second pass may read as motion; bicubic blurs far less but trained worse (docs/benchmarks.md).
+    ``refinements`` adds that many full-size passes after the second, each with its own correction CNN, which
+    reads the residual's least-squares solutions among its inputs and is zero untrained (so a trained network
+    given refinements starts as the same estimator).
     """
 
     def __init__(self, channels: int = 32, dilations=(1, 2, 4, 2, 1), damping: float = 0.01, windows=WINDOWS,
-                 warp: str = "bilinear"):
+                 warp: str = "bilinear", refinements: int = 0):
         super().__init__()
         if warp not in WARPS:
             raise ValueError(f"net.warp={warp!r}: must be one of {list(WARPS)}")
@@ -147,8 +151,12 @@ class MicroFlowNet(nn.Module):
         if self.windows[:2] != WINDOWS[:2]:
             raise ValueError(f"net.windows={list(windows)}: must start with {list(WINDOWS[:2])} (the corrected "
                              f"solution is the second window's)")
+        if int(refinements) < 0:
+            raise ValueError(f"net.refinements={refinements}: must be 0 or more")
         self.hparams = {"channels": int(channels), "dilations": [int(d) for d in dilations], "damping": float(damping),
                         "windows": list(self.windows), "warp": warp}
+        if refinements:     # absent at 0, so the checkpoints of two-pass networks keep their form
+            self.hparams["refinements"] = int(refinements)
         for j, window in enumerate(self.windows):
             if window:
                 self.register_buffer(f"window{j}", gaussian_kernel(window), persistent=False)
@@ -156,6 +164,8 @@ class MicroFlowNet(nn.Module):
         in_ch = len(LEVELS) * (2 * len(self.windows) + 1) + 2
         self.body_half, self.head_half = _correction(in_ch, channels, dilations)
         self.body, self.head = _correction(in_ch + 2, channels, dilations)
+        self.refine = nn.ModuleList(nn.Sequential(*_correction(in_ch + 2, channels, dilations))
+                                    for _ in range(int(refinements)))
 
     def features(self, frame: torch.Tensor, onset: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The CNN's input (B, len(LEVELS) * (2 len(windows) + 1) + 2, h, w) at the cell grid of normalised
@@ -188,7 +198,13 @@ class MicroFlowNet(nn.Module):
                               align_corners=False) * 2.0
         full = F.interpolate(first, size=frame.shape[2:], mode="bilinear", align_corners=False)
         x, base = self.features(frame, warp_by(onset, full, self.warp))
-        return first + base + self.head(self.body(torch.cat([x, first / BOUND_PX], dim=1)))
+        flow = first + base + self.head(self.body(torch.cat([x, first / BOUND_PX], dim=1)))
+        for correction in self.refine:
+            full = F.interpolate(flow, size=frame.shape[2:], mode="bilinear", align_corners=False)
+            x, _ = self.features(frame, warp_by(onset, full, self.warp))
+            # no least-squares step of its own (it is among x): untrained, a refinement changes nothing
+            flow = flow + correction(torch.cat([x, flow / BOUND_PX], dim=1))
+        return flow
 
     def forward(self, frame: torch.Tensor, onset: torch.Tensor) -> torch.Tensor:
         flow = F.interpolate(self.coarse(frame, onset), size=frame.shape[2:], mode="bilinear", align_corners=False)

@@ -30,15 +30,28 @@ class MicroFlowSystem(pl.LightningModule):
     """Trains a ``MicroFlowNet`` (``net``: its arguments) on exact flow at its grid, Adam with a one-cycle rate
     peaking at ``lr``, on the relative end-point error plus ``region_loss`` times its ``region_epe``; validation
     logs ``val/epe`` (px) and ``val/epe_over_zero`` (to zero flow's). ``init``
-    (a checkpoint, or ``packaged``) starts from a trained estimator, whose arguments then replace ``net``."""
+    (a checkpoint, or ``packaged``) starts from a trained estimator, whose arguments then replace ``net``'s but
+    for ``refinements``: passes it lacks are added, new. ``freeze_init`` trains those added passes alone."""
 
-    def __init__(self, net: dict | None = None, lr: float = 3e-3, init: str | None = None, region_loss: float = 0.0):
+    def __init__(self, net: dict | None = None, lr: float = 3e-3, init: str | None = None, region_loss: float = 0.0,
+                 freeze_init: bool = False):
         super().__init__()
         start = None if init is None else load_microflow(None if init == "packaged" else init, "init")
         if start is not None:
-            net = dict(start.hparams)      # saved below, so the checkpoint rebuilds the network it continues
+            added = int((net or {}).get("refinements", 0)) - int(start.hparams.get("refinements", 0))
+            # saved below, so the checkpoint rebuilds the network it continues
+            net = {**start.hparams, "refinements": int(start.hparams.get("refinements", 0)) + max(added, 0)}
+        elif freeze_init:
+            raise ValueError("freeze_init=true: needs init= (the estimator whose weights stay fixed)")
         self.save_hyperparameters()
-        self.net = start.train() if start is not None else MicroFlowNet(**(net or {}))  # loaded in eval mode
+        self.net = MicroFlowNet(**(net or {}))
+        if start is not None:
+            missing, unexpected = self.net.load_state_dict(start.state_dict(), strict=False)
+            if unexpected or any(not k.startswith("refine.") for k in missing):
+                raise ValueError(f"init={init}: its weights do not fit net={net}")
+            if freeze_init:
+                for name, p in self.net.named_parameters():
+                    p.requires_grad_(name in missing)
 
     def _grid(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
         return self.net.coarse(batch["frame"], batch["onset"]), F.avg_pool2d(batch["flow"], CELL)
@@ -58,7 +71,7 @@ class MicroFlowSystem(pl.LightningModule):
         self.log("val/epe_over_zero", epe / true.norm(dim=1).mean().clamp_min(1e-6), batch_size=len(pred))
 
     def configure_optimizers(self):
-        opt = torch.optim.Adam(self.net.parameters(), lr=self.hparams.lr)
+        opt = torch.optim.Adam([p for p in self.net.parameters() if p.requires_grad], lr=self.hparams.lr)
         steps = max(1, int(self.trainer.estimated_stepping_batches))
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.hparams.lr, total_steps=steps)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -134,6 +134,36 @@ def test_train_flow_continues_from_an_estimator(trained, tmp_path):
         MicroFlowSystem(init=str(bad))
 
 
+def test_refinement_passes_start_as_the_estimator_they_refine_and_train_alone_when_frozen(trained, tmp_path):
+    """``net.refinements`` added to a trained estimator (``init=``): untrained, the same flow; ``freeze_init``
+    leaves every weight it came with unchanged by a training step and moves the new pass's."""
+    from megen.config.check import ConfigError, validate_train_flow
+    from megen.config.compose import compose_config
+    from megen.training.microflow import MicroFlowSystem, relative_epe
+
+    start = load_microflow(trained["checkpoint"])
+    system = MicroFlowSystem(net={"refinements": 1}, init=trained["checkpoint"], freeze_init=True)
+    assert system.hparams.net["refinements"] == 1 and system.hparams.net["channels"] == 4
+    torch.manual_seed(0)
+    a, b = torch.rand(2, 1, 32, 32) * 255, torch.rand(2, 1, 32, 32) * 255
+    torch.testing.assert_close(system.net.coarse(a, b), start.coarse(a, b))
+    before = {k: v.clone() for k, v in system.net.state_dict().items()}
+    # configure_optimizers' schedule needs a trainer: one plain Adam step over what it optimises stands in
+    opt = torch.optim.Adam([p for p in system.net.parameters() if p.requires_grad], lr=1e-2)
+    relative_epe(system.net.coarse(a, b), torch.full((2, 2, 8, 8), 0.3)).backward()
+    opt.step()
+    after = system.net.state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert moved and all(k.startswith("refine.") for k in moved)
+    # the refined network's checkpoint rebuilds it (its arguments travel in hparams)
+    assert MicroFlowNet(**system.hparams.net).hparams["refinements"] == 1
+    assert "refinements" not in MicroFlowNet().hparams      # two-pass networks keep their checkpoint form
+    with pytest.raises(ValueError, match="net.refinements=-1"):
+        MicroFlowNet(refinements=-1)
+    with pytest.raises(ConfigError, match="freeze_init=.* needs init="):
+        validate_train_flow(compose_config("train_flow", "freeze_init=true"))
+
+
 def test_train_flow_writes_a_checkpoint_that_loads(trained):
     assert np.isfinite(trained["metrics"]["val/epe"]) and trained["metrics"]["val/epe_over_zero"] > 0
     net = load_microflow(trained["checkpoint"])
