@@ -16,7 +16,10 @@ the training-free flow transfer (``megen.animation.flow_transfer``):
 * ``head_px``: the largest whole-face displacement (the face's mean flow, px of the canonical face; mean over
   the estimators): how far the head drifts, beside the driver's own (``driver_head_px``);
 
-and the driver's own expression amplitude in px of the canonical face, so faint clips show.
+and the driver's own expression amplitude in px of the canonical face, so faint clips show: its mean over the
+estimators (``driver_amplitude_px``), each one's (``driver_amplitude_px_by``) and the lowest cosine between two
+estimators' readings of it (``driver_agreement``). Where the estimators read the driver itself differently (a
+blurred or faint clip), a pair's ratio under any one of them is as uncertain as that spread.
 """
 from __future__ import annotations
 
@@ -157,6 +160,19 @@ class DriverMotion:
         return np.mean(list(self.motions.values()), axis=0)
 
     @property
+    def amplitudes(self) -> dict[str, float]:
+        """The driver's expression amplitude (RMS px) under each estimator: where they differ widely, the
+        estimators read this clip differently, and a ratio under any one of them says less."""
+        return {name: rms(m) for name, m in self.motions.items()}
+
+    @property
+    def agreement(self) -> float:
+        """The lowest cosine between two estimators' readings of the driver's expression (1 with one estimator)."""
+        names = list(self.motions)
+        return min((transfer_scores(self.motions[a], self.motions[b])["cosine"]
+                    for i, a in enumerate(names) for b in names[i + 1:]), default=1.0)
+
+    @property
     def head_px(self) -> float:
         """The driver's largest whole-face displacement (px), mean over the estimators."""
         return float(np.mean([drift(h) for h in self.heads.values()])) if self.heads else float("nan")
@@ -278,7 +294,8 @@ def score_pairs(pairs: list[RealPair], systems: dict[str, System], out_dir=None,
         # the paths as the pairs file gives them: results name the clips, not where a user keeps them
         rows.append({"pair": pair.name, "driving": pair.listed[0] or str(pair.driving),
                      "target": pair.listed[1] or str(pair.target),
-                     "driver_amplitude_px": rms(driver.motion), "driver_head_px": driver.head_px, "systems": scored})
+                     "driver_amplitude_px": rms(driver.motion), "driver_amplitude_px_by": driver.amplitudes,
+                     "driver_agreement": driver.agreement, "driver_head_px": driver.head_px, "systems": scored})
         if out_dir is not None and sheets:
             write_png(out_dir / "real_pairs" / f"{pair.name}.png", pair_sheet(pair.name, driver.frames, clips))
     results = {"estimators": list(estimators), "pairs": rows, "mean": mean_scores(rows)}
@@ -333,6 +350,10 @@ def real_pairs_markdown(results: dict) -> str:
         means.insert(0, {"pair": f"**mean of the {n} pairs with published outputs**", "systems": results["mean_published"]})
     for row in [*results["pairs"], *means]:
         amp = f" (driver {row['driver_amplitude_px']:.2f} px" if "driver_amplitude_px" in row else ""
+        by = row.get("driver_amplitude_px_by") or {}
+        if amp and len(by) > 1:
+            amp += (f", {min(by.values()):.2f}-{max(by.values()):.2f} across the estimators, which agree at cosine "
+                    f"{row['driver_agreement']:.2f}")
         if amp:
             head_px = row.get("driver_head_px", np.nan)
             amp += f", head {head_px:.2f} px)" if np.isfinite(head_px) else ")"

@@ -126,6 +126,12 @@ def test_evaluate_real_pairs_without_a_checkpoint_scores_the_baselines(tmp_path,
     assert scores["static"]["cosine"] == 0.0 and scores["static"]["amplitude"] == 0.0
     assert scores["flow_transfer"]["cosine"] > 0.9
     assert "| drive-target (driver" in out.stdout and "flow_transfer" in out.stdout
+    # the driver read by each estimator: its mean is the reported amplitude, and their agreement a cosine
+    row = results["pairs"][0]
+    by = row["driver_amplitude_px_by"]
+    assert set(by) == {"dis_fast", "farneback"} and min(by.values()) > 0
+    assert row["driver_amplitude_px"] <= max(by.values()) + 1e-9 and 0.5 < row["driver_agreement"] <= 1.0
+    assert "across the estimators, which agree at cosine" in out.stdout
     assert (tmp_path / "run" / "real_pairs" / "drive-target.png").is_file()
     # each measured clip is kept by content: driver, static, flow transfer, copy, under both estimators
     assert len(list((tmp_path / "data" / "cache" / "real_motion").glob("*.npz"))) >= 6
