@@ -17,8 +17,10 @@ def main(argv=None) -> None:
     parser.add_argument("folder", help="a Hydra multirun folder (or any folder of runs)")
     parser.add_argument("--caption", default="", help="a line written above the table")
     parser.add_argument("--runs", action="store_true", help="add the per-run table under the variant table")
+    parser.add_argument("--by-driver", action="store_true",
+                        help="add the real pairs' scores per driving clip (real_cosine@<clip>, ...)")
     args = parser.parse_args(argv)
-    report(args.folder, args.caption, per_run=args.runs)
+    report(args.folder, args.caption, per_run=args.runs, by_driver=args.by_driver)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def better(metric: str):
         if metric.startswith(prefix):
             metric = metric[len(prefix):]
             break
-    return BETTER.get(metric)
+    return BETTER.get(metric.split("@")[0])      # a per-clip score (real_cosine@<clip>) as its score
 
 
 def flatten_metrics(data: dict) -> dict[str, float]:
@@ -74,9 +74,11 @@ def flatten_metrics(data: dict) -> dict[str, float]:
     return out
 
 
-def real_pair_metrics(data: dict) -> dict[str, float]:
+def real_pair_metrics(data: dict, by_driver: bool = False) -> dict[str, float]:
     """A run's real-pair scores (mean over the pairs) as ``{real_<score>: model, real_<score>_static:
-    the flow-transfer baseline}``: on real clips the training-free baseline is the one to beat."""
+    the flow-transfer baseline}``: on real clips the training-free baseline is the one to beat. ``by_driver``
+    adds each driving clip's own, as ``real_<score>@<clip>`` (the mean over the pairs it drives, named by its
+    file's stem): the studies' question per source dataset, where each clip comes from one."""
     means = data.get("mean", {})
     model = next((k for k in means if k.startswith("megen")), None)
     if model is None:
@@ -86,6 +88,16 @@ def real_pair_metrics(data: dict) -> dict[str, float]:
         out[f"real_{name}"] = means[model][name]
         if REAL_BASELINE in means:
             out[f"real_{name}_static"] = means[REAL_BASELINE][name]
+    if by_driver:
+        clips: dict[str, list[dict]] = {}
+        for pair in data.get("pairs", []):
+            clips.setdefault(Path(str(pair["driving"])).stem, []).append(pair["systems"])
+        for clip, systems in clips.items():
+            for name in REAL_METRICS:
+                for label, key in ((model, f"real_{name}@{clip}"), (REAL_BASELINE, f"real_{name}@{clip}_static")):
+                    values = [s[label][name] for s in systems if label in s and not math.isnan(s[label][name])]
+                    if values:
+                        out[key] = statistics.fmean(values)
     return out
 
 
@@ -119,8 +131,9 @@ def _metrics_files(folder: Path) -> list[Path]:
     return found
 
 
-def collect(folder) -> list[dict]:
-    """Every run under ``folder``: {"run", "overrides": {key: value}, "metrics": {...}}."""
+def collect(folder, by_driver: bool = False) -> list[dict]:
+    """Every run under ``folder``: {"run", "overrides": {key: value}, "metrics": {...}} (``by_driver``: the real
+    pairs' scores per driving clip too, ``real_pair_metrics``)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"no such folder: {folder}")
@@ -140,7 +153,7 @@ def collect(folder) -> list[dict]:
             real = run / "real_pairs.json"
             if real.is_file():
                 path = real
-                metrics.update(real_pair_metrics(json.loads(real.read_text())))
+                metrics.update(real_pair_metrics(json.loads(real.read_text()), by_driver))
         except (json.JSONDecodeError, KeyError, TypeError) as err:
             raise ValueError(f"unreadable metrics file {path}: {err}") from err
         # a folder that is itself the run is named by its own name, not "."
@@ -259,7 +272,8 @@ def variant_table(variants: list[dict], caption: str = "") -> str:
     return text + "\n" + LEGEND + "\n"
 
 
-SECTION_TITLES = {"": "reconstruction", "x_": "cross-identity (x_)", "fid_": "regional motion fidelity (fid_)"}
+SECTION_TITLES = {"": "reconstruction", "x_": "cross-identity (x_)", "fid_": "regional motion fidelity (fid_)",
+                  "real_": "real pairs (real_; @<clip>: the pairs that clip drives)"}
 
 
 def _section(metric: str) -> str:
@@ -340,9 +354,10 @@ def figure(runs: list[dict], metrics=("rmte", "l1", "epe")):
     return fig
 
 
-def report(folder, caption: str = "", per_run: bool = False) -> tuple[Path, Path]:
-    """Write ``report.md`` (the variant table; with ``per_run`` the per-run table too) and ``report.png``."""
-    runs = collect(folder)
+def report(folder, caption: str = "", per_run: bool = False, by_driver: bool = False) -> tuple[Path, Path]:
+    """Write ``report.md`` (the variant table; with ``per_run`` the per-run table too; with ``by_driver`` the
+    real pairs' scores per driving clip) and ``report.png``."""
+    runs = collect(folder, by_driver)
     text = variant_table(aggregate(runs), caption)
     if per_run:
         text += "\n" + markdown_table(runs, "Runs")

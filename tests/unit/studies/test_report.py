@@ -263,6 +263,25 @@ def test_real_pair_scores_are_columns_beside_the_flow_transfer_baseline(tmp_path
     assert better("real_cosine") == "higher" and better("real_amplitude") == 1.0 and better("real_identity") == "lower"
 
 
+def test_real_pair_scores_per_driving_clip_on_request(tmp_path):
+    """``--by-driver``: each driving clip's mean over the pairs it drives, the model's beside the flow transfer's."""
+    scores = lambda c, a: {"cosine": c, "amplitude": a, "identity": 0.08}  # noqa: E731
+    pairs = [{"driving": "driving/casme2_a.gif", "systems": {"flow_transfer": scores(0.9, 1.0), "megen": scores(0.7, 0.4)}},
+             {"driving": "driving/casme2_a.gif", "systems": {"flow_transfer": scores(0.8, 1.2), "megen": scores(0.5, 0.6)}},
+             {"driving": "driving/smic_b.gif", "systems": {"flow_transfer": scores(0.6, 1.4), "megen": scores(0.3, 0.2)}}]
+    run = tmp_path / "seed0"
+    _write_run(run, ["model=fomm", "seed=0"], {"test/rmte": 0.8})
+    (run / "real_pairs.json").write_text(json.dumps({"pairs": pairs, "mean": {
+        "flow_transfer": scores(0.77, 1.2), "megen": scores(0.5, 0.4)}}))
+    assert not any("@" in k for k in collect(tmp_path)[0]["metrics"])
+    metrics = collect(tmp_path, by_driver=True)[0]["metrics"]
+    assert metrics["real_cosine@casme2_a"] == pytest.approx(0.6) and metrics["real_amplitude@smic_b"] == pytest.approx(0.2)
+    assert metrics["real_cosine@casme2_a_static"] == pytest.approx(0.85) and metrics["real_cosine"] == 0.5
+    assert better("real_cosine@smic_b") == "higher" and better("real_amplitude@casme2_a") == 1.0
+    main([str(tmp_path), "--by-driver"])
+    assert "real_cosine@smic_b" in (tmp_path / "report.md").read_text()
+
+
 def test_committed_study_runs_keep_only_what_rebuilds_their_tables():
     import subprocess
 
