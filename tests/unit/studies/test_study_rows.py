@@ -43,7 +43,9 @@ def test_every_row_composes_to_its_values(study):
             # (${oc.env:...}, a file the user names) has no value to compare here
             if "." in key and "${" not in value:
                 got = OmegaConf.select(cfg, key)
-                assert ("null" if got is None else str(got).lower()) == value.lower(), (study, name, item)
+                shown = ("null" if got is None else f"[{','.join(map(str, got))}]" if OmegaConf.is_list(got)
+                         else str(got))       # a list as an override spells it: [a,b]
+                assert shown.lower() == value.lower(), (study, name, item)
 
 
 def test_grid_rows_are_named_by_their_values(tmp_path):
