@@ -151,12 +151,13 @@ class MicroFlowNet(nn.Module):
         if self.windows[:2] != WINDOWS[:2]:
             raise ValueError(f"net.windows={list(windows)}: must start with {list(WINDOWS[:2])} (the corrected "
                              f"solution is the second window's)")
-        if int(refinements) < 0:
+        refinements = int(refinements)
+        if refinements < 0:
             raise ValueError(f"net.refinements={refinements}: must be 0 or more")
         self.hparams = {"channels": int(channels), "dilations": [int(d) for d in dilations], "damping": float(damping),
                         "windows": list(self.windows), "warp": warp}
         if refinements:     # absent at 0, so the checkpoints of two-pass networks keep their form
-            self.hparams["refinements"] = int(refinements)
+            self.hparams["refinements"] = refinements
         for j, window in enumerate(self.windows):
             if window:
                 self.register_buffer(f"window{j}", gaussian_kernel(window), persistent=False)
@@ -165,7 +166,7 @@ class MicroFlowNet(nn.Module):
         self.body_half, self.head_half = _correction(in_ch, channels, dilations)
         self.body, self.head = _correction(in_ch + 2, channels, dilations)
         self.refine = nn.ModuleList(nn.Sequential(*_correction(in_ch + 2, channels, dilations))
-                                    for _ in range(int(refinements)))
+                                    for _ in range(refinements))
 
     def features(self, frame: torch.Tensor, onset: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The CNN's input (B, len(LEVELS) * (2 len(windows) + 1) + 2, h, w) at the cell grid of normalised
@@ -196,15 +197,20 @@ class MicroFlowNet(nn.Module):
         x, base = self.features(F.avg_pool2d(frame, 2), F.avg_pool2d(onset, 2))
         first = F.interpolate(base + self.head_half(self.body_half(x)), size=(h, w), mode="bilinear",
                               align_corners=False) * 2.0
-        full = F.interpolate(first, size=frame.shape[2:], mode="bilinear", align_corners=False)
-        x, base = self.features(frame, warp_by(onset, full, self.warp))
-        flow = first + base + self.head(self.body(torch.cat([x, first / BOUND_PX], dim=1)))
+        x, base = self.residual_features(frame, onset, first)
+        flow = first + base + self.head(self.body(x))
         for correction in self.refine:
-            full = F.interpolate(flow, size=frame.shape[2:], mode="bilinear", align_corners=False)
-            x, _ = self.features(frame, warp_by(onset, full, self.warp))
             # no least-squares step of its own (it is among x): untrained, a refinement changes nothing
-            flow = flow + correction(torch.cat([x, flow / BOUND_PX], dim=1))
+            flow = flow + correction(self.residual_features(frame, onset, flow)[0])
         return flow
+
+    def residual_features(self, frame: torch.Tensor, onset: torch.Tensor, flow: torch.Tensor):
+        """A full-size pass's CNN input: ``features`` of the normalised ``frame`` and ``onset`` (B, 1, H, W), the
+        onset warped by ``flow`` (B, 2, H/CELL, W/CELL), with that flow appended; and the residual's base
+        least-squares flow (B, 2, H/CELL, W/CELL)."""
+        full = F.interpolate(flow, size=frame.shape[2:], mode="bilinear", align_corners=False)
+        x, base = self.features(frame, warp_by(onset, full, self.warp))
+        return torch.cat([x, flow / BOUND_PX], dim=1), base
 
     def forward(self, frame: torch.Tensor, onset: torch.Tensor) -> torch.Tensor:
         flow = F.interpolate(self.coarse(frame, onset), size=frame.shape[2:], mode="bilinear", align_corners=False)

@@ -38,9 +38,9 @@ class MicroFlowSystem(pl.LightningModule):
         super().__init__()
         start = None if init is None else load_microflow(None if init == "packaged" else init, "init")
         if start is not None:
-            added = int((net or {}).get("refinements", 0)) - int(start.hparams.get("refinements", 0))
-            # saved below, so the checkpoint rebuilds the network it continues
-            net = {**start.hparams, "refinements": int(start.hparams.get("refinements", 0)) + max(added, 0)}
+            # saved below, so the checkpoint rebuilds the network it continues (with any passes net= adds)
+            passes = max(int((net or {}).get("refinements", 0)), int(start.hparams.get("refinements", 0)))
+            net = {**start.hparams, "refinements": passes}
         elif freeze_init:
             raise ValueError("freeze_init=true: needs init= (the estimator whose weights stay fixed)")
         self.save_hyperparameters()
