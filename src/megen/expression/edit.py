@@ -44,7 +44,7 @@ def edit_aus(driver: DriverFlow, basis: AUBasis, gains: dict, retarget: str = "l
             basis.fields[k][None]
     # back into the driver's crop: each of its pixels reads the canonical face where the correspondence puts it
     positions, linear = correspondence(driver.landmarks, basis.landmarks, driver.flows.shape[1:3], retarget)
-    back = np.stack([carry_flow(c, positions, linear) for c in change])
+    back = carry_flow(np.asarray(change), positions, linear)
     peaks = {name: float(np.abs(activation[:, basis.index(name)]).max()) for name in names}
     return replace(driver, flows=(driver.flows + back).astype(np.float32)), peaks
 

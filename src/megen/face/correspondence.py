@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from megen.face.align import apply_similarity, eye_centres, fit_similarity
 from megen.face.choices import Retarget
@@ -124,15 +126,23 @@ def landmark_bend(landmarks: np.ndarray, residuals: np.ndarray, shape: tuple[int
 
 
 def carry_flow(flow: np.ndarray, positions: np.ndarray, linear: np.ndarray) -> np.ndarray:
-    """A backward flow (S, S, 2) of the driver's crop at the target's pixels: read at their driver ``positions``
-    (H, W, 2) (bilinear; nothing moves outside the driver's crop) and taken back through the inverse of
-    ``linear`` (2, 2), the target -> driver similarity's scale and rotation. Returns (H, W, 2) float32."""
-    sampled = cv2.remap(np.ascontiguousarray(flow, np.float32), positions[..., 0], positions[..., 1],
-                        cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    # a 2x2 product per pixel, in float32 (a matmul through float64 costs more than the remap)
-    (a, b), (c, d) = np.linalg.inv(np.asarray(linear, np.float64)).astype(np.float32)
-    x, y = sampled[..., 0], sampled[..., 1]
-    return np.stack([a * x + b * y, c * x + d * y], axis=-1)
+    """Backward flows (S, S, 2) or (T, S, S, 2) of the driver's crop at the target's pixels: read at their driver
+    ``positions`` (H, W, 2) (bilinear; nothing moves outside the driver's crop) and taken back through the
+    inverse of ``linear`` (2, 2), the target -> driver similarity's scale and rotation. Returns (H, W, 2) or
+    (T, H, W, 2) float32."""
+    flow = np.asarray(flow, np.float32)
+    frames = flow.reshape(-1, *flow.shape[-3:])
+    h, w = frames.shape[1:3]
+    # one batched grid_sample for a clip's frames: a third of the time of OpenCV's remap frame by frame, which
+    # also rounds the positions to 1/32 px; align_corners=True puts pixel i at coordinate i, as here
+    grid = torch.from_numpy(np.ascontiguousarray(positions, np.float32))
+    grid = torch.stack([grid[..., 0] * (2.0 / max(w - 1, 1)) - 1.0, grid[..., 1] * (2.0 / max(h - 1, 1)) - 1.0], -1)
+    with torch.no_grad():
+        sampled = F.grid_sample(torch.from_numpy(frames).permute(0, 3, 1, 2), grid.expand(len(frames), -1, -1, -1),
+                                mode="bilinear", padding_mode="zeros", align_corners=True)
+        inverse = torch.from_numpy(np.linalg.inv(np.asarray(linear, np.float64)).astype(np.float32))
+        carried = torch.einsum("ij,tjhw->thwi", inverse, sampled)
+    return carried.numpy().reshape(*flow.shape[:-3], *positions.shape[:2], 2)
 
 
 __all__ = ["BEND_FALLOFF", "BEND_STEP", "TPS_SMOOTHING", "carry_flow", "correspondence", "eye_distance",

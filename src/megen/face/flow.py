@@ -68,7 +68,7 @@ def target_fields(driver: DriverFlow, target_landmarks: np.ndarray, shape: tuple
     correspondence of the 68 onset landmarks (``megen.face.correspondence``: ``retarget`` ``similarity`` or
     ``landmarks``)."""
     positions, linear = correspondence(target_landmarks, driver.landmarks, shape, retarget)
-    return np.stack([carry_flow(f, positions, linear) for f in driver.flows])
+    return carry_flow(driver.flows, positions, linear)
 
 
 def measured_guides(frames, landmarks: np.ndarray, target_landmarks: np.ndarray, shape: tuple[int, int],

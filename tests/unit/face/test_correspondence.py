@@ -98,3 +98,23 @@ def test_retarget_is_checked_and_refused_by_key_point_models():
 
     with pytest.raises(GenerationError, match="retarget=landmarks acts on the driver's measured optical flow"):
         motion_source(KeypointModel(), controls=MotionControls(retarget="landmarks"))
+
+
+def test_a_clip_is_carried_as_its_frames_are_and_read_bilinearly_at_the_drivers_positions(faces):
+    """``carry_flow`` of (T, S, S, 2) equals each frame's; at a fractional position it reads the bilinear mix of
+    the four pixels around it, and nothing outside the crop."""
+    driver, target = faces
+    rng = np.random.default_rng(3)
+    clip = rng.normal(size=(3, 64, 64, 2)).astype(np.float32)
+    positions, linear = correspondence(target * 0.25, driver * 0.25, (48, 48), "landmarks")
+    together = carry_flow(clip, positions, linear)
+    assert together.shape == (3, 48, 48, 2) and together.dtype == np.float32
+    for k in range(3):
+        np.testing.assert_array_equal(together[k], carry_flow(clip[k], positions, linear))
+    at = np.float32([[[10.25, 20.75], [-3.0, 5.0]]])                 # (1, 2, 2): inside, and beyond the left edge
+    read = carry_flow(clip[0], at, np.eye(2))
+    x0, y0, fx, fy = 10, 20, 0.25, 0.75
+    mix = ((1 - fx) * (1 - fy) * clip[0, y0, x0] + fx * (1 - fy) * clip[0, y0, x0 + 1]
+           + (1 - fx) * fy * clip[0, y0 + 1, x0] + fx * fy * clip[0, y0 + 1, x0 + 1])
+    np.testing.assert_allclose(read[0, 0], mix, atol=1e-5)
+    np.testing.assert_array_equal(read[0, 1], 0.0)

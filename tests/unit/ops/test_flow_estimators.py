@@ -61,6 +61,28 @@ def test_pairs_measured_at_once_equal_pairs_measured_one_by_one(face, monkeypatc
     assert not at_once[1].any() and not forward[1].any()
 
 
+def test_a_reused_dis_object_measures_as_a_new_one_and_opencv_threads_are_restored(face, monkeypatch):
+    """DIS objects are kept between pairs (``ops.flow._DIS_IDLE``): the flow equals a fresh object's, whatever
+    came before; the workers run OpenCV single-threaded and leave its thread count as they found it."""
+    import cv2
+
+    import megen.ops.flow as flow_ops
+
+    frame, _ = face
+    moved = _shifted(frame, 0.3, -0.2)
+    p = flow_ops.DIS("medium").pad
+    padded = [cv2.copyMakeBorder(f, p, p, p, p, cv2.BORDER_REFLECT_101) for f in (moved, frame)]
+    fresh = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(*padded, None)[p:-p, p:-p]
+    optical_flow(frame[:200, :180], frame[:200, :180], estimator("dis"))     # another size first
+    np.testing.assert_array_equal(optical_flow(moved, frame, estimator("dis")), fresh)
+    before = cv2.getNumThreads()
+    seen = []
+    monkeypatch.setattr(flow_ops, "flow_workers", lambda: 2)
+    monkeypatch.setattr(flow_ops, "optical_flow", lambda a, b, e: seen.append(cv2.getNumThreads()) or fresh)
+    flows_to_reference([frame, moved, moved], 0, estimator("dis"))
+    assert seen == [1, 1] and cv2.getNumThreads() == before
+
+
 def test_estimators_are_named_and_unknown_names_refused():
     assert all(estimator(n) is ESTIMATORS[n] for n in ESTIMATORS)
     with pytest.raises(ValueError, match="unknown flow estimator 'raft'; valid: farneback"):
