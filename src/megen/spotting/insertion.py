@@ -122,18 +122,27 @@ def face_weight(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.exp(-0.5 * (beyond / max(FACE_FALLOFF * eyes, 0.5)) ** 2).astype(np.float32)
 
 
+def window_fields(shape: tuple[int, int], tracked: np.ndarray, flows: np.ndarray, driver_landmarks: np.ndarray,
+                  retarget: str = "similarity") -> list[np.ndarray]:
+    """The backward fields (M of (H, W, 2) float32) that ``insert_window`` warps a window's frames of ``shape``
+    (H, W) by: ``flows[j]`` (M, S, S, 2), the driver's expression in its crop, carried onto the face where
+    ``tracked[j]`` (68, 2) puts it (``megen.face.correspondence``, by ``retarget``) and held to the face
+    (``face_weight``)."""
+    fields = []
+    for lm, flow in zip(tracked, flows):
+        positions, linear = correspondence(lm, driver_landmarks, shape, retarget)
+        fields.append(carry_flow(flow, positions, linear) * face_weight(lm, shape)[..., None])
+    return fields
+
+
 def insert_window(frames, tracked: np.ndarray, flows: np.ndarray, driver_landmarks: np.ndarray,
                   retarget: str = "similarity") -> list[np.ndarray]:
-    """The window's frames (M of (H, W[, C]) uint8) with the expression added: frame j warped by ``flows[j]``
-    (M, S, S, 2), the driver's expression at that frame's time in its crop, carried onto the face where
-    ``tracked[j]`` (68, 2) puts it (``megen.face.correspondence``, by ``retarget``) and held to the face
-    (``face_weight``). Pixels the expression does not move keep their values exactly."""
+    """The window's frames (M of (H, W[, C]) uint8) with the expression added: frame j warped by its field of
+    ``window_fields``. Pixels the expression does not move keep their values exactly."""
     out = []
-    for frame, lm, flow in zip(frames, tracked, flows):
+    shape = np.asarray(frames[0]).shape[:2] if len(frames) else (0, 0)
+    for frame, field in zip(frames, window_fields(shape, tracked, flows, driver_landmarks, retarget)):
         frame = np.asarray(frame)
-        shape = frame.shape[:2]
-        positions, linear = correspondence(lm, driver_landmarks, shape, retarget)
-        field = carry_flow(flow, positions, linear) * face_weight(lm, shape)[..., None]
         moved = np.abs(field).max(axis=-1) > 0
         if not moved.any():
             out.append(frame.copy())
@@ -189,4 +198,4 @@ def resampled_expression(driver: DriverFlow, driver_fps: float, video_fps: float
 
 __all__ = ["FACE_FALLOFF", "FACE_PAD", "RELEASE_SHARE", "InsertionError", "Window", "driver_apex", "expression_flows",
            "face_weight", "insert_window", "insertion_apex", "plan_windows", "random_starts", "release_start",
-           "released", "resampled_expression", "rigid_track", "window_positions"]
+           "released", "resampled_expression", "rigid_track", "window_fields", "window_positions"]

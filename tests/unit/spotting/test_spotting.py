@@ -323,3 +323,18 @@ def test_evaluate_spots_the_long_videos_of_a_casme_sq_tree(tmp_path, inserted):
                      "spotting.threshold=2", f"hydra.run.dir={tmp_path / 'bad'}", cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
     assert "spotting.kind" in bad.stderr and "spotting.threshold" in bad.stderr
+
+
+def test_the_inserted_field_moves_with_the_head_and_adds_no_motion_of_its_own(video, driver_clip):
+    """``window_fields``: the same expression on a face moved by (5, 3) px is the same field moved by (5, 3) px,
+    so the insertion adds to the video's head motion only the expression's own."""
+    from megen.spotting.insertion import window_fields
+
+    plan = _plan(driver_clip)
+    lm = detect_landmarks(cv2.cvtColor(video[0], cv2.COLOR_RGB2GRAY)).astype(np.float64)
+    apex = plan.flows[1:2]
+    shape = video[0].shape[:2]
+    still, moved = (window_fields(shape, lm[None] + shift, apex, plan.driver_landmarks)[0]
+                    for shift in (np.zeros(2), np.array([5.0, 3.0])))
+    assert np.abs(still).max() > 0.5                                      # the brows move
+    np.testing.assert_allclose(moved[3:, 5:], still[:-3, :-5], atol=2e-3)
