@@ -13,7 +13,8 @@ times with ``megen.spotting``. For each insertion it reports, under estimators t
   and the original over it; beside it the largest mean flow of the same driver on the still frame (the
   expression's own translation, which an exact insertion adds) and the difference with that share taken out;
   and the same three read exactly, from the fields the insertion warps by (no estimator): what it adds to the
-  face's mean motion in the moving video, on the still frame, and their difference;
+  face's mean motion in the moving video, on the still frame, and their difference; with them the exact
+  expression's cosine / amplitude in the moving video against the still frame's;
 * seams: the face's mean frame-to-frame flow magnitude across the window's edges, beside the 95th percentile
   of the original video's own;
 
@@ -35,15 +36,14 @@ import numpy as np
 
 from megen.animation.driving import load_driving
 from megen.animation.pair import find_face
-from megen.face.align import canonical_similarity
-from megen.face.correspondence import hull_distance
+from megen.face.align import CANONICAL_SIZE, apply_similarity, canonical_similarity, fit_similarity
 from megen.face.landmarks import detect_landmarks, to_gray_uint8
-from megen.metrics.expression import canonical_clip, face_motion, region_masks, transfer_scores
+from megen.metrics.expression import canonical_clip, face_motion, region_masks, regional_expression, transfer_scores
 from megen.ops.flow import estimator
 from megen.ops.timing import resample_flows
 from megen.runtime.video import read_image, write_video
-from megen.spotting.insertion import rigid_track, window_fields, window_positions
-from megen.spotting.video_target import insert_into_video, plan_insertion, spotting_video
+from megen.spotting.insertion import window_fields, window_positions
+from megen.spotting.video_target import insert_into_video, plan_insertion, spotting_video, window_landmarks
 from megen.synthetic import embedded_photo_paths
 
 SCORERS = ("deepflow", "tvl1")
@@ -79,17 +79,25 @@ def face_step_magnitudes(frames, landmarks, name: str = "farneback") -> np.ndarr
     return np.array([np.linalg.norm(flow(a, b)[face], axis=-1).mean() for a, b in zip(gray[:-1], gray[1:])])
 
 
-def exact_added_head(span, plan) -> np.ndarray:
-    """(M, 2) what the insertion adds to the face's mean motion over a window of frames ``span`` (M of (H, W[, C])),
-    read from the fields it warps by: at each frame the face's mean forward motion (minus the backward field's
-    mean inside the landmarks' hull there), relative to the window's first frame, in px of the canonical face
-    aligned on that first frame, as ``face_motion`` reads a clip."""
-    tracked = rigid_track([detect_landmarks(to_gray_uint8(f)) for f in span])
+def exact_motion(span, plan) -> tuple[np.ndarray, np.ndarray]:
+    """The expression (M, R, 2) and head motion (M, 2) an insertion adds over a window of frames ``span`` (M of
+    (H, W[, C])), read from the fields it warps by (no estimator) the way ``face_motion`` reads a clip: in px of
+    the canonical face aligned on the window's first frame, at the place each point of that frame has reached
+    (the video's head motion, tracked), the content's forward motion (minus the backward field, to first order)
+    relative to the first frame, per region less the face's mean."""
+    tracked = window_landmarks(span)
     shape = np.asarray(span[0]).shape[:2]
     fields = window_fields(shape, tracked, plan.flows, plan.driver_landmarks)
-    means = np.stack([-f[hull_distance([lm], shape) == 0].mean(0) for f, lm in zip(fields, tracked)]).astype(np.float64)
-    linear = canonical_similarity(tracked[0])[:, :2]
-    return (means - means[0]) @ linear.T
+    to_canonical = np.vstack([canonical_similarity(tracked[0]), [0.0, 0.0, 1.0]])
+    canonical = []
+    for field, lm in zip(fields, tracked):
+        head = np.vstack([fit_similarity(tracked[0], lm), [0.0, 0.0, 1.0]])      # the first frame -> this one
+        a = (to_canonical @ np.linalg.inv(head))[:2]                              # this frame -> the canonical face
+        moved = cv2.warpAffine(np.ascontiguousarray(-field), a, (CANONICAL_SIZE, CANONICAL_SIZE), flags=cv2.INTER_LINEAR)
+        canonical.append(moved @ a[:, :2].T.astype(np.float32))
+    canonical = np.stack(canonical) - canonical[0]
+    regions, face = region_masks(apply_similarity(to_canonical[:2], tracked[0]))
+    return regional_expression(canonical, regions, face), canonical[:, face].mean(axis=1).astype(np.float64)
 
 
 def score_insertion(original, inserted, still, start: int, length: int, driver_frames, driver_lm, positions):
@@ -135,11 +143,12 @@ def main() -> int:
             scores = score_insertion(video, inserted, still, start, len(plan.flows), frames,
                                      find_face(frames[0], spec), positions)
             window = slice(start, start + len(plan.flows))
-            moving = exact_added_head(video[window], plan)
-            steady = exact_added_head([video[start]] * len(plan.flows), plan)
-            scores["exact"] = {"added_head_px": float(np.linalg.norm(moving, axis=-1).max()),
-                               "expression_own_px": float(np.linalg.norm(steady, axis=-1).max()),
-                               "added_less_expression_px": float(np.linalg.norm(moving - steady, axis=-1).max())}
+            (moving, moving_head), (steady, steady_head) = (
+                exact_motion(span, plan) for span in (video[window], [video[start]] * len(plan.flows)))
+            scores["exact"] = {"inserted_against_still_first_frame": transfer_scores(steady, moving),
+                               "added_head_px": float(np.linalg.norm(moving_head, axis=-1).max()),
+                               "expression_own_px": float(np.linalg.norm(steady_head, axis=-1).max()),
+                               "added_less_expression_px": float(np.linalg.norm(moving_head - steady_head, axis=-1).max())}
             lm = detect_landmarks(to_gray_uint8(video[0]))
             own = face_step_magnitudes(video, lm)
             steps = face_step_magnitudes(inserted[start - 1:start + len(plan.flows) + 1], lm)

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
-from megen.face.align import apply_similarity, fit_similarity
+from megen.face.align import apply_similarity, invert_similarity
 from megen.face.choices import HeadMotion
 from megen.face.controls import MotionControls, controlled_flows
 from megen.face.correspondence import carry_flow, correspondence, eye_distance, hull_distance
 from megen.face.flow import DriverFlow, warp_backward
+from megen.face.landmarks import to_gray_uint8
 from megen.ops.timing import resample_flows, resample_positions, retimed_index
 
 #: the expression's weight on the video frame: 1 within this share of the eye distance of the face's landmark
@@ -98,20 +100,44 @@ def random_starts(n_frames: int, lengths: list[int], rng: np.random.Generator, s
     return starts
 
 
-def rigid_track(landmarks: list) -> np.ndarray:
-    """Landmarks (M, 68, 2) that follow the face's rigid motion through a window: the first detected frame's
-    landmarks moved by the similarity fitted to each frame's (``landmarks``: (68, 2) arrays, None where no face
-    was found: the previous frame's similarity is kept). An InsertionError when no frame has a face."""
-    first = next((lm for lm in landmarks if lm is not None), None)
-    if first is None:
+#: ECC's stopping rule for a window's head motion (iterations, least change of the correlation), and the blur
+#: (px) it measures on
+ECC_CRITERIA, ECC_BLUR = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-6), 5
+
+
+def head_motions(frames, face: np.ndarray) -> list[np.ndarray]:
+    """The face's rigid motion through a window of frames (M of (H, W[, C]) uint8): per frame the (2, 3) rotation
+    and translation taking the first frame's pixels to its own, fitted by ECC (``cv2.findTransformECC``, Euclidean)
+    over the ``face`` mask (H, W) uint8, each started from the frame before's; a frame where it does not converge
+    keeps that one."""
+    gray = [to_gray_uint8(f).astype(np.float32) for f in frames]
+    motions, warp = [np.eye(2, 3)], np.eye(2, 3, dtype=np.float32)
+    for image in gray[1:]:
+        try:
+            _, warp = cv2.findTransformECC(gray[0], image, warp.copy(), cv2.MOTION_EUCLIDEAN, ECC_CRITERIA, face,
+                                           ECC_BLUR)
+        except cv2.error:
+            pass
+        motions.append(warp.astype(np.float64))
+    return motions
+
+
+def track_face(frames, landmarks: list) -> np.ndarray:
+    """Landmarks (M, 68, 2) that follow the face's rigid motion through a window of frames (M of (H, W[, C])),
+    measured on the images (``head_motions``, over the face's hull padded by ``FACE_PAD`` eye distances), from the
+    face in the first frame: the median of every frame's detection (``landmarks``: (68, 2) arrays, None where no
+    face was found) carried back there by its frame's motion. dlib's landmarks on a single frame can be off by many
+    pixels on a face it finds hard, and a similarity fitted to each frame's would shake the expression with them.
+    An InsertionError when no frame has a face."""
+    found = [(j, np.asarray(lm, np.float64)) for j, lm in enumerate(landmarks) if lm is not None]
+    if not found:
         raise InsertionError("no face was found in any frame of the insertion window")
-    reference = np.asarray(first, np.float64)
-    out, m = [], fit_similarity(reference, reference)
-    for lm in landmarks:
-        if lm is not None:
-            m = fit_similarity(reference, np.asarray(lm, np.float64))
-        out.append(apply_similarity(m, reference))
-    return np.stack(out)
+    shape = np.asarray(frames[0]).shape[:2]
+    rough = np.median(np.stack([lm for _, lm in found]), axis=0)      # where the face is, for the mask only
+    face = (hull_distance([rough], shape) <= FACE_PAD * eye_distance(rough)).astype(np.uint8)
+    motions = head_motions(frames, face)
+    first = np.median(np.stack([apply_similarity(invert_similarity(motions[j]), lm) for j, lm in found]), axis=0)
+    return np.stack([apply_similarity(m, first) for m in motions])
 
 
 def face_weight(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -196,6 +222,7 @@ def resampled_expression(driver: DriverFlow, driver_fps: float, video_fps: float
                           window_positions(len(driver.flows), driver_fps, video_fps, duration_ms))
 
 
-__all__ = ["FACE_FALLOFF", "FACE_PAD", "RELEASE_SHARE", "InsertionError", "Window", "driver_apex", "expression_flows",
-           "face_weight", "insert_window", "insertion_apex", "plan_windows", "random_starts", "release_start",
-           "released", "resampled_expression", "rigid_track", "window_fields", "window_positions"]
+__all__ = ["ECC_BLUR", "ECC_CRITERIA", "FACE_FALLOFF", "FACE_PAD", "RELEASE_SHARE", "InsertionError", "Window", "driver_apex",
+           "expression_flows", "face_weight", "head_motions", "insert_window", "insertion_apex", "plan_windows",
+           "random_starts", "release_start", "released", "resampled_expression", "track_face", "window_fields",
+           "window_positions"]

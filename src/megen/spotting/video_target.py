@@ -32,7 +32,7 @@ from megen.spotting.insertion import (
     release_start,
     released,
     resampled_expression,
-    rigid_track,
+    track_face,
 )
 
 _FRAME_AT = re.compile(r"^\s*(\d+)\s*f\s*$")
@@ -120,6 +120,16 @@ def _detect(frame: np.ndarray, source: str):
         return None
 
 
+def window_landmarks(span: list[np.ndarray], first: int = 0, video_name: str = "video") -> np.ndarray:
+    """(M, 68, 2) the face's landmarks through a window of frames ``span`` (video frames ``first``..), detected in
+    each and tracked rigidly on the images (``megen.spotting.insertion.track_face``); an InsertionError naming the
+    frames when no frame has a face."""
+    try:
+        return track_face(span, [_detect(f, f"{video_name} frame {first + j}") for j, f in enumerate(span)])
+    except InsertionError as err:
+        raise InsertionError(f"{video_name}, frames {first}-{first + len(span) - 1}: {err}") from None
+
+
 def insert_into_video(video: list[np.ndarray], video_fps: float, plans: list[PlannedInsertion], starts: list[int],
                       retarget: str = "similarity", video_name: str = "video") -> tuple[list[np.ndarray], list]:
     """``video`` (N of (H, W[, C]) uint8) with each plan's expression inserted from frame ``starts[i]``: the new
@@ -130,10 +140,7 @@ def insert_into_video(video: list[np.ndarray], video_fps: float, plans: list[Pla
     intervals = []
     for number, (plan, window) in enumerate(sorted(zip(plans, windows), key=lambda pw: pw[1].start), start=1):
         span = [video[k] for k in window.frames()]
-        try:
-            tracked = rigid_track([_detect(f, f"{video_name} frame {k}") for f, k in zip(span, window.frames())])
-        except InsertionError as err:
-            raise InsertionError(f"{video_name}, frames {window.start}-{window.offset}: {err}") from None
+        tracked = window_landmarks(span, window.start, video_name)
         for k, frame in zip(window.frames(), insert_window(span, tracked, plan.flows, plan.driver_landmarks, retarget)):
             out[k] = frame
         labels = plan.labels
@@ -210,4 +217,4 @@ def _in_time_order(plans, at, starts):
 
 
 __all__ = ["PlannedInsertion", "at_frame", "insert_into_video", "plan_insertion", "read_target_video",
-           "spotting_video", "spotting_video_of", "write_spotting_video"]
+           "spotting_video", "spotting_video_of", "window_landmarks", "write_spotting_video"]
