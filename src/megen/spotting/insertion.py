@@ -3,8 +3,9 @@
 The driver's flows are measured on its face crop (``megen.face.flow.DriverFlow``); its rigid head motion is
 removed there (``megen.face.controls``), so only the expression travels. The video keeps its own head motion:
 each frame of the window is the video's own frame, warped by the expression carried onto the face as it is in
-that frame (a similarity of the 68 landmarks per frame, tracked rigidly from the window's first frame, so
-landmark jitter does not shake the face). Frames outside a window are the video's, untouched; inside one, only
+that frame (the face's landmarks moved by its rotation and translation from the window's first frame, measured
+on the images, ``track_face``: dlib's landmarks on a single frame can be off by many pixels, and would shake the
+expression with them). Frames outside a window are the video's, untouched; inside one, only
 pixels the expression moves change.
 
 Pure functions on uint8 frames (H, W[, C]), backward flows (``megen.face.flow``'s convention) and landmarks
