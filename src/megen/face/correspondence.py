@@ -130,7 +130,7 @@ def carry_flow(flow: np.ndarray, positions: np.ndarray, linear: np.ndarray) -> n
     ``positions`` (H, W, 2) (bilinear; nothing moves outside the driver's crop) and taken back through the
     inverse of ``linear`` (2, 2), the target -> driver similarity's scale and rotation. Returns (H, W, 2) or
     (T, H, W, 2) float32."""
-    flow = np.asarray(flow, np.float32)
+    flow = np.ascontiguousarray(flow, np.float32)
     frames = flow.reshape(-1, *flow.shape[-3:])
     h, w = frames.shape[1:3]
     # one batched grid_sample for a clip's frames: a third of the time of OpenCV's remap frame by frame, which

@@ -85,14 +85,17 @@ class DIS:
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         p = self.pad
         a, b = (cv2.copyMakeBorder(f, p, p, p, p, cv2.BORDER_REFLECT_101) for f in (a, b))
-        # an estimator object keeps its buffers between calls (a tenth of a pair's time at 256 px) and no state
-        # that changes the flow, so idle ones are reused, one per thread at a time
+        # an estimator object keeps its buffers between calls (a tenth of a pair's time at 256 px), so idle ones
+        # are reused, one per thread at a time; OpenCV rewrites an object's scales and patch size on frames too small
+        # for them, so the preset's settings are put back before every pair
         idle = _DIS_IDLE[self.preset]
         try:
             dis = idle.get_nowait()
         except queue.Empty:
             dis = cv2.DISOpticalFlow_create(_DIS_PRESETS[self.preset])
         try:
+            for name, value in _DIS_SETTINGS[self.preset].items():
+                getattr(dis, "set" + name)(value)
             flow = dis.calc(a, b, None)
         finally:
             idle.put(dis)
@@ -101,6 +104,11 @@ class DIS:
 
 _DIS_PRESETS = {"fast": cv2.DISOPTICAL_FLOW_PRESET_FAST, "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 _DIS_IDLE = {preset: queue.SimpleQueue() for preset in _DIS_PRESETS}
+#: what a preset sets on a new object (OpenCV's ``DISOpticalFlow::create``)
+_DIS_SETTINGS = {preset: {name: getattr(cv2.DISOpticalFlow_create(code), "get" + name)()
+                          for name in ("FinestScale", "PatchSize", "PatchStride", "GradientDescentIterations",
+                                       "VariationalRefinementIterations")}
+                 for preset, code in _DIS_PRESETS.items()}
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,9 @@
 The driver's flows are measured on its face crop (``megen.face.flow.DriverFlow``); its rigid head motion is
 removed there (``megen.face.controls``), so only the expression travels. The video keeps its own head motion:
 each frame of the window is the video's own frame, warped by the expression carried onto the face as it is in
-that frame (the face's landmarks moved by its rotation and translation from the window's first frame, measured
-on the images, ``track_face``: dlib's landmarks on a single frame can be off by many pixels, and would shake the
-expression with them). Frames outside a window are the video's, untouched; inside one, only
+that frame: the face's landmarks moved by its similarity (rotation, scale, translation) from the window's first
+frame, measured on the images (``track_face``; dlib's landmarks on a single frame can be off by many pixels, and
+would shake the expression with them). Frames outside a window are the video's, untouched; inside one, only
 pixels the expression moves change.
 
 Pure functions on uint8 frames (H, W[, C]), backward flows (``megen.face.flow``'s convention) and landmarks
@@ -107,19 +107,31 @@ ECC_CRITERIA, ECC_BLUR = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 
 
 
 def head_motions(frames, face: np.ndarray) -> list[np.ndarray]:
-    """The face's rigid motion through a window of frames (M of (H, W[, C]) uint8): per frame the (2, 3) rotation
-    and translation taking the first frame's pixels to its own, fitted by ECC (``cv2.findTransformECC``, Euclidean)
-    over the ``face`` mask (H, W) uint8, each started from the frame before's; a frame where it does not converge
-    keeps that one."""
-    gray = [to_gray_uint8(f).astype(np.float32) for f in frames]
+    """The face's rigid motion through a window of frames (M of (H, W[, C]) uint8): per frame the (2, 3) similarity
+    (rotation, scale, translation) taking the first frame's pixels to its own. ECC (``cv2.findTransformECC``) fits
+    an affine map over the ``face`` mask (H, W) uint8, on the mask's bounding box only, each frame started from the
+    frame before's, and the nearest similarity to it is kept (a talking face's own non-rigid motion goes to the
+    affine's shear); a frame where ECC fails keeps the frame before's."""
+    ys, xs = np.nonzero(face)
+    if not len(xs):
+        return [np.eye(2, 3) for _ in frames]
+    x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+    crops = [to_gray_uint8(np.asarray(f)[y0:y1, x0:x1]).astype(np.float32) for f in frames]
+    mask = np.ascontiguousarray(face[y0:y1, x0:x1])
+    origin = np.array([x0, y0], np.float64)
+    centre = np.array([xs.mean(), ys.mean()]) - origin
     motions, warp = [np.eye(2, 3)], np.eye(2, 3, dtype=np.float32)
-    for image in gray[1:]:
+    for image in crops[1:]:
         try:
-            _, warp = cv2.findTransformECC(gray[0], image, warp.copy(), cv2.MOTION_EUCLIDEAN, ECC_CRITERIA, face,
-                                           ECC_BLUR)
+            _, warp = cv2.findTransformECC(crops[0], image, warp.copy(), cv2.MOTION_AFFINE, ECC_CRITERIA, mask, ECC_BLUR)
         except cv2.error:
             pass
-        motions.append(warp.astype(np.float64))
+        affine = warp[:, :2].astype(np.float64)
+        (a, b), (c, d) = affine
+        linear = np.array([[(a + d) / 2, (b - c) / 2], [(c - b) / 2, (a + d) / 2]])
+        # the similarity agrees with the affine at the face's centre; in the frame's pixels (x = crop + origin)
+        shift = warp[:, 2] + (affine - linear) @ centre
+        motions.append(np.hstack([linear, (shift + origin - linear @ origin)[:, None]]))
     return motions
 
 

@@ -61,26 +61,44 @@ def test_pairs_measured_at_once_equal_pairs_measured_one_by_one(face, monkeypatc
     assert not at_once[1].any() and not forward[1].any()
 
 
-def test_a_reused_dis_object_measures_as_a_new_one_and_opencv_threads_are_restored(face, monkeypatch):
+@pytest.mark.parametrize("preset", ["fast", "medium"])
+def test_a_reused_dis_object_measures_as_a_new_one(face, preset):
     """DIS objects are kept between pairs (``ops.flow._DIS_IDLE``): the flow equals a fresh object's, whatever
-    came before; the workers run OpenCV single-threaded and leave its thread count as they found it."""
+    came before, frames too small for the preset's scales included (OpenCV rewrites an object's settings there)."""
     import cv2
 
     import megen.ops.flow as flow_ops
 
     frame, _ = face
-    moved = _shifted(frame, 0.3, -0.2)
-    p = flow_ops.DIS("medium").pad
-    padded = [cv2.copyMakeBorder(f, p, p, p, p, cv2.BORDER_REFLECT_101) for f in (moved, frame)]
-    fresh = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(*padded, None)[p:-p, p:-p]
-    optical_flow(frame[:200, :180], frame[:200, :180], estimator("dis"))     # another size first
-    np.testing.assert_array_equal(optical_flow(moved, frame, estimator("dis")), fresh)
+    code = {"fast": cv2.DISOPTICAL_FLOW_PRESET_FAST, "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}[preset]
+    p = flow_ops.DIS(preset).pad
+
+    def fresh(a, b):
+        padded = [cv2.copyMakeBorder(f, p, p, p, p, cv2.BORDER_REFLECT_101) for f in (a, b)]
+        return cv2.DISOpticalFlow_create(code).calc(*padded, None)[p:-p, p:-p]
+
+    for size in (256, 8, 24, 40, 256, 40):
+        a = cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
+        b = _shifted(a, 0.3, -0.2)
+        np.testing.assert_array_equal(optical_flow(b, a, flow_ops.DIS(preset)), fresh(b, a))
+
+
+def test_pair_workers_run_opencv_single_threaded_and_restore_its_threads(face, monkeypatch):
+    import cv2
+
+    import megen.ops.flow as flow_ops
+
+    frame, _ = face
     before = cv2.getNumThreads()
-    seen = []
-    monkeypatch.setattr(flow_ops, "flow_workers", lambda: 2)
-    monkeypatch.setattr(flow_ops, "optical_flow", lambda a, b, e: seen.append(cv2.getNumThreads()) or fresh)
-    flows_to_reference([frame, moved, moved], 0, estimator("dis"))
-    assert seen == [1, 1] and cv2.getNumThreads() == before
+    cv2.setNumThreads(2)
+    try:
+        seen = []
+        monkeypatch.setattr(flow_ops, "flow_workers", lambda: 2)
+        monkeypatch.setattr(flow_ops, "optical_flow", lambda a, b, e: seen.append(cv2.getNumThreads()) or a[..., None])
+        flows_to_reference([frame, frame, frame], 0, estimator("dis"))
+        assert seen == [1, 1] and cv2.getNumThreads() == 2
+    finally:
+        cv2.setNumThreads(before)
 
 
 def test_estimators_are_named_and_unknown_names_refused():

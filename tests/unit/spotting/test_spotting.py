@@ -341,9 +341,9 @@ def test_the_inserted_field_moves_with_the_head_and_adds_no_motion_of_its_own(vi
 
 
 def test_the_face_is_tracked_on_the_images_and_a_missed_detection_does_not_move_it():
-    """``track_face``: a face 127 px wide turning by up to 1 degree and moving by up to (2.5, -1.5) px is followed
-    within 0.15 px at its landmarks (measured: 0.09), although one frame's detection is off by 20 px at the jaw
-    and another frame has none."""
+    """``track_face``: a face 127 px wide turning by up to 1 degree, growing by up to 4 % and moving by up to
+    (2.5, -1.5) px is followed within 0.15 px at its landmarks (measured: 0.04), although one frame's detection is
+    off by 20 px at the jaw and another frame has none."""
     from megen.spotting.insertion import InsertionError, track_face
 
     photo = read_image(embedded_photo_paths()[0])[..., :3]
@@ -354,7 +354,7 @@ def test_the_face_is_tracked_on_the_images_and_a_missed_detection_does_not_move_
     landmarks = detect_landmarks(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)).astype(np.float64)
     motions = []
     for k in range(6):
-        m = cv2.getRotationMatrix2D((128.0, 128.0), 0.2 * k, 1.0)
+        m = cv2.getRotationMatrix2D((128.0, 128.0), 0.2 * k, 1.0 + 0.008 * k)
         m[:, 2] += (0.5 * k, -0.3 * k)
         motions.append(m)
     frames = [cv2.warpAffine(image, m, (256, 256), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
