@@ -138,8 +138,8 @@ def carry_flow(flow: np.ndarray, positions: np.ndarray, linear: np.ndarray) -> n
     grid = torch.from_numpy(np.ascontiguousarray(positions, np.float32))
     grid = torch.stack([grid[..., 0] * (2.0 / max(w - 1, 1)) - 1.0, grid[..., 1] * (2.0 / max(h - 1, 1)) - 1.0], -1)
     with torch.no_grad():
-        sampled = F.grid_sample(torch.from_numpy(frames).permute(0, 3, 1, 2), grid.expand(len(frames), -1, -1, -1),
-                                mode="bilinear", padding_mode="zeros", align_corners=True)
+        channels_first, grids = torch.from_numpy(frames).permute(0, 3, 1, 2), grid.expand(len(frames), -1, -1, -1)
+        sampled = F.grid_sample(channels_first, grids, mode="bilinear", padding_mode="zeros", align_corners=True)
         sampled = sampled.permute(0, 2, 3, 1).contiguous().numpy()
     # the 2x2 per pixel as OpenCV's transform of a two-channel image (a fifth of a torch einsum's time here)
     inverse = np.linalg.inv(np.asarray(linear, np.float64)).astype(np.float32)

@@ -104,11 +104,16 @@ class DIS:
 
 _DIS_PRESETS = {"fast": cv2.DISOPTICAL_FLOW_PRESET_FAST, "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 _DIS_IDLE = {preset: queue.SimpleQueue() for preset in _DIS_PRESETS}
-#: what a preset sets on a new object (OpenCV's ``DISOpticalFlow::create``)
-_DIS_SETTINGS = {preset: {name: getattr(cv2.DISOpticalFlow_create(code), "get" + name)()
-                          for name in ("FinestScale", "PatchSize", "PatchStride", "GradientDescentIterations",
-                                       "VariationalRefinementIterations")}
-                 for preset, code in _DIS_PRESETS.items()}
+
+
+def _preset_settings(code: int) -> dict:
+    """What a DIS preset sets on a new object (OpenCV's ``DISOpticalFlow::create``), by setter name."""
+    dis = cv2.DISOpticalFlow_create(code)
+    return {name: getattr(dis, "get" + name)() for name in ("FinestScale", "PatchSize", "PatchStride",
+                                                            "GradientDescentIterations", "VariationalRefinementIterations")}
+
+
+_DIS_SETTINGS = {preset: _preset_settings(code) for preset, code in _DIS_PRESETS.items()}
 
 
 @dataclass(frozen=True)
