@@ -185,41 +185,58 @@ def _one_opencv_thread_per_worker():
                 cv2.setNumThreads(_opencv_threads)
 
 
-def pair_flows(firsts, seconds, estimator=FARNEBACK_FACE) -> np.ndarray:
+def pair_flows(firsts, seconds, estimator=FARNEBACK_FACE, out: np.ndarray | None = None) -> np.ndarray:
     """Forward flows (N, H, W, 2) float32 of N gray frame pairs ``firsts[i]`` -> ``seconds[i]`` (H, W), measured
     ``flow_workers()`` pairs at a time (OpenCV releases the GIL); an estimator with a ``pairs(firsts, seconds)``
-    method (a learned one) measures them all in one batch."""
+    method (a learned one) measures them all in one batch. ``out`` (N, H, W, 2) float32, or a list of N such
+    (H, W, 2) views, receives them where given (no stacked copy)."""
     if hasattr(estimator, "pairs"):
-        return np.asarray(estimator.pairs(list(firsts), list(seconds)), np.float32)
+        flows = np.asarray(estimator.pairs(list(firsts), list(seconds)), np.float32)
+        if out is None:
+            return flows
+        for k, flow in enumerate(flows):
+            out[k][...] = flow
+        return out
     jobs = list(zip(firsts, seconds))
     if not jobs:
-        return np.zeros((0, 0, 0, 2), np.float32)
+        return np.zeros((0, 0, 0, 2), np.float32) if out is None else out
+    if out is None:
+        out = np.empty((len(jobs), *np.shape(jobs[0][0])[:2], 2), np.float32)
+
+    def measure(k: int) -> None:
+        out[k][...] = optical_flow(*jobs[k], estimator)
+
     workers = min(flow_workers(), len(jobs))
     if workers == 1:
-        return np.stack([optical_flow(a, b, estimator) for a, b in jobs])
+        for k in range(len(jobs)):
+            measure(k)
+        return out
     with _one_opencv_thread_per_worker(), ThreadPoolExecutor(workers) as pool:
-        return np.stack(list(pool.map(lambda ab: optical_flow(*ab, estimator), jobs)))
+        list(pool.map(measure, range(len(jobs))))
+    return out
+
+
+def _reference_flows(frames, reference: int, estimator, to_reference: bool) -> np.ndarray:
+    """Flows (T, H, W, 2) float32 between frame ``reference`` and every frame (zero there): each frame's to it
+    (``to_reference``) or its to each, written in place (a clip's flows are tens of MB)."""
+    frames = [as_gray_uint8(f) for f in frames]
+    out = np.zeros((len(frames), *frames[reference].shape, 2), np.float32)
+    others = [k for k in range(len(frames)) if k != reference]
+    if others:
+        moving, still = [frames[k] for k in others], [frames[reference]] * len(others)
+        pair_flows(*((moving, still) if to_reference else (still, moving)), estimator, out=[out[k] for k in others])
+    return out
 
 
 def flows_to_reference(frames, reference: int = 0, estimator=FARNEBACK_FACE) -> np.ndarray:
     """Backward flows (T, H, W, 2) float32 of every frame (T of (H, W)) to frame ``reference`` (zero there),
     measured pairs at a time (``pair_flows``)."""
-    frames = [as_gray_uint8(f) for f in frames]
-    out = np.zeros((len(frames), *frames[reference].shape, 2), np.float32)
-    others = [k for k in range(len(frames)) if k != reference]
-    if others:
-        out[others] = pair_flows([frames[k] for k in others], [frames[reference]] * len(others), estimator)
-    return out
+    return _reference_flows(frames, reference, estimator, to_reference=True)
 
 
 def flows_from_reference(frames, reference: int = 0, estimator=FARNEBACK_FACE) -> np.ndarray:
     """Forward flows (T, H, W, 2) float32 from frame ``reference`` to every frame (zero there)."""
-    frames = [as_gray_uint8(f) for f in frames]
-    out = np.zeros((len(frames), *frames[reference].shape, 2), np.float32)
-    others = [k for k in range(len(frames)) if k != reference]
-    if others:
-        out[others] = pair_flows([frames[reference]] * len(others), [frames[k] for k in others], estimator)
-    return out
+    return _reference_flows(frames, reference, estimator, to_reference=False)
 
 
 __all__ = ["DIS", "ESTIMATORS", "FARNEBACK_FACE", "FARNEBACK_SMALL", "TVL1", "DeepFlow", "Farneback", "as_gray_uint8",

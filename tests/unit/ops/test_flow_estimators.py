@@ -59,6 +59,9 @@ def test_pairs_measured_at_once_equal_pairs_measured_one_by_one(face, monkeypatc
     one = [optical_flow(f, frames[1], estimator("dis_fast")) for f in frames]
     np.testing.assert_array_equal(at_once[[0, 2, 3]], np.stack(one)[[0, 2, 3]])
     assert not at_once[1].any() and not forward[1].any()
+    into = np.full((3, 256, 256, 2), np.nan, np.float32)       # measured into an array given, or into its views
+    assert flow_ops.pair_flows(frames[1:], frames[:3], estimator("dis_fast"), out=into) is into
+    np.testing.assert_array_equal(into, flow_ops.pair_flows(frames[1:], frames[:3], estimator("dis_fast")))
 
 
 @pytest.mark.parametrize("preset", ["fast", "medium"])
