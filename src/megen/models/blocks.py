@@ -63,6 +63,18 @@ class ResBlock2d(nn.Module):
         return x + self.body(x)
 
 
+def upsample_nearest2x(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, 2H, 2W), each pixel repeated 2 x 2: ``F.interpolate(x, scale_factor=2, mode="nearest")``.
+
+    Without gradients it is one broadcast copy, the same numbers 2-10x faster on the CPU than the interpolation
+    kernel (a sixth of a generated frame's decoding); with gradients, or traced for export, the interpolation
+    itself (its backward sums the four copies in its own order, which training keeps)."""
+    if torch.is_grad_enabled() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+        return F.interpolate(x, scale_factor=2.0, mode="nearest")
+    b, c, h, w = x.shape
+    return x[:, :, :, None, :, None].expand(b, c, h, 2, w, 2).reshape(b, c, 2 * h, 2 * w)
+
+
 class UpBlock2d(nn.Module):
     """(B, Cin, H, W) -> (B, Cout, 2H, 2W): nearest upsampling, conv, BN, ReLU."""
 
@@ -71,7 +83,7 @@ class UpBlock2d(nn.Module):
         self.conv = nn.Sequential(Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), _relu())
 
     def forward(self, x):
-        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+        return self.conv(upsample_nearest2x(x))
 
 
 class DownBlock2d(nn.Module):

@@ -13,7 +13,7 @@ from megen.models import (
     Vgg19,
     build_model,
 )
-from megen.models.blocks import AntiAliasInterpolation2d, Hourglass
+from megen.models.blocks import AntiAliasInterpolation2d, Hourglass, upsample_nearest2x
 from megen.models.motion_networks import region_affine
 from megen.models.perceptual import VGG19_FILE, WeightsNotFoundError
 
@@ -34,6 +34,18 @@ def test_hourglass_and_antialias_shapes():
     x = torch.full((1, 3, 64, 64), 0.7)
     y = down(x)
     assert y.shape == (1, 3, 16, 16) and torch.allclose(y, torch.full_like(y, 0.7), atol=1e-5)
+
+
+def test_nearest_upsampling_is_the_interpolation_with_and_without_gradients():
+    x = torch.randn(2, 3, 5, 4, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    want = torch.nn.functional.interpolate(x.detach(), scale_factor=2.0, mode="nearest")
+    with torch.no_grad():
+        fast = upsample_nearest2x(x)
+    assert fast.shape == (2, 3, 10, 8) and torch.equal(fast, want)
+    assert torch.equal(fast[:, :, 2 * 3 + 1, 2 * 2], x.detach()[:, :, 3, 2])      # each pixel on its 2 x 2 cell
+    up = upsample_nearest2x(x)
+    up.sum().backward()
+    assert torch.equal(up.detach(), want) and torch.equal(x.grad, torch.full_like(x, 4.0))
 
 
 def test_keypoint_detector_learned_and_identity_jacobian():
