@@ -19,7 +19,11 @@ measure with Farnebäck):
   ``head=remove`` takes away) and, for the driver, the drift of the rest, the expression's own translation of
   the face's mean (``driver_expression_drift_px``: what a perfect ``head=remove`` leaves);
 * each region's expression RMS, of both kinds (for ``regions=``, against the same head and gain over the
-  whole face).
+  whole face);
+* the non-rigid cosine and amplitude without the eye regions (``*_nonrigid_without_eyes``): a lid that slides over
+  the eye is an occlusion, which each estimator reads at its own size.
+
+``--guide`` names the transfer's estimator (default Farnebäck, its own), to compare guides without a model.
 
 Only numbers are written (JSON), never frames of the clips.
 """
@@ -48,6 +52,9 @@ from megen.ops.flow import estimator
 from megen.runtime.io import atomic_write_text
 from megen.runtime.video import read_image
 
+#: the expression regions other than the eyes
+NOT_EYES = [i for i, r in enumerate(EXPRESSION_REGIONS) if not r.startswith("eye")]
+
 
 def measured(frames, landmarks, name: str) -> dict:
     """A clip's motion under one estimator: expression with the face's mean removed (T, R, 2), its head curve
@@ -69,14 +76,14 @@ def parse(config: str) -> MotionControls:
                           retarget=retarget[0] if retarget else "similarity")
 
 
-def system_for(spec: str, controls: MotionControls, animator=None):
+def system_for(spec: str, controls: MotionControls, animator=None, guide: str = "farneback"):
     if spec == "transfer":
         from megen.animation.flow_transfer import flow_transfer
 
         def run(frames, landmarks, target_path):
             target = read_image(target_path)
             return flow_transfer(target, onset_landmarks(target, str(target_path)), frames, landmarks,
-                                 controls=controls)
+                                 estimator=estimator(guide), controls=controls)
         return run
     return model_system(animator, batch_size=1, render="native", controls=controls)
 
@@ -86,6 +93,7 @@ def main() -> None:
     ap.add_argument("--pairs", required=True)
     ap.add_argument("--system", required=True, help="transfer, or a checkpoint")
     ap.add_argument("--estimators", default="deepflow,dis")
+    ap.add_argument("--guide", default="farneback", help="the transfer's estimator (megen.ops.flow)")
     ap.add_argument("--out", required=True)
     ap.add_argument("configs", nargs="+")
     args = ap.parse_args()
@@ -105,7 +113,7 @@ def main() -> None:
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.is_file() else {}
     for config in args.configs:
-        system, start, rows = system_for(args.system, parse(config), animator), time.time(), {}
+        system, start, rows = system_for(args.system, parse(config), animator, args.guide), time.time(), {}
         for p in pairs:
             frames, lm, driver = drivers[p.driving]
             clip = uint8_clip(system(frames, lm, p.target))
@@ -115,6 +123,8 @@ def main() -> None:
                 g, d = measured(clip, generated_lm, n), driver[n]
                 row[n] = {**transfer_scores(d["expression"], g["expression"]),
                           **{f"{k}_nonrigid": v for k, v in transfer_scores(d["nonrigid"], g["nonrigid"]).items()},
+                          **{f"{k}_nonrigid_without_eyes": v for k, v in
+                             transfer_scores(d["nonrigid"][:, NOT_EYES], g["nonrigid"][:, NOT_EYES]).items()},
                           "head_px": drift(g["head"]), "driver_head_px": drift(d["head"]),
                           "head_rigid_px": drift(g["head_rigid"]), "driver_head_rigid_px": drift(d["head_rigid"]),
                           "driver_expression_drift_px": drift(d["head_nonrigid"]),
@@ -132,10 +142,14 @@ def summary(config: str, rows: dict, base: dict | None) -> str:
     cells = []
     for n in next(iter(rows.values())):
         mean = {k: float(np.mean([r[n][k] for r in rows.values()]))
-                for k in ("cosine", "amplitude", "cosine_nonrigid", "amplitude_nonrigid", "head_px", "driver_head_px",
-                          "head_rigid_px", "driver_expression_drift_px")}
+                for k in ("cosine", "amplitude", "cosine_nonrigid", "amplitude_nonrigid", "cosine_nonrigid_without_eyes",
+                          "amplitude_nonrigid_without_eyes", "head_px", "driver_head_px", "head_rigid_px",
+                          "driver_expression_drift_px") if k in next(iter(rows.values()))[n]}
         cell = (f"{n}: cos {mean['cosine']:.3f} amp {mean['amplitude']:.3f} | non-rigid cos {mean['cosine_nonrigid']:.3f}"
-                f" amp {mean['amplitude_nonrigid']:.3f} | head {mean['head_px']:.2f} px (driver {mean['driver_head_px']:.2f}"
+                f" amp {mean['amplitude_nonrigid']:.3f}"
+                + (f" (without the eyes: cos {mean['cosine_nonrigid_without_eyes']:.3f} amp "
+                   f"{mean['amplitude_nonrigid_without_eyes']:.3f})" if "cosine_nonrigid_without_eyes" in mean else "")
+                + f" | head {mean['head_px']:.2f} px (driver {mean['driver_head_px']:.2f}"
                 f", its expression's own {mean['driver_expression_drift_px']:.2f}) rigid {mean['head_rigid_px']:.2f} px")
         if base is not None and not config.endswith("/all"):
             key = "region_rms_nonrigid" if "region_rms_nonrigid" in base[next(iter(rows))][n] else "region_rms"
