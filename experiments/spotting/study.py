@@ -122,7 +122,7 @@ def score_insertion(original, inserted, still, start: int, length: int, driver_f
         (w, w_head), (b, b_head), (s, s_head) = (face_motion(v, lm, estimator=est) for v in (window, base, ref))
         out[name] = {"inserted": transfer_scores(expected, w), "inserted_less_video": transfer_scores(expected, w - b),
                      "still_first_frame": transfer_scores(expected, s),
-                     "inserted_without_eyes": transfer_scores(expected[:, NOT_EYES], w[:, NOT_EYES]),
+                     "inserted_less_video_without_eyes": transfer_scores(expected[:, NOT_EYES], (w - b)[:, NOT_EYES]),
                      "still_first_frame_without_eyes": transfer_scores(expected[:, NOT_EYES], s[:, NOT_EYES]),
                      "head_difference_px": float(np.linalg.norm(w_head - b_head, axis=-1).max()),
                      # a brow raise or a lip pull moves the face's mean flow too: the same driver on the still frame
