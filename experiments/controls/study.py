@@ -40,6 +40,7 @@ from megen.evaluation.real_pairs import model_system, onset_landmarks, read_clip
 from megen.face.controls import MotionControls, head_motion, similarity_field
 from megen.metrics.expression import (
     EXPRESSION_REGIONS,
+    NOT_EYES,
     canonical_clip,
     drift,
     onset_flows,
@@ -51,9 +52,6 @@ from megen.metrics.expression import (
 from megen.ops.flow import estimator
 from megen.runtime.io import atomic_write_text
 from megen.runtime.video import read_image
-
-#: the expression regions other than the eyes
-NOT_EYES = [i for i, r in enumerate(EXPRESSION_REGIONS) if not r.startswith("eye")]
 
 
 def measured(frames, landmarks, name: str) -> dict:
@@ -144,12 +142,11 @@ def summary(config: str, rows: dict, base: dict | None) -> str:
         mean = {k: float(np.mean([r[n][k] for r in rows.values()]))
                 for k in ("cosine", "amplitude", "cosine_nonrigid", "amplitude_nonrigid", "cosine_nonrigid_without_eyes",
                           "amplitude_nonrigid_without_eyes", "head_px", "driver_head_px", "head_rigid_px",
-                          "driver_expression_drift_px") if k in next(iter(rows.values()))[n]}
+                          "driver_expression_drift_px")}
         cell = (f"{n}: cos {mean['cosine']:.3f} amp {mean['amplitude']:.3f} | non-rigid cos {mean['cosine_nonrigid']:.3f}"
-                f" amp {mean['amplitude_nonrigid']:.3f}"
-                + (f" (without the eyes: cos {mean['cosine_nonrigid_without_eyes']:.3f} amp "
-                   f"{mean['amplitude_nonrigid_without_eyes']:.3f})" if "cosine_nonrigid_without_eyes" in mean else "")
-                + f" | head {mean['head_px']:.2f} px (driver {mean['driver_head_px']:.2f}"
+                f" amp {mean['amplitude_nonrigid']:.3f} (without the eyes: cos {mean['cosine_nonrigid_without_eyes']:.3f}"
+                f" amp {mean['amplitude_nonrigid_without_eyes']:.3f}) | head {mean['head_px']:.2f} px (driver"
+                f" {mean['driver_head_px']:.2f}"
                 f", its expression's own {mean['driver_expression_drift_px']:.2f}) rigid {mean['head_rigid_px']:.2f} px")
         if base is not None and not config.endswith("/all"):
             key = "region_rms_nonrigid" if "region_rms_nonrigid" in base[next(iter(rows))][n] else "region_rms"

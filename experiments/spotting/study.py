@@ -41,7 +41,7 @@ from megen.animation.pair import find_face
 from megen.face.align import CANONICAL_SIZE, apply_similarity, canonical_similarity, fit_similarity
 from megen.face.landmarks import detect_landmarks, to_gray_uint8
 from megen.metrics.expression import (
-    EXPRESSION_REGIONS,
+    NOT_EYES,
     canonical_clip,
     face_motion,
     region_masks,
@@ -56,8 +56,6 @@ from megen.spotting.video_target import insert_into_video, plan_insertion, spott
 from megen.synthetic import embedded_photo_paths
 
 SCORERS = ("deepflow", "tvl1")
-#: the expression regions other than the eyes
-NOT_EYES = [i for i, r in enumerate(EXPRESSION_REGIONS) if not r.startswith("eye")]
 
 
 def talking_video(n_frames: int, fps: float, seed: int, photo: int = 1, size: int = 384,
@@ -186,7 +184,7 @@ def main() -> int:
             print(json.dumps(row), flush=True)
     if not args.no_timing:
         results["timing"] = long_video_timing(args.driving, rates[0], video_fps)
-    print(json.dumps(results["timing"]))
+        print(json.dumps(results["timing"]))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2))
     return 0

@@ -31,6 +31,9 @@ EXPRESSION_REGIONS: dict[str, tuple[int, ...]] = {
     "mouth_left": (48, 49, 50, 58, 59, 60, 61, 67),
     "mouth_right": (52, 53, 54, 55, 56, 63, 64, 65),
 }
+#: the indices of EXPRESSION_REGIONS other than the eyes: a lid that slides over the eye is an occlusion, which
+#: each estimator reads at its own size, so studies also score the expression without them
+NOT_EYES = tuple(i for i, name in enumerate(EXPRESSION_REGIONS) if not name.startswith("eye"))
 #: region padding, as a fraction of the distance between the eye centres: landmarks sit on the edges of
 #: brows, lids and lips, and the skin that moves extends beyond them
 REGION_PAD = 0.12
@@ -152,6 +155,6 @@ def sharpness(gray: np.ndarray, mask: np.ndarray | None = None) -> float:
     return float(lap[mask].var() if mask is not None else lap.var())
 
 
-__all__ = ["EXPRESSION_REGIONS", "MIN_AMPLITUDE", "REGION_PAD", "SCORER_FLOW", "canonical_clip", "drift",
+__all__ = ["EXPRESSION_REGIONS", "MIN_AMPLITUDE", "NOT_EYES", "REGION_PAD", "SCORER_FLOW", "canonical_clip", "drift",
            "expression_motion", "face_motion", "motion_cosine", "onset_flows", "region_masks", "regional_expression", "rms",
            "sharpness", "transfer_scores"]
