@@ -205,6 +205,8 @@ class DatasetOptions:
     guides: bool | None = option(None, "synthetic: store measured guides (model=flow)")
     guide_estimator: FlowEstimator | None = option(None, "synthetic: what measures them")
     guide_checkpoint: str | None = option(None, "synthetic: the learned guide's checkpoint")
+    exact_guides: bool | None = option(None, "synthetic: the guides are the true flows (a perfect estimator's: the "
+                                             "ceiling of any guide)")
     # a generated set
     path: str | None = option(None, "generated: the augment run's out= folder")
 

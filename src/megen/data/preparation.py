@@ -37,7 +37,8 @@ def prepare_synthetic(spec: SyntheticSpec, cache_dir: str | Path, progress: bool
     ground truth (``gt_landmarks``, ``gt_shifts``) from which any frame-to-frame flow is rebuilt,
     and ``gt_flow``, the flow of every frame to the onset, which loaders read instead of rebuilding;
     with ``spec.guides`` also ``guide_flow``, that flow as measured from the fine frames (the
-    flow-guided model's input, as generation measures it on a real driver).
+    flow-guided model's input, as generation measures it on a real driver), or with ``spec.exact_guides``
+    the true flow itself (what a perfect estimator would measure: the guide's ceiling).
     Returns the folder and a summary ``{clips, built, reused}``.
     """
     folder = Path(cache_dir) / f"synthetic-{spec.key()}"
@@ -59,10 +60,11 @@ def prepare_synthetic(spec: SyntheticSpec, cache_dir: str | Path, progress: bool
                     program = program_for(spec, identities[i], i, j)
                 else:
                     identities = identities if identities is not None else make_identities(spec)
-                    if spec.guides and estimator is None:
+                    measured = spec.guides and not spec.exact_guides
+                    if measured and estimator is None:
                         estimator = spec.guide_flow_estimator()
                     clip = render(identities[i], program_for(spec, identities[i], i, j), subject, name, spec.seed,
-                                  guides=spec.guides, estimator=estimator)
+                                  guides=measured, estimator=estimator)
                     program = clip.program
                     onset_lm = clip.landmarks[clip.onset].astype("float64")
                     arrays = {
@@ -76,6 +78,8 @@ def prepare_synthetic(spec: SyntheticSpec, cache_dir: str | Path, progress: bool
                     }
                     if clip.guides is not None:
                         arrays["guide_flow"] = compact_flow(clip.guides)
+                    elif spec.guides and spec.exact_guides:
+                        arrays["guide_flow"] = arrays["gt_flow"]
                     write_clip(path, arrays)
                     built += 1
                 rows.append({

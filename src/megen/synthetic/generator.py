@@ -33,6 +33,7 @@ class SyntheticSpec:
     guides: bool = False     # also store the flow-guided model's measured guide per frame (render_with_flow)
     guide_estimator: FlowEstimator = FlowEstimator.FARNEBACK   # what measures the guides
     guide_checkpoint: str | None = None    # the learned estimator's checkpoint (guide_estimator=learned)
+    exact_guides: bool = False   # the guides are the true flows, not measured: a perfect estimator's, the ceiling
     nuisance: Nuisance = Nuisance()        # the camera's nuisances (head_px: pixels of a 256-px face)
     identity_dir: str | None = None
     emotions: dict = field(default_factory=dict)   # emotion -> weight; empty = CASME II frequencies
@@ -62,12 +63,13 @@ class SyntheticSpec:
         fields = asdict(self)
         # fields added later leave the keys of sets that do not use them as they were
         for name, default in (("guide_estimator", FlowEstimator.FARNEBACK), ("guide_checkpoint", None),
+                              ("exact_guides", False),
                               ("nuisance", asdict(Nuisance())), ("style", None)):
             if fields[name] == default:
                 del fields[name]
         if "nuisance" not in fields:      # as keyed before the nuisances had their own settings
             fields.update(jitter_px=0.0, noise=0.0)
-        if self.guides and self.guide_estimator == FlowEstimator.LEARNED:
+        if self.guides and self.guide_estimator == FlowEstimator.LEARNED and not self.exact_guides:
             from megen.models.microflow import PACKAGED
 
             fields["guide_checkpoint"] = file_digest(self.guide_checkpoint or PACKAGED, "dataset.guide_checkpoint")

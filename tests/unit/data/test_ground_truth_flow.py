@@ -165,3 +165,21 @@ def test_loader_hands_out_guides_for_onset_pairs_only_and_flips_them(guided):
     expected = item["guide"].flip(-2).clone()
     expected[..., 0] *= -1
     torch.testing.assert_close(flipped["guide"], expected)
+
+
+def test_exact_guides_are_the_true_flow_keyed_apart_from_measured_ones(tmp_path, small_spec, guided):
+    # the ceiling of any estimator as the guide: what the model would get from a perfect one
+    from dataclasses import replace
+
+    from megen.data.preparation import prepare_synthetic
+
+    exact = replace(small_spec, guides=True, exact_guides=True)
+    assert exact.key() != replace(small_spec, guides=True).key()
+    assert replace(small_spec, exact_guides=False).key() == small_spec.key()    # sets before the option keep theirs
+    folder, _ = prepare_synthetic(exact, tmp_path, progress=False)
+    clips = PreparedSet.open(folder)
+    for i in range(len(clips)):
+        arrays, measured = clips.load(i), guided.load(i)
+        np.testing.assert_array_equal(arrays["guide_flow"], arrays["gt_flow"])
+        np.testing.assert_array_equal(arrays["frames"], measured["frames"])
+        assert np.abs(measured["guide_flow"].astype(np.float32) - arrays["gt_flow"].astype(np.float32)).max() > 0.01
