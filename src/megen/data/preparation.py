@@ -44,6 +44,7 @@ def prepare_synthetic(spec: SyntheticSpec, cache_dir: str | Path, progress: bool
     folder = Path(cache_dir) / f"synthetic-{spec.key()}"
     rows, built, reused = [], 0, 0
     identities = estimator = None
+    measured = spec.guides and not spec.exact_guides     # exact guides are the true flow, which every clip has
     total = spec.n_subjects * spec.clips_per_subject
     with _progress(progress) as bar:
         task = bar.add_task("synthetic clips", total=total, unit="clips")
@@ -60,7 +61,6 @@ def prepare_synthetic(spec: SyntheticSpec, cache_dir: str | Path, progress: bool
                     program = program_for(spec, identities[i], i, j)
                 else:
                     identities = identities if identities is not None else make_identities(spec)
-                    measured = spec.guides and not spec.exact_guides
                     if measured and estimator is None:
                         estimator = spec.guide_flow_estimator()
                     clip = render(identities[i], program_for(spec, identities[i], i, j), subject, name, spec.seed,
@@ -78,7 +78,7 @@ def prepare_synthetic(spec: SyntheticSpec, cache_dir: str | Path, progress: bool
                     }
                     if clip.guides is not None:
                         arrays["guide_flow"] = compact_flow(clip.guides)
-                    elif spec.guides and spec.exact_guides:
+                    elif spec.guides:
                         arrays["guide_flow"] = arrays["gt_flow"]
                     write_clip(path, arrays)
                     built += 1
