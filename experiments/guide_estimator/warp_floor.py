@@ -27,7 +27,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from megen.data.cache import clip_uid
 from megen.data.preparation import prepare_synthetic
+from megen.metrics.motion_transfer import MotionTransferError, end_point_error
 from megen.models.flow_guided import flow_to_deformation
 from megen.models.motion import warp
 from megen.ops.choices import FlowEstimator
@@ -58,7 +60,8 @@ def clean_frames(spec: SyntheticSpec) -> dict[str, np.ndarray]:
         for j in range(spec.clips_per_subject):
             program = dataclasses.replace(program_for(spec, identity, i, j), nuisance=Nuisance())
             frames, *_ = render_with_flow(identity, program, np.random.default_rng(0))
-            out[f"synthetic__{subject_name(i)}__{subject_name(i)}_{j + 1:02d}"] = frames
+            subject = subject_name(i)
+            out[clip_uid("synthetic", subject, f"{subject}_{j + 1:02d}")] = frames
     return out
 
 
@@ -68,8 +71,9 @@ def as_tensor(frames: np.ndarray) -> torch.Tensor:
 
 def score(folder: Path, clean: dict[str, np.ndarray], exact: Path) -> dict:
     """Sums over every clip's frames after the onset -> the guide's scores (module docstring)."""
-    sums = {"err": 0.0, "motion": 0.0, "err_clean": 0.0, "motion_clean": 0.0}
+    rmte, rmte_clean = MotionTransferError(), MotionTransferError()
     bins = np.zeros((len(BINS_PX) - 1, 3))          # per bin: rMTE numerator, EPE sum, pixels
+    motion = 0.0                                    # the rMTE denominator, for the bins' shares
     epe, deviation, residual = [], [], []
     for uid, clean_clip in clean.items():
         clip, truth = np.load(folder / "clips" / f"{uid}.npz"), np.load(exact / "clips" / f"{uid}.npz")
@@ -78,30 +82,29 @@ def score(folder: Path, clean: dict[str, np.ndarray], exact: Path) -> dict:
         true_flow = torch.from_numpy(truth["gt_flow"].astype(np.float32))
         onset = frames[:1].expand(len(frames), -1, -1, -1)
         moved, moved_true = warp(onset, flow_to_deformation(guide)), warp(onset, flow_to_deformation(true_flow))
-        change, change_clean = (frames - frames[:1])[1:], (plain - plain[:1])[1:]
-        err = ((moved - frames[:1])[1:] - change).abs()
-        sums["err"] += err.sum().item()
-        sums["motion"] += change.abs().sum().item()
-        sums["err_clean"] += ((moved - frames[:1])[1:] - change_clean).abs().sum().item()
-        sums["motion_clean"] += change_clean.abs().sum().item()
+        rmte.update(moved[1:], frames[1:], frames[:1], frames[:1])
+        rmte_clean.update(moved[1:], plain[1:], frames[:1], plain[:1])
+        change = (frames - frames[:1])[1:]
+        err = ((moved - frames[:1])[1:] - change).abs()[:, 0].double().numpy()
+        motion += change.abs().double().sum().item()
         size = true_flow[1:].norm(dim=-1).numpy()
-        pixel_epe = (guide[1:] - true_flow[1:]).norm(dim=-1).numpy()
+        pixel_epe = end_point_error(guide[1:], true_flow[1:]).numpy()
         for b, (lo, hi) in enumerate(zip(BINS_PX[:-1], BINS_PX[1:])):
             m = (size >= lo) & (size < hi)
-            bins[b] += (err[:, 0].numpy()[m].sum(), pixel_epe[m].sum(), m.sum())
+            bins[b] += (err[m].sum(), pixel_epe[m].sum(), m.sum())
         epe.append(pixel_epe.reshape(-1))
         deviation.append((moved - moved_true)[1:].reshape(-1).numpy())
         residual.append((change - (moved_true - frames[:1])[1:]).reshape(-1).numpy())
     deviation, residual = np.concatenate(deviation), np.concatenate(residual)
     return {
         "guide_epe_px": float(np.concatenate(epe).mean()),
-        "warp_rmte": sums["err"] / sums["motion"],
-        "warp_rmte_clean": sums["err_clean"] / sums["motion_clean"],
+        "warp_rmte": float(rmte.compute()),
+        "warp_rmte_clean": float(rmte_clean.compute()),
         "deviation_gray_levels": float(np.abs(deviation).mean() * 255),
         # none for the true flow itself, whose deviation is zero everywhere
         "deviation_residual_correlation": (float(np.corrcoef(deviation, residual)[0, 1]) if deviation.any() else None),
         "by_true_motion_px": [{"from": lo, "to": (None if np.isinf(hi) else hi), "pixels": int(n),
-                               "rmte_share": s / sums["motion"], "guide_epe_px": e / max(n, 1)}
+                               "rmte_share": s / motion, "guide_epe_px": e / max(n, 1)}
                               for (lo, hi), (s, e, n) in zip(zip(BINS_PX[:-1], BINS_PX[1:]), bins)],
     }
 
