@@ -19,8 +19,10 @@ def main(argv=None) -> None:
     parser.add_argument("--runs", action="store_true", help="add the per-run table under the variant table")
     parser.add_argument("--by-driver", action="store_true",
                         help="add the real pairs' scores per driving clip (real_cosine@<clip>, ...)")
+    parser.add_argument("--by-estimator", action="store_true",
+                        help="add the real pairs' cosine and amplitude under each estimator (real_cosine/<estimator>, ...)")
     args = parser.parse_args(argv)
-    report(args.folder, args.caption, per_run=args.runs, by_driver=args.by_driver)
+    report(args.folder, args.caption, per_run=args.runs, by_driver=args.by_driver, by_estimator=args.by_estimator)
 
 
 if __name__ == "__main__":

@@ -46,7 +46,9 @@ def train(cfg: DictConfig) -> dict:
     The config is validated first: a bad value raises ConfigError before anything is written.
     """
     validate_train(cfg)
-    from megen.training.log import begin_run  # here, not at the top: a bad config is reported before Lightning loads
+    # here, not at the top: a bad config is reported before Lightning loads
+    from megen.training.convergence import find_history
+    from megen.training.log import begin_run
 
     run_dir = begin_run(cfg)
     datamodule = instantiate(cfg.data)
@@ -56,6 +58,9 @@ def train(cfg: DictConfig) -> dict:
     if ckpt:
         print(f"resuming from {ckpt}")
     trainer.fit(system, datamodule=datamodule, ckpt_path=ckpt)
+    history = find_history(trainer)
+    # now: testing the best checkpoint below restores the callbacks' state as it was at that epoch
+    verdict = history.verdict() if history is not None else None
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
     best = getattr(trainer.checkpoint_callback, "best_model_path", "")
     if cfg.get("evaluate_at_end", True) and datamodule.splits.get("test"):
@@ -63,6 +68,8 @@ def train(cfg: DictConfig) -> dict:
         metrics.update({k: float(v) for k, v in (tested[0] if tested else {}).items() if k.startswith("test/")})
     result = {"run_dir": str(run_dir), "global_step": int(trainer.global_step), "metrics": metrics,
               "best_checkpoint": best}
+    if verdict is not None:
+        result["convergence"] = verdict
     if trainer.is_global_zero:
         atomic_write_text(run_dir / "metrics.json", json.dumps(result, indent=2, sort_keys=True))
         pairs = (cfg.get("real") or {}).get("pairs")

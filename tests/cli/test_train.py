@@ -42,6 +42,9 @@ def test_cli_trains_checkpoints_samples_and_resumes(tmp_path):
     for key in ("val/rmte", "val/mte", "val/l1", "val/l1_static", "val/epe", "val/epe_zero", "test/rmte"):
         assert key in m and m[key] == m[key]          # present and not NaN
     assert m["val/l1_static"] < 0.05 and m["val/epe_zero"] > 0
+    history = result["convergence"]["history"]                 # megen.training.convergence: one value per epoch
+    assert len(history["train/total_epoch"]) == 2 and history["val/rmte"][-1] == pytest.approx(m["val/rmte"])
+    assert result["convergence"]["converged"] in (True, False)
     ckpts = {p.name for p in (run / "checkpoints").iterdir()}
     assert "last.ckpt" in ckpts and any(n.startswith("best-") for n in ckpts)
     sheet = cv2.imread(str(sorted((run / "samples").glob("epoch*.png"))[0]))
@@ -61,6 +64,10 @@ def test_cli_trains_checkpoints_samples_and_resumes(tmp_path):
     runs = sorted((tmp_path / "out" / "train").iterdir())
     resumed = load_checkpoint(runs[-1] / "checkpoints" / "last.ckpt")
     assert resumed["global_step"] == 3 * first["global_step"] // 2 and resumed["epoch"] == 2
+    # the curves continue from the checkpoint's: the verdict covers the whole run, not the resumed part
+    resumed_history = json.loads((runs[-1] / "metrics.json").read_text())["convergence"]["history"]
+    assert resumed_history["train/total_epoch"][:2] == history["train/total_epoch"]
+    assert len(resumed_history["train/total_epoch"]) == 3
 
 
 @pytest.mark.parametrize("extra", [

@@ -24,16 +24,18 @@ TRAIN_METRICS = {"rmte": None, "mte": None, "l1": "l1_static", "epe": "epe_zero"
 #: value the best variant lies closest to (an amplitude ratio of 1 means the driving's motion).
 BETTER = {"rmte": "lower", "mte": "lower", "l1": "lower", "epe": "lower", "akd": "lower", "aed": "lower",
           "psnr": "higher", "ssim": "higher", "corr": "higher", "ratio": 1.0,
-          "cosine": "higher", "amplitude": 1.0, "identity": "lower"}
+          "cosine": "higher", "amplitude": 1.0, "identity": "lower", "converged": "higher"}
 SECTION_PREFIXES = ("x_", "fid_", "real_")
 
 #: real-pair scores (``real_pairs.json`` beside a run's metrics) shown, beside the flow-transfer baseline
 REAL_METRICS = ("cosine", "amplitude", "identity")
 REAL_BASELINE = "flow_transfer"
+#: the real-pair scores measured under each estimator (identity does not depend on one)
+ESTIMATOR_METRICS = ("cosine", "amplitude")
 
 #: the metrics report.md shows first (motion transfer, pixel error, flow, regional timing); any
 #: others go to a second table so that neither is too wide to read
-MAIN_METRICS = ("rmte", "mte", "l1", "epe", "fid_corr", "real_cosine", "real_amplitude")
+MAIN_METRICS = ("rmte", "mte", "l1", "epe", "fid_corr", "real_cosine", "real_amplitude", "converged")
 
 #: the override that repeats a variant rather than making a new one
 SEED_KEY = "seed"
@@ -51,7 +53,8 @@ def better(metric: str):
         if metric.startswith(prefix):
             metric = metric[len(prefix):]
             break
-    return BETTER.get(metric.split("@")[0])      # a per-clip score (real_cosine@<clip>) as its score
+    # a per-clip or per-estimator score (real_cosine@<clip>, real_cosine/<estimator>) as its score
+    return BETTER.get(metric.split("@")[0].split("/")[0])
 
 
 def flatten_metrics(data: dict) -> dict[str, float]:
@@ -64,6 +67,9 @@ def flatten_metrics(data: dict) -> dict[str, float]:
             if f"{split}/{name}" in m:
                 out[name] = m[f"{split}/{name}"]
                 out[f"{name}_static"] = m[f"{split}/{partner}"] if partner else 1.0
+    verdict = (data.get("convergence") or {}).get("converged")
+    if verdict is not None:                                 # megen.train's EpochHistory: 1 converged, 0 not
+        out["converged"] = float(verdict)
     for section in ("reconstruction", "cross_identity", "motion_fidelity"):   # megen.evaluate
         prefix = {"reconstruction": "", "cross_identity": "x_", "motion_fidelity": "fid_"}[section]
         for name, v in data.get(section, {}).items():
@@ -74,11 +80,13 @@ def flatten_metrics(data: dict) -> dict[str, float]:
     return out
 
 
-def real_pair_metrics(data: dict, by_driver: bool = False) -> dict[str, float]:
+def real_pair_metrics(data: dict, by_driver: bool = False, by_estimator: bool = False) -> dict[str, float]:
     """A run's real-pair scores (mean over the pairs) as ``{real_<score>: model, real_<score>_static:
     the flow-transfer baseline}``: on real clips the training-free baseline is the one to beat. ``by_driver``
     adds each driving clip's own, as ``real_<score>@<clip>`` (the mean over the pairs it drives, named by its
-    file's stem): the studies' question per source dataset, where each clip comes from one."""
+    file's stem): the studies' question per source dataset, where each clip comes from one. ``by_estimator``
+    adds the cosine and amplitude under each estimator the pairs were scored with, as
+    ``real_<score>/<estimator>`` (``real_<score>`` is their mean)."""
     means = data.get("mean", {})
     model = next((k for k in means if k.startswith("megen")), None)
     if model is None:
@@ -88,6 +96,14 @@ def real_pair_metrics(data: dict, by_driver: bool = False) -> dict[str, float]:
         out[f"real_{name}"] = means[model][name]
         if REAL_BASELINE in means:
             out[f"real_{name}_static"] = means[REAL_BASELINE][name]
+    if by_estimator:
+        for est in data.get("estimators", []):
+            for name in ESTIMATOR_METRICS:
+                key = f"{name}/{est}"
+                if key in means[model]:
+                    out[f"real_{key}"] = means[model][key]
+                    if key in means.get(REAL_BASELINE, {}):
+                        out[f"real_{key}_static"] = means[REAL_BASELINE][key]
     if by_driver:
         clips: dict[str, list[dict]] = {}
         for pair in data.get("pairs", []):
@@ -131,9 +147,9 @@ def _metrics_files(folder: Path) -> list[Path]:
     return found
 
 
-def collect(folder, by_driver: bool = False) -> list[dict]:
-    """Every run under ``folder``: {"run", "overrides": {key: value}, "metrics": {...}} (``by_driver``: the real
-    pairs' scores per driving clip too, ``real_pair_metrics``)."""
+def collect(folder, by_driver: bool = False, by_estimator: bool = False) -> list[dict]:
+    """Every run under ``folder``: {"run", "overrides": {key: value}, "metrics": {...}} (``by_driver``,
+    ``by_estimator``: the real pairs' scores per driving clip, per estimator too, ``real_pair_metrics``)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"no such folder: {folder}")
@@ -153,7 +169,7 @@ def collect(folder, by_driver: bool = False) -> list[dict]:
             real = run / "real_pairs.json"
             if real.is_file():
                 path = real
-                metrics.update(real_pair_metrics(json.loads(real.read_text()), by_driver))
+                metrics.update(real_pair_metrics(json.loads(real.read_text()), by_driver, by_estimator))
         except (json.JSONDecodeError, KeyError, TypeError) as err:
             raise ValueError(f"unreadable metrics file {path}: {err}") from err
         # a folder that is itself the run is named by its own name, not "."
@@ -273,7 +289,7 @@ def variant_table(variants: list[dict], caption: str = "") -> str:
 
 
 SECTION_TITLES = {"": "reconstruction", "x_": "cross-identity (x_)", "fid_": "regional motion fidelity (fid_)",
-                  "real_": "real pairs (real_; @<clip>: the pairs that clip drives)"}
+                  "real_": "real pairs (real_; @<clip>: the pairs that clip drives; /<estimator>: scored with it)"}
 
 
 def _section(metric: str) -> str:
@@ -354,10 +370,11 @@ def figure(runs: list[dict], metrics=("rmte", "l1", "epe")):
     return fig
 
 
-def report(folder, caption: str = "", per_run: bool = False, by_driver: bool = False) -> tuple[Path, Path]:
+def report(folder, caption: str = "", per_run: bool = False, by_driver: bool = False,
+           by_estimator: bool = False) -> tuple[Path, Path]:
     """Write ``report.md`` (the variant table; with ``per_run`` the per-run table too; with ``by_driver`` the
-    real pairs' scores per driving clip) and ``report.png``."""
-    runs = collect(folder, by_driver)
+    real pairs' scores per driving clip, with ``by_estimator`` per estimator) and ``report.png``."""
+    runs = collect(folder, by_driver, by_estimator)
     text = variant_table(aggregate(runs), caption)
     if per_run:
         text += "\n" + markdown_table(runs, "Runs")

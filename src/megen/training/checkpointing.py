@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import Checkpoint
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from megen.runtime.checkpoints import load_checkpoint
@@ -22,8 +22,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         return load_checkpoint(path, map_location or "cpu")
 
 
-class PeriodicLastCheckpoint(pl.Callback):
-    """Keep ``<dirpath>/last.ckpt`` the newest state: after every validation, and every
+class PeriodicLastCheckpoint(Checkpoint):
+    """Keep ``<dirpath>/last.ckpt`` the newest state: at the end of every training epoch, and every
     ``every_n_batches`` training batches too (off when None).
 
     Lightning's ``save_last`` only rewrites ``last.ckpt`` when a best checkpoint is saved, so after
@@ -31,6 +31,10 @@ class PeriodicLastCheckpoint(pl.Callback):
     ``ckpt_path=last`` would silently retrain the epochs since. The batch interval bounds what a
     crash or a killed job can lose on long epochs. Writes go through the atomic checkpoint IO, and
     hold the whole state (optimisers, schedulers, loops: ``weights_only=False``) for resuming.
+
+    A ``Checkpoint``, so Lightning runs its epoch-end hook after every other callback's and after
+    ``ModelCheckpoint``'s validation-end save: the file holds the epoch's whole state, its validation,
+    the best model so far and the callbacks' records of the epoch (``EpochHistory``) included.
     """
 
     def __init__(self, dirpath, every_n_batches: int | None = None):
@@ -41,8 +45,6 @@ class PeriodicLastCheckpoint(pl.Callback):
         if self.every and (batch_idx + 1) % self.every == 0 and not trainer.sanity_checking:
             trainer.save_checkpoint(self.dirpath / "last.ckpt", weights_only=False)
 
-    def on_validation_end(self, trainer, pl_module) -> None:
-        # runs before ModelCheckpoint's own hook (Lightning calls checkpoint callbacks last), which
-        # overwrites this file with its updated best-model state when the epoch improves
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
         if trainer.state.fn == "fit" and not trainer.sanity_checking:
             trainer.save_checkpoint(self.dirpath / "last.ckpt", weights_only=False)

@@ -282,6 +282,39 @@ def test_real_pair_scores_per_driving_clip_on_request(tmp_path):
     assert "real_cosine@smic_b" in (tmp_path / "report.md").read_text()
 
 
+def test_real_pair_scores_per_estimator_on_request(tmp_path):
+    """``--by-estimator``: the cosine and amplitude under each scorer, the model's beside the flow transfer's."""
+    def scores(c, a):
+        return {"cosine": sum(c) / 2, "amplitude": sum(a) / 2, "identity": 0.08, "cosine/deepflow": c[0],
+                "cosine/tvl1": c[1], "amplitude/deepflow": a[0], "amplitude/tvl1": a[1]}
+    for seed, shift in enumerate([0.0, 0.02]):
+        run = tmp_path / f"seed{seed}"
+        _write_run(run, ["model=fomm", f"seed={seed}"], {"test/rmte": 0.8})
+        (run / "real_pairs.json").write_text(json.dumps({"estimators": ["deepflow", "tvl1"], "pairs": [], "mean": {
+            "flow_transfer": scores((0.92, 0.88), (1.0, 0.87)), "megen (native)": scores((0.7 + shift, 0.6), (0.6, 0.5))}}))
+    assert not any("/" in k for k in collect(tmp_path)[0]["metrics"])
+    metrics = collect(tmp_path, by_estimator=True)[1]["metrics"]
+    assert metrics["real_cosine/deepflow"] == pytest.approx(0.72) and metrics["real_amplitude/tvl1"] == 0.5
+    assert metrics["real_cosine/tvl1_static"] == 0.88 and metrics["real_cosine"] == pytest.approx(0.66)
+    assert better("real_cosine/tvl1") == "higher" and better("real_amplitude/deepflow") == 1.0
+    stats = aggregate(collect(tmp_path, by_estimator=True))[0]["stats"]
+    assert stats["real_cosine/deepflow"]["mean"] == pytest.approx(0.71) and stats["real_cosine/deepflow"]["n"] == 2
+    main([str(tmp_path), "--by-estimator"])
+    text = (tmp_path / "report.md").read_text()
+    assert "| real_cosine/deepflow | real_cosine/deepflow flow transfer |" in text and "0.7100 ± 0.0141 (2)" in text
+
+
+def test_the_share_of_converged_seeds_is_a_column(tmp_path):
+    for seed, verdict in enumerate([True, False, None]):
+        run = tmp_path / "fomm" / f"seed{seed}"
+        _write_run(run, ["model=fomm", f"seed={seed}"], {"test/rmte": 0.8}, convergence={"converged": verdict})
+    runs = collect(tmp_path)
+    assert [r["metrics"].get("converged") for r in runs] == [1.0, 0.0, None]      # None: too short to judge
+    stats = aggregate(runs)[0]["stats"]["converged"]
+    assert stats["mean"] == 0.5 and stats["n"] == 2
+    assert "| converged | converged static |" in variant_table(aggregate(runs)).splitlines()[0]
+
+
 def test_committed_study_runs_keep_only_what_rebuilds_their_tables():
     import subprocess
 
