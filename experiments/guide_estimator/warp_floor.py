@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from megen.config.compose import compose_train
 from megen.data.cache import clip_uid
 from megen.data.preparation import prepare_synthetic
 from megen.metrics.motion_transfer import MotionTransferError, end_point_error
@@ -39,7 +40,7 @@ from megen.synthetic.generator import SyntheticSpec, make_identities, program_fo
 from megen.synthetic.nuisance import Nuisance
 
 #: the default set's camera (conf/dataset/synthetic.yaml), as the guide_estimator study trains on it
-NUISANCE = Nuisance(noise=1.5, jpeg_quality=None, flicker=0.001, head_px=1.5, levels=32)
+NUISANCE = Nuisance(**compose_train().dataset.nuisance)
 BINS_PX = (0.0, 0.05, 0.3, 1.0, 3.0, np.inf)     # true motion per pixel, of the 64-px frame
 
 
