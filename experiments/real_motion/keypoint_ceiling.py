@@ -1,0 +1,150 @@
+"""How much of a real micro-expression survives being reduced to K key points? The ceiling of the key-point
+families' representation, measured without training anything.
+
+    python experiments/real_motion/keypoint_ceiling.py --pairs <pairs.csv> --guide dis \
+        --estimators deepflow,tvl1 --out experiments/real_motion/results/keypoint_ceiling.json
+
+For each real pair the driver's dense flow is measured on its 256-px face crop by ``--guide`` (as the flow
+transfer and the flow-guided default measure it). Then, per key-point set (``--sets``, ``megen.face.keypoints``):
+
+* ``<set>``: the flow read at the set's onset key points only (K displacements per frame) and spread over the
+  face again by the smoothing thin-plate spline through them (``megen.face.correspondence.thin_plate_spline``):
+  what a key-point model could render at best if it tracked every key point exactly and interpolated between
+  them as smoothly as possible (FOMM's first-order terms, MRAA's regions and TPS's warps are other
+  interpolants of the same K points, learned);
+* ``dense``: the whole measured flow, the same transfer without the reduction (its ceiling above).
+
+With ``--ckpt`` (a key-point checkpoint tracking its key points, ``keypoint_mode=landmarks``), two more rows
+per checkpoint: as trained (the driving key points tracked by Lucas-Kanade on the driver's full-resolution
+crop) and with the key points tracked by ``--guide`` instead (its flow read at the key points): whether the
+trained model loses the motion in its tracking or between its key points.
+
+Each is carried into the target and rendered natively by the flow transfer (``megen.animation.flow_transfer``),
+and scored by ``--estimators`` (defaults DeepFlow and TV-L1: neither is the guide) beside the static copy,
+the Farnebäck flow transfer and the published outputs. Only numbers are written, never frames.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import megen.animation.sources as sources
+from megen.animation import Animator
+from megen.animation.flow_transfer import transfer
+from megen.evaluation.real_pairs import model_system, onset_landmarks, read_pairs, score_pairs
+from megen.face.correspondence import pixel_grid, thin_plate_spline
+from megen.face.flow import DriverFlow, driver_flows
+from megen.face.keypoints import keypoint_set
+from megen.models.tracking import to_gray
+from megen.ops.flow import estimator, optical_flow
+from megen.runtime.io import atomic_write_text
+from megen.runtime.video import read_image
+
+#: the spline's smoothing through the key points' displacements (as the correspondence's: they land on them)
+SMOOTHING = 1e-4
+
+
+def sample(field: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Bilinear values of a field (H, W, 2) at points (K, 2) (x, y), edges clamped: (K, 2)."""
+    h, w = field.shape[:2]
+    x = np.clip(points[:, 0], 0, w - 1.001)
+    y = np.clip(points[:, 1], 0, h - 1.001)
+    x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
+    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
+    return ((1 - fx) * (1 - fy) * field[y0, x0] + fx * (1 - fy) * field[y0, x0 + 1]
+            + (1 - fx) * fy * field[y0 + 1, x0] + fx * fy * field[y0 + 1, x0 + 1])
+
+
+def reduced(driver: DriverFlow, points: np.ndarray) -> DriverFlow:
+    """The driver's flows (T, S, S, 2) read at ``points`` (K, 2) of its crop only, spread by the thin-plate
+    spline through them: the same DriverFlow with its flows replaced."""
+    size = driver.flows.shape[1]
+    grid = pixel_grid(size, size)
+    flows = np.stack([thin_plate_spline(points, sample(f, points), SMOOTHING)(grid) for f in driver.flows])
+    return DriverFlow(flows.astype(np.float32), driver.to_crop, driver.landmarks, driver.reference)
+
+
+def system(guide: str, keypoints: str | None):
+    """A real-pair System: the transfer of the driver's flow, whole (``keypoints`` None) or reduced."""
+    def run(frames, landmarks, target_path: Path) -> np.ndarray:
+        driver = driver_flows(frames, landmarks, 256, estimator(guide))
+        if keypoints is not None:
+            driver = reduced(driver, keypoint_set(keypoints, driver.landmarks))
+        target = read_image(target_path)
+        return transfer(target, onset_landmarks(target, str(target_path)), driver)
+    return run
+
+
+def flow_tracking(guide: str):
+    """A stand-in for ``megen.models.motion_networks.track_anchors``: the anchors' displacement (B, K, 2), [-1, 1]
+    units, read from ``guide``'s flow from the reference to each frame (B, C, H, W) instead of Lucas-Kanade."""
+    method = estimator(guide)
+
+    def track(frame: torch.Tensor, reference: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+        def gray(x):
+            g = to_gray(x.float())[:, 0]
+            return (g * (255.0 if float(g.max()) <= 1.5 else 1.0)).clamp(0, 255).round().to(torch.uint8).numpy()
+        h, w = frame.shape[-2:]
+        # forward flow reference -> frame: the reference's content at p is at p + flow(p) in the frame
+        flows = torch.from_numpy(np.stack([optical_flow(r, f, method) for f, r in zip(gray(frame), gray(reference))]))
+        per_px = torch.tensor([2.0 / w, 2.0 / h])
+        read = F.grid_sample(flows.permute(0, 3, 1, 2).float(), anchors[:, :, None, :].float(), mode="bilinear",
+                             padding_mode="border", align_corners=False)[..., 0].permute(0, 2, 1)
+        return (read * per_px).to(anchors.dtype)
+    return track
+
+
+def checkpoint_systems(ckpt: str, guide: str) -> dict:
+    """label -> System: the checkpoint as trained, and with its driving key points tracked by ``guide``."""
+    animator = Animator.from_checkpoint(ckpt)
+    plain = model_system(animator)
+    tracked_by_flow = flow_tracking(guide)
+
+    def by_flow(frames, landmarks, target_path):
+        own = sources.track_anchors
+        sources.track_anchors = tracked_by_flow
+        try:
+            return plain(frames, landmarks, target_path)
+        finally:
+            sources.track_anchors = own
+    name = Path(ckpt).parent.parent.parent.name + "/" + Path(ckpt).parent.parent.name     # <row>/<seed>
+    return {f"{name}: as trained": plain, f"{name}: key points tracked by {guide}": by_flow}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--pairs", required=True)
+    parser.add_argument("--guide", default="dis", help="the estimator measuring the driver (megen.ops.flow)")
+    parser.add_argument("--sets", default="paper18,au24,all68", help="key-point sets, comma-separated")
+    parser.add_argument("--estimators", default="deepflow,tvl1", help="the scorers, comma-separated")
+    parser.add_argument("--cache", default="data/cache/real_motion", help="the real-pair motion cache folder")
+    parser.add_argument("--ckpt", action="append", default=[], help="a key-point checkpoint (repeatable)")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    start = time.time()
+    sets = [s for s in args.sets.split(",") if s]
+    systems = {f"dense ({args.guide})": system(args.guide, None)}
+    systems.update({f"{s} ({args.guide})": system(args.guide, s) for s in sets})
+    for ckpt in args.ckpt:
+        systems.update(checkpoint_systems(ckpt, args.guide))
+    estimators = args.estimators.split(",")
+    scored = score_pairs(read_pairs(args.pairs), systems, None, face_metrics=False, sheets=False,
+                         estimators=estimators, motion_cache=args.cache)
+    for label, s in scored["mean"].items():
+        print(f"{label:24s} " + "  ".join(f"{e} {s[f'cosine/{e}']:.3f} / {s[f'amplitude/{e}']:.3f}" for e in estimators))
+    per_pair = [{"pair": p["pair"], **{label: {k: v for k, v in s.items() if "/" in k} for label, s in p["systems"].items()}}
+                for p in scored["pairs"]]
+    result = {"guide": args.guide, "sets": sets, "checkpoints": args.ckpt, "estimators": estimators, "smoothing": SMOOTHING,
+              "mean": scored["mean"], "mean_published": scored.get("mean_published"), "pairs": per_pair,
+              "seconds": round(time.time() - start)}
+    atomic_write_text(Path(args.out), json.dumps(result, indent=2, default=float))
+
+
+if __name__ == "__main__":
+    main()
