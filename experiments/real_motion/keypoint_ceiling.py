@@ -14,10 +14,12 @@ transfer and the flow-guided default measure it). Then, per key-point set (``--s
   interpolants of the same K points, learned);
 * ``dense``: the whole measured flow, the same transfer without the reduction (its ceiling above).
 
-With ``--ckpt`` (a key-point checkpoint tracking its key points, ``keypoint_mode=landmarks``), two more rows
-per checkpoint: as trained (the driving key points tracked by Lucas-Kanade on the driver's full-resolution
-crop) and with the key points tracked by ``--guide`` instead (its flow read at the key points): whether the
-trained model loses the motion in its tracking or between its key points.
+With ``--ckpt`` (a key-point checkpoint tracking its key points, ``keypoint_mode=landmarks``), more rows per
+checkpoint: as trained (the driving key points tracked by Lucas-Kanade on the driver's full-resolution crop);
+with the key points tracked by ``--guide`` instead (its flow read at the key points): whether the trained model
+loses the motion in its tracking; and (``--stabilize``) driven by the driver with its rigid head motion taken
+out of its frames (the similarity ``megen.face.controls.head_motion`` fits to ``--guide``'s flow, undone by
+warping each frame): whether the head's motion, often larger than the expression, drowns it.
 
 Each is carried into the target and rendered natively by the flow transfer (``megen.animation.flow_transfer``),
 and scored by ``--estimators`` (defaults DeepFlow and TV-L1: neither is the guide) beside the static copy,
@@ -30,6 +32,7 @@ import json
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -38,6 +41,7 @@ import megen.animation.sources as sources
 from megen.animation import Animator
 from megen.animation.flow_transfer import transfer
 from megen.evaluation.real_pairs import model_system, onset_landmarks, read_pairs, score_pairs
+from megen.face.controls import head_motion
 from megen.face.correspondence import pixel_grid, thin_plate_spline
 from megen.face.flow import DriverFlow, driver_flows
 from megen.face.keypoints import keypoint_set
@@ -100,8 +104,29 @@ def flow_tracking(guide: str):
     return track
 
 
-def checkpoint_systems(ckpt: str, guide: str) -> dict:
-    """label -> System: the checkpoint as trained, and with its driving key points tracked by ``guide``."""
+def _affine3(m: np.ndarray) -> np.ndarray:
+    return np.vstack([m, [0.0, 0.0, 1.0]])
+
+
+def stabilised(frames, landmarks: np.ndarray, guide: str) -> list[np.ndarray]:
+    """The clip's frames (T, H, W[, C]) with the head's rigid motion taken out: frame k shows the onset's pose.
+    The head similarity M_k (onset point of frame pixel p: M_k p) is fitted to ``guide``'s backward flow on the
+    face crop, moved into the frame's pixels, and frame k is resampled at M_k^-1 q (bicubic)."""
+    driver = driver_flows(frames, landmarks, 256, estimator(guide))
+    to_crop = _affine3(driver.to_crop)
+    out = []
+    for frame, m in zip(frames, head_motion(driver.flows, driver.landmarks)):
+        in_frame = np.linalg.inv(to_crop) @ _affine3(m) @ to_crop              # frame pixels -> onset pixels
+        back = np.linalg.inv(in_frame)[:2]                                       # where each output pixel reads
+        h, w = np.asarray(frame).shape[:2]
+        out.append(cv2.warpAffine(np.ascontiguousarray(frame), back, (w, h), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                                  borderMode=cv2.BORDER_REPLICATE))
+    return out
+
+
+def checkpoint_systems(ckpt: str, guide: str, stabilise: bool = False) -> dict:
+    """label -> System: the checkpoint as trained, with its driving key points tracked by ``guide``, and
+    (``stabilise``) driven by the head-stabilised driver."""
     animator = Animator.from_checkpoint(ckpt)
     plain = model_system(animator)
     tracked_by_flow = flow_tracking(guide)
@@ -114,7 +139,11 @@ def checkpoint_systems(ckpt: str, guide: str) -> dict:
         finally:
             sources.track_anchors = own
     name = Path(ckpt).parent.parent.parent.name + "/" + Path(ckpt).parent.parent.name     # <row>/<seed>
-    return {f"{name}: as trained": plain, f"{name}: key points tracked by {guide}": by_flow}
+    systems = {f"{name}: as trained": plain, f"{name}: key points tracked by {guide}": by_flow}
+    if stabilise:
+        systems[f"{name}: driver stabilised by {guide}"] = lambda frames, landmarks, target_path: plain(
+            np.stack(stabilised(frames, landmarks, guide)), landmarks, target_path)
+    return systems
 
 
 def main() -> None:
@@ -125,6 +154,8 @@ def main() -> None:
     parser.add_argument("--estimators", default="deepflow,tvl1", help="the scorers, comma-separated")
     parser.add_argument("--cache", default="data/cache/real_motion", help="the real-pair motion cache folder")
     parser.add_argument("--ckpt", action="append", default=[], help="a key-point checkpoint (repeatable)")
+    parser.add_argument("--stabilise", action="store_true", help="with --ckpt: also the head-stabilised driver")
+    parser.add_argument("--only-stabilised", action="store_true", help="with --ckpt: that row alone")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     start = time.time()
@@ -132,7 +163,8 @@ def main() -> None:
     systems = {f"dense ({args.guide})": system(args.guide, None)}
     systems.update({f"{s} ({args.guide})": system(args.guide, s) for s in sets})
     for ckpt in args.ckpt:
-        systems.update(checkpoint_systems(ckpt, args.guide))
+        rows = checkpoint_systems(ckpt, args.guide, args.stabilise or args.only_stabilised)
+        systems.update({k: v for k, v in rows.items() if not args.only_stabilised or "stabilised" in k})
     estimators = args.estimators.split(",")
     scored = score_pairs(read_pairs(args.pairs), systems, None, face_metrics=False, sheets=False,
                          estimators=estimators, motion_cache=args.cache)
