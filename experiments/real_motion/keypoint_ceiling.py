@@ -17,7 +17,7 @@ transfer and the flow-guided default measure it). Then, per key-point set (``--s
 With ``--ckpt`` (a key-point checkpoint tracking its key points, ``keypoint_mode=landmarks``), more rows per
 checkpoint: as trained (the driving key points tracked by Lucas-Kanade on the driver's full-resolution crop);
 with the key points tracked by ``--guide`` instead (its flow read at the key points): whether the trained model
-loses the motion in its tracking; and (``--stabilize``) driven by the driver with its rigid head motion taken
+loses the motion in its tracking; and (``--stabilise``) driven by the driver with its rigid head motion taken
 out of its frames (the similarity ``megen.face.controls.head_motion`` fits to ``--guide``'s flow, undone by
 warping each frame): whether the head's motion, often larger than the expression, drowns it.
 
@@ -40,29 +40,19 @@ import torch.nn.functional as F
 import megen.animation.sources as sources
 from megen.animation import Animator
 from megen.animation.flow_transfer import transfer
+from megen.config.compose import compose_train
 from megen.evaluation.real_pairs import model_system, onset_landmarks, read_pairs, score_pairs
-from megen.face.controls import head_motion
+from megen.face.controls import head_motion, sample_flow
 from megen.face.correspondence import pixel_grid, thin_plate_spline
 from megen.face.flow import DriverFlow, driver_flows
 from megen.face.keypoints import keypoint_set
 from megen.models.tracking import to_gray
 from megen.ops.flow import estimator, optical_flow
 from megen.runtime.io import atomic_write_text
-from megen.runtime.video import read_image
+from megen.runtime.video import read_image, to_uint8
 
 #: the spline's smoothing through the key points' displacements (as the correspondence's: they land on them)
 SMOOTHING = 1e-4
-
-
-def sample(field: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Bilinear values of a field (H, W, 2) at points (K, 2) (x, y), edges clamped: (K, 2)."""
-    h, w = field.shape[:2]
-    x = np.clip(points[:, 0], 0, w - 1.001)
-    y = np.clip(points[:, 1], 0, h - 1.001)
-    x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
-    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
-    return ((1 - fx) * (1 - fy) * field[y0, x0] + fx * (1 - fy) * field[y0, x0 + 1]
-            + (1 - fx) * fy * field[y0 + 1, x0] + fx * fy * field[y0 + 1, x0 + 1])
 
 
 def reduced(driver: DriverFlow, points: np.ndarray) -> DriverFlow:
@@ -70,7 +60,7 @@ def reduced(driver: DriverFlow, points: np.ndarray) -> DriverFlow:
     spline through them: the same DriverFlow with its flows replaced."""
     size = driver.flows.shape[1]
     grid = pixel_grid(size, size)
-    flows = np.stack([thin_plate_spline(points, sample(f, points), SMOOTHING)(grid) for f in driver.flows])
+    flows = np.stack([thin_plate_spline(points, sample_flow(f, points), SMOOTHING)(grid) for f in driver.flows])
     return DriverFlow(flows.astype(np.float32), driver.to_crop, driver.landmarks, driver.reference)
 
 
@@ -91,9 +81,8 @@ def flow_tracking(guide: str):
     method = estimator(guide)
 
     def track(frame: torch.Tensor, reference: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
-        def gray(x):
-            g = to_gray(x.float())[:, 0]
-            return (g * (255.0 if float(g.max()) <= 1.5 else 1.0)).clamp(0, 255).round().to(torch.uint8).numpy()
+        def gray(x):       # frames in [0, 1], as the driver's crops reach track_anchors
+            return to_uint8(to_gray(x), gray_as_rgb=False)
         h, w = frame.shape[-2:]
         # forward flow reference -> frame: the reference's content at p is at p + flow(p) in the frame
         flows = torch.from_numpy(np.stack([optical_flow(r, f, method) for f, r in zip(gray(frame), gray(reference))]))
@@ -111,15 +100,15 @@ def _affine3(m: np.ndarray) -> np.ndarray:
 def stabilised(frames, landmarks: np.ndarray, guide: str) -> list[np.ndarray]:
     """The clip's frames (T, H, W[, C]) with the head's rigid motion taken out: frame k shows the onset's pose.
     The head similarity M_k (onset point of frame pixel p: M_k p) is fitted to ``guide``'s backward flow on the
-    face crop, moved into the frame's pixels, and frame k is resampled at M_k^-1 q (bicubic)."""
+    face crop, moved into the frame's pixels, and frame k is resampled at M_k^-1 q (bicubic: warpAffine inverts
+    the map it is given)."""
     driver = driver_flows(frames, landmarks, 256, estimator(guide))
     to_crop = _affine3(driver.to_crop)
     out = []
     for frame, m in zip(frames, head_motion(driver.flows, driver.landmarks)):
         in_frame = np.linalg.inv(to_crop) @ _affine3(m) @ to_crop              # frame pixels -> onset pixels
-        back = np.linalg.inv(in_frame)[:2]                                       # where each output pixel reads
         h, w = np.asarray(frame).shape[:2]
-        out.append(cv2.warpAffine(np.ascontiguousarray(frame), back, (w, h), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+        out.append(cv2.warpAffine(np.ascontiguousarray(frame), in_frame[:2], (w, h), flags=cv2.INTER_CUBIC,
                                   borderMode=cv2.BORDER_REPLICATE))
     return out
 
@@ -152,7 +141,8 @@ def main() -> None:
     parser.add_argument("--guide", default="dis", help="the estimator measuring the driver (megen.ops.flow)")
     parser.add_argument("--sets", default="paper18,au24,all68", help="key-point sets, comma-separated")
     parser.add_argument("--estimators", default="deepflow,tvl1", help="the scorers, comma-separated")
-    parser.add_argument("--cache", default="data/cache/real_motion", help="the real-pair motion cache folder")
+    parser.add_argument("--cache", default=compose_train().real.motion_cache,
+                        help="the real-pair motion cache folder (default: real.motion_cache's)")
     parser.add_argument("--ckpt", action="append", default=[], help="a key-point checkpoint (repeatable)")
     parser.add_argument("--stabilise", action="store_true", help="with --ckpt: also the head-stabilised driver")
     parser.add_argument("--only-stabilised", action="store_true", help="with --ckpt: that row alone")
