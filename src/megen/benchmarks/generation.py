@@ -157,10 +157,11 @@ def _native_generation(family: str, n_frames: int, out: int, device, batches, gu
             run()
             shares = clock.shares(time.perf_counter() - start)
         shares["other"] = max(0.0, 1.0 - sum(shares.values()))
+        # three places: six shares at two would sum to 1 only within 0.03 of rounding
         measured = f", the guide measured at {out} px by {guide}" if guide else ""
         say(f"default-{family}{'-' + guide if guide and guide != DEFAULT_GUIDE else ''}-native fps={n_frames / seconds:.2f} "
             f"batch_size={batch} model_px={size} out_px={last['frames'].shape[-1]} "
-            f"stages={','.join(f'{k}:{v:.2f}' for k, v in shares.items())} (render=native; model={family}{measured})")
+            f"stages={','.join(f'{k}:{v:.3f}' for k, v in shares.items())} (render=native; model={family}{measured})")
 
 
 def export_extra_missing() -> str | None:
