@@ -29,21 +29,24 @@ TINY = [
 ]
 
 
-def _sets_model(override: str) -> bool:
-    """Whether ``experiment=<name>`` chooses its own model family (an ``override /model`` in its defaults)."""
+def _chooses(override: str, group: str) -> bool:
+    """Whether ``override`` chooses the config ``group``'s option: ``<group>=...``, or ``experiment=<name>`` with an
+    ``override /<group>`` in its defaults."""
+    if override.startswith(f"{group}="):
+        return True
     if not override.startswith("experiment="):
         return False
     path = conf_dir() / "experiment" / f"{override.split('=', 1)[1]}.yaml"
-    return path.is_file() and "override /model" in path.read_text()
+    return path.is_file() and f"override /{group}" in path.read_text()
 
 
 def tiny_overrides(tmp: Path, *extra: str) -> list[str]:
-    data = [] if any(e.startswith("dataset=") for e in extra) else TINY_SYNTHETIC
+    data = [] if any(_chooses(e, "dataset") for e in extra) else TINY_SYNTHETIC
     tiny = TINY
     if "model=flow" in extra:   # the flow-guided family has no key-point network to shrink
         tiny = [t for t in TINY if not t.startswith("model.motion.")]
     else:
-        if not any(e.startswith("model=") for e in extra) and not any(_sets_model(e) for e in extra):
+        if not any(_chooses(e, "model") for e in extra):
             # the tests of the key-point machinery name their family: the training default is model=flow
             tiny = ["model=fomm", *tiny]
         if data:     # only the flow-guided family reads the measured guides: skip measuring them

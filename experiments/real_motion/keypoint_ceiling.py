@@ -12,6 +12,12 @@ transfer and the flow-guided default measure it). Then, per key-point set (``--s
   what a key-point model could render at best if it tracked every key point exactly and interpolated between
   them as smoothly as possible (FOMM's first-order terms, MRAA's regions and TPS's warps are other
   interpolants of the same K points, learned);
+* ``<set> first-order`` (``--first-order``): FOMM's own representation, filled in exactly: at each key point the
+  flow's value and local affine (its first-order terms, least squares under a Gaussian of the model's mask width
+  around the point), blended by that Gaussian against a constant background of zero motion, with the width and
+  background level of the key-point recipe's mask prior (``model.dense_motion.mask_prior_variance`` and
+  ``background_level`` of ``model=fomm``); and ``... no background``, the same with the background's weight 0 (every
+  pixel owned by its nearest key points): the best the K first-order motions can render with the model's masks;
 * ``dense``: the whole measured flow, the same transfer without the reduction (its ceiling above).
 
 With ``--ckpt`` (a key-point checkpoint tracking its key points, ``keypoint_mode=landmarks``), more rows per
@@ -64,11 +70,34 @@ def reduced(driver: DriverFlow, points: np.ndarray) -> DriverFlow:
     return DriverFlow(flows.astype(np.float32), driver.to_crop, driver.landmarks, driver.reference)
 
 
-def system(guide: str, keypoints: str | None):
-    """A real-pair System: the transfer of the driver's flow, whole (``keypoints`` None) or reduced."""
+def first_order(driver: DriverFlow, points: np.ndarray, variance: float, background: float) -> DriverFlow:
+    """The driver's flows (T, S, S, 2) as K first-order motions at ``points`` (K, 2): per point the value and
+    Jacobian fitted by least squares under the Gaussian of ``variance`` ([-1, 1] units of the crop) around it,
+    blended by the same Gaussians against ``background`` (a zero motion's weight; 1 = a point's at its centre)."""
+    size = driver.flows.shape[1]
+    grid = pixel_grid(size, size).reshape(-1, 2).astype(np.float64)
+    sd = np.sqrt(variance) * size / 2
+    offsets = grid[None] - np.asarray(points, np.float64)[:, None]                  # (K, P, 2)
+    weights = np.exp(-0.5 * (offsets ** 2).sum(-1) / sd ** 2)                        # (K, P)
+    design = np.concatenate([np.ones_like(offsets[..., :1]), offsets], axis=-1)      # (K, P, 3)
+    normal = np.einsum("kp,kpi,kpj->kij", weights, design, design)                   # (K, 3, 3)
+    masks = weights / (weights.sum(0, keepdims=True) + background)
+    flows = []
+    for flow in driver.flows:
+        f = flow.reshape(-1, 2).astype(np.float64)
+        coeffs = np.linalg.solve(normal, np.einsum("kp,kpi,pc->kic", weights, design, f))   # (K, 3, 2)
+        flows.append(np.einsum("kp,kpi,kic->pc", masks, design, coeffs).reshape(size, size, 2))
+    return DriverFlow(np.stack(flows).astype(np.float32), driver.to_crop, driver.landmarks, driver.reference)
+
+
+def system(guide: str, keypoints: str | None, masks: tuple[float, float] | None = None):
+    """A real-pair System: the transfer of the driver's flow, whole (``keypoints`` None) or reduced to the key
+    points, by the thin-plate spline or (``masks``: variance, background) as first-order motions."""
     def run(frames, landmarks, target_path: Path) -> np.ndarray:
         driver = driver_flows(frames, landmarks, 256, estimator(guide))
-        if keypoints is not None:
+        if keypoints is not None and masks is not None:
+            driver = first_order(driver, keypoint_set(keypoints, driver.landmarks), *masks)
+        elif keypoints is not None:
             driver = reduced(driver, keypoint_set(keypoints, driver.landmarks))
         target = read_image(target_path)
         return transfer(target, onset_landmarks(target, str(target_path)), driver)
@@ -146,12 +175,22 @@ def main() -> None:
     parser.add_argument("--ckpt", action="append", default=[], help="a key-point checkpoint (repeatable)")
     parser.add_argument("--stabilise", action="store_true", help="with --ckpt: also the head-stabilised driver")
     parser.add_argument("--only-stabilised", action="store_true", help="with --ckpt: that row alone")
+    parser.add_argument("--first-order", action="store_true", help="also each set as FOMM's first-order motions")
+    parser.add_argument("--no-spline", action="store_true", help="without the thin-plate spline rows")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     start = time.time()
     sets = [s for s in args.sets.split(",") if s]
     systems = {f"dense ({args.guide})": system(args.guide, None)}
-    systems.update({f"{s} ({args.guide})": system(args.guide, s) for s in sets})
+    if not args.no_spline:
+        systems.update({f"{s} ({args.guide})": system(args.guide, s) for s in sets})
+    if args.first_order:
+        fomm = compose_train("model=fomm").model.dense_motion
+        for s in sets:
+            systems[f"{s} first-order ({args.guide})"] = system(
+                args.guide, s, (fomm.mask_prior_variance, fomm.background_level))
+            systems[f"{s} first-order, no background ({args.guide})"] = system(
+                args.guide, s, (fomm.mask_prior_variance, 0.0))
     for ckpt in args.ckpt:
         rows = checkpoint_systems(ckpt, args.guide, args.stabilise or args.only_stabilised)
         systems.update({k: v for k, v in rows.items() if not args.only_stabilised or "stabilised" in k})
