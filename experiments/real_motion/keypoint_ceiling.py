@@ -95,10 +95,9 @@ def system(guide: str, keypoints: str | None, masks: tuple[float, float] | None 
     points, by the thin-plate spline or (``masks``: variance, background) as first-order motions."""
     def run(frames, landmarks, target_path: Path) -> np.ndarray:
         driver = driver_flows(frames, landmarks, 256, estimator(guide))
-        if keypoints is not None and masks is not None:
-            driver = first_order(driver, keypoint_set(keypoints, driver.landmarks), *masks)
-        elif keypoints is not None:
-            driver = reduced(driver, keypoint_set(keypoints, driver.landmarks))
+        if keypoints is not None:
+            points = keypoint_set(keypoints, driver.landmarks)
+            driver = first_order(driver, points, *masks) if masks is not None else reduced(driver, points)
         target = read_image(target_path)
         return transfer(target, onset_landmarks(target, str(target_path)), driver)
     return run

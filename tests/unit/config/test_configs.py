@@ -130,7 +130,7 @@ def test_every_group_option_composes(group, name):
 
 
 def test_the_real_clip_recipe_is_the_study_row_it_was_measured_as():
-    """experiment=paper_real must stay the real_motion row whose real-pair scores the docs quote for it."""
+    """experiment=paper_real must stay sweep_mix's row samm_style, whose real-pair scores the docs quote for it."""
     from megen.studies.rows import study_rows
     row = dict(study_rows("sweep_mix"))["samm_style"]
     as_row = OmegaConf.to_container(_compose(*row), resolve=True)
