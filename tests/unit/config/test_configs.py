@@ -138,3 +138,15 @@ def test_the_real_clip_recipe_is_the_study_row_it_was_measured_as():
     as_row.pop("study"), recipe.pop("study", None)      # the study's row list, not a training setting
     assert recipe == as_row
     assert recipe["model"]["family"] == "fomm" and recipe["dataset"]["sources"] == ["synthetic:samm"]
+
+
+@pytest.mark.parametrize("family", ["mraa", "tps"])
+def test_the_real_clip_recipe_with_another_family_is_the_study_row_it_was_measured_as(family):
+    """experiment=paper_real model=<family> must stay real_motion's row <family>_paper_samm_style (docs quote it)."""
+    from megen.studies.rows import study_rows
+    row = dict(study_rows("real_motion"))[f"{family}_paper_samm_style"]
+    as_row = OmegaConf.to_container(_compose(*row), resolve=True)
+    recipe = OmegaConf.to_container(_compose("experiment=paper_real", f"model={family}"), resolve=True)
+    as_row.pop("study"), recipe.pop("study", None)
+    assert recipe == as_row
+    assert recipe["model"]["family"] == family and recipe["dataset"]["sources"] == ["synthetic:samm"]
