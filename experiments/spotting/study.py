@@ -9,11 +9,11 @@ times with ``megen.spotting``. For each insertion it reports, under estimators t
 * fidelity: the real-pair scorer's cosine / amplitude of the window's expression motion against the driver's
   (read at the window's driver positions), beside the same driver on the window's still first frame; the
   window's motion is taken raw, less the original video's own motion over the window, and with the video's
-  head motion undone by its true poses (``inserted_head_undone``: a scorer reads a faint expression on a
-  moving face at another gain than alone, so the difference is no measure of it); beside them the still
-  reference given the video's head motion (``still_moved_less_video``: what the difference costs an exact
-  insertion), and the still frame with the expression placed where the insertion placed it
-  (``still_first_frame_placed_as_inserted``: the median of the window's detections, not the first frame's);
+  head motion undone by its true poses (``inserted_head_undone``: the scorer's estimators are not linear in the
+  motion's size, so a difference of readings need not be the expression); beside them the still reference given
+  the video's head motion (``still_moved_less_video``: what the subtraction costs an exact insertion), and the
+  still frame with the expression placed where the insertion placed it (``still_first_frame_placed_as_inserted``:
+  the median of the window's detections, not the first frame's);
 * head: the largest difference of the face's mean flow (px of the 256-px canonical face) between the window
   and the original over it; beside it the largest mean flow of the same driver on the still frame (the
   expression's own translation, which an exact insertion adds) and the difference with that share taken out
@@ -136,10 +136,10 @@ def exact_motion(span, plan) -> tuple[np.ndarray, np.ndarray]:
 def score_insertion(original, inserted, still, still_placed, poses, start: int, length: int, driver_frames, driver_lm,
                     positions):
     window, base, ref = (np.stack(v[start:start + length]) for v in (inserted, original, still))
-    # the video's head motion undone by its true poses, and the still reference given it: a scorer that reads
-    # head and expression motion together reads the faint expression at another gain than alone (TV-L1's
-    # magnitude ratio is 0.4 at 0.1 px and 0.85 at 1 px, docs/benchmarks.md), so "less the video's own motion"
-    # is not the expression; the reference moved by the head shows what that reading costs an exact insertion
+    # controls for the scorer: it reads head and expression motion together, and its estimators are not linear in
+    # the motion's size (TV-L1 reads 0.4 of a 0.1-px motion, 0.85 of a 1-px one; docs/benchmarks.md), so
+    # "less the video's own motion" need not be the expression; the window with the head undone by its true poses,
+    # and the still reference given that head motion, show what the subtraction costs
     steady, moved = repose(window, poses, start, back=True), repose(ref, poses, start, back=False)
     lm = detect_landmarks(to_gray_uint8(window[0]))
     out = {}
