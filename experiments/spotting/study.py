@@ -112,13 +112,13 @@ def face_step_magnitudes(frames, landmarks, name: str = "farneback") -> np.ndarr
     return np.array([np.linalg.norm(flow(a, b)[face], axis=-1).mean() for a, b in zip(gray[:-1], gray[1:])])
 
 
-def exact_motion(span, plan) -> tuple[np.ndarray, np.ndarray]:
+def exact_motion(span, tracked: np.ndarray, plan) -> tuple[np.ndarray, np.ndarray]:
     """The expression (M, R, 2) and head motion (M, 2) an insertion adds over a window of frames ``span`` (M of
-    (H, W[, C])), read from the fields it warps by (no estimator) the way ``face_motion`` reads a clip: in px of
-    the canonical face aligned on the window's first frame, at the place each point of that frame has reached
-    (the video's head motion, tracked), the content's forward motion (minus the backward field, to first order)
-    relative to the first frame, per region less the face's mean."""
-    tracked = window_landmarks(span)
+    (H, W[, C])) whose face ``window_landmarks`` tracked as ``tracked`` (M, 68, 2), read from the fields it warps
+    by (no estimator) the way ``face_motion`` reads a clip: in px of the canonical face aligned on the window's
+    first frame, at the place each point of that frame has reached (the video's head motion, tracked), the
+    content's forward motion (minus the backward field, to first order) relative to the first frame, per region
+    less the face's mean."""
     shape = np.asarray(span[0]).shape[:2]
     fields = window_fields(shape, tracked, plan.flows, plan.driver_landmarks)
     to_canonical = np.vstack([canonical_similarity(tracked[0]), [0.0, 0.0, 1.0]])
@@ -205,16 +205,17 @@ def main() -> int:
             # the still frame with the face where the insertion put it (the median of the window's detections,
             # not the first frame's alone): dlib's landmarks on this photo jump by up to 10 px from frame to frame
             # and move the expression's place and size with them, a difference of placement, not of insertion
-            placed = window_landmarks(video[start:start + len(plan.flows)])[0]
-            still_placed = insert_window([video[start]] * len(plan.flows), np.stack([placed] * len(plan.flows)),
-                                         plan.flows, plan.driver_landmarks)
+            window = slice(start, start + len(plan.flows))
+            moving_span, steady_span = video[window], [video[start]] * len(plan.flows)
+            tracked = window_landmarks(moving_span)
+            still_placed = insert_window(steady_span, np.stack([tracked[0]] * len(plan.flows)), plan.flows,
+                                         plan.driver_landmarks)
             frames = load_driving(spec).frames[:plan.n_driver]
             positions = window_positions(plan.n_driver, plan.driver_fps, video_fps)
             scores = score_insertion(video, inserted, still, still_placed, poses, start, len(plan.flows), frames,
                                      find_face(frames[0], spec), positions)
-            window = slice(start, start + len(plan.flows))
-            (moving, moving_head), (steady, steady_head) = (
-                exact_motion(span, plan) for span in (video[window], [video[start]] * len(plan.flows)))
+            moving, moving_head = exact_motion(moving_span, tracked, plan)
+            steady, steady_head = exact_motion(steady_span, window_landmarks(steady_span), plan)
             scores["exact"] = {"inserted_against_still_first_frame": transfer_scores(steady, moving),
                                "added_head_px": float(np.linalg.norm(moving_head, axis=-1).max()),
                                "expression_own_px": float(np.linalg.norm(steady_head, axis=-1).max()),
