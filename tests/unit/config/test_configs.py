@@ -129,24 +129,15 @@ def test_every_group_option_composes(group, name):
     OmegaConf.to_container(cfg.trainer, resolve=True)
 
 
-def test_the_real_clip_recipe_is_the_study_row_it_was_measured_as():
-    """experiment=paper_real must stay sweep_mix's row samm_style, whose real-pair scores the docs quote for it."""
+@pytest.mark.parametrize("command, family, study, row", [
+    (["experiment=paper_real"], "fomm", "sweep_mix", "samm_style"),
+    (["experiment=paper_real", "model=mraa"], "mraa", "real_motion", "mraa_paper_samm_style"),
+    (["experiment=paper_real", "model=tps"], "tps", "real_motion", "tps_paper_samm_style")])
+def test_the_real_clip_recipe_is_the_study_row_it_was_measured_as(command, family, study, row):
+    """The real-clip recipe's commands must stay the study rows whose real-pair scores the docs quote for them."""
     from megen.studies.rows import study_rows
-    row = dict(study_rows("sweep_mix"))["samm_style"]
-    as_row = OmegaConf.to_container(_compose(*row), resolve=True)
-    recipe = OmegaConf.to_container(_compose("experiment=paper_real"), resolve=True)
+    as_row = OmegaConf.to_container(_compose(*dict(study_rows(study))[row]), resolve=True)
+    recipe = OmegaConf.to_container(_compose(*command), resolve=True)
     as_row.pop("study"), recipe.pop("study", None)      # the study's row list, not a training setting
-    assert recipe == as_row
-    assert recipe["model"]["family"] == "fomm" and recipe["dataset"]["sources"] == ["synthetic:samm"]
-
-
-@pytest.mark.parametrize("family", ["mraa", "tps"])
-def test_the_real_clip_recipe_with_another_family_is_the_study_row_it_was_measured_as(family):
-    """experiment=paper_real model=<family> must stay real_motion's row <family>_paper_samm_style (docs quote it)."""
-    from megen.studies.rows import study_rows
-    row = dict(study_rows("real_motion"))[f"{family}_paper_samm_style"]
-    as_row = OmegaConf.to_container(_compose(*row), resolve=True)
-    recipe = OmegaConf.to_container(_compose("experiment=paper_real", f"model={family}"), resolve=True)
-    as_row.pop("study"), recipe.pop("study", None)
     assert recipe == as_row
     assert recipe["model"]["family"] == family and recipe["dataset"]["sources"] == ["synthetic:samm"]
