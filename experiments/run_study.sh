@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run a study's rows x seeds as separate training runs, LANES at a time (one BLAS/OpenMP thread each),
-# each into experiments/<study>/runs/<row>/seed<k>; finished runs (a metrics.json, and a real_pairs.json where
+# each into experiments/<study>/runs/<row>/seed<k> (RUNS=<folder>: another folder); finished runs (a metrics.json, and a real_pairs.json where
 # real.pairs= is set) are skipped, so it resumes.
 # The rows are read from conf/experiment/<study>.yaml (its sweeper grid, then its study.rows), the same grid
 # that python -m megen.train -m experiment=<study> sweeps: python -m megen.studies.rows <study> lists them.
@@ -14,6 +14,7 @@ study_name=$1; seeds=$2; shared=${3:-}
 study=experiments/$study_name
 PY=${PY:-.venv/bin/python}
 LANES=${LANES:-2}
+RUNS=${RUNS:-runs}
 mapfile -t rows < <($PY -m megen.studies.rows "$study_name")
 (( ${#rows[@]} )) || exit 1
 running=0
@@ -24,7 +25,7 @@ for seed in $seeds; do
   for line in "${rows[@]}"; do
     [ -z "$line" ] && continue
     read -r name overrides <<< "$line"
-    dir=$study/runs/$name/seed$seed
+    dir=$study/$RUNS/$name/seed$seed
     mkdir -p "$(dirname "$dir")"
     # a run scored on real pairs writes metrics.json first, then real_pairs.json: done when the last is there
     done_file=metrics.json
@@ -39,6 +40,6 @@ for seed in $seeds; do
 done
 while (( running > 0 )); do finish_one; done
 if (( failed )); then
-  echo "$failed run(s) failed; their logs: $(grep -L -e 'run folder:' $study/runs/*/seed*.log 2>/dev/null | tr '\n' ' ')" >&2
+  echo "$failed run(s) failed; their logs: $(grep -L -e 'run folder:' $study/$RUNS/*/seed*.log 2>/dev/null | tr '\n' ' ')" >&2
   exit 1
 fi
