@@ -23,7 +23,10 @@ measure with Farnebäck):
 * the non-rigid cosine and amplitude without the eye regions (``*_nonrigid_without_eyes``): a lid that slides over
   the eye is an occlusion, which each estimator reads at its own size.
 
-``--guide`` names the transfer's estimator (default Farnebäck, its own), to compare guides without a model.
+``--guide`` names the transfer's estimator (default Farnebäck, its own; ``learned``: the packaged micro-motion
+estimator), to compare guides without a model. ``--prealign S`` makes the guide measure only what is left once the
+onset is warped by DIS's flow smoothed over S px (the head and the face's broad motion), and adds the two: does a
+guide lose to DIS because of the motion it was not trained on?
 
 Only numbers are written (JSON), never frames of the clips.
 """
@@ -34,6 +37,7 @@ import json
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from megen.evaluation.real_pairs import model_system, onset_landmarks, read_clip, read_pairs, uint8_clip
@@ -49,6 +53,7 @@ from megen.metrics.expression import (
     rms,
     transfer_scores,
 )
+from megen.models.microflow import flow_estimator
 from megen.ops.flow import estimator
 from megen.runtime.io import atomic_write_text
 from megen.runtime.video import read_image
@@ -74,14 +79,42 @@ def parse(config: str) -> MotionControls:
                           retarget=retarget[0] if retarget else "similarity")
 
 
-def system_for(spec: str, controls: MotionControls, animator=None, guide: str = "farneback"):
+class Prealigned:
+    """An estimator measuring the residual after the onset is warped by DIS's flow smoothed over ``sigma`` px
+    (Gaussian sd): flow(p) = r(p) + base(p + r(p)), forward like every estimator of ``megen.ops.flow``."""
+
+    def __init__(self, inner, sigma: float):
+        self.inner, self.sigma, self.dis = inner, float(sigma), estimator("dis")
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return self.pairs([a], [b])[0]
+
+    @staticmethod
+    def _moved(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+        h, w = flow.shape[:2]
+        xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        return cv2.remap(image, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
+
+    def pairs(self, frames, onsets) -> np.ndarray:
+        bases = [cv2.GaussianBlur(self.dis(a, b), (0, 0), self.sigma) for a, b in zip(frames, onsets)]
+        warped = [self._moved(b, base) for b, base in zip(onsets, bases)]
+        inner = getattr(self.inner, "pairs", None)
+        rest = inner(list(frames), warped) if inner else [self.inner(a, b) for a, b in zip(frames, warped)]
+        return np.stack([r + self._moved(base, r) for r, base in zip(rest, bases)]).astype(np.float32)
+
+
+def system_for(spec: str, controls: MotionControls, animator=None, guide: str = "farneback",
+               prealign: float = 0.0):
     if spec == "transfer":
+        guide_estimator = flow_estimator(guide)
+        guide_estimator = Prealigned(guide_estimator, prealign) if prealign > 0 else guide_estimator
         from megen.animation.flow_transfer import flow_transfer
 
         def run(frames, landmarks, target_path):
             target = read_image(target_path)
             return flow_transfer(target, onset_landmarks(target, str(target_path)), frames, landmarks,
-                                 estimator=estimator(guide), controls=controls)
+                                 estimator=guide_estimator, controls=controls)
         return run
     return model_system(animator, batch_size=1, render="native", controls=controls)
 
@@ -91,7 +124,9 @@ def main() -> None:
     ap.add_argument("--pairs", required=True)
     ap.add_argument("--system", required=True, help="transfer, or a checkpoint")
     ap.add_argument("--estimators", default="deepflow,dis")
-    ap.add_argument("--guide", default="farneback", help="the transfer's estimator (megen.ops.flow)")
+    ap.add_argument("--guide", default="farneback", help="the transfer's estimator (megen.ops.flow, or learned)")
+    ap.add_argument("--prealign", type=float, default=0.0,
+                    help="px: the guide measures what is left after DIS's flow smoothed this much (0: off)")
     ap.add_argument("--out", required=True)
     ap.add_argument("configs", nargs="+")
     args = ap.parse_args()
@@ -111,7 +146,7 @@ def main() -> None:
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.is_file() else {}
     for config in args.configs:
-        system, start, rows = system_for(args.system, parse(config), animator, args.guide), time.time(), {}
+        system, start, rows = system_for(args.system, parse(config), animator, args.guide, args.prealign), time.time(), {}
         for p in pairs:
             frames, lm, driver = drivers[p.driving]
             clip = uint8_clip(system(frames, lm, p.target))
