@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run a study's rows x seeds as separate training runs, LANES at a time (one BLAS/OpenMP thread each),
-# each into experiments/<study>/runs/<row>/seed<k> (RUNS=<folder>: another folder); finished runs (a metrics.json, and a real_pairs.json where
-# real.pairs= is set) are skipped, so it resumes.
+# each into experiments/<study>/runs/<row>/seed<k> (RUNS=<folder>: another folder than runs); finished runs (a
+# metrics.json, and a real_pairs.json where real.pairs= is set) are skipped, so it resumes.
 # The rows are read from conf/experiment/<study>.yaml (its sweeper grid, then its study.rows), the same grid
 # that python -m megen.train -m experiment=<study> sweeps: python -m megen.studies.rows <study> lists them.
 # Usage: experiments/run_study.sh <study> "<seeds>" "<overrides shared by every row>"
