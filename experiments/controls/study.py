@@ -42,6 +42,7 @@ import numpy as np
 
 from megen.evaluation.real_pairs import model_system, onset_landmarks, read_clip, read_pairs, uint8_clip
 from megen.face.controls import MotionControls, head_motion, similarity_field
+from megen.face.correspondence import pixel_grid
 from megen.metrics.expression import (
     EXPRESSION_REGIONS,
     NOT_EYES,
@@ -54,7 +55,7 @@ from megen.metrics.expression import (
     transfer_scores,
 )
 from megen.models.microflow import flow_estimator
-from megen.ops.flow import estimator
+from megen.ops.flow import estimator, pair_flows
 from megen.runtime.io import atomic_write_text
 from megen.runtime.video import read_image
 
@@ -91,16 +92,14 @@ class Prealigned:
 
     @staticmethod
     def _moved(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-        h, w = flow.shape[:2]
-        xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-        return cv2.remap(image, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_REPLICATE)
+        """image(p + flow(p)), bilinear (``megen.face.flow.warp_backward`` is bicubic), edges replicated."""
+        xy = pixel_grid(*flow.shape[:2]) + flow
+        return cv2.remap(image, xy[..., 0], xy[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
     def pairs(self, frames, onsets) -> np.ndarray:
-        bases = [cv2.GaussianBlur(self.dis(a, b), (0, 0), self.sigma) for a, b in zip(frames, onsets)]
+        bases = [cv2.GaussianBlur(flow, (0, 0), self.sigma) for flow in pair_flows(frames, onsets, self.dis)]
         warped = [self._moved(b, base) for b, base in zip(onsets, bases)]
-        inner = getattr(self.inner, "pairs", None)
-        rest = inner(list(frames), warped) if inner else [self.inner(a, b) for a, b in zip(frames, warped)]
+        rest = pair_flows(frames, warped, self.inner)
         return np.stack([r + self._moved(base, r) for r, base in zip(rest, bases)]).astype(np.float32)
 
 
