@@ -66,7 +66,8 @@ def estimator_accuracy(settings, overrides: list[str]) -> None:
     quality = settings.get("flow_jpeg")
     levels = settings.get("flow_levels")
     nuisance = Nuisance(noise=float(settings.flow_noise), jpeg_quality=None if quality is None else int(quality),
-                        flicker=float(settings.get("flow_flicker") or 0.0), levels=None if levels is None else int(levels))
+                        flicker=float(settings.get("flow_flicker") or 0.0), levels=None if levels is None else int(levels),
+                        dither=bool(settings.get("flow_dither", False)))
     totals = {n: {"epe": [], "zero": [], "ms": []} for n in names}
     for peak in [float(p) for p in settings.flow_px]:
         rows = {n: {"epe": [], "zero": [], "mag": [], "still": [], "ms": []} for n in names}
@@ -110,7 +111,8 @@ def estimator_accuracy(settings, overrides: list[str]) -> None:
         say(f"flow {name} all epe={np.mean(t['epe']):.4f} epe_over_zero={np.sum(t['epe']) / np.sum(t['zero']):.3f} "
             f"ms={np.median(t['ms']):.1f}" + (f" ms_batched={np.median(t['batched']):.1f}" if t.get("batched") else "")
             + f" (identities={len(faces)} render={render} noise_sd={nuisance.noise:g} "
-            f"levels={nuisance.levels} flicker={nuisance.flicker:g} jpeg={nuisance.jpeg_quality} "
+            f"levels={nuisance.levels}{' dithered' if nuisance.dither else ''} flicker={nuisance.flicker:g} "
+            f"jpeg={nuisance.jpeg_quality} "
             f"bump_sd_px={float(settings.flow_sd):g})")
 
 

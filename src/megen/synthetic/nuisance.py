@@ -19,9 +19,11 @@ class Nuisance:
 
     ``noise``: sensor noise sd in gray levels (0-255); ``jpeg_quality``: JPEG quality of each frame
     (None: no JPEG); ``levels``: gray levels kept (a palette's compression: 32 in the published GIF
-    renditions of real clips; None: all 256); ``flicker``: sd of the per-frame illumination gain (0.01 = 1 %), with an
-    offset of the same relative sd; ``head_px``: sd of the rigid head translation per frame, pixels of a
-    256-px face (a rotation of the same size at the face's edge comes with it).
+    renditions of real clips; None: all 256); ``dither``: reach those levels by Floyd-Steinberg error
+    diffusion, as those renditions do, instead of rounding each pixel alone; ``flicker``: sd of the
+    per-frame illumination gain (0.01 = 1 %), with an offset of the same relative sd; ``head_px``: sd of
+    the rigid head translation per frame, pixels of a 256-px face (a rotation of the same size at the
+    face's edge comes with it).
     """
 
     noise: float = 0.0
@@ -29,6 +31,7 @@ class Nuisance:
     flicker: float = 0.0
     head_px: float = 0.0
     levels: int | None = None
+    dither: bool = False
 
     def __post_init__(self):
         for name in ("noise", "flicker", "head_px"):
@@ -56,19 +59,41 @@ def photometric(frame: np.ndarray, nuisance: Nuisance, rng: np.random.Generator,
                 flicker: tuple[float, float] | None = None) -> np.ndarray:
     """One rendered frame (H, W) float in [0, 255] -> (H, W) uint8 as the camera delivers it: illumination
     gain and offset (``flicker``, drawn unless given: the same frame rendered at two sizes shares it), sensor
-    noise, quantisation to 256 or ``levels`` gray levels, then JPEG at ``jpeg_quality``."""
+    noise, quantisation to 256 or ``levels`` gray levels (error-diffused with ``dither``), then JPEG at
+    ``jpeg_quality``."""
     gain, offset = draw_flicker(nuisance, rng) if flicker is None else flicker
     x = np.asarray(frame, np.float64) * gain + offset
     if nuisance.noise > 0:
         x = x + rng.normal(0.0, nuisance.noise, x.shape)
-    if nuisance.levels is not None:
-        step = 256.0 / int(nuisance.levels)
-        x = (np.floor(np.clip(x, 0, 255.999) / step) + 0.5) * step
-    out = np.clip(np.rint(x), 0, 255).astype(np.uint8)
+    if nuisance.levels is not None and nuisance.dither:
+        out = diffuse(np.clip(np.rint(x), 0, 255).astype(np.uint8), int(nuisance.levels))
+    else:
+        if nuisance.levels is not None:
+            step = 256.0 / int(nuisance.levels)
+            x = (np.floor(np.clip(x, 0, 255.999) / step) + 0.5) * step
+        out = np.clip(np.rint(x), 0, 255).astype(np.uint8)
     if nuisance.jpeg_quality is not None:
         ok, data = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(nuisance.jpeg_quality)])
         out = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
     return out
+
+
+def diffuse(frame: np.ndarray, levels: int) -> np.ndarray:
+    """(H, W) uint8 -> (H, W) uint8 of ``levels`` evenly spaced gray levels (the bins' centres), each pixel's
+    rounding error carried to its unvisited neighbours (Floyd-Steinberg), as a GIF encoder's palette does: a
+    smooth gradient becomes a fine pattern of the two nearest levels, and a sub-pixel motion reshuffles it."""
+    from PIL import Image
+
+    step = 256.0 / levels
+    values = np.clip(np.rint((np.arange(levels) + 0.5) * step), 0, 255).astype(np.uint8)
+    # 256 entries: the unused ones repeat the first level, so no pixel can map to a colour outside the levels
+    table = np.concatenate([values, np.full(256 - levels, values[0], np.uint8)])
+    palette = Image.new("P", (1, 1))
+    palette.putpalette(np.repeat(table, 3).tolist())
+    # through RGB: Pillow quantises an L image to a palette by taking its values as indices
+    rgb = Image.fromarray(frame, "L").convert("RGB")
+    indices = rgb.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG)
+    return table[np.asarray(indices)]
 
 
 def rigid_field(size: int, centre, shift_px, angle_rad: float = 0.0, scale: float = 1.0) -> np.ndarray:

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from megen.synthetic.clips import render_with_flow, sample_program
-from megen.synthetic.nuisance import Nuisance, draw_head_motion, photometric, rigid_field
+from megen.synthetic.nuisance import Nuisance, diffuse, draw_head_motion, photometric, rigid_field
 
 CAMERA = Nuisance(noise=2.0, jpeg_quality=85, flicker=0.02, head_px=0.5)
 
@@ -22,6 +22,35 @@ def test_photometric_nuisances_are_seeded_and_at_their_levels():
     assert jpeg.dtype == np.uint8 and 0 < np.abs(jpeg.astype(float) - np.rint(ramp)).mean() < 8
     palette = photometric(ramp, Nuisance(levels=32), np.random.default_rng(0))
     assert len(np.unique(palette)) == 32 and np.abs(palette.astype(float) - ramp).max() <= 4.5
+
+
+def test_error_diffusion_keeps_the_levels_and_the_local_mean():
+    # a flat gray 3/8 of the way between two of 32 levels: rounding loses it, diffusion keeps it on average
+    flat = np.full((64, 64), 12 + 3.0, np.uint8)                 # levels are 4, 12, 20, ... (the bins' centres)
+    out = diffuse(flat, 32)
+    assert set(np.unique(out)) == {12, 20}
+    # Pillow's diffusion carries a little less than the whole error on (measured: 14.54 here); rounding is 3 off
+    assert out.astype(float).mean() == pytest.approx(15.0, abs=0.7)
+    rounded = photometric(flat.astype(float), Nuisance(levels=32), np.random.default_rng(0))
+    assert np.unique(rounded).tolist() == [12]
+    ramp = np.tile(np.linspace(0, 255, 256), (64, 1))
+    a = photometric(ramp, Nuisance(noise=0.5, levels=32, dither=True), np.random.default_rng(3))
+    np.testing.assert_array_equal(a, photometric(ramp, Nuisance(noise=0.5, levels=32, dither=True),
+                                                 np.random.default_rng(3)))          # seeded
+    assert len(np.unique(a)) == 32 and np.abs(a.astype(float) - ramp).max() <= 8
+    assert np.abs(a.mean(0) - ramp[0]).mean() < 1.5                                  # columns keep their gray
+    # a tiny change reshuffles the pattern in runs of opposite neighbours, as a GIF rendition's frames do
+    b = photometric(ramp + 0.6, Nuisance(levels=32, dither=True), np.random.default_rng(0))
+    c = photometric(ramp, Nuisance(levels=32, dither=True), np.random.default_rng(0))
+    step = np.sign(b.astype(int) - c)
+    assert (step != 0).mean() > 0.02 and (step[:, :-1] * step[:, 1:] < 0).sum() > 0.2 * (step != 0).sum()
+
+
+def test_dithering_off_keeps_the_cache_key_of_sets_made_before_it():
+    from megen.synthetic.generator import SyntheticSpec
+
+    assert SyntheticSpec(nuisance=Nuisance(noise=1.5, levels=32)).key() == "18823a04cba6"
+    assert SyntheticSpec(nuisance=Nuisance(noise=1.5, levels=32, dither=True)).key() != "18823a04cba6"
 
 
 def test_bad_levels_are_refused_by_name():

@@ -182,6 +182,19 @@ def test_bench_flow_prints_a_line_per_estimator_and_size(capsys):
     assert lines[-1].startswith("flow dis_fast all ")
 
 
+def test_bench_flow_dithers_the_palette_on_request(capsys):
+    from megen.bench import main
+
+    epe = {}
+    for dither in ("false", "true"):
+        main(["flow", "bench.identities=1", "bench.flow_px=[1.0]", "bench.estimators=[dis_fast]",
+              f"bench.flow_dither={dither}"])
+        last = [x for x in capsys.readouterr().out.splitlines() if x.startswith("flow dis_fast all ")][-1]
+        assert ("levels=32 dithered" in last) == (dither == "true")
+        epe[dither] = float(dict(i.split("=", 1) for i in last.split() if "=" in i)["epe"])
+    assert epe["false"] != epe["true"] and all(0 < e < 1 for e in epe.values())
+
+
 def test_bench_flow_renders_finely_or_bicubically_and_refuses_another_render(capsys):
     """The two renders move the same face by the same field: their frames differ (the fine one is drawn four
     times finer and area-reduced), so the same estimator reads them differently, and each run names its render."""
