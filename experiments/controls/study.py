@@ -24,9 +24,9 @@ measure with Farnebäck):
   the eye is an occlusion, which each estimator reads at its own size.
 
 ``--guide`` names the transfer's estimator (default Farnebäck, its own; ``learned``: the packaged micro-motion
-estimator), to compare guides without a model. ``--prealign S`` makes the guide measure only what is left once the
-onset is warped by DIS's flow smoothed over S px (the head and the face's broad motion), and adds the two: does a
-guide lose to DIS because of the motion it was not trained on?
+estimator, or ``--checkpoint``'s), to compare guides without a model. ``--prealign S`` makes the guide measure
+only what is left once the onset is warped by DIS's flow smoothed over S px (the head and the face's broad
+motion), and adds the two: does a guide lose to DIS because of the motion it was not trained on?
 
 Only numbers are written (JSON), never frames of the clips.
 """
@@ -104,9 +104,9 @@ class Prealigned:
 
 
 def system_for(spec: str, controls: MotionControls, animator=None, guide: str = "farneback",
-               prealign: float = 0.0):
+               prealign: float = 0.0, checkpoint: str | None = None):
     if spec == "transfer":
-        guide_estimator = flow_estimator(guide)
+        guide_estimator = flow_estimator(guide, checkpoint)
         guide_estimator = Prealigned(guide_estimator, prealign) if prealign > 0 else guide_estimator
         from megen.animation.flow_transfer import flow_transfer
 
@@ -124,6 +124,7 @@ def main() -> None:
     ap.add_argument("--system", required=True, help="transfer, or a checkpoint")
     ap.add_argument("--estimators", default="deepflow,dis")
     ap.add_argument("--guide", default="farneback", help="the transfer's estimator (megen.ops.flow, or learned)")
+    ap.add_argument("--checkpoint", help="the learned guide's python -m megen.train_flow checkpoint (default: packaged)")
     ap.add_argument("--prealign", type=float, default=0.0,
                     help="px: the guide measures what is left after DIS's flow smoothed this much (0: off)")
     ap.add_argument("--out", required=True)
@@ -145,7 +146,8 @@ def main() -> None:
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.is_file() else {}
     for config in args.configs:
-        system, start, rows = system_for(args.system, parse(config), animator, args.guide, args.prealign), time.time(), {}
+        system, start, rows = system_for(args.system, parse(config), animator, args.guide, args.prealign,
+                                          args.checkpoint), time.time(), {}
         for p in pairs:
             frames, lm, driver = drivers[p.driving]
             clip = uint8_clip(system(frames, lm, p.target))
