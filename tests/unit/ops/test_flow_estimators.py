@@ -188,7 +188,7 @@ def test_bench_flow_dithers_the_palette_on_request(capsys):
     epe = {}
     for dither in ("false", "true"):
         main(["flow", "bench.identities=1", "bench.flow_px=[1.0]", "bench.estimators=[dis_fast]",
-              f"bench.flow_dither={dither}"])
+              f"bench.flow_dither={dither}", "bench.flow_noise=1.5"])
         last = [x for x in capsys.readouterr().out.splitlines() if x.startswith("flow dis_fast all ")][-1]
         assert ("levels=32 dithered" in last) == (dither == "true")
         epe[dither] = float(dict(i.split("=", 1) for i in last.split() if "=" in i)["epe"])
