@@ -67,7 +67,8 @@ def estimator_accuracy(settings, overrides: list[str]) -> None:
     levels = settings.get("flow_levels")
     nuisance = Nuisance(noise=float(settings.flow_noise), jpeg_quality=None if quality is None else int(quality),
                         flicker=float(settings.get("flow_flicker") or 0.0), levels=None if levels is None else int(levels),
-                        dither=bool(settings.get("flow_dither", False)))
+                        dither=bool(settings.get("flow_dither", False)),
+                        shading=float(settings.get("flow_shading") or 0.0))
     totals = {n: {"epe": [], "zero": [], "ms": []} for n in names}
     for peak in [float(p) for p in settings.flow_px]:
         rows = {n: {"epe": [], "zero": [], "mag": [], "still": [], "ms": []} for n in names}
@@ -112,7 +113,7 @@ def estimator_accuracy(settings, overrides: list[str]) -> None:
             f"ms={np.median(t['ms']):.1f}" + (f" ms_batched={np.median(t['batched']):.1f}" if t.get("batched") else "")
             + f" (identities={len(faces)} render={render} noise_sd={nuisance.noise:g} "
             f"levels={nuisance.levels}{' dithered' if nuisance.dither else ''} flicker={nuisance.flicker:g} "
-            f"jpeg={nuisance.jpeg_quality} "
+            f"shading={nuisance.shading:g} jpeg={nuisance.jpeg_quality} "
             f"bump_sd_px={float(settings.flow_sd):g})")
 
 

@@ -156,6 +156,7 @@ class NuisanceOptions:
     noise: float | None = option(None, "sensor noise sd, gray levels", low=0)
     levels: int | None = option(None, "gray levels kept (null: all 256)", positive=True)
     dither: bool | None = option(None, "reach the levels by error diffusion, as GIF renditions do")
+    shading: float | None = option(None, "sd of a smooth per-frame gain field (light on a turning face)", low=0)
     jpeg_quality: int | None = option(None, "JPEG quality of each frame (null: none)", low=1, high=100)
     flicker: float | None = option(None, "sd of the per-frame illumination gain", low=0)
     head_px: float | None = option(None, "rigid head translation's sd by the clip's end, px at 256", low=0)

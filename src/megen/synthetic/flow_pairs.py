@@ -112,8 +112,9 @@ def _levels(spec: PairSpec, rng: np.random.Generator) -> Nuisance:
     # each compression half the time, at its level (JPEG: that quality or better)
     quality = None if n.jpeg_quality is None or rng.random() < 0.5 else int(rng.integers(n.jpeg_quality, 101))
     levels = None if n.levels is None or rng.random() < 0.5 else n.levels
+    shading = rng.uniform(0, n.shading) if n.shading > 0 else 0.0     # no draw without it: older sets stay as they were
     return Nuisance(rng.uniform(0, n.noise), quality, rng.uniform(0, n.flicker), rng.uniform(0, n.head_px), levels,
-                    n.dither)
+                    n.dither, shading)
 
 
 def flow_pair(identity: Identity, rng: np.random.Generator, spec: PairSpec = PairSpec()):

@@ -67,8 +67,9 @@ class SyntheticSpec:
                               ("nuisance", asdict(Nuisance())), ("style", None)):
             if fields[name] == default:
                 del fields[name]
-        if "nuisance" in fields and not fields["nuisance"]["dither"]:
-            del fields["nuisance"]["dither"]
+        for name, default in (("dither", False), ("shading", 0.0)):     # nuisances added later
+            if "nuisance" in fields and fields["nuisance"][name] == default:
+                del fields["nuisance"][name]
         if "nuisance" not in fields:      # as keyed before the nuisances had their own settings
             fields.update(jitter_px=0.0, noise=0.0)
         if self.guides and self.guide_estimator == FlowEstimator.LEARNED and not self.exact_guides:

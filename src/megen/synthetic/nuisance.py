@@ -21,7 +21,9 @@ class Nuisance:
     (None: no JPEG); ``levels``: gray levels kept (a palette's compression: 32 in the published GIF
     renditions of real clips; None: all 256); ``dither``: reach those levels by Floyd-Steinberg error
     diffusion, as those renditions do, instead of rounding each pixel alone; ``flicker``: sd of the
-    per-frame illumination gain (0.01 = 1 %), with an offset of the same relative sd; ``head_px``: sd of
+    per-frame illumination gain (0.01 = 1 %), with an offset of the same relative sd; ``shading``: sd of a
+    smooth gain field of the frame's own (0.01 = 1 %, varying over a sixteenth of the frame: light on a face
+    that turns); ``head_px``: sd of
     the rigid head translation per frame, pixels of a 256-px face (a rotation of the same size at the
     face's edge comes with it).
     """
@@ -32,9 +34,10 @@ class Nuisance:
     head_px: float = 0.0
     levels: int | None = None
     dither: bool = False
+    shading: float = 0.0
 
     def __post_init__(self):
-        for name in ("noise", "flicker", "head_px"):
+        for name in ("noise", "flicker", "head_px", "shading"):
             if getattr(self, name) < 0:
                 raise ValueError(f"nuisance.{name} must be >= 0, got {getattr(self, name)}")
         if self.jpeg_quality is not None and not 1 <= int(self.jpeg_quality) <= 100:
@@ -44,7 +47,8 @@ class Nuisance:
 
     @property
     def photometric(self) -> bool:
-        return self.noise > 0 or self.flicker > 0 or self.jpeg_quality is not None or self.levels is not None
+        return (self.noise > 0 or self.flicker > 0 or self.shading > 0 or self.jpeg_quality is not None
+                or self.levels is not None)
 
 
 def draw_flicker(nuisance: Nuisance, rng: np.random.Generator) -> tuple[float, float]:
@@ -58,11 +62,14 @@ def draw_flicker(nuisance: Nuisance, rng: np.random.Generator) -> tuple[float, f
 def photometric(frame: np.ndarray, nuisance: Nuisance, rng: np.random.Generator,
                 flicker: tuple[float, float] | None = None) -> np.ndarray:
     """One rendered frame (H, W) float in [0, 255] -> (H, W) uint8 as the camera delivers it: illumination
-    gain and offset (``flicker``, drawn unless given: the same frame rendered at two sizes shares it), sensor
+    gain and offset (``flicker``, drawn unless given: the same frame rendered at two sizes shares it), a smooth
+    gain field (``shading``), sensor
     noise, quantisation to 256 or ``levels`` gray levels (error-diffused with ``dither``), then JPEG at
     ``jpeg_quality``."""
     gain, offset = draw_flicker(nuisance, rng) if flicker is None else flicker
     x = np.asarray(frame, np.float64) * gain + offset
+    if nuisance.shading > 0:
+        x = x * (1.0 + shading_field(x.shape, nuisance.shading, rng))
     if nuisance.noise > 0:
         x = x + rng.normal(0.0, nuisance.noise, x.shape)
     if nuisance.levels is not None and nuisance.dither:
@@ -76,6 +83,13 @@ def photometric(frame: np.ndarray, nuisance: Nuisance, rng: np.random.Generator,
         ok, data = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(nuisance.jpeg_quality)])
         out = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
     return out
+
+
+def shading_field(shape: tuple[int, int], sd: float, rng: np.random.Generator) -> np.ndarray:
+    """(H, W) smooth relative gain change of sd ``sd``: white noise blurred over a sixteenth of the frame's width
+    (16 px of a 256-px face, the scale of a cheek's shading as the head turns), scaled to that sd."""
+    field = cv2.GaussianBlur(rng.normal(size=shape), (0, 0), shape[1] / 16.0, borderType=cv2.BORDER_REFLECT101)
+    return field * (sd / max(float(field.std()), 1e-12))
 
 
 def diffuse(frame: np.ndarray, levels: int) -> np.ndarray:

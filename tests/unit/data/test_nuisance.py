@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from megen.synthetic.clips import render_with_flow, sample_program
-from megen.synthetic.nuisance import Nuisance, diffuse, draw_head_motion, photometric, rigid_field
+from megen.synthetic.nuisance import Nuisance, diffuse, draw_head_motion, photometric, rigid_field, shading_field
 
-CAMERA = Nuisance(noise=2.0, jpeg_quality=85, flicker=0.02, head_px=0.5)
+CAMERA = Nuisance(noise=2.0, jpeg_quality=85, flicker=0.02, head_px=0.5, shading=0.01)
 
 
 def test_photometric_nuisances_are_seeded_and_at_their_levels():
@@ -46,11 +46,27 @@ def test_error_diffusion_keeps_the_levels_and_the_local_mean():
     assert (step != 0).mean() > 0.02 and (step[:, :-1] * step[:, 1:] < 0).sum() > 0.2 * (step != 0).sum()
 
 
-def test_dithering_off_keeps_the_cache_key_of_sets_made_before_it():
+def test_shading_is_a_smooth_gain_field_at_its_level():
+    field = shading_field((256, 256), 0.02, np.random.default_rng(0))
+    np.testing.assert_array_equal(field, shading_field((256, 256), 0.02, np.random.default_rng(0)))
+    assert field.std() == pytest.approx(0.02, rel=1e-6) and abs(field.mean()) < 0.01
+    # smooth over a sixteenth of the frame: neighbours 4 px apart nearly equal, 64 px apart unrelated
+    near = np.corrcoef(field[:, :-4].ravel(), field[:, 4:].ravel())[0, 1]
+    far = np.corrcoef(field[:, :-64].ravel(), field[:, 64:].ravel())[0, 1]
+    assert near > 0.9 and abs(far) < 0.3
+    flat = np.full((128, 128), 150.0)
+    shaded = photometric(flat, Nuisance(shading=0.02), np.random.default_rng(1)).astype(float)
+    assert shaded.std() / 150 == pytest.approx(0.02, rel=0.1)
+    with pytest.raises(ValueError, match="nuisance.shading must be >= 0"):
+        Nuisance(shading=-0.1)
+
+
+def test_new_nuisances_off_keep_the_cache_key_of_sets_made_before_it():
     from megen.synthetic.generator import SyntheticSpec
 
     assert SyntheticSpec(nuisance=Nuisance(noise=1.5, levels=32)).key() == "18823a04cba6"
     assert SyntheticSpec(nuisance=Nuisance(noise=1.5, levels=32, dither=True)).key() != "18823a04cba6"
+    assert SyntheticSpec(nuisance=Nuisance(noise=1.5, levels=32, shading=0.01)).key() != "18823a04cba6"
 
 
 def test_bad_levels_are_refused_by_name():
