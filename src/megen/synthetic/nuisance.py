@@ -23,9 +23,8 @@ class Nuisance:
     diffusion, as those renditions do, instead of rounding each pixel alone; ``flicker``: sd of the
     per-frame illumination gain (0.01 = 1 %), with an offset of the same relative sd; ``shading``: sd of a
     smooth gain field of the frame's own (0.01 = 1 %, varying over a sixteenth of the frame: light on a face
-    that turns); ``head_px``: sd of
-    the rigid head translation per frame, pixels of a 256-px face (a rotation of the same size at the
-    face's edge comes with it).
+    that turns); ``head_px``: sd of the rigid head translation per frame, pixels of a 256-px face (a rotation
+    of the same size at the face's edge comes with it).
     """
 
     noise: float = 0.0
@@ -63,9 +62,8 @@ def photometric(frame: np.ndarray, nuisance: Nuisance, rng: np.random.Generator,
                 flicker: tuple[float, float] | None = None) -> np.ndarray:
     """One rendered frame (H, W) float in [0, 255] -> (H, W) uint8 as the camera delivers it: illumination
     gain and offset (``flicker``, drawn unless given: the same frame rendered at two sizes shares it), a smooth
-    gain field (``shading``), sensor
-    noise, quantisation to 256 or ``levels`` gray levels (error-diffused with ``dither``), then JPEG at
-    ``jpeg_quality``."""
+    gain field (``shading``), sensor noise, quantisation to 256 or ``levels`` gray levels (error-diffused with
+    ``dither``), then JPEG at ``jpeg_quality``."""
     gain, offset = draw_flicker(nuisance, rng) if flicker is None else flicker
     x = np.asarray(frame, np.float64) * gain + offset
     if nuisance.shading > 0:
