@@ -27,24 +27,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 from study import measured
 
 from megen.animation.flow_transfer import flow_transfer
 from megen.metrics.expression import transfer_scores
-from megen.metrics.motion_transfer import MotionTransferError
+from megen.metrics.motion_transfer import clip_rmte
 from megen.models.microflow import flow_estimator
 from megen.runtime.io import atomic_write_text
 from megen.synthetic.generator import SyntheticSpec, make_identities, program_for, render
 from megen.synthetic.nuisance import Nuisance
-
-
-def rmte(generated: np.ndarray, truth: np.ndarray) -> float:
-    """(T, H, W) uint8 pair -> relative motion-transfer error against ``truth`` (1 = the static copy)."""
-    metric = MotionTransferError(relative=True)
-    g, t = (torch.from_numpy(x.astype(np.float32) / 255.0)[:, None] for x in (generated, truth))
-    metric.update(g, t, g[:1], t[:1])
-    return float(metric.compute())
 
 
 def main() -> None:
@@ -87,7 +78,7 @@ def main() -> None:
                    "apex_true_px": float(np.linalg.norm(driver.flows[apex], axis=-1).max()), "systems": {}}
             drivers = {s: measured(driver.frames, lm_a, s) for s in scorers}
             for system, frames in outputs.items():
-                cells = {"rmte": rmte(frames, truth.frames)}
+                cells = {"rmte": clip_rmte(frames, truth.frames)}
                 for s in scorers:
                     got = measured(frames, lm_b, s)
                     cells[s] = transfer_scores(drivers[s]["expression"], got["expression"])

@@ -24,13 +24,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 from megen.animation.flow_transfer import flow_transfer
 from megen.face.choices import Retarget
 from megen.face.controls import MotionControls
 from megen.face.flow import DriverFlow, target_fields
-from megen.metrics.motion_transfer import MotionTransferError
+from megen.metrics.motion_transfer import clip_rmte
 from megen.runtime.io import atomic_write_text
 from megen.synthetic.generator import SyntheticSpec, make_identities, program_for, render
 
@@ -39,14 +38,6 @@ def face_mask(landmarks: np.ndarray, size: int) -> np.ndarray:
     mask = np.zeros((size, size), np.uint8)
     cv2.fillConvexPoly(mask, cv2.convexHull(np.round(landmarks).astype(np.int32)), 1)
     return mask.astype(bool)
-
-
-def rmte(generated: np.ndarray, truth: np.ndarray) -> float:
-    metric = MotionTransferError(relative=True)
-    frames = lambda x: torch.from_numpy(x.astype(np.float32) / 255.0)[:, None]  # noqa: E731
-    g, t = frames(generated), frames(truth)
-    metric.update(g, t, g[:1], t[:1])
-    return float(metric.compute())
 
 
 def main() -> None:
@@ -81,7 +72,7 @@ def main() -> None:
                     row[f"epe_{retarget}"] = float(np.linalg.norm(carried[:, mask] - true_b, axis=-1).mean())
                     generated = flow_transfer(truth.frames[0], lm_b, list(driver.frames), lm_a,
                                               controls=MotionControls(retarget=retarget))
-                    row[f"rmte_{retarget}"] = rmte(generated, truth.frames)
+                    row[f"rmte_{retarget}"] = clip_rmte(generated, truth.frames)
                 rows.append(row)
                 print(variation, ident_a.name, "->", ident_b.name, j,
                       {k: round(v, 4) for k, v in row.items() if isinstance(v, float)}, flush=True)

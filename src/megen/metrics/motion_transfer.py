@@ -66,6 +66,15 @@ class MotionTransferError(Metric):
         return self.err_sum / self.motion_sum
 
 
+def clip_rmte(generated, truth) -> float:
+    """rMTE of a whole generated clip against its true clip, each against its own first frame: (T, H, W) uint8
+    arrays of gray frames (a study's renders) -> float, 1 = the static copy."""
+    g, t = (torch.from_numpy(x.astype("float32") / 255.0)[:, None] for x in (generated, truth))
+    metric = MotionTransferError(relative=True)
+    metric.update(g, t, g[:1], t[:1])
+    return float(metric.compute())
+
+
 def end_point_error(pred_flow: torch.Tensor, true_flow: torch.Tensor) -> torch.Tensor:
     """Per-pixel Euclidean distance of two (B, H, W, 2) flows -> (B, H, W)."""
     if pred_flow.shape != true_flow.shape or pred_flow.ndim != 4 or pred_flow.shape[-1] != 2:
@@ -120,4 +129,4 @@ class FlowEndPointError(Metric):
         return self.epe_sum / self.weight
 
 
-__all__ = ["FlowEndPointError", "MotionTransferError", "end_point_error", "zero_flow_epe"]
+__all__ = ["FlowEndPointError", "MotionTransferError", "clip_rmte", "end_point_error", "zero_flow_epe"]

@@ -21,6 +21,7 @@ from megen.metrics import (
     static_baseline,
     zero_flow_epe,
 )
+from megen.metrics.motion_transfer import clip_rmte
 from megen.metrics.regional import pearson
 from megen.synthetic import SyntheticSpec, embedded_photo_paths, generate
 
@@ -134,6 +135,15 @@ def test_rmte_ignores_the_generator_reconstruction_bias(moving_clip):
     plain.update(generated, gt, src)
     assert rel.compute().item() == pytest.approx(0.0, abs=1e-6)
     assert plain.compute().item() > 0.1
+
+
+def test_clip_rmte_of_uint8_clips_is_zero_for_the_truth_one_for_the_static_copy_and_linear_between():
+    truth = np.stack([np.full((16, 16), 100 + 8 * k, np.uint8) for k in range(5)])
+    half = np.stack([np.full((16, 16), 100 + 4 * k, np.uint8) for k in range(5)])
+    assert clip_rmte(truth, truth) == 0.0
+    assert clip_rmte(np.repeat(truth[:1], 5, axis=0), truth) == 1.0
+    assert clip_rmte(half, truth) == pytest.approx(0.5, abs=1e-6)
+    assert clip_rmte(half + 20, truth) == pytest.approx(0.5, abs=1e-6)     # each clip against its own onset
 
 
 def test_mte_reference_arguments_are_checked(moving_clip):
