@@ -116,6 +116,21 @@ def warp_by(image: torch.Tensor, flow_px: torch.Tensor, mode: str = "bilinear") 
     return F.grid_sample(image, grid, mode=mode, padding_mode="border", align_corners=False)
 
 
+def smooth_light(image: torch.Tensor, sd: float) -> torch.Tensor:
+    """(B, 1, H, W) -> the image's brightness over scales wider than ``sd`` px: area-reduced by 4, Gaussian-blurred
+    (sd / 4 there) and enlarged bilinearly (a quarter-size blur costs a sixteenth)."""
+    low = blur(F.avg_pool2d(image, 4), gaussian_kernel(max(sd / 4.0, 0.5)).to(image))
+    return F.interpolate(low, size=image.shape[2:], mode="bilinear", align_corners=False)
+
+
+def relit(image: torch.Tensor, reference: torch.Tensor, sd: float) -> torch.Tensor:
+    """``image`` (B, 1, H, W), in gray levels, under ``reference``'s light: multiplied by the ratio of their
+    brightness over scales wider than ``sd`` px (``smooth_light``). A smooth gain field of one frame (light
+    changing over a turning face) then cancels, and motion, which moves edges finer than ``sd``, stays."""
+    floor = 1.0     # gray levels: dark background keeps a finite ratio
+    return image * (smooth_light(reference, sd).clamp_min(floor) / smooth_light(image, sd).clamp_min(floor))
+
+
 def _correction(in_ch: int, channels: int, dilations) -> tuple[nn.Sequential, nn.Conv2d]:
     layers: list[nn.Module] = []
     for d in dilations:
@@ -142,7 +157,7 @@ class MicroFlowNet(nn.Module):
     """
 
     def __init__(self, channels: int = 32, dilations=(1, 2, 4, 2, 1), damping: float = 0.01, windows=WINDOWS,
-                 warp: str = "bilinear", refinements: int = 0):
+                 warp: str = "bilinear", refinements: int = 0, relight: float = 0.0):
         super().__init__()
         if warp not in WARPS:
             raise ValueError(f"net.warp={warp!r}: must be one of {list(WARPS)}")
@@ -158,6 +173,11 @@ class MicroFlowNet(nn.Module):
                         "windows": list(self.windows), "warp": warp}
         if refinements:     # absent at 0, so the checkpoints of two-pass networks keep their form
             self.hparams["refinements"] = refinements
+        self.relight = float(relight)
+        if self.relight < 0:
+            raise ValueError(f"net.relight={relight}: must be 0 (off) or a scale in pixels")
+        if self.relight:    # absent at 0, as refinements
+            self.hparams["relight"] = self.relight
         for j, window in enumerate(self.windows):
             if window:
                 self.register_buffer(f"window{j}", gaussian_kernel(window), persistent=False)
@@ -192,24 +212,37 @@ class MicroFlowNet(nn.Module):
 
     def coarse(self, frame: torch.Tensor, onset: torch.Tensor) -> torch.Tensor:
         """The flow on the cell grid: (B, 2, H/CELL, W/CELL) in pixels of the frames."""
+        raw = (frame.float(), onset.float()) if self.relight else None
+        # the first pass sees the onset under the frame's light too: a motion of a few pixels shifts the smooth
+        # brightness little, and the second pass relights the onset again once it is warped
+        first_onset = normalise(relit(raw[1], raw[0], self.relight)) if raw else None
         frame, onset = normalise(frame.float()), normalise(onset.float())
         h, w = frame.shape[2] // CELL, frame.shape[3] // CELL
-        x, base = self.features(F.avg_pool2d(frame, 2), F.avg_pool2d(onset, 2))
+        x, base = self.features(F.avg_pool2d(frame, 2), F.avg_pool2d(onset if raw is None else first_onset, 2))
         first = F.interpolate(base + self.head_half(self.body_half(x)), size=(h, w), mode="bilinear",
                               align_corners=False) * 2.0
-        x, base = self.residual_features(frame, onset, first)
+        x, base = self.residual_features(frame, onset, first, raw)
         flow = first + base + self.head(self.body(x))
         for correction in self.refine:
             # no least-squares step of its own (it is among x): untrained, a refinement changes nothing
-            flow = flow + correction(self.residual_features(frame, onset, flow)[0])
+            flow = flow + correction(self.residual_features(frame, onset, flow, raw)[0])
         return flow
 
-    def residual_features(self, frame: torch.Tensor, onset: torch.Tensor, flow: torch.Tensor):
+    def residual_features(self, frame: torch.Tensor, onset: torch.Tensor, flow: torch.Tensor, raw=None):
         """A full-size pass's CNN input: ``features`` of the normalised ``frame`` and ``onset`` (B, 1, H, W), the
         onset warped by ``flow`` (B, 2, H/CELL, W/CELL), with that flow appended; and the residual's base
-        least-squares flow (B, 2, H/CELL, W/CELL)."""
+        least-squares flow (B, 2, H/CELL, W/CELL). With ``relight``, ``raw`` holds the frames in gray levels: the
+        warped onset is ``relit`` under the frame's light before it is normalised as the onset was (the first
+        estimate has taken the motion, so what is left between their smooth brightness is the light)."""
         full = F.interpolate(flow, size=frame.shape[2:], mode="bilinear", align_corners=False)
-        x, base = self.features(frame, warp_by(onset, full, self.warp))
+        if raw is None:
+            warped = warp_by(onset, full, self.warp)
+        else:
+            raw_frame, raw_onset = raw
+            lit = relit(warp_by(raw_onset, full, self.warp), raw_frame, self.relight)
+            mean = raw_onset.mean(dim=(2, 3), keepdim=True)
+            warped = (lit - mean) / raw_onset.std(dim=(2, 3), keepdim=True).clamp_min(1e-3)
+        x, base = self.features(frame, warped)
         return torch.cat([x, flow / BOUND_PX], dim=1), base
 
     def forward(self, frame: torch.Tensor, onset: torch.Tensor) -> torch.Tensor:
