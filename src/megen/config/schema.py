@@ -436,12 +436,12 @@ class TrainFlowOptions:
                           show="<paths.output_root>/train_flow/<time>")
     lr: float = option(3.0e-3, "the one-cycle schedule's peak learning rate", positive=True)
     net: Any = option(None, "the network's arguments (megen.models.microflow.MicroFlowNet: channels, dilations, "
-                            "damping, windows, warp, refinements, relight)")
+                            "damping, windows, warp, refinements, relight, relight_tolerance)")
     region_loss: float = option(0.0, "weight of the region loss: the relative error of both flows blurred over 16 px, "
                                      "which charges an estimator for shrinking faint motion", low=0)
     init: str | None = option(None, "start from this estimator's weights (a train_flow checkpoint, or 'packaged'): train "
                                     "it on; its network arguments replace net's, but for net.refinements (passes "
-                                    "it lacks are added) and net.relight", show="null")
+                                    "it lacks are added) and net.relight*", show="null")
     freeze_init: bool = option(False, "with init=: train only the refinement passes it lacks, its own weights fixed")
     pairs: Any = section(FlowPairsOptions, "the training pairs")
     system: Any = wiring(None)       # the LightningModule's arguments (conf/train_flow.yaml)

@@ -123,12 +123,25 @@ def smooth_light(image: torch.Tensor, sd: float) -> torch.Tensor:
     return F.interpolate(low, size=image.shape[2:], mode="bilinear", align_corners=False)
 
 
-def relit(image: torch.Tensor, reference: torch.Tensor, sd: float) -> torch.Tensor:
+def relit(image: torch.Tensor, reference: torch.Tensor, sd: float, tolerance: float = 0.0) -> torch.Tensor:
     """``image`` (B, 1, H, W), in gray levels, under ``reference``'s light: multiplied by the ratio of their
     brightness over scales wider than ``sd`` px (``smooth_light``). A smooth gain field of one frame (light
-    changing over a turning face) then cancels, and motion, which moves edges finer than ``sd``, stays."""
+    changing over a turning face) then cancels, and motion, which moves edges finer than ``sd``, stays.
+
+    With ``tolerance`` (relative), the ratio is estimated a second time without the pixels that the first leaves
+    further apart than that (a normalised convolution): a lid closing over an eye changes the brightness of an
+    eye-sized blob, which is not light, and moving edges are not either. Where a whole neighbourhood is left out,
+    the first ratio stands."""
     floor = 1.0     # gray levels: dark background keeps a finite ratio
-    return image * (smooth_light(reference, sd).clamp_min(floor) / smooth_light(image, sd).clamp_min(floor))
+    low_ref, low_img = smooth_light(reference, sd), smooth_light(image, sd)
+    gain = low_ref.clamp_min(floor) / low_img.clamp_min(floor)
+    if tolerance > 0:
+        far = (image * gain - reference).abs() / reference.clamp_min(floor)
+        weight = torch.exp(-(far / tolerance) ** 2)
+        keep = 0.05     # of the plain estimate, so that an emptied neighbourhood falls back to it
+        gain = ((smooth_light(weight * reference, sd) + keep * low_ref).clamp_min(floor)
+                / (smooth_light(weight * image, sd) + keep * low_img).clamp_min(floor))
+    return image * gain
 
 
 def _correction(in_ch: int, channels: int, dilations) -> tuple[nn.Sequential, nn.Conv2d]:
@@ -157,7 +170,7 @@ class MicroFlowNet(nn.Module):
     """
 
     def __init__(self, channels: int = 32, dilations=(1, 2, 4, 2, 1), damping: float = 0.01, windows=WINDOWS,
-                 warp: str = "bilinear", refinements: int = 0, relight: float = 0.0):
+                 warp: str = "bilinear", refinements: int = 0, relight: float = 0.0, relight_tolerance: float = 0.0):
         super().__init__()
         if warp not in WARPS:
             raise ValueError(f"net.warp={warp!r}: must be one of {list(WARPS)}")
@@ -176,8 +189,13 @@ class MicroFlowNet(nn.Module):
         self.relight = float(relight)
         if self.relight < 0:
             raise ValueError(f"net.relight={relight}: must be 0 (off) or a scale in pixels")
+        self.relight_tolerance = float(relight_tolerance)
+        if self.relight_tolerance < 0:
+            raise ValueError(f"net.relight_tolerance={relight_tolerance}: must be 0 (off) or a relative change")
         if self.relight:    # absent at 0, as refinements
             self.hparams["relight"] = self.relight
+        if self.relight_tolerance:
+            self.hparams["relight_tolerance"] = self.relight_tolerance
         for j, window in enumerate(self.windows):
             if window:
                 self.register_buffer(f"window{j}", gaussian_kernel(window), persistent=False)
@@ -215,7 +233,7 @@ class MicroFlowNet(nn.Module):
         raw = (frame.float(), onset.float()) if self.relight else None
         # the first pass sees the onset under the frame's light too: a motion of a few pixels shifts the smooth
         # brightness little, and the second pass relights the onset again once it is warped
-        first_onset = normalise(relit(raw[1], raw[0], self.relight)) if raw else None
+        first_onset = normalise(relit(raw[1], raw[0], self.relight, self.relight_tolerance)) if raw else None
         frame, onset = normalise(frame.float()), normalise(onset.float())
         h, w = frame.shape[2] // CELL, frame.shape[3] // CELL
         x, base = self.features(F.avg_pool2d(frame, 2), F.avg_pool2d(onset if raw is None else first_onset, 2))
@@ -239,7 +257,7 @@ class MicroFlowNet(nn.Module):
             warped = warp_by(onset, full, self.warp)
         else:
             raw_frame, raw_onset = raw
-            lit = relit(warp_by(raw_onset, full, self.warp), raw_frame, self.relight)
+            lit = relit(warp_by(raw_onset, full, self.warp), raw_frame, self.relight, self.relight_tolerance)
             mean = raw_onset.mean(dim=(2, 3), keepdim=True)
             warped = (lit - mean) / raw_onset.std(dim=(2, 3), keepdim=True).clamp_min(1e-3)
         x, base = self.features(frame, warped)

@@ -31,7 +31,7 @@ class MicroFlowSystem(pl.LightningModule):
     peaking at ``lr``, on the relative end-point error plus ``region_loss`` times its ``region_epe``; validation
     logs ``val/epe`` (px) and ``val/epe_over_zero`` (to zero flow's). ``init`` (a checkpoint, or ``packaged``)
     starts from a trained estimator, whose arguments then replace ``net``'s but for ``refinements`` (passes it
-    lacks are added, new) and ``relight`` (net='s, where given). ``freeze_init`` trains those added passes alone."""
+    lacks are added, new) and ``relight*`` (net='s, where given). ``freeze_init`` trains those added passes alone."""
 
     def __init__(self, net: dict | None = None, lr: float = 3e-3, init: str | None = None, region_loss: float = 0.0,
                  freeze_init: bool = False):
@@ -41,8 +41,9 @@ class MicroFlowSystem(pl.LightningModule):
             # saved below, so the checkpoint rebuilds the network it continues (with any passes net= adds)
             passes = max(int((net or {}).get("refinements", 0)), int(start.hparams.get("refinements", 0)))
             # relighting has no weights: net= may switch it on (or set its scale) for a network trained without it
-            light = float((net or {}).get("relight") or start.hparams.get("relight", 0.0))
-            net = {**start.hparams, "refinements": passes, "relight": light}
+            light = {key: float((net or {}).get(key) or start.hparams.get(key, 0.0))
+                     for key in ("relight", "relight_tolerance")}
+            net = {**start.hparams, "refinements": passes, **light}
         elif freeze_init:
             raise ValueError("freeze_init=true: needs init= (the estimator whose weights stay fixed)")
         self.save_hyperparameters()

@@ -188,6 +188,26 @@ def test_relit_takes_a_smooth_gain_field_off_and_leaves_an_edge_motion(face):
     assert 0.75 * change < kept <= 1.01 * change      # measured 0.87 of it
 
 
+
+def test_relit_with_a_tolerance_leaves_an_occlusion_out_of_the_light():
+    """An eye-sized blob that darkens (a lid over an eye) is not light: the plain ratio spreads it over the skin
+    around it, the second estimate without the pixels far off leaves that skin as it was."""
+    skin = torch.full((1, 1, 96, 96), 120.0)
+    onset, frame = skin.clone(), skin.clone()
+    frame[..., 40:52, 36:60] = 40.0
+    around = torch.zeros(96, 96, dtype=torch.bool)
+    around[30:62, 26:70] = True
+    around[38:54, 34:62] = False
+    plain = (relit(onset, frame, 8.0)[0, 0] - skin[0, 0]).abs()[around].max() / 120
+    robust = (relit(onset, frame, 8.0, tolerance=0.1)[0, 0] - skin[0, 0]).abs()[around].max() / 120
+    assert plain > 0.1 and robust < 0.3 * plain       # measured 0.20 and 0.03
+    # a smooth light (over 16 px of a 256-px face) is still taken off
+    onset = torch.full((1, 1, 256, 256), 120.0)
+    lit = onset * _smooth_gain((256, 256), 0.03)
+    err = (relit(lit, onset, 8.0, tolerance=0.1) - onset).abs().mean()
+    assert err < 0.25 * (lit - onset).abs().mean()
+
+
 def test_relight_makes_the_estimator_blind_to_the_light_and_switches_on_from_a_checkpoint(face, trained):
     """``net.relight``: on a still face under a changed smooth light the least-squares start reads far less false
     motion with it than without; it is 0 (and absent from the checkpoint) by default, and ``net=`` may switch it on
@@ -208,8 +228,10 @@ def test_relight_makes_the_estimator_blind_to_the_light_and_switches_on_from_a_c
     assert "relight" not in plain.hparams and relighting.hparams["relight"] == 8.0
     with pytest.raises(ValueError, match="net.relight=-1"):
         MicroFlowNet(relight=-1)
-    system = MicroFlowSystem(net={"relight": 6}, init=trained["checkpoint"])
-    assert system.net.relight == 6.0 and system.hparams.net["channels"] == 4
+    with pytest.raises(ValueError, match="net.relight_tolerance=-0.1"):
+        MicroFlowNet(relight=8, relight_tolerance=-0.1)
+    system = MicroFlowSystem(net={"relight": 6, "relight_tolerance": 0.1}, init=trained["checkpoint"])
+    assert system.net.relight == 6.0 and system.net.relight_tolerance == 0.1 and system.hparams.net["channels"] == 4
     assert MicroFlowSystem(init=trained["checkpoint"]).net.relight == 0.0
 
 
