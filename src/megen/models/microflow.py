@@ -6,7 +6,8 @@ the network starts from the classical least-squares (Lucas-Kanade) solution of i
 misses: how much to trust it in low texture, noise, compression and flicker, and how to spread it.
 
     frame, onset (B, 1, H, W) in [0, 255]
-      -> each normalised (zero mean, unit sd: illumination gain and offset cancel)
+      -> each normalised (zero mean, unit sd: illumination gain and offset cancel); with ``relight``, the onset
+         first put under the frame's light over wider scales (``relit``: a light that changes over the face)
       -> at three pyramid levels (full, half, quarter size, each binomially smoothed): gradients of the mean
          image, the difference onset - frame, and their products, averaged over 4 x 4-px cells, then over
          wider windows
@@ -190,8 +191,9 @@ class MicroFlowNet(nn.Module):
         if self.relight < 0:
             raise ValueError(f"net.relight={relight}: must be 0 (off) or a scale in pixels")
         self.relight_tolerance = float(relight_tolerance)
-        if self.relight_tolerance < 0:
-            raise ValueError(f"net.relight_tolerance={relight_tolerance}: must be 0 (off) or a relative change")
+        if self.relight_tolerance < 0 or (self.relight_tolerance and not self.relight):
+            raise ValueError(f"net.relight_tolerance={relight_tolerance}: must be 0 (off) or a relative change, "
+                             f"with net.relight on")
         if self.relight:    # absent at 0, as refinements
             self.hparams["relight"] = self.relight
         if self.relight_tolerance:

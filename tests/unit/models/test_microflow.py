@@ -230,6 +230,8 @@ def test_relight_makes_the_estimator_blind_to_the_light_and_switches_on_from_a_c
         MicroFlowNet(relight=-1)
     with pytest.raises(ValueError, match="net.relight_tolerance=-0.1"):
         MicroFlowNet(relight=8, relight_tolerance=-0.1)
+    with pytest.raises(ValueError, match="net.relight_tolerance=0.1: .*with net.relight on"):
+        MicroFlowNet(relight_tolerance=0.1)
     system = MicroFlowSystem(net={"relight": 6, "relight_tolerance": 0.1}, init=trained["checkpoint"])
     assert system.net.relight == 6.0 and system.net.relight_tolerance == 0.1 and system.hparams.net["channels"] == 4
     assert MicroFlowSystem(init=trained["checkpoint"]).net.relight == 0.0
