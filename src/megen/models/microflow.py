@@ -232,13 +232,14 @@ class MicroFlowNet(nn.Module):
 
     def coarse(self, frame: torch.Tensor, onset: torch.Tensor) -> torch.Tensor:
         """The flow on the cell grid: (B, 2, H/CELL, W/CELL) in pixels of the frames."""
-        raw = (frame.float(), onset.float()) if self.relight else None
+        raw_frame, raw_onset = frame.float(), onset.float()
+        raw = (raw_frame, raw_onset) if self.relight else None
+        frame, onset = normalise(raw_frame), normalise(raw_onset)
         # the first pass sees the onset under the frame's light too: a motion of a few pixels shifts the smooth
         # brightness little, and the second pass relights the onset again once it is warped
-        first_onset = normalise(relit(raw[1], raw[0], self.relight, self.relight_tolerance)) if raw else None
-        frame, onset = normalise(frame.float()), normalise(onset.float())
+        first_onset = normalise(relit(raw_onset, raw_frame, self.relight, self.relight_tolerance)) if raw else onset
         h, w = frame.shape[2] // CELL, frame.shape[3] // CELL
-        x, base = self.features(F.avg_pool2d(frame, 2), F.avg_pool2d(onset if raw is None else first_onset, 2))
+        x, base = self.features(F.avg_pool2d(frame, 2), F.avg_pool2d(first_onset, 2))
         first = F.interpolate(base + self.head_half(self.body_half(x)), size=(h, w), mode="bilinear",
                               align_corners=False) * 2.0
         x, base = self.residual_features(frame, onset, first, raw)
