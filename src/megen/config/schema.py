@@ -425,6 +425,8 @@ class FlowPairsOptions:
                              show="[0.05,3.0]")
     nuisance: Any = option(None, "the camera's nuisance levels (megen.synthetic.nuisance.Nuisance): training "
                                  "draws each up to its level")
+    occlusion: float = option(0.0, "share of moving pairs whose eyelids also close a little, covering part of the "
+                                   "eye (megen.synthetic.eyelids)", low=0, high=1)
     num_workers: int = option(0, "data loader worker processes", low=0)
 
 

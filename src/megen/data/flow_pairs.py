@@ -42,15 +42,18 @@ class FlowPairsDataModule(pl.LightningDataModule):
 
     def __init__(self, size: int = 256, identities: int = 16, val_identities: int = 4, train_pairs: int = 28800,
                  val_pairs: int = 64, batch_size: int = 8, motion_px=(0.05, 3.0), nuisance: dict | None = None,
-                 seed: int = 0, num_workers: int = 0):
+                 occlusion: float = 0.0, seed: int = 0, num_workers: int = 0):
         super().__init__()
         if size % 4:
             raise ValueError(f"pairs.size must be a multiple of 4 (the estimator's cell), got {size}")
         self.size, self.n_train, self.n_val = int(size), int(identities), int(val_identities)
         self.train_pairs, self.val_pairs, self.batch_size = int(train_pairs), int(val_pairs), int(batch_size)
         nuisance = Nuisance(**(nuisance or {}))
-        self.train_spec = PairSpec(motion_px=tuple(float(m) for m in motion_px), nuisance=nuisance)
-        self.val_spec = PairSpec(motion_px=tuple(float(m) for m in motion_px), nuisance=nuisance, vary_nuisance=False)
+        if not 0.0 <= float(occlusion) <= 1.0:
+            raise ValueError(f"pairs.occlusion must be a share in [0, 1], got {occlusion}")
+        motion = tuple(float(m) for m in motion_px)
+        self.train_spec = PairSpec(motion_px=motion, nuisance=nuisance, occlusion=float(occlusion))
+        self.val_spec = PairSpec(motion_px=motion, nuisance=nuisance, vary_nuisance=False, occlusion=float(occlusion))
         self.seed, self.num_workers = int(seed), int(num_workers)
 
     def setup(self, stage: str | None = None) -> None:

@@ -15,7 +15,9 @@ motion is one of:
   meaning, so the estimator learns to measure rather than to recognise a face's actions;
 
 in the shares ``PairSpec.kinds``, with a rigid head motion added to half of them and a tenth left still. The
-peak of the non-rigid part is log-uniform in ``motion_px`` (pixels of the pair's frame).
+peak of the non-rigid part is log-uniform in ``motion_px`` (pixels of the pair's frame). A share
+``PairSpec.occlusion`` of the moving pairs also closes one eye or both a little (``megen.synthetic.eyelids``: the
+lid covers part of the eye, a field with an edge), by its own peak from the same range.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import cv2
 import numpy as np
 
 from megen.synthetic.action_units import EMOTION_AUS, expression_template
+from megen.synthetic.eyelids import Lid, closing_eyes, lids_field
 from megen.synthetic.identities import Identity
 from megen.synthetic.nuisance import Nuisance, draw_head_motion, photometric
 from megen.synthetic.warp import anchor_points, flow_model, tps_eval_grid, warp_image, with_anchors
@@ -47,6 +50,7 @@ class PairSpec:
     head: float = 0.5                # share of pairs with rigid head motion added
     nuisance: Nuisance = Nuisance(noise=1.5, jpeg_quality=90, flicker=0.001, head_px=1.5, levels=32)
     vary_nuisance: bool = True       # draw each level between none and the level given (training)
+    occlusion: float = 0.0           # share of moving pairs whose eyelids also close a little
 
 
 def _upsample(coarse: np.ndarray, size: int) -> np.ndarray:
@@ -94,15 +98,25 @@ def local_field(identity: Identity, rng: np.random.Generator, peak_px: float) ->
     return _upsample(field.astype(np.float32), size)
 
 
-def render_moved(identity: Identity, field: np.ndarray) -> np.ndarray:
-    """``identity`` moved by the backward ``field`` (S, S, 2), rendered from its finer image and area-reduced:
-    (S, S) float in [0, 255]. The finer field is the frame's, enlarged (the fields are smooth at the step)."""
+def render_moved(identity: Identity, field: np.ndarray, lids: tuple[Lid, ...] = ()) -> np.ndarray:
+    """``identity`` moved by the backward ``field`` (S, S, 2) plus the ``lids``' fields, rendered from its finer
+    image and area-reduced: (S, S) float in [0, 255]. The finer field is the frame's, enlarged (the fields are
+    smooth at the step), plus the lids' evaluated at the finer pixels (theirs have an edge)."""
     size = identity.image.shape[0]
     if identity.hires is None:
-        return warp_image(identity.image, field) * 255.0
+        return warp_image(identity.image, field + _lids_on_grid(lids, size, 1)) * 255.0
     r = identity.render_scale
-    fine = warp_image(identity.hires, _upsample(field, size * r) * r)
+    fine = warp_image(identity.hires, (_upsample(field, size * r) + _lids_on_grid(lids, size, r)) * r)
     return cv2.resize(fine, (size, size), interpolation=cv2.INTER_AREA) * 255.0
+
+
+def _lids_on_grid(lids, size: int, scale: int) -> np.ndarray | float:
+    """The lids' field (size*scale, size*scale, 2) in frame pixels, at the centres of a grid ``scale`` times finer."""
+    if not lids:
+        return 0.0
+    centres = (np.arange(size * scale) + 0.5) / scale - 0.5
+    xs, ys = np.meshgrid(centres, centres)
+    return lids_field(list(lids), xs, ys)
 
 
 def _levels(spec: PairSpec, rng: np.random.Generator) -> Nuisance:
@@ -121,18 +135,21 @@ def flow_pair(identity: Identity, rng: np.random.Generator, spec: PairSpec = Pai
     """One pair: ``(frame, onset, field)``, frame and onset (S, S) uint8, field (S, S, 2) float32 the exact
     backward flow frame -> onset in pixels (the forward flow an estimator reports from frame to onset)."""
     size = identity.image.shape[0]
-    field = np.zeros((size, size, 2), np.float32)
+    field, lids = np.zeros((size, size, 2), np.float32), ()
     if rng.random() >= spec.still:
         peak = float(np.exp(rng.uniform(*np.log(spec.motion_px))))
         kind = KINDS[rng.choice(len(KINDS), p=np.asarray(spec.kinds) / np.sum(spec.kinds))]
         draw = {"expression": expression_field, "local": local_field}.get(kind)
         field = draw(identity, rng, peak) if draw else smooth_field(size, rng, peak)
+        # drawn only when asked for, so that the pairs of a spec without it stay as they were
+        if spec.occlusion > 0 and rng.random() < spec.occlusion:
+            lids = tuple(closing_eyes(identity.landmarks, rng, float(np.exp(rng.uniform(*np.log(spec.motion_px))))))
     nuisance = _levels(spec, rng)
     if nuisance.head_px > 0 and rng.random() < spec.head:
         field = field + draw_head_motion(rng, size, identity.landmarks.mean(0), nuisance.head_px)
-    frame = photometric(render_moved(identity, field), nuisance, rng)
+    frame = photometric(render_moved(identity, field, lids), nuisance, rng)
     onset = photometric(identity.image * 255.0, nuisance, rng)
-    return frame, onset, field
+    return frame, onset, field + _lids_on_grid(lids, size, 1)
 
 
 __all__ = ["FIELD_STEP", "KINDS", "LOCAL_SD_PX", "PairSpec", "expression_field", "flow_pair", "local_field",
