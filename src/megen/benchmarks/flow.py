@@ -11,6 +11,9 @@ the camera's nuisances on both frames (``megen.synthetic.nuisance``): sensor noi
 ``bench.flow_noise`` gray levels (sd), illumination flicker ``bench.flow_flicker``, a palette of
 ``bench.flow_levels`` gray levels and JPEG at ``bench.flow_jpeg`` (defaults: the levels measured on real
 clips, docs/data.md "Nuisances"; no head motion, so that the magnitude ratio is the expression's).
+``bench.flow_blink=<px>`` also closes both upper eyelids by that much in every moved frame
+(``megen.synthetic.eyelids``: the lid covers a strip of the eye, an occlusion), and each line then gives the
+error over the eyes as well (``eyes_epe``, beside ``eyes_zero``: zero flow's there).
 The learned estimator (the packaged one, or ``bench.flow_checkpoint``) joins the classical ones
 (a ``python -m megen.train_flow`` checkpoint). Per estimator and motion size:
 
@@ -50,6 +53,7 @@ def estimator_accuracy(settings, overrides: list[str]) -> None:
     from megen.metrics.expression import region_masks
     from megen.models.microflow import flow_estimator
     from megen.ops.flow import ESTIMATORS, optical_flow
+    from megen.synthetic.eyelids import Lid, lids_field
     from megen.synthetic.flow_pairs import render_moved
     from megen.synthetic.generator import SyntheticSpec, make_identities
     from megen.synthetic.nuisance import Nuisance, photometric
@@ -69,23 +73,31 @@ def estimator_accuracy(settings, overrides: list[str]) -> None:
                         flicker=float(settings.get("flow_flicker") or 0.0), levels=None if levels is None else int(levels),
                         dither=bool(settings.get("flow_dither", False)),
                         shading=float(settings.get("flow_shading") or 0.0))
+    blink = float(settings.get("flow_blink") or 0.0)
     totals = {n: {"epe": [], "zero": [], "ms": []} for n in names}
     for peak in [float(p) for p in settings.flow_px]:
-        rows = {n: {"epe": [], "zero": [], "mag": [], "still": [], "ms": []} for n in names}
+        rows = {n: {"epe": [], "zero": [], "mag": [], "still": [], "ms": [], "eyes": [], "eyes_zero": []} for n in names}
         pairs = []
         for face in faces:
             lm = np.asarray(face.landmarks, np.float64)
             image = face.image.astype(np.float32) * 255.0
             # backward field: frame pixel p shows the onset at p + field(p); a brow raise and a mouth corner pull
-            field = (_bump(grid, lm[17:22].mean(0), (0.0, peak), settings.flow_sd)
+            bumps = (_bump(grid, lm[17:22].mean(0), (0.0, peak), settings.flow_sd)
                      + _bump(grid, lm[48], (-peak, 0.0), settings.flow_sd))
+            lids = [Lid.on(lm, eye, blink) for eye in (0, 1)] if blink > 0 else []
+            lid_field = lids_field(lids, grid[..., 0], grid[..., 1])
+            field = bumps + lid_field
             onset = photometric(image, nuisance, rng)
-            moved = render_moved(face, field) if render == MovedFrameRender.FINE else warp_backward(image, field)
+            moved = (render_moved(face, bumps, tuple(lids)) if render == MovedFrameRender.FINE
+                     else warp_backward(image, field))
             frame = photometric(moved, nuisance, rng)
             pairs.append((frame, onset))
             _, inside = region_masks(lm, size)
             true = np.linalg.norm(field, axis=-1)
-            moving, still = inside & (true > 0.5 * peak), inside & (true < 0.01 * peak)
+            # the bumps' masks: the magnitude ratio and false motion stay the regional motions' own
+            bump_size = np.linalg.norm(bumps, axis=-1)
+            lidded = np.linalg.norm(lid_field, axis=-1) > 0
+            moving, still = inside & (bump_size > 0.5 * peak), inside & (true < 0.01 * peak)
             for name in names:
                 start = time.perf_counter()
                 est = optical_flow(frame, onset, methods[name])       # backward: frame -> onset
@@ -96,6 +108,9 @@ def estimator_accuracy(settings, overrides: list[str]) -> None:
                 rows[name]["zero"].append(true[inside].mean())
                 rows[name]["mag"].append(mag[moving].mean() / true[moving].mean())
                 rows[name]["still"].append(mag[still].mean())
+                if lidded.any():
+                    rows[name]["eyes"].append(err[lidded].mean())
+                    rows[name]["eyes_zero"].append(true[lidded].mean())
         batched = {name: _batched_ms(methods[name], pairs) for name in names if hasattr(methods[name], "pairs")}
         for name in names:
             r = rows[name]
@@ -106,7 +121,8 @@ def estimator_accuracy(settings, overrides: list[str]) -> None:
             totals[name]["ms"] += r["ms"]
             say(f"flow {name} peak_px={peak:g} epe={epe:.4f} epe_over_zero={epe / zero:.3f} "
                 f"magnitude={np.mean(r['mag']):.3f} still_px={np.mean(r['still']):.4f} ms={np.median(r['ms']):.1f}"
-                + (f" ms_batched={batched[name]:.1f}" if name in batched else ""))
+                + (f" ms_batched={batched[name]:.1f}" if name in batched else "")
+                + (f" eyes_epe={np.mean(r['eyes']):.4f} eyes_zero={np.mean(r['eyes_zero']):.4f}" if r["eyes"] else ""))
     for name in names:
         t = totals[name]
         say(f"flow {name} all epe={np.mean(t['epe']):.4f} epe_over_zero={np.sum(t['epe']) / np.sum(t['zero']):.3f} "
@@ -114,7 +130,7 @@ def estimator_accuracy(settings, overrides: list[str]) -> None:
             + f" (identities={len(faces)} render={render} noise_sd={nuisance.noise:g} "
             f"levels={nuisance.levels}{' dithered' if nuisance.dither else ''} flicker={nuisance.flicker:g} "
             f"shading={nuisance.shading:g} jpeg={nuisance.jpeg_quality} "
-            f"bump_sd_px={float(settings.flow_sd):g})")
+            f"bump_sd_px={float(settings.flow_sd):g} blink_px={blink:g})")
 
 
 __all__ = ["estimator_accuracy"]

@@ -545,6 +545,7 @@ def validate_bench(cfg) -> None:
                 "identities"):
         c.number(f"bench.{key}", whole=True, positive=True)
     c.number("bench.warmup", whole=True, low=0)
+    c.number("bench.flow_blink", low=0)
     for key in ("threads", "frames_per_pass"):
         c.number(f"bench.{key}", whole=True, positive=True, optional=True)
     for key in ("flops", "native", "onnx"):

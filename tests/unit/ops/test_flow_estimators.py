@@ -212,3 +212,21 @@ def test_bench_flow_renders_finely_or_bicubically_and_refuses_another_render(cap
         main(["flow", "bench.flow_render=nearest"])
     assert exit_.value.code == 2 and "bench.flow_render='nearest' is not valid; valid: fine, bicubic" in \
         capsys.readouterr().err
+
+
+def test_bench_flow_closes_the_eyes_on_request_and_scores_them(capsys):
+    """``bench.flow_blink``: every moved frame also closes both lids; the lines give the error over them, and
+    zero flow's there is the lids' own motion (about a third of the drop: the stretch runs from 0 to the
+    drop times the lid's profile, whose mean is 2/3)."""
+    from megen.bench import main
+
+    main(["flow", "bench.identities=1", "bench.flow_px=[0.5]", "bench.estimators=[dis_fast]", "bench.flow_blink=1.0"])
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("flow dis_fast ")]
+    cells = dict(item.split("=", 1) for item in lines[0].split()[2:] if "=" in item)
+    assert 0.25 < float(cells["eyes_zero"]) < 0.45 and float(cells["eyes_epe"]) > 0
+    assert "blink_px=1" in lines[-1]
+    main(["flow", "bench.identities=1", "bench.flow_px=[0.5]", "bench.estimators=[dis_fast]"])
+    assert "eyes_epe" not in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:
+        main(["flow", "bench.flow_blink=-1"])
+    assert exit_.value.code == 2 and "bench.flow_blink" in capsys.readouterr().err
