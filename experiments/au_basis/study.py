@@ -65,6 +65,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--strength-rounds", type=int, default=STRENGTH_ROUNDS,
                     help="the basis fit's per-clip strength rounds (0: plain ridge, every clip at strength 1)")
+    ap.add_argument("--head", choices=("remove", "keep"), default="remove",
+                    help="the fit's head motion (aubasis.head): remove it from each clip, or keep it (these clips have none)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     start = time.time()
@@ -83,7 +85,7 @@ def main() -> None:
                                   clip.flows[apex], clip.landmarks[0].astype(np.float64),
                                   1000.0 * apex / program.fps, 1000.0 * (program.n_frames - 1 - apex) / program.fps))
     basis = fit_basis(clips, provenance={"dataset": "synthetic (study)", "flow": "truth"},
-                      strength_rounds=args.strength_rounds)
+                      strength_rounds=args.strength_rounds, head=args.head)
     fitted = time.time() - start
     deepflow = estimator("deepflow")
     rows: dict[str, dict[str, list]] = {}

@@ -26,12 +26,13 @@ def fit(settings, overrides: list[str]) -> Path:
     from megen.expression import save_basis
     from megen.expression.clips import FLOW_SOURCES, prepared_clip_flows
     from megen.expression.fit import fit_basis
-    from megen.face.choices import Retarget
+    from megen.face.choices import HeadMotion, Retarget
     from megen.models.microflow import flow_estimator
 
     if not settings.out:
         raise ValueError("out=<folder> is required: the basis file is written there")
-    for key, value, valid in (("flow", settings.flow, FLOW_SOURCES), ("retarget", settings.retarget, Retarget.values())):
+    for key, value, valid in (("flow", settings.flow, FLOW_SOURCES), ("retarget", settings.retarget, Retarget.values()),
+                              ("head", settings.head, HeadMotion.values())):
         if value not in valid:
             raise ValueError(f"aubasis.{key}={value}: expected one of {', '.join(valid)}")
     if not (isinstance(settings.min_clips, int) and settings.min_clips >= 1):
@@ -49,7 +50,7 @@ def fit(settings, overrides: list[str]) -> Path:
     clips, skipped = prepared_clip_flows(folder, settings.flow, flow_estimator(settings.estimator))
     name = str(train.dataset.name)
     basis = fit_basis(clips, min_clips=int(settings.min_clips), ridge=float(settings.ridge), retarget=settings.retarget,
-                      strength_rounds=int(rounds),
+                      head=settings.head, strength_rounds=int(rounds),
                       provenance={"dataset": name, "prepared": str(folder), "flow": settings.flow,
                                   "estimator": settings.estimator, "skipped": len(skipped)})
     path = save_basis(basis, Path(settings.out) / BASIS_FILE)

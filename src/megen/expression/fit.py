@@ -18,8 +18,9 @@ from megen.expression.action_units import parse_action_units
 from megen.expression.basis import BASIS_SIZE, AUBasis, BasisError
 from megen.face.align import apply_similarity, canonical_similarity
 from megen.face.choices import HeadMotion, Retarget
-from megen.face.controls import MotionControls, controlled_flows
+from megen.face.controls import MotionControls, controlled_flows, face_weight
 from megen.face.correspondence import carry_flow, correspondence
+from megen.face.crop import crop_box, transform_points
 
 #: an AU with fewer coded clips than this is refused by name (its field would be one clip's motion)
 MIN_CLIPS = 3
@@ -47,12 +48,18 @@ class ClipFlow:
 
 
 def canonical_landmarks(onsets, size: int = BASIS_SIZE) -> np.ndarray:
-    """The canonical face: the mean (68, 2) of onset landmark sets (each (68, 2)) aligned by their eye centres to
-    the canonical ones of a ``size`` square (``megen.face.align``)."""
+    """The canonical face: the mean (68, 2) of onset landmark sets (each (68, 2)) aligned by their eye centres
+    (``megen.face.align``), framed in a ``size`` square as a prepared clip's crop frames its face
+    (``megen.face.crop``). The eye-aligned square of the expression metrics is too tight for motion fields: its
+    brows sit a third of an eye distance from the top and its chin below the bottom, which cut off the motion
+    around them (a brow raise lost 0.06 of its cosine with the true field through that face)."""
     aligned = [apply_similarity(canonical_similarity(lm, size), lm) for lm in onsets]
     if not aligned:
         raise BasisError("no clip to build the canonical face from")
-    return np.mean(aligned, axis=0)
+    mean = np.mean(aligned, axis=0)
+    canvas = 8 * size    # crop_box keeps its box inside an image: one large enough never moves it
+    placed = mean - mean.mean(axis=0) + canvas / 2.0
+    return transform_points(placed, crop_box(placed, (canvas, canvas)), size)
 
 
 def expression_only(flow: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
@@ -121,7 +128,8 @@ def fit_basis(clips: list[ClipFlow], size: int = BASIS_SIZE, min_clips: int = MI
               retarget: Retarget = Retarget.LANDMARKS, head: HeadMotion = HeadMotion.REMOVE,
               provenance: dict | None = None, strength_rounds: int = STRENGTH_ROUNDS) -> AUBasis:
     """The AU basis of coded ``clips``: the canonical face of their onsets, each clip's apex flow (less its head
-    motion, ``head="remove"``; ``keep`` where the clips have none) carried into it, one field per AU coded in at
+    motion, ``head="remove"``; ``keep`` where the clips have none) carried into it and held to the face
+    (``megen.face.controls.face_weight``), one field per AU coded in at
     least ``min_clips`` clips (the others are refused, named with their counts in ``provenance["refused"]``;
     their clips still count for the AUs they share). Each clip has a strength of its own (``strength_fields``,
     ``strength_rounds`` rounds; 0: every clip at strength 1, plain ridge).
@@ -140,6 +148,9 @@ def fit_basis(clips: list[ClipFlow], size: int = BASIS_SIZE, min_clips: int = MI
     head = HeadMotion.parse(head, "head")
     apex = np.stack([to_canonical(expression_only(c.flow, c.landmarks) if head == HeadMotion.REMOVE else c.flow, c.landmarks,
                                   canonical, size, retarget) for c in clips])
+    # an AU moves the face: what the flows hold beyond it (the background's noise, the removed head motion's
+    # extrapolation) is not the AU's
+    apex *= face_weight(canonical, (size, size))[None, ..., None]
     design = np.array([[c.aus.get(a, 0.0) for a in kept] for c in clips])
     fields, strength = strength_fields(design, apex, ridge, strength_rounds)
     fields = fields.astype(np.float32)

@@ -35,6 +35,10 @@ REGIONS: dict[str, tuple[int, ...]] = {
 #: a chosen region's weight: 1 within this share of the eye distance of its landmarks' hull, then a Gaussian
 #: falloff of this share (smooth, no seam; near zero at the neighbouring region, a quarter eye distance away)
 REGION_PAD, REGION_FALLOFF = 0.1, 0.05
+#: the expression's weight on a frame: 1 within this share of the eye distance of the face's landmark hull (a
+#: brow raise moves the forehead above it), then a Gaussian falloff of this share: the background and the hair
+#: stay still
+FACE_PAD, FACE_FALLOFF = 0.3, 0.15
 GAIN_RANGE = (0.0, 4.0)
 #: the output frame rates and durations timing may ask for (a micro-expression: 1/25 to 1/5 s, at 25-1000 fps)
 OUT_FPS_RANGE, DURATION_MS_RANGE = (1.0, 1000.0), (1.0, 60000.0)
@@ -176,6 +180,14 @@ def region_weights(landmarks: np.ndarray, shape: tuple[int, int], regions) -> np
     return np.exp(-0.5 * (beyond / max(REGION_FALLOFF * eyes, 0.5)) ** 2).astype(np.float32)
 
 
+def face_weight(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W) float32 in [0, 1]: 1 within ``FACE_PAD`` eye distances of the landmarks' (68, 2) hull, a Gaussian of
+    ``FACE_FALLOFF`` eye distances beyond."""
+    eyes = eye_distance(landmarks)
+    beyond = np.maximum(hull_distance([landmarks], shape) - FACE_PAD * eyes, 0.0)
+    return np.exp(-0.5 * (beyond / max(FACE_FALLOFF * eyes, 0.5)) ** 2).astype(np.float32)
+
+
 def controlled_flows(flows: np.ndarray, landmarks: np.ndarray, controls: MotionControls | None) -> np.ndarray:
     """``flows`` (T, H, W, 2) with ``controls`` applied: expression = flow - head motion; out = head (kept or
     not) + gain x region weights x expression (``controls`` None: the flows as they are). ``landmarks`` (68, 2):
@@ -190,6 +202,6 @@ def controlled_flows(flows: np.ndarray, landmarks: np.ndarray, controls: MotionC
     return expression + head if controls.head == HeadMotion.KEEP else expression
 
 
-__all__ = ["DURATION_MS_RANGE", "GAIN_RANGE", "OUT_FPS_RANGE", "MotionControls", "REGIONS",
-           "controlled_flows", "face_points", "head_motion", "region_weights", "robust_similarity", "sample_flow",
+__all__ = ["DURATION_MS_RANGE", "FACE_FALLOFF", "FACE_PAD", "GAIN_RANGE", "OUT_FPS_RANGE", "MotionControls", "REGIONS",
+           "controlled_flows", "face_points", "face_weight", "head_motion", "region_weights", "robust_similarity", "sample_flow",
            "similarity_field"]

@@ -20,16 +20,11 @@ import numpy as np
 
 from megen.face.align import apply_similarity, invert_similarity
 from megen.face.choices import HeadMotion
-from megen.face.controls import MotionControls, controlled_flows
+from megen.face.controls import FACE_PAD, MotionControls, controlled_flows, face_weight
 from megen.face.correspondence import carry_flow, correspondence, eye_distance, hull_distance
 from megen.face.flow import DriverFlow, warp_backward
 from megen.face.landmarks import to_gray_uint8
 from megen.ops.timing import resample_flows, resample_positions, retimed_index
-
-#: the expression's weight on the video frame: 1 within this share of the eye distance of the face's landmark
-#: hull (a brow raise moves the forehead above it), then a Gaussian falloff of this share: the background and the
-#: hair stay the video's own
-FACE_PAD, FACE_FALLOFF = 0.3, 0.15
 
 
 class InsertionError(ValueError):
@@ -153,14 +148,6 @@ def track_face(frames, landmarks: list) -> np.ndarray:
     return np.stack([apply_similarity(m, first) for m in motions])
 
 
-def face_weight(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """(H, W) float32 in [0, 1]: 1 within ``FACE_PAD`` eye distances of the landmarks' hull, a Gaussian of
-    ``FACE_FALLOFF`` eye distances beyond."""
-    eyes = eye_distance(landmarks)
-    beyond = np.maximum(hull_distance([landmarks], shape) - FACE_PAD * eyes, 0.0)
-    return np.exp(-0.5 * (beyond / max(FACE_FALLOFF * eyes, 0.5)) ** 2).astype(np.float32)
-
-
 def window_fields(shape: tuple[int, int], tracked: np.ndarray, flows: np.ndarray, driver_landmarks: np.ndarray,
                   retarget: str = "similarity") -> list[np.ndarray]:
     """The backward fields (M of (H, W, 2) float32) that ``insert_window`` warps a window's frames of ``shape``
@@ -235,7 +222,7 @@ def resampled_expression(driver: DriverFlow, driver_fps: float, video_fps: float
                           window_positions(len(driver.flows), driver_fps, video_fps, duration_ms))
 
 
-__all__ = ["ECC_BLUR", "ECC_CRITERIA", "FACE_FALLOFF", "FACE_PAD", "RELEASE_SHARE", "InsertionError", "Window", "driver_apex",
-           "expression_flows", "face_weight", "head_motions", "insert_window", "insertion_apex", "plan_windows",
+__all__ = ["ECC_BLUR", "ECC_CRITERIA", "RELEASE_SHARE", "InsertionError", "Window", "driver_apex",
+           "expression_flows", "head_motions", "insert_window", "insertion_apex", "plan_windows",
            "random_starts", "release_start", "released", "resampled_expression", "track_face", "window_fields",
            "window_positions"]

@@ -8,8 +8,7 @@ from helpers import run_module
 
 from megen.expression import AUBasis, BasisError, au_name, load_basis, parse_action_units, save_basis
 from megen.expression.compose import au_motion, frames_of
-from megen.expression.fit import ClipFlow, fit_basis, ridge_fields, strength_fields, to_canonical
-from megen.face.align import apply_similarity, canonical_similarity
+from megen.expression.fit import ClipFlow, canonical_landmarks, fit_basis, ridge_fields, strength_fields, to_canonical
 from megen.synthetic import AU_TEMPLATES, embedded_photo_paths
 from megen.synthetic.clips import motion_between
 from megen.synthetic.identities import base_face
@@ -60,8 +59,7 @@ def test_the_strength_fit_recovers_fields_and_strengths_that_the_codes_do_not_gi
 @pytest.fixture(scope="module")
 def canonical():
     face = base_face(str(embedded_photo_paths()[0]), SIZE)
-    lm = np.asarray(face.landmarks, np.float64)
-    return apply_similarity(canonical_similarity(lm, SIZE), lm)
+    return canonical_landmarks([np.asarray(face.landmarks, np.float64)], SIZE)
 
 
 def _au_field(canonical, au: int, px: float = 1.5) -> np.ndarray:
@@ -102,6 +100,24 @@ def test_fit_recovers_known_per_au_fields_on_faces_of_other_pose_and_size(canoni
     rise, fall = basis.timing(["AU4"])
     assert rise == np.median([c.rise_ms for c in clips if "AU4" in c.aus]) and fall == 80.0
     assert "AU4" in basis.emotion("disgust") and basis.emotion("negative") == basis.emotion("disgust")
+
+
+def test_the_canonical_face_holds_the_motion_above_the_brows_and_below_the_chin():
+    """A brow raise and a chin raise on a face framed as a prepared clip, carried into the canonical face and back,
+    keep their fields (cosine > 0.99 over the frame): the canonical square frames the face with the crop's margin,
+    so the motion around the brows and the chin is not cut off."""
+    face = base_face(str(embedded_photo_paths()[0]), SIZE)
+    lm = np.asarray(face.landmarks, np.float64)
+    canonical = canonical_landmarks([lm], 2 * SIZE)
+    assert canonical[17:27, 1].min() > 0.25 * 2 * SIZE and canonical[:, 1].max() < 0.9 * 2 * SIZE
+    z = np.zeros(2, np.float32)
+    for au in (1, 17):
+        t = AU_TEMPLATES[au] / np.linalg.norm(AU_TEMPLATES[au], axis=1).max()
+        field = motion_between(lm, lm + 1.5 * t, z, z, lm, SIZE)
+        there = to_canonical(field, lm, canonical, 2 * SIZE, "similarity")
+        back = to_canonical(there, canonical, lm, SIZE, "similarity")
+        cosine = float((back * field).sum() / np.linalg.norm(back) / np.linalg.norm(field))
+        assert cosine > 0.99, (au, cosine)
 
 
 def test_an_au_with_too_few_clips_is_refused_by_name_with_its_count(canonical):
@@ -200,6 +216,9 @@ def test_commands_fit_a_basis_generate_from_it_and_name_bad_aus(tmp_path):
     assert "AU basis of synthetic: 9 coded clips" in fit.stdout
     basis = tmp_path / "b" / "au_basis.npz"
     aus = load_basis(basis).aus
+    assert load_basis(basis).provenance["head"].startswith("removed")
+    sideways = run_module("megen.aubasis", "fit", *data, "aubasis.head=sideways", f"out={tmp_path / 'h'}", cwd=tmp_path)
+    assert sideways.returncode == 2 and sideways.stderr.count("error:") == 1 and "aubasis.head=sideways" in sideways.stderr
     common = [f"basis={basis}", f"target={embedded_photo_paths()[0]}", "method=au", f"out={tmp_path / 'o'}",
               "duration_ms=50"]
     [folder] = generate.run(compose_config("generate", *common, f"aus=[{aus[0]}]", "intensity=0.5"))
