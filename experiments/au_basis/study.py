@@ -15,7 +15,10 @@ rMTE against the true frames (1 = the static copy, 0 = exact):
 * ``driven``: the same program recorded on a fitted identity and transferred by its measured optical flow
   (``method=flow_transfer``, DeepFlow), what a driving clip gives;
 * ``true flow``: the held-out face warped by its own exact flow, the ceiling of any flow-warping renderer (the
-  truth is rendered from a finer face).
+  truth is rendered from a finer face);
+* ``ideal basis``: the program's own true apex flows on four fitted identities, carried into the canonical face,
+  averaged and held to the face as the fit holds its fields, at the program's amplitude: the best a basis of
+  this form can give, whatever the fit.
 
 Beside rMTE, the basis's apex field carried into the held-out face is compared with the true apex flow over the
 frame: ``field cosine`` and ``field amplitude`` (the ratio of their norms).
@@ -33,7 +36,8 @@ import numpy as np
 
 from megen.animation.flow_transfer import flow_transfer, transfer
 from megen.expression.compose import landmark_peak
-from megen.expression.fit import STRENGTH_ROUNDS, ClipFlow, fit_basis
+from megen.expression.fit import STRENGTH_ROUNDS, ClipFlow, fit_basis, to_canonical
+from megen.face.controls import face_weight
 from megen.face.flow import DriverFlow, target_fields
 from megen.ops.flow import estimator
 from megen.ops.timing import intensity_curve
@@ -90,11 +94,19 @@ def main() -> None:
     deepflow = estimator("deepflow")
     rows: dict[str, dict[str, list]] = {}
     for kind, programs in (("single AU", SINGLES), ("unseen combination", UNSEEN)):
-        scores = rows.setdefault(kind, {"au": [], "au, amplitude given": [], "driven": [], "true flow": [],
-                                        "field cosine": [], "field amplitude": []})
+        scores = rows.setdefault(kind, {"au": [], "au, amplitude given": [], "ideal basis": [], "driven": [],
+                                        "true flow": [], "field cosine": [], "field amplitude": []})
         for aus in programs:
             if any(f"AU{a}" not in basis.aus for a in aus):
                 continue
+            ideal = []
+            for i in range(4):
+                own = ExpressionProgram("ideal", aus, (1.0,) * len(aus), 41, 16,
+                                        args.apex_px * args.size / 256 / identities[i].eye_distance, fps=200.0)
+                shown = render(identities[i], own, identities[i].name, f"ideal-{i}-{aus}", seed=args.seed)
+                ideal.append(to_canonical(shown.flows[own.apex], shown.landmarks[0].astype(np.float64), basis.landmarks,
+                                          basis.size))
+            ideal = np.mean(ideal, axis=0) * face_weight(basis.landmarks, (basis.size, basis.size))[..., None]
             for h in range(args.fit_subjects, args.fit_subjects + args.held_subjects):
                 target = identities[h]
                 e = target.eye_distance
@@ -119,6 +131,8 @@ def main() -> None:
                 scaled = transfer(image, landmarks, DriverFlow(scale * curve * field[None], np.eye(2, 3),
                                                                basis.landmarks))
                 scores["au, amplitude given"].append(rmte(scaled, truth.frames))
+                best = transfer(image, landmarks, DriverFlow(curve * ideal[None], np.eye(2, 3), basis.landmarks))
+                scores["ideal basis"].append(rmte(best, truth.frames))
                 source = identities[h - args.fit_subjects]
                 driver = render(source, ExpressionProgram("test", aus, (1.0,) * len(aus), 41, 16,
                                                           args.apex_px * args.size / 256 / source.eye_distance),
