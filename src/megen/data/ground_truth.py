@@ -21,6 +21,17 @@ def true_flow(arrays: dict[str, np.ndarray], src: int, drv: int) -> np.ndarray:
         return motion_between(lm[src], lm[drv], sh[src], sh[drv], lm[0], arrays["frames"].shape[-1])
 
 
+def expression_flow(arrays: dict[str, np.ndarray], drv: int) -> np.ndarray:
+    """The true backward flow (S, S, 2) float32 from frame ``drv`` to the onset (frame 0) of a synthetic clip without
+    its head motion: the flow the clip would have had with its head still (the frame's head shift, ``gt_shifts``,
+    taken off its landmarks and anchors), the expression's alone."""
+    from megen.synthetic.clips import motion_between
+
+    lm, sh = arrays["gt_landmarks"], arrays["gt_shifts"]
+    with _one_blas_thread():
+        return motion_between(lm[0], lm[drv] - sh[drv] + sh[0], sh[0], sh[0], lm[0], arrays["frames"].shape[-1])
+
+
 _BLAS_CONTROLLER = None
 
 

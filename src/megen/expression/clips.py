@@ -2,7 +2,8 @@
 
 ``flow``: ``truth`` reads the synthetic set's exact flow (``gt_flow``), ``measured`` measures it with an optical-
 flow estimator on the onset face's crop at >= 256 px (``megen.face.flow.driver_flows``, as generation measures a
-driving clip), ``auto`` takes the truth where the set has it. Real sets are measured, so prepare them at a
+driving clip), ``auto`` takes the truth where the set has it. The truth comes with the clip's head motion known
+(``gt_shifts``), so the fit takes it off exactly where the head is removed. Real sets are measured, so prepare them at a
 resolution where micro-motion is visible (``dataset.frame_size=256``).
 """
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from megen.data.cache import PreparedSet
+from megen.data.ground_truth import expression_flow
 from megen.expression.action_units import parse_action_units
 from megen.expression.fit import ClipFlow
 
@@ -48,15 +50,17 @@ def prepared_clip_flows(folder, flow: str = "auto", estimator=None, min_size: in
                 skipped.append((key, "its true flow is to frame 0, not to its onset"))
                 continue
             field = arrays["gt_flow"][apex].astype(np.float32)
+            # the set's head motion is known: its expression needs no estimate of it
+            expression = expression_flow(arrays, apex) if "gt_shifts" in arrays else None
         elif flow == "truth":
             skipped.append((key, "no true flow (flow=truth is for the synthetic set)"))
             continue
         else:
             driver = driver_flows(arrays["frames"][[onset, apex]], landmarks, min_size, estimator or DRIVER_FLOW)
-            field, landmarks = driver.flows[1], driver.landmarks
+            field, landmarks, expression = driver.flows[1], driver.landmarks, None
         fps = float(row["fps"]) or 200.0
         clips.append(ClipFlow(key, str(row["dataset"]), str(row["emotion"]), aus, field, landmarks,
-                              1000.0 * (apex - onset) / fps, 1000.0 * (int(row["offset"]) - apex) / fps))
+                              1000.0 * (apex - onset) / fps, 1000.0 * (int(row["offset"]) - apex) / fps, expression))
         if progress is not None:
             progress(key)
     return clips, skipped

@@ -35,7 +35,8 @@ STRENGTH_ROUNDS = 0
 class ClipFlow:
     """One coded clip's apex motion in its own pixels: ``flow`` (H, W, 2) backward apex -> onset, ``landmarks``
     (68, 2) the onset's, with its ``aus`` ({AU: intensity}), emotion, dataset and its onset -> apex and apex ->
-    offset durations (ms)."""
+    offset durations (ms). ``expression`` (H, W, 2): the same flow without the head's motion where it is known
+    exactly (the synthetic set's truth); None: the fit estimates the head (``expression_only``)."""
 
     key: str
     dataset: str
@@ -45,6 +46,7 @@ class ClipFlow:
     landmarks: np.ndarray
     rise_ms: float
     fall_ms: float
+    expression: np.ndarray | None = None
 
 
 def canonical_landmarks(onsets, size: int = BASIS_SIZE) -> np.ndarray:
@@ -124,6 +126,14 @@ def most_frequent_sets(clips: list[ClipFlow], kept: set[str]) -> dict[str, dict]
     return out
 
 
+def _apex_flow(clip: ClipFlow, head: HeadMotion) -> np.ndarray:
+    """The clip's apex flow (H, W, 2) with its head motion kept or removed: the known expression where the clip has
+    one, else the robust estimate's remainder (``expression_only``)."""
+    if head == HeadMotion.KEEP:
+        return clip.flow
+    return clip.expression if clip.expression is not None else expression_only(clip.flow, clip.landmarks)
+
+
 def fit_basis(clips: list[ClipFlow], size: int = BASIS_SIZE, min_clips: int = MIN_CLIPS, ridge: float = RIDGE,
               retarget: Retarget = Retarget.LANDMARKS, head: HeadMotion = HeadMotion.REMOVE,
               provenance: dict | None = None, strength_rounds: int = STRENGTH_ROUNDS) -> AUBasis:
@@ -146,8 +156,7 @@ def fit_basis(clips: list[ClipFlow], size: int = BASIS_SIZE, min_clips: int = MI
     clips = [c for c in clips if any(a in kept for a in c.aus)]
     canonical = canonical_landmarks([c.landmarks for c in clips], size)
     head = HeadMotion.parse(head, "head")
-    apex = np.stack([to_canonical(expression_only(c.flow, c.landmarks) if head == HeadMotion.REMOVE else c.flow, c.landmarks,
-                                  canonical, size, retarget) for c in clips])
+    apex = np.stack([to_canonical(_apex_flow(c, head), c.landmarks, canonical, size, retarget) for c in clips])
     # an AU moves the face: what the flows hold beyond it (the background's noise, the removed head motion's
     # extrapolation) is not the AU's
     apex *= face_weight(canonical, (size, size))[None, ..., None]
@@ -161,7 +170,9 @@ def fit_basis(clips: list[ClipFlow], size: int = BASIS_SIZE, min_clips: int = MI
                   min_clips=int(min_clips), ridge=float(ridge), retarget=str(retarget), size=int(size),
                   clip_strength={"rounds": int(strength_rounds), "sd": round(float(strength.std()), 4),
                                  "range": [round(float(strength.min()), 4), round(float(strength.max()), 4)]},
-                  head="removed before the fit (megen.face.controls)" if head == HeadMotion.REMOVE else "kept")
+                  head="kept" if head == HeadMotion.KEEP else
+                  f"removed before the fit: known in {sum(c.expression is not None for c in clips)} clips, estimated "
+                  f"(megen.face.controls) in {sum(c.expression is None for c in clips)}")
     return AUBasis(tuple(kept), fields, canonical, rise, fall, most_frequent_sets(clips, set(kept)), record)
 
 

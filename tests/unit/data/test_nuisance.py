@@ -116,6 +116,26 @@ def test_head_motion_moves_the_true_flow_rigidly(identities):
     np.testing.assert_allclose(flows[-1][centre[1], centre[0]], -shifts[-1], atol=0.02)
 
 
+def test_the_expression_flow_is_the_clips_flow_had_the_head_stayed_still(identities):
+    """A clip with an expression and head motion: its expression-only field is the true flow of the same program
+    rendered without the head motion, and it differs from the clip's own flow by about the head's shift."""
+    from dataclasses import replace
+
+    from megen.data.ground_truth import expression_flow
+
+    face = identities[0]
+    program = sample_program(np.random.default_rng(5), face.eye_distance, (1.0, 2.0), head_px=1.0)
+    frames, landmarks, shifts, flows, _ = render_with_flow(face, program, np.random.default_rng(1))
+    apex = program.apex
+    assert np.abs(shifts[apex]).max() > 0.02
+    expression = expression_flow({"gt_landmarks": landmarks, "gt_shifts": shifts, "frames": frames}, apex)
+    _, _, _, still, _ = render_with_flow(face, replace(program, jitter=()), np.random.default_rng(1))
+    np.testing.assert_allclose(expression, still[apex], atol=1e-4)
+    assert np.abs(expression).max() > 0.3
+    head = (flows[apex] - expression).reshape(-1, 2)
+    np.testing.assert_allclose(np.median(head, axis=0), -shifts[apex], atol=0.01)
+
+
 def test_the_synthetic_set_reads_its_nuisances_from_the_config():
     from megen.synthetic.generator import SyntheticSpec
 
