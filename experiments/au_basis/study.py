@@ -37,6 +37,7 @@ import numpy as np
 from megen.animation.flow_transfer import flow_transfer, transfer
 from megen.expression.compose import landmark_peak
 from megen.expression.fit import STRENGTH_ROUNDS, ClipFlow, fit_basis, to_canonical
+from megen.face.choices import HeadMotion
 from megen.face.controls import face_weight
 from megen.face.flow import DriverFlow, target_fields
 from megen.ops.flow import estimator
@@ -54,6 +55,13 @@ def rmte(generated: np.ndarray, truth: np.ndarray) -> float:
     return float(np.abs((g - g[:1]) - (t - t[:1])).sum() / max(np.abs(t - t[:1]).sum(), 1e-12))
 
 
+def test_program(aus, identity, apex_px: float, size: int) -> ExpressionProgram:
+    """The study's program of ``aus`` on ``identity``: 41 frames at 200 fps, apex at frame 16, ``apex_px`` px of a
+    256-px face at its largest landmark."""
+    return ExpressionProgram("test", aus, (1.0,) * len(aus), 41, 16, apex_px * size / 256 / identity.eye_distance,
+                             fps=200.0)
+
+
 def mean_sd(values) -> dict:
     v = np.asarray(values, np.float64)
     return {"mean": round(float(v.mean()), 4), "sd": round(float(v.std(ddof=1)) if len(v) > 1 else 0.0, 4), "n": len(v)}
@@ -69,7 +77,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--strength-rounds", type=int, default=STRENGTH_ROUNDS,
                     help="the basis fit's per-clip strength rounds (0: plain ridge, every clip at strength 1)")
-    ap.add_argument("--head", choices=("remove", "keep"), default="remove",
+    ap.add_argument("--head", choices=HeadMotion.values(), default=HeadMotion.REMOVE.value,
                     help="the fit's head motion (aubasis.head): remove it from each clip, or keep it (these clips have none)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
@@ -101,17 +109,14 @@ def main() -> None:
                 continue
             ideal = []
             for i in range(4):
-                own = ExpressionProgram("ideal", aus, (1.0,) * len(aus), 41, 16,
-                                        args.apex_px * args.size / 256 / identities[i].eye_distance, fps=200.0)
+                own = test_program(aus, identities[i], args.apex_px, args.size)
                 shown = render(identities[i], own, identities[i].name, f"ideal-{i}-{aus}", seed=args.seed)
                 ideal.append(to_canonical(shown.flows[own.apex], shown.landmarks[0].astype(np.float64), basis.landmarks,
                                           basis.size))
             ideal = np.mean(ideal, axis=0) * face_weight(basis.landmarks, (basis.size, basis.size))[..., None]
             for h in range(args.fit_subjects, args.fit_subjects + args.held_subjects):
                 target = identities[h]
-                e = target.eye_distance
-                program = ExpressionProgram("test", aus, (1.0,) * len(aus), 41, 16,
-                                            args.apex_px * args.size / 256 / e, fps=200.0)
+                program = test_program(aus, target, args.apex_px, args.size)
                 truth = render(target, program, target.name, f"test-{h}-{aus}", seed=args.seed)
                 image = truth.frames[0]
                 landmarks = truth.landmarks[0].astype(np.float64)
@@ -134,9 +139,8 @@ def main() -> None:
                 best = transfer(image, landmarks, DriverFlow(curve * ideal[None], np.eye(2, 3), basis.landmarks))
                 scores["ideal basis"].append(rmte(best, truth.frames))
                 source = identities[h - args.fit_subjects]
-                driver = render(source, ExpressionProgram("test", aus, (1.0,) * len(aus), 41, 16,
-                                                          args.apex_px * args.size / 256 / source.eye_distance),
-                                source.name, f"drv-{h}-{aus}", seed=args.seed)
+                driver = render(source, test_program(aus, source, args.apex_px, args.size), source.name,
+                                f"drv-{h}-{aus}", seed=args.seed)
                 driven = flow_transfer(image, landmarks, driver.frames, driver.landmarks[0].astype(np.float64),
                                        estimator=deepflow)
                 scores["driven"].append(rmte(driven, truth.frames))
