@@ -1,0 +1,182 @@
+"""How much of an expression does the head estimate take for head motion? Synthetic clips whose expression and
+head motion are both known: each identity's expression program is rendered (its exact apex flow, no head motion),
+then a random rigid head motion (a similarity: translation, rotation, scale) is put on top. Each head estimate of
+``ESTIMATES`` fits the head to the apex flow, and the error of its head field against the
+true one is measured over the face. That error is exactly what ``head=remove`` leaves in, or takes out of, the
+expression.
+
+    python experiments/controls/head_estimate.py --out experiments/controls/results/head_estimate.json
+
+Flows: the exact ones (``truth``), and DeepFlow between the onset and the apex frame moved by the head (with
+sensor noise), which neither head estimate uses otherwise. Head motion: none (the AU basis's synthetic clips, and
+the expression's own leak alone) or drawn (sd ``--head-px`` px of a 256-px face in translation, rotation and
+scale each at half the face's width). Errors are px of a 256-px face, RMS over the face's landmark hull, and as a
+share of the expression's own RMS there; mean ± sd over clips.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import cv2
+import numpy as np
+
+from megen.face.controls import (
+    HEAD_TUKEY,
+    face_points,
+    head_motion,
+    robust_similarity,
+    sample_flow,
+    similarity_field,
+)
+from megen.face.correspondence import eye_distance, hull_distance
+from megen.ops.flow import estimator
+from megen.runtime.io import atomic_write_text
+from megen.synthetic.generator import SyntheticSpec, make_identities, program_for, render
+
+#: what facial actions move, each a hull: the brows, the eyes, the nose's wings and the mouth
+EXPRESSIVE = (range(17, 22), range(22, 27), range(36, 42), range(42, 48), range(31, 36), range(48, 68))
+#: landmarks no facial action moves, held by bone and tendon: the nasal root and the inner eye corners; and the
+#: outline beside the eyes, a fifth of the way in towards the nose tip so that the background does not pull it
+ANCHORS, SIDES = (27, 28, 39, 42), (0, 1, 15, 16)
+
+
+def stable_points(landmarks: np.ndarray, shape: tuple[int, int], margin: float = 0.25) -> np.ndarray:
+    """The face's grid points at least ``margin`` eye distances from every expressive feature's hull."""
+    points = face_points(landmarks, max(float(np.ptp(landmarks[:, 0])) / 32, 1.0))
+    distance = hull_distance([landmarks[list(r)] for r in EXPRESSIVE], shape)
+    at = np.clip(np.rint(points).astype(int), 0, np.array(shape[::-1]) - 1)
+    return points[distance[at[:, 1], at[:, 0]] >= margin * eye_distance(landmarks)]
+
+
+def anchor_points(landmarks: np.ndarray, radius: float = 0.15) -> np.ndarray:
+    """Points on discs of ``radius`` eye distances about ``ANCHORS`` and the upper sides (``SIDES``)."""
+    sides = landmarks[list(SIDES)] + 0.2 * (landmarks[30] - landmarks[list(SIDES)])
+    r = radius * eye_distance(landmarks)
+    step = max(float(np.ptp(landmarks[:, 0])) / 64, 0.5)
+    offsets = np.stack(np.meshgrid(*(np.arange(-r, r + 1e-9, step),) * 2), -1).reshape(-1, 2)
+    return (np.concatenate([landmarks[list(ANCHORS)], sides])[:, None] + offsets[np.linalg.norm(offsets, axis=1) <= r]
+            ).reshape(-1, 2)
+
+
+def fit_on(points_of, fit=robust_similarity):
+    def estimate(flow: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        points = points_of(landmarks, flow.shape[:2])
+        return fit(points, points + sample_flow(flow, points))
+    return estimate
+
+
+#: the head estimates compared: ``face`` is ``megen.face.controls.head_motion`` (head=remove's, Tukey scale
+#: ``HEAD_TUKEY``); ``face_c<c>`` the same fit at another Tukey scale (4.685: the textbook one, used before)
+ESTIMATES = {
+    "face": lambda flow, landmarks: head_motion(flow[None], landmarks)[0],
+    **{f"face_c{c:g}": fit_on(lambda lm, shape: face_points(lm, max(float(np.ptp(lm[:, 0])) / 32, 1.0)),
+                              lambda s, d, c=c: robust_similarity(s, d, tukey=c))
+       for c in (4.685, 3.0, 2.0, 1.0, 0.5) if c != HEAD_TUKEY},
+    "stable": fit_on(stable_points),
+    "anchors": fit_on(lambda lm, shape: anchor_points(lm)),
+}
+
+
+def draw_similarity(rng: np.random.Generator, centre: np.ndarray, px: float, half_width: float) -> np.ndarray:
+    """A backward head similarity (2, 3) about ``centre``: translation sd ``px``, rotation and scale whose
+    displacement at ``half_width`` from the centre has sd ``px`` each."""
+    angle, scale = rng.normal(0.0, px / half_width), 1.0 + rng.normal(0.0, px / half_width)
+    c, s = np.cos(angle) * scale, np.sin(angle) * scale
+    m = np.array([[c, -s], [s, c]])
+    return np.hstack([m, (centre - m @ centre + rng.normal(0.0, px, 2))[:, None]])
+
+
+def with_head(expression: np.ndarray, head: np.ndarray) -> np.ndarray:
+    """The backward flow (H, W, 2) of a frame whose head moved by the similarity ``head`` after the expression: frame
+    pixel p shows the expression's frame at h(p) = head p, which shows the onset at h(p) + expression(h(p))."""
+    h = similarity_field(head[None], expression.shape[:2])[0]
+    grid = np.stack(np.meshgrid(np.arange(expression.shape[1]), np.arange(expression.shape[0])), -1).astype(np.float32)
+    at = grid + h
+    moved = cv2.remap(expression, at[..., 0], at[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return h + moved
+
+
+def moved_frame(frame: np.ndarray, head: np.ndarray) -> np.ndarray:
+    """``frame`` (H, W) moved by the backward similarity ``head``: pixel p shows frame at head p (bicubic)."""
+    h = similarity_field(head[None], frame.shape[:2])[0]
+    grid = np.stack(np.meshgrid(np.arange(frame.shape[1]), np.arange(frame.shape[0])), -1).astype(np.float32)
+    at = grid + h
+    return cv2.remap(frame.astype(np.float32), at[..., 0], at[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+
+
+def noisy(frame: np.ndarray, rng: np.random.Generator, sd: float) -> np.ndarray:
+    return np.clip(np.rint(frame.astype(np.float32) + rng.normal(0.0, sd, frame.shape)), 0, 255).astype(np.uint8)
+
+
+def mean_sd(values) -> dict:
+    v = np.asarray(values, np.float64)
+    return {"mean": round(float(v.mean()), 4), "sd": round(float(v.std(ddof=1)) if len(v) > 1 else 0.0, 4), "n": len(v)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--subjects", type=int, default=8)
+    ap.add_argument("--clips", type=int, default=6, help="expression programs per identity")
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--head-px", type=float, default=1.5, help="head motion's sd, px of a 256-px face")
+    ap.add_argument("--noise", type=float, default=1.0, help="sensor noise (gray levels) on DeepFlow's frames")
+    ap.add_argument("--fits", default=",".join(ESTIMATES),
+                    help="head estimates to compare (ESTIMATES); differences are taken from the first")
+    ap.add_argument("--seed", type=int, default=2000, help="the identities' seed (held out of training sets)")
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    start = time.time()
+    fits = args.fits.split(",")
+    spec = SyntheticSpec(seed=args.seed, frame_size=args.size, n_subjects=args.subjects, clips_per_subject=args.clips,
+                         apex_px=(0.5, 2.0), apex_px_at=256, render_scale=2)
+    to256 = 256.0 / args.size
+    deepflow = estimator("deepflow")
+    rng = np.random.default_rng(args.seed)
+    scores: dict = {}
+    for i, identity in enumerate(make_identities(spec)):
+        for j in range(args.clips):
+            program = program_for(spec, identity, i, j)
+            clip = render(identity, program, identity.name, f"{identity.name}_{j}", seed=args.seed)
+            landmarks = clip.landmarks[0].astype(np.float64)
+            expression = clip.flows[program.apex]
+            points = face_points(landmarks, 1.0)
+            own = float(np.sqrt((sample_flow(expression, points) ** 2).sum(-1).mean()))
+            centre = landmarks.mean(0)
+            half = float(np.ptp(landmarks[:, 0])) / 2
+            for motion in ("none", "drawn", "drawn, no expression"):
+                head = (np.hstack([np.eye(2), np.zeros((2, 1))]) if motion == "none"
+                        else draw_similarity(rng, centre, args.head_px / to256, half))
+                true_head = similarity_field(head[None], expression.shape[:2])[0]
+                onset = noisy(clip.frames[0], rng, args.noise)
+                still = motion.endswith("no expression")
+                apex = noisy(moved_frame(clip.frames[0 if still else program.apex], head), rng, args.noise)
+                flows = {"truth": with_head(expression * (0.0 if still else 1.0), head), "deepflow": deepflow(apex, onset)}
+                for source, flow in flows.items():
+                    for fit in fits:
+                        estimated = similarity_field(ESTIMATES[fit](flow, landmarks)[None], flow.shape[:2])[0]
+                        error = float(np.sqrt((sample_flow(estimated - true_head, points) ** 2).sum(-1).mean()))
+                        cell = scores.setdefault(source, {}).setdefault(motion, {}).setdefault(str(fit), {"px": [], "share": []})
+                        cell["px"].append(error * to256)
+                        cell["share"].append(error / max(own, 1e-9))
+    for by_motion in scores.values():    # each estimate's error less the library's on the same clips: paired
+        for by_fit in by_motion.values():
+            base = np.asarray(by_fit[fits[0]]["px"])
+            for cell in by_fit.values():
+                cell[f"px - {fits[0]}"] = list(np.asarray(cell["px"]) - base)
+    table = {source: {motion: {fit: {k: mean_sd(v) for k, v in cell.items()} for fit, cell in by_fit.items()}
+                      for motion, by_fit in by_motion.items()} for source, by_motion in scores.items()}
+    result = {"args": vars(args), "seconds": round(time.time() - start, 1), "scores": table}
+    atomic_write_text(args.out, json.dumps(result, indent=1) + "\n")
+    for source, by_motion in table.items():
+        for motion, by_fit in by_motion.items():
+            for fit, cell in by_fit.items():
+                diff = cell[f"px - {fits[0]}"]
+                print(f"{source:9s} head {motion:21s} {fit:9s} error {cell['px']['mean']:.3f} ± {cell['px']['sd']:.3f} px"
+                      f" ({cell['share']['mean']:.3f} ± {cell['share']['sd']:.3f} of the expression); less {fits[0]}'s: "
+                      f"{diff['mean']:+.3f} ± {diff['sd'] / np.sqrt(diff['n']):.3f} (se)")
+
+
+if __name__ == "__main__":
+    main()
