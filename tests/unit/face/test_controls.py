@@ -13,8 +13,10 @@ from megen.face.controls import (
     REGIONS,
     MotionControls,
     controlled_flows,
+    face_points,
     head_motion,
     region_weights,
+    sample_flow,
     similarity_field,
 )
 from megen.face.flow import pixel_grid, warp_backward
@@ -58,6 +60,17 @@ def test_the_expression_survives_head_removal_and_scales_with_the_gain(face):
     np.testing.assert_allclose(doubled, 2 * out, atol=1e-5)
     assert np.abs(controlled_flows(flows, lm, MotionControls(head="remove", gain=0.0))).max() == 0
     assert controlled_flows(flows, lm, MotionControls()) is flows
+
+
+def test_a_broad_expression_is_not_taken_for_head_motion(face):
+    _, lm = face
+    # a smile whose pull spreads over a quarter of the eye distance and more: a fifth of the face's points move
+    sd = 0.28 * np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0))
+    smile = _bump(lm[48], (-0.7, -0.7), sd) + _bump(lm[54], (0.7, -0.7), sd)
+    points = face_points(lm, float(np.ptp(lm[:, 0])) / 32)
+    leak = sample_flow(similarity_field(head_motion(smile[None], lm), (256, 256))[0], points)
+    # the textbook Tukey scale (4.685 robust sds) keeps the smile an inlier and takes 41 % of it as head motion
+    assert np.sqrt((leak ** 2).sum(-1).mean()) < 0.15 * np.sqrt((sample_flow(smile, points) ** 2).sum(-1).mean())
 
 
 def test_regions_keep_their_motion_and_hold_the_rest_still_without_a_seam(face):
