@@ -8,8 +8,9 @@ Each driving clip of the pairs file is put in the canonical 256-px face of the e
 off (``megen.face.controls.head_motion``), and its regional expression read at its apex (the frame where it is
 largest): the mean motion of each region (brows, eyes, nose, mouth halves) less the face's mean. Each AU field of
 the basis is carried into the same face by the landmark correspondence and read the same way. Written per clip:
-the cosine of its regional pattern with every AU's (and with the composed AU6 + AU12 of a smile), each region's
-share of the motion, and the vectors themselves (px, forward, image axes: y down). Only numbers are written.
+the cosine of its regional pattern with every AU's (and with the composed AU6 + AU12 of a smile and AU4 + AU7 of
+a frown), the same within each group of regions for AU4 and AU12, each group's share of the motion, and the
+vectors themselves (px, forward, image axes: y down). Only numbers are written.
 """
 from __future__ import annotations
 
@@ -48,6 +49,13 @@ def shares(vectors: np.ndarray) -> dict[str, float]:
     return {g: round(float(sum(energy[r] for r in names) / total), 3) for g, names in GROUPS.items()}
 
 
+def group_cosines(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+    """The cosine of two regional motions (R, 2) within each group of ``GROUPS``."""
+    index = {r: i for i, r in enumerate(EXPRESSION_REGIONS)}
+    return {g: round(motion_cosine(a[[index[r] for r in names]], b[[index[r] for r in names]]), 3)
+            for g, names in GROUPS.items()}
+
+
 def basis_pattern(basis, aus, landmarks: np.ndarray, regions, face) -> np.ndarray:
     """The regional expression (R, 2) of ``aus`` at intensity 1, carried into the face of ``landmarks`` (the
     canonical 256 px): forward, as the clips' flows are measured (the basis holds backward fields)."""
@@ -81,6 +89,8 @@ def main() -> None:
             at_apex = expression[apex]
             cosines = sorted(((k, round(motion_cosine(at_apex, p), 3)) for k, p in patterns.items()), key=lambda kv: -kv[1])
             clip[name] = {"apex_frame": apex, "frames": len(frames), "cosine": dict(cosines),
+                          "group_cosine": {k: group_cosines(at_apex, patterns[k]) for k in ("AU4", "AU12")
+                                           if k in patterns},
                           "shares": shares(at_apex), "regions_px": np.round(at_apex, 3).tolist()}
         clip["basis"] = {k: {"shares": shares(p), "regions_px": np.round(p, 3).tolist()} for k, p in patterns.items()
                          if k in ("AU4", "AU12") or "+" in k}
