@@ -28,6 +28,7 @@ Mean ± sd over (identity, program) pairs.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 from pathlib import Path
@@ -37,6 +38,7 @@ import numpy as np
 from megen.animation.flow_transfer import flow_transfer, transfer
 from megen.expression.compose import landmark_peak
 from megen.expression.fit import STRENGTH_ROUNDS, ClipFlow, fit_basis, to_canonical
+from megen.face import controls
 from megen.face.choices import HeadMotion
 from megen.face.controls import face_weight
 from megen.face.flow import DriverFlow, target_fields
@@ -79,8 +81,12 @@ def main() -> None:
                     help="the basis fit's per-clip strength rounds (0: plain ridge, every clip at strength 1)")
     ap.add_argument("--head", choices=HeadMotion.values(), default=HeadMotion.REMOVE.value,
                     help="the fit's head motion (aubasis.head): remove it from each clip, or keep it (these clips have none)")
+    ap.add_argument("--head-tukey", type=float, default=controls.HEAD_TUKEY,
+                    help="the head fit's Tukey scale in robust sds (megen.face.controls.HEAD_TUKEY; a study knob)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
+    if args.head_tukey != controls.HEAD_TUKEY:   # head_motion looks robust_similarity up in its module at each call
+        controls.robust_similarity = functools.partial(controls.robust_similarity, tukey=args.head_tukey)
     start = time.time()
     spec = SyntheticSpec(seed=args.seed, frame_size=args.size, n_subjects=args.fit_subjects + args.held_subjects,
                          clips_per_subject=args.clips, apex_px=(0.5, 2.0), apex_px_at=256, render_scale=2)

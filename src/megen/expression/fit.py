@@ -144,8 +144,8 @@ def fit_basis(clips: list[ClipFlow], size: int = BASIS_SIZE, min_clips: int = MI
     their clips still count for the AUs they share). Each clip has a strength of its own (``strength_fields``,
     ``strength_rounds`` rounds; 0: every clip at strength 1, plain ridge).
 
-    Removing the head costs a little of the expression: the robust similarity takes 1-2 % of a lone AU12's peak
-    (the lip corners' motion is broad) as head motion (3-10 % at the textbook Tukey scale)."""
+    Removing the head costs a little of the expression: the robust similarity takes 3-10 % of a lone AU12's peak
+    (the lip corners' motion is broad) as head motion."""
     clips = [c for c in clips if c.aus]
     counts = Counter(a for c in clips for a in c.aus)
     kept = sorted((a for a, n in counts.items() if n >= min_clips), key=_au_order)

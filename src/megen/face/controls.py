@@ -25,11 +25,11 @@ from megen.ops.timing import resample_positions
 
 #: the robust head fit: reweighting rounds, and the smallest residual scale (px) below which nothing is an outlier
 HEAD_ITERATIONS, HEAD_MIN_SCALE_PX = 5, 0.05
-#: the Tukey scale in robust sds of the residuals. Not the textbook 4.685 (95 % efficiency under Gaussian noise):
-#: an expression's motion is smooth and broad, so at that scale it stays an inlier and takes 0.05 px of a
-#: 1-px synthetic clip as head motion; at 1.5 the fit keeps to the motion most of the face shares (0.02 px), for
-#: 0.007 px more noise where nothing but the head moves (experiments/controls/head_estimate.py)
-HEAD_TUKEY = 1.5
+#: the Tukey scale in robust sds of the residuals: the textbook 4.685. A tighter scale (1.5) takes a third as much of
+#: a synthetic expression for head motion, whose heads move by exact similarities, but on real clips it keeps to
+#: one part of the face and leaves 0.4-0.5 px of the head's motion, which no similarity holds whole (the face is
+#: not flat), in the expression (experiments/controls, "The head estimate")
+HEAD_TUKEY = 4.685
 #: the regions ``regions=`` may name, each by its landmarks
 REGIONS: dict[str, tuple[int, ...]] = {
     FaceRegion.BROWS.value: tuple(range(17, 27)),
