@@ -31,6 +31,8 @@ import numpy as np
 
 from megen.evaluation.real_pairs import onset_landmarks, read_clip, read_pairs
 from megen.face.controls import (
+    HEAD_ITERATIONS,
+    HEAD_MIN_SCALE_PX,
     HEAD_TUKEY,
     face_points,
     head_motion,
@@ -69,6 +71,20 @@ def anchor_points(landmarks: np.ndarray, radius: float = 0.15) -> np.ndarray:
             ).reshape(-1, 2)
 
 
+def robust_affine(src: np.ndarray, dst: np.ndarray, tukey: float = HEAD_TUKEY) -> np.ndarray:
+    """The (2, 3) affine map taking ``src`` (P, 2) to ``dst`` (P, 2), reweighted as ``robust_similarity`` is: a head
+    turning in depth foreshortens a flat face, which a similarity cannot follow and an affine can."""
+    design = np.hstack([src, np.ones((len(src), 1))])
+    weights = np.ones(len(src))
+    for _ in range(HEAD_ITERATIONS + 1):
+        w = np.sqrt(weights)[:, None]
+        m = np.linalg.lstsq(design * w, dst * w, rcond=None)[0].T
+        residual = np.linalg.norm(design @ m.T - dst, axis=1)
+        scale = max(tukey * 1.4826 * float(np.median(residual)), HEAD_MIN_SCALE_PX)
+        weights = np.clip(1 - (residual / scale) ** 2, 0, None) ** 2
+    return m
+
+
 def fit_on(points_of, fit=robust_similarity):
     def estimate(flow: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         points = points_of(landmarks, flow.shape[:2])
@@ -83,6 +99,7 @@ ESTIMATES = {
     **{f"face_c{c:g}": fit_on(lambda lm, shape: face_points(lm, max(float(np.ptp(lm[:, 0])) / 32, 1.0)),
                               lambda s, d, c=c: robust_similarity(s, d, tukey=c))
        for c in (4.685, 3.0, 2.0, 1.5, 1.0, 0.5) if c != HEAD_TUKEY},
+    "affine": fit_on(lambda lm, shape: face_points(lm, max(float(np.ptp(lm[:, 0])) / 32, 1.0)), robust_affine),
     "stable": fit_on(stable_points),
     "anchors": fit_on(lambda lm, shape: anchor_points(lm)),
 }
