@@ -9,9 +9,12 @@ expression.
 
 Flows: the exact ones (``truth``), and DeepFlow between the onset and the apex frame moved by the head (with
 sensor noise), which neither head estimate uses otherwise. Head motion: none (the AU basis's synthetic clips, and
-the expression's own leak alone) or drawn (sd ``--head-px`` px of a 256-px face in translation, rotation and
-scale each at half the face's width). Errors are px of a 256-px face, RMS over the face's landmark hull, and as a
-share of the expression's own RMS there; mean ± sd over clips.
+the expression's own leak alone), drawn (sd ``--head-px`` px of a 256-px face in translation, rotation and
+scale each at half the face's width), or that similarity with a turn in depth (``turn_field``: the nose moves
+further than the outline, as on a real face; the ``similarity floor`` row is the least any similarity can leave of
+it). Errors are px of a 256-px face, RMS over the face's landmark hull (``px``), as a share of the expression's own
+RMS there (``share``), and the length of their mean over the face (``mean_px``: the drift the real-pair scorer
+reads); mean ± sd over clips.
 
 ``--real <pairs.csv>`` adds the real driving clips of a pairs file, whose head motion is not known: each clip on the
 canonical 256-px face of the real-pair scorer, its flow from the onset by DeepFlow, and per estimate the drift of
@@ -30,6 +33,7 @@ import cv2
 import numpy as np
 
 from megen.evaluation.real_pairs import onset_landmarks, read_clip, read_pairs
+from megen.face.align import fit_similarity
 from megen.face.controls import (
     HEAD_ITERATIONS,
     HEAD_MIN_SCALE_PX,
@@ -105,6 +109,11 @@ ESTIMATES = {
 }
 
 
+#: the head motions each clip is put under: none; a similarity (with and without the expression); and that
+#: similarity with a turn in depth (``turn_field``), with and without the expression
+MOTIONS = ("none", "drawn", "drawn, no expression", "turned", "turned, no expression")
+
+
 def draw_similarity(rng: np.random.Generator, centre: np.ndarray, px: float, half_width: float) -> np.ndarray:
     """A backward head similarity (2, 3) about ``centre``: translation sd ``px``, rotation and scale whose
     displacement at ``half_width`` from the centre has sd ``px`` each."""
@@ -114,21 +123,37 @@ def draw_similarity(rng: np.random.Generator, centre: np.ndarray, px: float, hal
     return np.hstack([m, (centre - m @ centre + rng.normal(0.0, px, 2))[:, None]])
 
 
+def turn_field(rng: np.random.Generator, landmarks: np.ndarray, shape: tuple[int, int], px: float) -> np.ndarray:
+    """The backward field (H, W, 2) of a head turning in depth (yaw and pitch, sd ``px`` at the nose tip): seen
+    from the front a point moves by the turn's angle times its depth, so the nose moves further than the cheeks and
+    the face's outline least, which no similarity holds. The face's depth: a half-ellipsoid over the landmarks
+    (half-axes their half width and half height, depth their half width) with a nose of a third of an eye distance
+    on it (a Gaussian of a quarter eye distance about the nose tip, landmark 30)."""
+    grid = np.stack(np.meshgrid(np.arange(shape[1]), np.arange(shape[0])), -1).astype(np.float64)
+    centre, half = landmarks.mean(0), np.ptp(landmarks, axis=0) / 2
+    eyes = eye_distance(landmarks)
+    inside = 1.0 - (((grid - centre) / half) ** 2).sum(-1)
+    depth = half[0] * np.sqrt(np.clip(inside, 0.0, None))
+    depth += eyes / 3 * np.exp(-((grid - landmarks[30]) ** 2).sum(-1) / (2 * (eyes / 4) ** 2))
+    nose = depth[int(round(landmarks[30, 1])), int(round(landmarks[30, 0]))]
+    yaw, pitch = rng.normal(0.0, px / nose, 2)
+    return np.stack([yaw * depth, pitch * depth], -1).astype(np.float32)
+
+
 def with_head(expression: np.ndarray, head: np.ndarray) -> np.ndarray:
-    """The backward flow (H, W, 2) of a frame whose head moved by the similarity ``head`` after the expression: frame
-    pixel p shows the expression's frame at h(p) = head p, which shows the onset at h(p) + expression(h(p))."""
-    h = similarity_field(head[None], expression.shape[:2])[0]
+    """The backward flow (H, W, 2) of a frame whose head moved by the backward field ``head`` (H, W, 2) after the
+    expression: frame pixel p shows the expression's frame at p + head(p), which shows the onset there plus the
+    expression's flow at that point."""
     grid = np.stack(np.meshgrid(np.arange(expression.shape[1]), np.arange(expression.shape[0])), -1).astype(np.float32)
-    at = grid + h
+    at = grid + head
     moved = cv2.remap(expression, at[..., 0], at[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return h + moved
+    return head + moved
 
 
 def moved_frame(frame: np.ndarray, head: np.ndarray) -> np.ndarray:
-    """``frame`` (H, W) moved by the backward similarity ``head``: pixel p shows frame at head p (bicubic)."""
-    h = similarity_field(head[None], frame.shape[:2])[0]
+    """``frame`` (H, W) moved by the backward field ``head`` (H, W, 2): pixel p shows frame at p + head(p) (bicubic)."""
     grid = np.stack(np.meshgrid(np.arange(frame.shape[1]), np.arange(frame.shape[0])), -1).astype(np.float32)
-    at = grid + h
+    at = grid + head
     return cv2.remap(frame.astype(np.float32), at[..., 0], at[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
 
 
@@ -178,6 +203,7 @@ def main() -> None:
     to256 = 256.0 / args.size
     deepflow = estimator("deepflow")
     rng = np.random.default_rng(args.seed)
+    turning = np.random.default_rng([args.seed, 1])   # its own stream: the planar conditions draw as they did alone
     scores: dict = {}
     for i, identity in enumerate(make_identities(spec)):
         for j in range(args.clips):
@@ -189,21 +215,38 @@ def main() -> None:
             own = float(np.sqrt((sample_flow(expression, points) ** 2).sum(-1).mean()))
             centre = landmarks.mean(0)
             half = float(np.ptp(landmarks[:, 0])) / 2
-            for motion in ("none", "drawn", "drawn, no expression"):
-                head = (np.hstack([np.eye(2), np.zeros((2, 1))]) if motion == "none"
-                        else draw_similarity(rng, centre, args.head_px / to256, half))
-                true_head = similarity_field(head[None], expression.shape[:2])[0]
-                onset = noisy(clip.frames[0], rng, args.noise)
+            for motion in MOTIONS:
+                draw = turning if motion.startswith("turned") else rng
+                true_head = np.zeros_like(expression)
+                if motion != "none":
+                    true_head += similarity_field(draw_similarity(draw, centre, args.head_px / to256, half)[None],
+                                                  expression.shape[:2])[0]
+                if motion.startswith("turned"):
+                    true_head += turn_field(draw, landmarks, expression.shape[:2], args.head_px / to256)
+                onset = noisy(clip.frames[0], draw, args.noise)
                 still = motion.endswith("no expression")
-                apex = noisy(moved_frame(clip.frames[0 if still else program.apex], head), rng, args.noise)
-                flows = {"truth": with_head(expression * (0.0 if still else 1.0), head), "deepflow": deepflow(apex, onset)}
+                apex = noisy(moved_frame(clip.frames[0 if still else program.apex], true_head), draw, args.noise)
+                # the least any similarity can leave of this head motion: the best fit to it alone
+                best = fit_similarity(points, points + sample_flow(true_head, points))
+                residual = sample_flow(similarity_field(best[None], true_head.shape[:2])[0] - true_head, points)
+                floor = float(np.sqrt((residual ** 2).sum(-1).mean()))
+                floor_mean = float(np.linalg.norm(residual.mean(0)))
+                flows = {"truth": with_head(expression * (0.0 if still else 1.0), true_head),
+                         "deepflow": deepflow(apex, onset)}
                 for source, flow in flows.items():
                     for fit in fits:
                         estimated = similarity_field(ESTIMATES[fit](flow, landmarks)[None], flow.shape[:2])[0]
-                        error = float(np.sqrt((sample_flow(estimated - true_head, points) ** 2).sum(-1).mean()))
-                        cell = scores.setdefault(source, {}).setdefault(motion, {}).setdefault(str(fit), {"px": [], "share": []})
+                        left = sample_flow(estimated - true_head, points)
+                        error = float(np.sqrt((left ** 2).sum(-1).mean()))
+                        cell = scores.setdefault(source, {}).setdefault(motion, {}).setdefault(
+                            str(fit), {"px": [], "share": [], "mean_px": []})
                         cell["px"].append(error * to256)
                         cell["share"].append(error / max(own, 1e-9))
+                        cell["mean_px"].append(float(np.linalg.norm(left.mean(0))) * to256)
+                    cell = scores[source][motion].setdefault("similarity floor", {"px": [], "share": [], "mean_px": []})
+                    cell["px"].append(floor * to256)
+                    cell["share"].append(floor / max(own, 1e-9))
+                    cell["mean_px"].append(floor_mean * to256)
     for by_motion in scores.values():    # each estimate's error less the library's on the same clips: paired
         for by_fit in by_motion.values():
             base = np.asarray(by_fit[fits[0]]["px"])
