@@ -89,6 +89,46 @@ def robust_affine(src: np.ndarray, dst: np.ndarray, tukey: float = HEAD_TUKEY) -
     return m
 
 
+def face_depth(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W) float64: a face's depth (px) seen from the front, guessed from its 68 ``landmarks``: a half-ellipsoid
+    over them (half-axes their half width and half height, depth their half width) with a nose of a third of an eye
+    distance on it (a Gaussian of a quarter eye distance about the nose tip, landmark 30)."""
+    grid = np.stack(np.meshgrid(np.arange(shape[1]), np.arange(shape[0])), -1).astype(np.float64)
+    centre, half = landmarks.mean(0), np.ptp(landmarks, axis=0) / 2
+    eyes = eye_distance(landmarks)
+    depth = half[0] * np.sqrt(np.clip(1.0 - (((grid - centre) / half) ** 2).sum(-1), 0.0, None))
+    return depth + eyes / 3 * np.exp(-((grid - landmarks[30]) ** 2).sum(-1) / (2 * (eyes / 4) ** 2))
+
+
+def robust_turn(src: np.ndarray, dst: np.ndarray, depth: np.ndarray, tukey: float = HEAD_TUKEY) -> np.ndarray:
+    """A similarity plus a turn in depth taking ``src`` (P, 2) to ``dst`` (P, 2): d(p) = [[a, -b], [b, a]] p + t +
+    depth(p) (yaw, pitch) for small angles, each point's ``depth`` (P,) given; reweighted as ``robust_similarity``
+    is. Returns the displacements it fits at ``src`` (P, 2)."""
+    x, y, one, zero = src[:, 0], src[:, 1], np.ones(len(src)), np.zeros(len(src))
+    design = np.concatenate([np.stack([x, -y, one, zero, depth, zero], 1), np.stack([y, x, zero, one, zero, depth], 1)])
+    target = np.concatenate([dst[:, 0] - x, dst[:, 1] - y])
+    weights = np.ones(len(src))
+    for _ in range(HEAD_ITERATIONS + 1):
+        w = np.sqrt(np.concatenate([weights, weights]))
+        params = np.linalg.lstsq(design * w[:, None], target * w, rcond=None)[0]
+        fitted = (design @ params).reshape(2, -1).T
+        residual = np.linalg.norm(src + fitted - dst, axis=1)
+        scale = max(tukey * 1.4826 * float(np.median(residual)), HEAD_MIN_SCALE_PX)
+        weights = np.clip(1 - (residual / scale) ** 2, 0, None) ** 2
+    return params
+
+
+def turn_estimate(flow: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The head as a similarity plus a turn in depth (``robust_turn``) over the face's grid: its field (H, W, 2)."""
+    points = face_points(landmarks, max(float(np.ptp(landmarks[:, 0])) / 32, 1.0))
+    depth = face_depth(landmarks, flow.shape[:2])
+    at = np.clip(np.rint(points).astype(int), 0, np.array(flow.shape[1::-1]) - 1)
+    a, b, tx, ty, yaw, pitch = robust_turn(points, points + sample_flow(flow, points), depth[at[:, 1], at[:, 0]])
+    grid = np.stack(np.meshgrid(np.arange(flow.shape[1]), np.arange(flow.shape[0])), -1).astype(np.float64)
+    x, y = grid[..., 0], grid[..., 1]
+    return np.stack([a * x - b * y + tx + yaw * depth, b * x + a * y + ty + pitch * depth], -1).astype(np.float32)
+
+
 def fit_on(points_of, fit=robust_similarity):
     def estimate(flow: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         points = points_of(landmarks, flow.shape[:2])
@@ -104,6 +144,7 @@ ESTIMATES = {
                               lambda s, d, c=c: robust_similarity(s, d, tukey=c))
        for c in (4.685, 3.0, 2.0, 1.5, 1.0, 0.5) if c != HEAD_TUKEY},
     "affine": fit_on(lambda lm, shape: face_points(lm, max(float(np.ptp(lm[:, 0])) / 32, 1.0)), robust_affine),
+    "turn": turn_estimate,
     "stable": fit_on(stable_points),
     "anchors": fit_on(lambda lm, shape: anchor_points(lm)),
 }
@@ -112,6 +153,12 @@ ESTIMATES = {
 #: the head motions each clip is put under: none; a similarity (with and without the expression); and that
 #: similarity with a turn in depth (``turn_field``), with and without the expression
 MOTIONS = ("none", "drawn", "drawn, no expression", "turned", "turned, no expression")
+
+
+def head_field(fit: str, flow: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The head motion (H, W, 2) that estimate ``fit`` of ``ESTIMATES`` finds in ``flow`` (H, W, 2)."""
+    head = ESTIMATES[fit](flow, landmarks)
+    return head if head.ndim == 3 else similarity_field(head[None], flow.shape[:2])[0]
 
 
 def draw_similarity(rng: np.random.Generator, centre: np.ndarray, px: float, half_width: float) -> np.ndarray:
@@ -126,15 +173,8 @@ def draw_similarity(rng: np.random.Generator, centre: np.ndarray, px: float, hal
 def turn_field(rng: np.random.Generator, landmarks: np.ndarray, shape: tuple[int, int], px: float) -> np.ndarray:
     """The backward field (H, W, 2) of a head turning in depth (yaw and pitch, sd ``px`` at the nose tip): seen
     from the front a point moves by the turn's angle times its depth, so the nose moves further than the cheeks and
-    the face's outline least, which no similarity holds. The face's depth: a half-ellipsoid over the landmarks
-    (half-axes their half width and half height, depth their half width) with a nose of a third of an eye distance
-    on it (a Gaussian of a quarter eye distance about the nose tip, landmark 30)."""
-    grid = np.stack(np.meshgrid(np.arange(shape[1]), np.arange(shape[0])), -1).astype(np.float64)
-    centre, half = landmarks.mean(0), np.ptp(landmarks, axis=0) / 2
-    eyes = eye_distance(landmarks)
-    inside = 1.0 - (((grid - centre) / half) ** 2).sum(-1)
-    depth = half[0] * np.sqrt(np.clip(inside, 0.0, None))
-    depth += eyes / 3 * np.exp(-((grid - landmarks[30]) ** 2).sum(-1) / (2 * (eyes / 4) ** 2))
+    the face's outline least, which no similarity holds (the depth: ``face_depth``)."""
+    depth = face_depth(landmarks, shape)
     nose = depth[int(round(landmarks[30, 1])), int(round(landmarks[30, 0]))]
     yaw, pitch = rng.normal(0.0, px / nose, 2)
     return np.stack([yaw * depth, pitch * depth], -1).astype(np.float32)
@@ -176,8 +216,8 @@ def real_drifts(pairs: str, fits: list[str]) -> dict:
         flows = onset_flows(gray, deepflow)
         row = {"kept": round(drift(flows[:, face].mean(axis=1)), 3)}
         for fit in fits:
-            heads = np.stack([ESTIMATES[fit](f, lm) for f in flows])
-            row[fit] = round(drift((flows - similarity_field(heads, flows.shape[1:3]))[:, face].mean(axis=1)), 3)
+            heads = np.stack([head_field(fit, f, lm) for f in flows])
+            row[fit] = round(drift((flows - heads)[:, face].mean(axis=1)), 3)
         out[path.name] = row
         print(path.name, row)
     return out
@@ -235,7 +275,7 @@ def main() -> None:
                          "deepflow": deepflow(apex, onset)}
                 for source, flow in flows.items():
                     for fit in fits:
-                        estimated = similarity_field(ESTIMATES[fit](flow, landmarks)[None], flow.shape[:2])[0]
+                        estimated = head_field(fit, flow, landmarks)
                         left = sample_flow(estimated - true_head, points)
                         error = float(np.sqrt((left ** 2).sum(-1).mean()))
                         cell = scores.setdefault(source, {}).setdefault(motion, {}).setdefault(
