@@ -39,8 +39,8 @@ from megen.animation.flow_transfer import flow_transfer, transfer
 from megen.expression.compose import landmark_peak
 from megen.expression.fit import STRENGTH_ROUNDS, ClipFlow, fit_basis, to_canonical
 from megen.face import controls
-from megen.face.choices import HeadMotion
-from megen.face.controls import face_weight
+from megen.face.choices import HeadMotion, Retarget
+from megen.face.controls import MotionControls, face_weight
 from megen.face.flow import DriverFlow, target_fields
 from megen.ops.flow import estimator
 from megen.ops.timing import intensity_curve
@@ -81,12 +81,15 @@ def main() -> None:
                     help="the basis fit's per-clip strength rounds (0: plain ridge, every clip at strength 1)")
     ap.add_argument("--head", choices=HeadMotion.values(), default=HeadMotion.REMOVE.value,
                     help="the fit's head motion (aubasis.head): remove it from each clip, or keep it (these clips have none)")
+    ap.add_argument("--retarget", choices=Retarget.values(), default=Retarget.SIMILARITY.value,
+                    help="how the basis's fields and the driven clip are carried into the held-out face (retarget=)")
     ap.add_argument("--head-tukey", type=float, default=controls.HEAD_TUKEY,
                     help="the head fit's Tukey scale in robust sds (megen.face.controls.HEAD_TUKEY; a study knob)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     if args.head_tukey != controls.HEAD_TUKEY:   # head_motion looks robust_similarity up in its module at each call
         controls.robust_similarity = functools.partial(controls.robust_similarity, tukey=args.head_tukey)
+    carry = MotionControls(retarget=args.retarget) if args.retarget != Retarget.SIMILARITY else None
     start = time.time()
     spec = SyntheticSpec(seed=args.seed, frame_size=args.size, n_subjects=args.fit_subjects + args.held_subjects,
                          clips_per_subject=args.clips, apex_px=(0.5, 2.0), apex_px_at=256, render_scale=2)
@@ -128,11 +131,12 @@ def main() -> None:
                 landmarks = truth.landmarks[0].astype(np.float64)
                 curve = intensity_curve(program.n_frames, program.apex).astype(np.float32)[:, None, None, None]
                 field = basis.field({f"AU{a}": 1.0 for a in aus})
-                generated = transfer(image, landmarks, DriverFlow(curve * field[None], np.eye(2, 3), basis.landmarks))
+                generated = transfer(image, landmarks, DriverFlow(curve * field[None], np.eye(2, 3), basis.landmarks),
+                                     carry)
                 scores["au"].append(rmte(generated, truth.frames))
                 # the apex field on the target, scaled to the truth's peak at the landmarks
                 carried = target_fields(DriverFlow(field[None], np.eye(2, 3), basis.landmarks), landmarks,
-                                        image.shape[:2])[0]
+                                        image.shape[:2], args.retarget)[0]
                 a, g = truth.flows[program.apex].ravel(), carried.ravel()
                 scores["field cosine"].append(float(a @ g / max(np.linalg.norm(a) * np.linalg.norm(g), 1e-12)))
                 scores["field amplitude"].append(float(np.linalg.norm(g) / max(np.linalg.norm(a), 1e-12)))
@@ -140,15 +144,15 @@ def main() -> None:
                 scores["true flow"].append(rmte(own, truth.frames))
                 scale = landmark_peak(truth.flows[program.apex], landmarks) / max(landmark_peak(carried, landmarks), 1e-9)
                 scaled = transfer(image, landmarks, DriverFlow(scale * curve * field[None], np.eye(2, 3),
-                                                               basis.landmarks))
+                                                               basis.landmarks), carry)
                 scores["au, amplitude given"].append(rmte(scaled, truth.frames))
-                best = transfer(image, landmarks, DriverFlow(curve * ideal[None], np.eye(2, 3), basis.landmarks))
+                best = transfer(image, landmarks, DriverFlow(curve * ideal[None], np.eye(2, 3), basis.landmarks), carry)
                 scores["ideal basis"].append(rmte(best, truth.frames))
                 source = identities[h - args.fit_subjects]
                 driver = render(source, test_program(aus, source, args.apex_px, args.size), source.name,
                                 f"drv-{h}-{aus}", seed=args.seed)
                 driven = flow_transfer(image, landmarks, driver.frames, driver.landmarks[0].astype(np.float64),
-                                       estimator=deepflow)
+                                       estimator=deepflow, controls=carry)
                 scores["driven"].append(rmte(driven, truth.frames))
     result = {"settings": vars(args), "basis": {"aus": list(basis.aus), "clips": basis.provenance["clips"],
                                                  "refused": basis.provenance["refused"]},
