@@ -44,7 +44,7 @@ from megen.face.controls import (
     sample_flow,
     similarity_field,
 )
-from megen.face.correspondence import eye_distance, hull_distance
+from megen.face.correspondence import eye_distance, hull_distance, pixel_grid
 from megen.metrics.expression import canonical_clip, drift, onset_flows, region_masks
 from megen.ops.flow import estimator
 from megen.runtime.io import atomic_write_text
@@ -57,9 +57,20 @@ EXPRESSIVE = (range(17, 22), range(22, 27), range(36, 42), range(42, 48), range(
 ANCHORS, SIDES = (27, 28, 39, 42), (0, 1, 15, 16)
 
 
+def face_grid(landmarks: np.ndarray, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """The points (P, 2) the library's head fit uses: a grid over the face, a 32nd of its width apart."""
+    return face_points(landmarks, max(float(np.ptp(landmarks[:, 0])) / 32, 1.0))
+
+
+def tukey_weights(residual: np.ndarray, tukey: float) -> np.ndarray:
+    """Tukey's biweight of residuals (P,) at ``tukey`` robust sds, as ``robust_similarity`` weighs them."""
+    scale = max(tukey * 1.4826 * float(np.median(residual)), HEAD_MIN_SCALE_PX)
+    return np.clip(1 - (residual / scale) ** 2, 0, None) ** 2
+
+
 def stable_points(landmarks: np.ndarray, shape: tuple[int, int], margin: float = 0.25) -> np.ndarray:
     """The face's grid points at least ``margin`` eye distances from every expressive feature's hull."""
-    points = face_points(landmarks, max(float(np.ptp(landmarks[:, 0])) / 32, 1.0))
+    points = face_grid(landmarks)
     distance = hull_distance([landmarks[list(r)] for r in EXPRESSIVE], shape)
     at = np.clip(np.rint(points).astype(int), 0, np.array(shape[::-1]) - 1)
     return points[distance[at[:, 1], at[:, 0]] >= margin * eye_distance(landmarks)]
@@ -83,9 +94,7 @@ def robust_affine(src: np.ndarray, dst: np.ndarray, tukey: float = HEAD_TUKEY) -
     for _ in range(HEAD_ITERATIONS + 1):
         w = np.sqrt(weights)[:, None]
         m = np.linalg.lstsq(design * w, dst * w, rcond=None)[0].T
-        residual = np.linalg.norm(design @ m.T - dst, axis=1)
-        scale = max(tukey * 1.4826 * float(np.median(residual)), HEAD_MIN_SCALE_PX)
-        weights = np.clip(1 - (residual / scale) ** 2, 0, None) ** 2
+        weights = tukey_weights(np.linalg.norm(design @ m.T - dst, axis=1), tukey)
     return m
 
 
@@ -93,7 +102,7 @@ def face_depth(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """(H, W) float64: a face's depth (px) seen from the front, guessed from its 68 ``landmarks``: a half-ellipsoid
     over them (half-axes their half width and half height, depth their half width) with a nose of a third of an eye
     distance on it (a Gaussian of a quarter eye distance about the nose tip, landmark 30)."""
-    grid = np.stack(np.meshgrid(np.arange(shape[1]), np.arange(shape[0])), -1).astype(np.float64)
+    grid = pixel_grid(*shape).astype(np.float64)
     centre, half = landmarks.mean(0), np.ptp(landmarks, axis=0) / 2
     eyes = eye_distance(landmarks)
     depth = half[0] * np.sqrt(np.clip(1.0 - (((grid - centre) / half) ** 2).sum(-1), 0.0, None))
@@ -103,7 +112,7 @@ def face_depth(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 def robust_turn(src: np.ndarray, dst: np.ndarray, depth: np.ndarray, tukey: float = HEAD_TUKEY) -> np.ndarray:
     """A similarity plus a turn in depth taking ``src`` (P, 2) to ``dst`` (P, 2): d(p) = [[a, -b], [b, a]] p + t +
     depth(p) (yaw, pitch) for small angles, each point's ``depth`` (P,) given; reweighted as ``robust_similarity``
-    is. Returns the displacements it fits at ``src`` (P, 2)."""
+    is. Returns its parameters (a, b, tx, ty, yaw, pitch)."""
     x, y, one, zero = src[:, 0], src[:, 1], np.ones(len(src)), np.zeros(len(src))
     design = np.concatenate([np.stack([x, -y, one, zero, depth, zero], 1), np.stack([y, x, zero, one, zero, depth], 1)])
     target = np.concatenate([dst[:, 0] - x, dst[:, 1] - y])
@@ -111,20 +120,17 @@ def robust_turn(src: np.ndarray, dst: np.ndarray, depth: np.ndarray, tukey: floa
     for _ in range(HEAD_ITERATIONS + 1):
         w = np.sqrt(np.concatenate([weights, weights]))
         params = np.linalg.lstsq(design * w[:, None], target * w, rcond=None)[0]
-        fitted = (design @ params).reshape(2, -1).T
-        residual = np.linalg.norm(src + fitted - dst, axis=1)
-        scale = max(tukey * 1.4826 * float(np.median(residual)), HEAD_MIN_SCALE_PX)
-        weights = np.clip(1 - (residual / scale) ** 2, 0, None) ** 2
+        weights = tukey_weights(np.linalg.norm(src + (design @ params).reshape(2, -1).T - dst, axis=1), tukey)
     return params
 
 
 def turn_estimate(flow: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """The head as a similarity plus a turn in depth (``robust_turn``) over the face's grid: its field (H, W, 2)."""
-    points = face_points(landmarks, max(float(np.ptp(landmarks[:, 0])) / 32, 1.0))
+    points = face_grid(landmarks)
     depth = face_depth(landmarks, flow.shape[:2])
     at = np.clip(np.rint(points).astype(int), 0, np.array(flow.shape[1::-1]) - 1)
     a, b, tx, ty, yaw, pitch = robust_turn(points, points + sample_flow(flow, points), depth[at[:, 1], at[:, 0]])
-    grid = np.stack(np.meshgrid(np.arange(flow.shape[1]), np.arange(flow.shape[0])), -1).astype(np.float64)
+    grid = pixel_grid(*flow.shape[:2]).astype(np.float64)
     x, y = grid[..., 0], grid[..., 1]
     return np.stack([a * x - b * y + tx + yaw * depth, b * x + a * y + ty + pitch * depth], -1).astype(np.float32)
 
@@ -140,10 +146,10 @@ def fit_on(points_of, fit=robust_similarity):
 #: ``HEAD_TUKEY``); ``face_c<c>`` the same fit at another Tukey scale (4.685: the textbook one, used before)
 ESTIMATES = {
     "face": lambda flow, landmarks: head_motion(flow[None], landmarks)[0],
-    **{f"face_c{c:g}": fit_on(lambda lm, shape: face_points(lm, max(float(np.ptp(lm[:, 0])) / 32, 1.0)),
+    **{f"face_c{c:g}": fit_on(face_grid,
                               lambda s, d, c=c: robust_similarity(s, d, tukey=c))
        for c in (4.685, 3.0, 2.0, 1.5, 1.0, 0.5) if c != HEAD_TUKEY},
-    "affine": fit_on(lambda lm, shape: face_points(lm, max(float(np.ptp(lm[:, 0])) / 32, 1.0)), robust_affine),
+    "affine": fit_on(face_grid, robust_affine),
     "turn": turn_estimate,
     "stable": fit_on(stable_points),
     "anchors": fit_on(lambda lm, shape: anchor_points(lm)),
@@ -184,16 +190,14 @@ def with_head(expression: np.ndarray, head: np.ndarray) -> np.ndarray:
     """The backward flow (H, W, 2) of a frame whose head moved by the backward field ``head`` (H, W, 2) after the
     expression: frame pixel p shows the expression's frame at p + head(p), which shows the onset there plus the
     expression's flow at that point."""
-    grid = np.stack(np.meshgrid(np.arange(expression.shape[1]), np.arange(expression.shape[0])), -1).astype(np.float32)
-    at = grid + head
+    at = pixel_grid(*expression.shape[:2]) + head
     moved = cv2.remap(expression, at[..., 0], at[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return head + moved
 
 
 def moved_frame(frame: np.ndarray, head: np.ndarray) -> np.ndarray:
     """``frame`` (H, W) moved by the backward field ``head`` (H, W, 2): pixel p shows frame at p + head(p) (bicubic)."""
-    grid = np.stack(np.meshgrid(np.arange(frame.shape[1]), np.arange(frame.shape[0])), -1).astype(np.float32)
-    at = grid + head
+    at = pixel_grid(*frame.shape[:2]) + head
     return cv2.remap(frame.astype(np.float32), at[..., 0], at[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
 
 
