@@ -74,11 +74,11 @@ def main() -> None:
     drivers = sorted({pair.driving for pair in read_pairs(args.pairs)}, key=str)
     result = {"basis": {"aus": list(basis.aus), "provenance": basis.provenance}, "estimators": args.estimators,
               "clips": {}}
+    sets = [(a,) for a in basis.aus] + [s for s in COMPOSED if all(a in basis.aus for a in s)]
     for path in drivers:
         frames = read_clip(Path(path))
         gray, lm = canonical_clip(frames, onset_landmarks(frames[0], str(path)))
         regions, face = region_masks(lm)
-        sets = [(a,) for a in basis.aus] + [s for s in COMPOSED if all(a in basis.aus for a in s)]
         patterns = {"+".join(s): basis_pattern(basis, s, lm, regions, face) for s in sets}
         clip = {}
         for name in args.estimators.split(","):

@@ -36,13 +36,14 @@ from megen.evaluation.real_pairs import onset_landmarks, read_clip, read_pairs
 from megen.face.align import fit_similarity
 from megen.face.controls import (
     HEAD_ITERATIONS,
-    HEAD_MIN_SCALE_PX,
     HEAD_TUKEY,
     face_points,
     head_motion,
+    head_points,
     robust_similarity,
     sample_flow,
     similarity_field,
+    tukey_weights,
 )
 from megen.face.correspondence import eye_distance, hull_distance, pixel_grid
 from megen.metrics.expression import canonical_clip, drift, onset_flows, region_masks
@@ -57,20 +58,9 @@ EXPRESSIVE = (range(17, 22), range(22, 27), range(36, 42), range(42, 48), range(
 ANCHORS, SIDES = (27, 28, 39, 42), (0, 1, 15, 16)
 
 
-def face_grid(landmarks: np.ndarray, shape: tuple[int, int] | None = None) -> np.ndarray:
-    """The points (P, 2) the library's head fit uses: a grid over the face, a 32nd of its width apart."""
-    return face_points(landmarks, max(float(np.ptp(landmarks[:, 0])) / 32, 1.0))
-
-
-def tukey_weights(residual: np.ndarray, tukey: float) -> np.ndarray:
-    """Tukey's biweight of residuals (P,) at ``tukey`` robust sds, as ``robust_similarity`` weighs them."""
-    scale = max(tukey * 1.4826 * float(np.median(residual)), HEAD_MIN_SCALE_PX)
-    return np.clip(1 - (residual / scale) ** 2, 0, None) ** 2
-
-
 def stable_points(landmarks: np.ndarray, shape: tuple[int, int], margin: float = 0.25) -> np.ndarray:
     """The face's grid points at least ``margin`` eye distances from every expressive feature's hull."""
-    points = face_grid(landmarks)
+    points = head_points(landmarks)
     distance = hull_distance([landmarks[list(r)] for r in EXPRESSIVE], shape)
     at = np.clip(np.rint(points).astype(int), 0, np.array(shape[::-1]) - 1)
     return points[distance[at[:, 1], at[:, 0]] >= margin * eye_distance(landmarks)]
@@ -126,7 +116,7 @@ def robust_turn(src: np.ndarray, dst: np.ndarray, depth: np.ndarray, tukey: floa
 
 def turn_estimate(flow: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """The head as a similarity plus a turn in depth (``robust_turn``) over the face's grid: its field (H, W, 2)."""
-    points = face_grid(landmarks)
+    points = head_points(landmarks)
     depth = face_depth(landmarks, flow.shape[:2])
     at = np.clip(np.rint(points).astype(int), 0, np.array(flow.shape[1::-1]) - 1)
     a, b, tx, ty, yaw, pitch = robust_turn(points, points + sample_flow(flow, points), depth[at[:, 1], at[:, 0]])
@@ -146,10 +136,10 @@ def fit_on(points_of, fit=robust_similarity):
 #: ``HEAD_TUKEY``); ``face_c<c>`` the same fit at another Tukey scale (4.685: the textbook one, used before)
 ESTIMATES = {
     "face": lambda flow, landmarks: head_motion(flow[None], landmarks)[0],
-    **{f"face_c{c:g}": fit_on(face_grid,
+    **{f"face_c{c:g}": fit_on(lambda lm, shape: head_points(lm),
                               lambda s, d, c=c: robust_similarity(s, d, tukey=c))
        for c in (4.685, 3.0, 2.0, 1.5, 1.0, 0.5) if c != HEAD_TUKEY},
-    "affine": fit_on(face_grid, robust_affine),
+    "affine": fit_on(lambda lm, shape: head_points(lm), robust_affine),
     "turn": turn_estimate,
     "stable": fit_on(stable_points),
     "anchors": fit_on(lambda lm, shape: anchor_points(lm)),

@@ -150,11 +150,22 @@ def robust_similarity(src: np.ndarray, dst: np.ndarray, iterations: int = HEAD_I
     their own (a facial action) stop pulling it."""
     m = fit_similarity(src, dst)
     for _ in range(iterations):
-        residual = np.linalg.norm(src @ m[:, :2].T + m[:, 2] - dst, axis=1)
-        scale = max(tukey * 1.4826 * float(np.median(residual)), HEAD_MIN_SCALE_PX)
-        weights = np.clip(1 - (residual / scale) ** 2, 0, None) ** 2
-        m = fit_similarity(src, dst, weights)
+        m = fit_similarity(src, dst, tukey_weights(np.linalg.norm(src @ m[:, :2].T + m[:, 2] - dst, axis=1), tukey))
     return m
+
+
+def tukey_weights(residual: np.ndarray, tukey: float = HEAD_TUKEY) -> np.ndarray:
+    """Tukey's biweight (P,) of residuals (P,) px at a scale of ``tukey`` robust sds (1.4826 x their median, floored
+    at ``HEAD_MIN_SCALE_PX``): 1 at 0, falling to 0 at the scale and beyond."""
+    scale = max(tukey * 1.4826 * float(np.median(residual)), HEAD_MIN_SCALE_PX)
+    return np.clip(1 - (residual / scale) ** 2, 0, None) ** 2
+
+
+def head_points(landmarks: np.ndarray) -> np.ndarray:
+    """Where ``head_motion`` fits the head: a grid (P, 2) inside the hull of the 68 ``landmarks``, a 32nd of the face's
+    width apart."""
+    lm = np.asarray(landmarks, np.float64)
+    return face_points(lm, max(float(np.ptp(lm[:, 0])) / 32, 1.0))
 
 
 def head_motion(flows: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
@@ -162,8 +173,7 @@ def head_motion(flows: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     p + flow(p), fitted robustly (``robust_similarity``) over a grid inside the face (a 32nd of its width) so that
     the regions a facial action moves do not pull it. Flows (T, H, W, 2) backward, landmarks (68, 2) of the
     reference frame."""
-    lm = np.asarray(landmarks, np.float64)
-    points = face_points(lm, max(float(np.ptp(lm[:, 0])) / 32, 1.0))
+    points = head_points(landmarks)
     return np.stack([robust_similarity(points, points + sample_flow(f, points)) for f in flows])
 
 
@@ -208,5 +218,5 @@ def controlled_flows(flows: np.ndarray, landmarks: np.ndarray, controls: MotionC
 
 
 __all__ = ["DURATION_MS_RANGE", "FACE_FALLOFF", "FACE_PAD", "GAIN_RANGE", "OUT_FPS_RANGE", "MotionControls", "REGIONS",
-           "controlled_flows", "face_points", "face_weight", "head_motion", "region_weights", "robust_similarity", "sample_flow",
-           "similarity_field"]
+           "controlled_flows", "face_points", "face_weight", "head_motion", "head_points", "region_weights",
+           "robust_similarity", "sample_flow", "similarity_field", "tukey_weights"]

@@ -14,8 +14,8 @@ from megen.face.controls import (
     REGIONS,
     MotionControls,
     controlled_flows,
-    face_points,
     head_motion,
+    head_points,
     region_weights,
     robust_similarity,
     sample_flow,
@@ -69,7 +69,7 @@ def test_a_tight_tukey_scale_keeps_a_broad_expression_out_of_the_head(face):
     # a smile whose pull spreads over a quarter of the eye distance and more: a fifth of the face's points move
     sd = 0.28 * np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0))
     smile = _bump(lm[48], (-0.7, -0.7), sd) + _bump(lm[54], (0.7, -0.7), sd)
-    points = face_points(lm, float(np.ptp(lm[:, 0])) / 32)
+    points = head_points(lm)
     own = np.sqrt((sample_flow(smile, points) ** 2).sum(-1).mean())
 
     def leak(tukey: float) -> float:
