@@ -34,6 +34,7 @@ the Farnebäck flow transfer and the published outputs. Only numbers are written
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import time
 from pathlib import Path
@@ -109,16 +110,63 @@ def flow_tracking(guide: str):
     method = estimator(guide)
 
     def track(frame: torch.Tensor, reference: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
-        def gray(x):       # frames in [0, 1], as the driver's crops reach track_anchors
-            return to_uint8(to_gray(x), gray_as_rgb=False)
-        h, w = frame.shape[-2:]
-        # forward flow reference -> frame: the reference's content at p is at p + flow(p) in the frame
-        flows = torch.from_numpy(np.stack([optical_flow(r, f, method) for f, r in zip(gray(frame), gray(reference))]))
-        per_px = torch.tensor([2.0 / w, 2.0 / h])
-        read = F.grid_sample(flows.permute(0, 3, 1, 2).float(), anchors[:, :, None, :].float(), mode="bilinear",
-                             padding_mode="border", align_corners=False)[..., 0].permute(0, 2, 1)
-        return (read * per_px).to(anchors.dtype)
+        return read_at(forward_flows(frame, reference, method), anchors)
     return track
+
+
+def forward_flows(frame: torch.Tensor, reference: torch.Tensor, method) -> torch.Tensor:
+    """(B, H, W, 2) px: ``method``'s forward flow reference -> frame (B, C, H, W in [0, 1], as the driver's crops
+    reach track_anchors): the reference's content at p is at p + flow(p) in the frame."""
+    def gray(x):
+        return to_uint8(to_gray(x), gray_as_rgb=False)
+    return torch.from_numpy(np.stack([optical_flow(r, f, method) for f, r in zip(gray(frame), gray(reference))]))
+
+
+def read_at(flows: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+    """The flows (B, H, W, 2, px) at ``anchors`` (B, K, 2, [-1, 1] units) -> (B, K, 2), [-1, 1] units."""
+    h, w = flows.shape[1:3]
+    read = F.grid_sample(flows.permute(0, 3, 1, 2).float(), anchors[:, :, None, :].float(), mode="bilinear",
+                         padding_mode="border", align_corners=False)[..., 0].permute(0, 2, 1)
+    return (read * torch.tensor([2.0 / w, 2.0 / h])).to(anchors.dtype)
+
+
+def local_affines(flows: torch.Tensor, anchors: torch.Tensor, sd_px: float) -> torch.Tensor:
+    """(B, K, 2, 2): the local affine ``I + grad f`` of the forward flows (B, H, W, 2, px) around each anchor (B, K, 2,
+    [-1, 1] units), least squares of the flow's value and gradient under a Gaussian of ``sd_px`` (FOMM's first-order
+    term: the driving frame's Jacobian against the reference's, the identity there)."""
+    b, h, w, _ = flows.shape
+    grid = torch.from_numpy(pixel_grid(h, w)).to(flows).reshape(-1, 2)                         # (P, 2) px
+    centres = (anchors.to(flows) + 1) * torch.tensor([w / 2.0, h / 2.0]).to(flows) - 0.5         # (B, K, 2) px
+    offsets = grid[None, None] - centres[:, :, None]                                           # (B, K, P, 2)
+    weights = torch.exp(-0.5 * (offsets ** 2).sum(-1) / sd_px ** 2)                            # (B, K, P)
+    design = torch.cat([torch.ones_like(offsets[..., :1]), offsets], dim=-1)                   # (B, K, P, 3)
+    normal = torch.einsum("bkp,bkpi,bkpj->bkij", weights, design, design)
+    rhs = torch.einsum("bkp,bkpi,bpc->bkic", weights, design, flows.reshape(b, -1, 2))
+    coeffs = torch.linalg.solve(normal, rhs)                                                   # (B, K, 3, 2)
+    return (torch.eye(2).to(flows) + coeffs[:, :, 1:].transpose(-1, -2)).to(anchors.dtype)
+
+
+def flow_first_order(guide: str, sd_fraction: float):
+    """Stand-ins for ``track_anchors`` and a model's ``transferred_motion`` that give the driving key points the
+    value *and* the Jacobian of ``guide``'s flow (``local_affines``, under a Gaussian of ``sd_fraction`` of the
+    crop's width), the start frame's Jacobian the identity: the model's masks and decoder fed FOMM's first-order
+    terms measured, where it learned its Jacobians from the 64-px frames."""
+    method = estimator(guide)
+    measured = {}
+
+    def track(frame: torch.Tensor, reference: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+        flows = forward_flows(frame, reference, method)
+        measured["jacobian"] = local_affines(flows.double(), anchors.double(), sd_fraction * flows.shape[2])
+        return read_at(flows, anchors)
+
+    def transferred(own):
+        def run(motion_s, motion_d, motion_d0, relative=True, scale=1.0):
+            jac = measured["jacobian"].to(motion_d["value"])
+            eye = torch.eye(2).to(jac).expand_as(jac)
+            return own({**motion_s, "jacobian": motion_s.get("jacobian", eye)}, {**motion_d, "jacobian": jac},
+                       {**motion_d0, "jacobian": eye}, relative, scale)
+        return run
+    return track, transferred
 
 
 def _affine3(m: np.ndarray) -> np.ndarray:
@@ -141,9 +189,12 @@ def stabilised(frames, landmarks: np.ndarray, guide: str) -> list[np.ndarray]:
     return out
 
 
-def checkpoint_systems(ckpt: str, guide: str, stabilise: bool = False) -> dict:
-    """label -> System: the checkpoint as trained, with its driving key points tracked by ``guide``, and
-    (``stabilise``) driven by the head-stabilised driver."""
+def checkpoint_systems(ckpt: str, guide: str, stabilise: bool = False, jacobians: bool = False,
+                       prior_masks: bool = False) -> dict:
+    """label -> System: the checkpoint as trained, with its driving key points tracked by ``guide``,
+    (``jacobians``) with their Jacobians measured from ``guide``'s flow as well, (``prior_masks``) with its learned
+    masks replaced by its mask prior's Gaussians and no background, and (``stabilise``) driven by the
+    head-stabilised driver."""
     animator = Animator.from_checkpoint(ckpt)
     plain = model_system(animator)
     tracked_by_flow = flow_tracking(guide)
@@ -157,6 +208,29 @@ def checkpoint_systems(ckpt: str, guide: str, stabilise: bool = False) -> dict:
             sources.track_anchors = own
     name = Path(ckpt).parent.parent.parent.name + "/" + Path(ckpt).parent.parent.name     # <row>/<seed>
     systems = {f"{name}: as trained": plain, f"{name}: key points tracked by {guide}": by_flow}
+    if jacobians:
+        # the mask width the recipe's prior starts from, as the first-order rows above
+        sd_fraction = float(np.sqrt(compose_train("model=fomm").model.dense_motion.mask_prior_variance)) / 2
+        track, transferred = flow_first_order(guide, sd_fraction)
+
+        def by_first_order(frames, landmarks, target_path):
+            own_track, own_transfer = sources.track_anchors, animator.model.transferred_motion
+            sources.track_anchors, animator.model.transferred_motion = track, transferred(own_transfer)
+            try:
+                return plain(frames, landmarks, target_path)
+            finally:
+                sources.track_anchors = own_track
+                animator.model.transferred_motion = own_transfer
+        systems[f"{name}: key points and Jacobians from {guide}"] = by_first_order
+    if prior_masks:
+        # the model's own key points and Jacobians, each pixel owned by its nearest key points (the first-order
+        # ceiling's masks): what the learned masks cost
+        owned = copy.deepcopy(animator)
+        dense = owned.model.dense_motion
+        torch.nn.init.zeros_(dense.mask.weight)
+        torch.nn.init.zeros_(dense.mask.bias)
+        dense.mask_prior, dense.background_level = True, 0.0
+        systems[f"{name}: the prior's masks, no background"] = model_system(owned)
     if stabilise:
         systems[f"{name}: driver stabilised by {guide}"] = lambda frames, landmarks, target_path: plain(
             np.stack(stabilised(frames, landmarks, guide)), landmarks, target_path)
@@ -174,14 +248,19 @@ def main() -> None:
     parser.add_argument("--ckpt", action="append", default=[], help="a key-point checkpoint (repeatable)")
     parser.add_argument("--stabilise", action="store_true", help="with --ckpt: also the head-stabilised driver")
     parser.add_argument("--only-stabilised", action="store_true", help="with --ckpt: that row alone")
+    parser.add_argument("--jacobians", action="store_true",
+                        help="with --ckpt: also the key points' Jacobians measured from --guide's flow")
+    parser.add_argument("--prior-masks", action="store_true",
+                        help="with --ckpt: also the model's masks replaced by its prior's, no background")
+    parser.add_argument("--only-checkpoints", action="store_true", help="with --ckpt: no reduction rows")
     parser.add_argument("--first-order", action="store_true", help="also each set as FOMM's first-order motions")
     parser.add_argument("--no-spline", action="store_true", help="without the thin-plate spline rows")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     start = time.time()
     sets = [s for s in args.sets.split(",") if s]
-    systems = {f"dense ({args.guide})": system(args.guide, None)}
-    if not args.no_spline:
+    systems = {} if args.only_checkpoints else {f"dense ({args.guide})": system(args.guide, None)}
+    if not args.no_spline and not args.only_checkpoints:
         systems.update({f"{s} ({args.guide})": system(args.guide, s) for s in sets})
     if args.first_order:
         fomm = compose_train("model=fomm").model.dense_motion
@@ -191,7 +270,8 @@ def main() -> None:
             systems[f"{s} first-order, no background ({args.guide})"] = system(
                 args.guide, s, (fomm.mask_prior_variance, 0.0))
     for ckpt in args.ckpt:
-        rows = checkpoint_systems(ckpt, args.guide, args.stabilise or args.only_stabilised)
+        rows = checkpoint_systems(ckpt, args.guide, args.stabilise or args.only_stabilised, args.jacobians,
+                                  args.prior_masks)
         systems.update({k: v for k, v in rows.items() if not args.only_stabilised or "stabilised" in k})
     estimators = args.estimators.split(",")
     scored = score_pairs(read_pairs(args.pairs), systems, None, face_metrics=False, sheets=False,
