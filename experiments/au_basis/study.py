@@ -42,6 +42,7 @@ from megen.face import controls
 from megen.face.choices import HeadMotion, Retarget
 from megen.face.controls import MotionControls, face_weight
 from megen.face.flow import DriverFlow, target_fields
+from megen.metrics.motion_transfer import clip_rmte
 from megen.ops.flow import estimator
 from megen.ops.timing import intensity_curve
 from megen.runtime.io import atomic_write_text
@@ -50,11 +51,6 @@ from megen.synthetic.generator import SyntheticSpec, make_identities, program_fo
 
 SINGLES = ((1,), (4,), (9,), (12,), (15,))
 UNSEEN = ((1, 12), (4, 12), (9, 15))
-
-
-def rmte(generated: np.ndarray, truth: np.ndarray) -> float:
-    g, t = generated.astype(np.float64), truth.astype(np.float64)
-    return float(np.abs((g - g[:1]) - (t - t[:1])).sum() / max(np.abs(t - t[:1]).sum(), 1e-12))
 
 
 def test_program(aus, identity, apex_px: float, size: int) -> ExpressionProgram:
@@ -133,7 +129,7 @@ def main() -> None:
                 field = basis.field({f"AU{a}": 1.0 for a in aus})
                 generated = transfer(image, landmarks, DriverFlow(curve * field[None], np.eye(2, 3), basis.landmarks),
                                      carry)
-                scores["au"].append(rmte(generated, truth.frames))
+                scores["au"].append(clip_rmte(generated, truth.frames))
                 # the apex field on the target, scaled to the truth's peak at the landmarks
                 carried = target_fields(DriverFlow(field[None], np.eye(2, 3), basis.landmarks), landmarks,
                                         image.shape[:2], args.retarget)[0]
@@ -141,19 +137,19 @@ def main() -> None:
                 scores["field cosine"].append(float(a @ g / max(np.linalg.norm(a) * np.linalg.norm(g), 1e-12)))
                 scores["field amplitude"].append(float(np.linalg.norm(g) / max(np.linalg.norm(a), 1e-12)))
                 own = transfer(image, landmarks, DriverFlow(truth.flows, np.eye(2, 3), landmarks))
-                scores["true flow"].append(rmte(own, truth.frames))
+                scores["true flow"].append(clip_rmte(own, truth.frames))
                 scale = landmark_peak(truth.flows[program.apex], landmarks) / max(landmark_peak(carried, landmarks), 1e-9)
                 scaled = transfer(image, landmarks, DriverFlow(scale * curve * field[None], np.eye(2, 3),
                                                                basis.landmarks), carry)
-                scores["au, amplitude given"].append(rmte(scaled, truth.frames))
+                scores["au, amplitude given"].append(clip_rmte(scaled, truth.frames))
                 best = transfer(image, landmarks, DriverFlow(curve * ideal[None], np.eye(2, 3), basis.landmarks), carry)
-                scores["ideal basis"].append(rmte(best, truth.frames))
+                scores["ideal basis"].append(clip_rmte(best, truth.frames))
                 source = identities[h - args.fit_subjects]
                 driver = render(source, test_program(aus, source, args.apex_px, args.size), source.name,
                                 f"drv-{h}-{aus}", seed=args.seed)
                 driven = flow_transfer(image, landmarks, driver.frames, driver.landmarks[0].astype(np.float64),
                                        estimator=deepflow, controls=carry)
-                scores["driven"].append(rmte(driven, truth.frames))
+                scores["driven"].append(clip_rmte(driven, truth.frames))
     result = {"settings": vars(args), "basis": {"aus": list(basis.aus), "clips": basis.provenance["clips"],
                                                  "refused": basis.provenance["refused"]},
               "fit_s": round(fitted, 1), "scores": {k: {m: mean_sd(v) for m, v in s.items() if v} for k, s in rows.items()},
