@@ -105,8 +105,7 @@ def clip_shading(path: str) -> dict:
 
 
 def synthetic_shading(levels=(0.0, 0.01), pairs: int = 12) -> dict:
-    import cv2
-
+    from megen.metrics.expression import region_masks
     from megen.synthetic.flow_pairs import PairSpec, flow_pair
     from megen.synthetic.generator import SyntheticSpec, make_identities
     from megen.synthetic.nuisance import Nuisance
@@ -122,9 +121,7 @@ def synthetic_shading(levels=(0.0, 0.01), pairs: int = 12) -> dict:
         for i in range(pairs):
             face = faces[i % len(faces)]
             frame, onset, _ = flow_pair(face, rng, spec)
-            mask = np.zeros(onset.shape, np.uint8)
-            cv2.fillConvexPoly(mask, cv2.convexHull(np.round(face.landmarks).astype(np.int32)), 1)
-            sds.append(shading_sd(onset, frame, mask.astype(bool)))
+            sds.append(shading_sd(onset, frame, region_masks(face.landmarks, onset.shape[0])[1]))
         out[f"shading {level:g}"] = {"shading_median": float(np.median(sds)), "shading_max": float(np.max(sds))}
     return out
 
