@@ -25,7 +25,11 @@ checkpoint: as trained (the driving key points tracked by Lucas-Kanade on the dr
 with the key points tracked by ``--guide`` instead (its flow read at the key points): whether the trained model
 loses the motion in its tracking; and (``--stabilise``) driven by the driver with its rigid head motion taken
 out of its frames (the similarity ``megen.face.controls.head_motion`` fits to ``--guide``'s flow, undone by
-warping each frame): whether the head's motion, often larger than the expression, drowns it.
+warping each frame): whether the head's motion, often larger than the expression, drowns it. Two more split the
+ceiling's two parts: ``--jacobians``, the key points' displacement *and* Jacobian read from ``--guide``'s flow
+(least squares under the mask prior's Gaussian) under the learned masks; ``--prior-masks``, the model's own key
+points and Jacobians under the ceiling's masks (the prior's Gaussians, no background). ``--only-checkpoints``
+leaves the reduction rows out.
 
 Each is carried into the target and rendered natively by the flow transfer (``megen.animation.flow_transfer``),
 and scored by ``--estimators`` (defaults DeepFlow and TV-L1: neither is the guide) beside the static copy,
