@@ -75,23 +75,30 @@ def reduced(driver: DriverFlow, points: np.ndarray) -> DriverFlow:
     return DriverFlow(flows.astype(np.float32), driver.to_crop, driver.landmarks, driver.reference)
 
 
+def first_order_fit(points: np.ndarray, shape: tuple[int, int], sd_px: float):
+    """K first-order motions at ``points`` (K, 2, px) of an (H, W) grid, each the least squares of a flow under a
+    Gaussian of ``sd_px`` about its point: ``(design (K, P, 3), weights (K, P), fit)``, where ``fit(flow (H, W, 2))``
+    gives the coefficients (K, 3, 2): each point's value and the flow's x and y derivatives there."""
+    grid = pixel_grid(*shape).reshape(-1, 2).astype(np.float64)
+    offsets = grid[None] - np.asarray(points, np.float64)[:, None]                  # (K, P, 2)
+    weights = np.exp(-0.5 * (offsets ** 2).sum(-1) / sd_px ** 2)                     # (K, P)
+    design = np.concatenate([np.ones_like(offsets[..., :1]), offsets], axis=-1)      # (K, P, 3)
+    normal = np.einsum("kp,kpi,kpj->kij", weights, design, design)                   # (K, 3, 3)
+
+    def fit(flow: np.ndarray) -> np.ndarray:
+        return np.linalg.solve(normal, np.einsum("kp,kpi,pc->kic", weights, design,
+                                                 np.asarray(flow, np.float64).reshape(-1, 2)))
+    return design, weights, fit
+
+
 def first_order(driver: DriverFlow, points: np.ndarray, variance: float, background: float) -> DriverFlow:
     """The driver's flows (T, S, S, 2) as K first-order motions at ``points`` (K, 2): per point the value and
     Jacobian fitted by least squares under the Gaussian of ``variance`` ([-1, 1] units of the crop) around it,
     blended by the same Gaussians against ``background`` (a zero motion's weight; 1 = a point's at its centre)."""
     size = driver.flows.shape[1]
-    grid = pixel_grid(size, size).reshape(-1, 2).astype(np.float64)
-    sd = np.sqrt(variance) * size / 2
-    offsets = grid[None] - np.asarray(points, np.float64)[:, None]                  # (K, P, 2)
-    weights = np.exp(-0.5 * (offsets ** 2).sum(-1) / sd ** 2)                        # (K, P)
-    design = np.concatenate([np.ones_like(offsets[..., :1]), offsets], axis=-1)      # (K, P, 3)
-    normal = np.einsum("kp,kpi,kpj->kij", weights, design, design)                   # (K, 3, 3)
+    design, weights, fit = first_order_fit(points, (size, size), np.sqrt(variance) * size / 2)
     masks = weights / (weights.sum(0, keepdims=True) + background)
-    flows = []
-    for flow in driver.flows:
-        f = flow.reshape(-1, 2).astype(np.float64)
-        coeffs = np.linalg.solve(normal, np.einsum("kp,kpi,pc->kic", weights, design, f))   # (K, 3, 2)
-        flows.append(np.einsum("kp,kpi,kic->pc", masks, design, coeffs).reshape(size, size, 2))
+    flows = [np.einsum("kp,kpi,kic->pc", masks, design, fit(flow)).reshape(size, size, 2) for flow in driver.flows]
     return DriverFlow(np.stack(flows).astype(np.float32), driver.to_crop, driver.landmarks, driver.reference)
 
 
@@ -136,18 +143,13 @@ def read_at(flows: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
 
 def local_affines(flows: torch.Tensor, anchors: torch.Tensor, sd_px: float) -> torch.Tensor:
     """(B, K, 2, 2): the local affine ``I + grad f`` of the forward flows (B, H, W, 2, px) around each anchor (B, K, 2,
-    [-1, 1] units), least squares of the flow's value and gradient under a Gaussian of ``sd_px`` (FOMM's first-order
-    term: the driving frame's Jacobian against the reference's, the identity there)."""
-    b, h, w, _ = flows.shape
-    grid = torch.from_numpy(pixel_grid(h, w)).to(flows).reshape(-1, 2)                         # (P, 2) px
-    centres = (anchors.to(flows) + 1) * torch.tensor([w / 2.0, h / 2.0]).to(flows) - 0.5         # (B, K, 2) px
-    offsets = grid[None, None] - centres[:, :, None]                                           # (B, K, P, 2)
-    weights = torch.exp(-0.5 * (offsets ** 2).sum(-1) / sd_px ** 2)                            # (B, K, P)
-    design = torch.cat([torch.ones_like(offsets[..., :1]), offsets], dim=-1)                   # (B, K, P, 3)
-    normal = torch.einsum("bkp,bkpi,bkpj->bkij", weights, design, design)
-    rhs = torch.einsum("bkp,bkpi,bpc->bkic", weights, design, flows.reshape(b, -1, 2))
-    coeffs = torch.linalg.solve(normal, rhs)                                                   # (B, K, 3, 2)
-    return (torch.eye(2).to(flows) + coeffs[:, :, 1:].transpose(-1, -2)).to(anchors.dtype)
+    [-1, 1] units), ``first_order_fit`` under a Gaussian of ``sd_px`` (FOMM's first-order term: the driving frame's
+    Jacobian against the reference's, the identity there)."""
+    h, w = flows.shape[1:3]
+    centres = (anchors.detach().double().cpu().numpy() + 1) * np.array([w / 2.0, h / 2.0]) - 0.5     # (B, K, 2) px
+    jacobians = [np.eye(2) + first_order_fit(c, (h, w), sd_px)[2](f)[:, 1:].transpose(0, 2, 1)
+                 for f, c in zip(flows.detach().double().cpu().numpy(), centres)]
+    return torch.from_numpy(np.stack(jacobians)).to(anchors.dtype)
 
 
 def flow_first_order(guide: str, sd_fraction: float):
@@ -160,7 +162,7 @@ def flow_first_order(guide: str, sd_fraction: float):
 
     def track(frame: torch.Tensor, reference: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
         flows = forward_flows(frame, reference, method)
-        measured["jacobian"] = local_affines(flows.double(), anchors.double(), sd_fraction * flows.shape[2])
+        measured["jacobian"] = local_affines(flows, anchors, sd_fraction * flows.shape[2])
         return read_at(flows, anchors)
 
     def transferred(own):
