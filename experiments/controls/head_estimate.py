@@ -62,8 +62,18 @@ def stable_points(landmarks: np.ndarray, shape: tuple[int, int], margin: float =
     """The face's grid points at least ``margin`` eye distances from every expressive feature's hull."""
     points = head_points(landmarks)
     distance = hull_distance([landmarks[list(r)] for r in EXPRESSIVE], shape)
-    at = np.clip(np.rint(points).astype(int), 0, np.array(shape[::-1]) - 1)
-    return points[distance[at[:, 1], at[:, 0]] >= margin * eye_distance(landmarks)]
+    return points[nearest(distance, points) >= margin * eye_distance(landmarks)]
+
+
+def nearest(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """``image`` (H, W) at the pixels nearest ``points`` (P, 2), clipped to the image: (P,)."""
+    at = np.clip(np.rint(points).astype(int), 0, np.array(image.shape[1::-1]) - 1)
+    return image[at[:, 1], at[:, 0]]
+
+
+def face_grid(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The grid ``head_motion`` fits over (``head_points``), as ``fit_on`` asks for points."""
+    return head_points(landmarks)
 
 
 def anchor_points(landmarks: np.ndarray, radius: float = 0.15) -> np.ndarray:
@@ -118,8 +128,7 @@ def turn_estimate(flow: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """The head as a similarity plus a turn in depth (``robust_turn``) over the face's grid: its field (H, W, 2)."""
     points = head_points(landmarks)
     depth = face_depth(landmarks, flow.shape[:2])
-    at = np.clip(np.rint(points).astype(int), 0, np.array(flow.shape[1::-1]) - 1)
-    a, b, tx, ty, yaw, pitch = robust_turn(points, points + sample_flow(flow, points), depth[at[:, 1], at[:, 0]])
+    a, b, tx, ty, yaw, pitch = robust_turn(points, points + sample_flow(flow, points), nearest(depth, points))
     grid = pixel_grid(*flow.shape[:2]).astype(np.float64)
     x, y = grid[..., 0], grid[..., 1]
     return np.stack([a * x - b * y + tx + yaw * depth, b * x + a * y + ty + pitch * depth], -1).astype(np.float32)
@@ -136,10 +145,9 @@ def fit_on(points_of, fit=robust_similarity):
 #: ``HEAD_TUKEY``); ``face_c<c>`` the same fit at another Tukey scale (4.685: the textbook one, used before)
 ESTIMATES = {
     "face": lambda flow, landmarks: head_motion(flow[None], landmarks)[0],
-    **{f"face_c{c:g}": fit_on(lambda lm, shape: head_points(lm),
-                              lambda s, d, c=c: robust_similarity(s, d, tukey=c))
+    **{f"face_c{c:g}": fit_on(face_grid, lambda s, d, c=c: robust_similarity(s, d, tukey=c))
        for c in (4.685, 3.0, 2.0, 1.5, 1.0, 0.5) if c != HEAD_TUKEY},
-    "affine": fit_on(lambda lm, shape: head_points(lm), robust_affine),
+    "affine": fit_on(face_grid, robust_affine),
     "turn": turn_estimate,
     "stable": fit_on(stable_points),
     "anchors": fit_on(lambda lm, shape: anchor_points(lm)),
