@@ -30,7 +30,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import megen.animation.magnify as magnify_module
 import megen.models.motion_networks as motion_networks
 from megen.animation import Animator
 from megen.evaluation.real_pairs import DriverMotion, model_system, read_pairs, score_pairs
@@ -89,10 +88,9 @@ def variants(ckpt: str, plain: Animator, magnify: list[float], magnify_estimator
              backgrounds: list[float]):
     """label -> System, each a generation-time variant of the checkpoint ``ckpt``, loaded as ``plain``."""
     systems = {"checkpoint as trained": model_system(plain)}
-    if magnify:      # the estimator that measures the driver is a class setting of the magnified source
-        magnify_module.MagnifiedSource.estimator = flow_estimator(magnify_estimator)
     for k in magnify:
-        systems[f"magnify={k:g} ({magnify_estimator})"] = model_system(plain, magnify=k)
+        systems[f"magnify={k:g} ({magnify_estimator})"] = model_system(plain, magnify=k,
+                                                                       magnify_estimator=flow_estimator(magnify_estimator))
     for fraction in radii:
         def run(frames, landmarks, target, fraction=fraction):
             with tracking_window(fraction):

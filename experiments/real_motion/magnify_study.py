@@ -85,14 +85,13 @@ def main(argv=None) -> None:
     estimators = args.estimators.split(",")
     if args.magnifier in estimators:
         parser.error(f"--magnifier {args.magnifier} is also a scorer: it would read its own magnification")
-    from megen.animation import magnify
-
-    magnify.MagnifiedSource.estimator = flow_estimator(args.magnifier)
+    magnifier = flow_estimator(args.magnifier)
     systems = {}
     for i, ckpt in enumerate(args.ckpt):
         animator = Animator.from_checkpoint(ckpt)
         for factor in factors:
-            systems[label(i, factor)] = model_system(animator, render="native", magnify=factor)
+            systems[label(i, factor)] = model_system(animator, render="native", magnify=factor,
+                                                         magnify_estimator=magnifier)
     start = time.time()
     cache = args.cache or compose_train().real.motion_cache
     result = score_pairs(read_pairs(args.pairs), systems, face_metrics=False, sheets=False,

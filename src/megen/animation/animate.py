@@ -48,7 +48,7 @@ class FaceInput:
 def animate(model: MotionTransferModel, target: FaceInput, driving: FaceInput, relative: bool = True,
             adapt_movement_scale: bool = False, batch_size: int = 8, start: int = 0,
             on_frames: Callable[[int], None] | None = None, engine=None, render: str = "decoder",
-            controls=None, positions=None, magnify: float = 1.0) -> torch.Tensor:
+            controls=None, positions=None, magnify: float = 1.0, magnify_estimator=None) -> torch.Tensor:
     """Generated frames with the target's appearance and the driving clip's motion: (T, 3, S, S) at
     the model's frame size (``render="decoder"``), or (T, C, N, N) at the size and colour of the
     target's native crop (``render="native"``, needs ``target.native``; see ``megen.animation.native``).
@@ -65,13 +65,14 @@ def animate(model: MotionTransferModel, target: FaceInput, driving: FaceInput, r
     ``positions`` (M,) (``MotionControls.positions``: fractional driving frames) retime it, M output frames
     made by interpolating the measured motion (sources that can: ``retime``). ``magnify`` > 1: a key-point
     model sees the driver's motion magnified that many times and its motion is reduced again
-    (``megen.animation.magnify``; ``render="native"``, the driver's >= 256-px crop in ``driving.native``).
+    (``megen.animation.magnify``; ``render="native"``, the driver's >= 256-px crop in ``driving.native``), its
+    motion measured by ``magnify_estimator`` (a ``megen.ops.flow`` estimator; default ``DRIVER_FLOW``).
     """
     if render not in RENDERS:
         raise ValueError(f"render={render!r} is not valid; valid: {', '.join(RENDERS)}")
     if render == Render.NATIVE and target.native is None:
         raise ValueError("render=native needs the target's native crop (Animator.face_input(..., native=...))")
-    source = motion_source(model, engine, relative, adapt_movement_scale, controls, magnify)
+    source = motion_source(model, engine, relative, adapt_movement_scale, controls, magnify, magnify_estimator)
     if render not in source.renders:
         raise ValueError("backend=onnxruntime renders at the model's frame size: use render=decoder or backend=torch"
                          if engine is not None else f"magnify={magnify:g} renders the target warped at its own size: "

@@ -51,13 +51,14 @@ class MagnifiedSource:
     (``magnify_frames`` on its >= 256-px crop), its deformation de-magnified; rendered natively only."""
 
     renders = frozenset({"native"})
-    #: what measures the driver's motion before it is magnified (its noise is magnified with it)
-    estimator = DRIVER_FLOW
 
-    def __init__(self, inner, factor: float):
+    def __init__(self, inner, factor: float, estimator=None):
+        """``estimator`` (``megen.ops.flow``'s signature; default ``DRIVER_FLOW``) measures the driver's motion
+        before it is magnified: its noise is magnified with it."""
         if not MAGNIFY_RANGE[0] <= float(factor) <= MAGNIFY_RANGE[1]:
             raise GenerationError(f"magnify={factor}: expected a number in [{MAGNIFY_RANGE[0]:g}, {MAGNIFY_RANGE[1]:g}]")
         self.inner, self.factor = inner, float(factor)
+        self.estimator = estimator or DRIVER_FLOW
 
     def start(self, target, driving, start: int = 0, native: bool = False) -> None:
         from megen.runtime.video import to_uint8

@@ -236,12 +236,12 @@ def check_controls(model, controls) -> None:
 
 
 def motion_source(model, engine=None, relative: bool = True, adapt_movement_scale: bool = False, controls=None,
-                  magnify: float = 1.0):
+                  magnify: float = 1.0, magnify_estimator=None):
     """The motion source for ``model`` (and an exported ``engine`` of it), with the options that apply to it;
     an option set away from its default where it has no meaning is a GenerationError naming it.
     ``controls`` (``megen.face.controls.MotionControls``) act on measured flow: the flow-guided family's.
     ``magnify`` > 1 feeds a key-point model the driver magnified and de-magnifies its motion
-    (``megen.animation.magnify``)."""
+    (``megen.animation.magnify``), measured by ``magnify_estimator`` (default ``megen.face.flow.DRIVER_FLOW``)."""
     check_controls(model, controls)
     if model.measures_flow:
         refused = [name for name, off in (("relative=false", not relative),
@@ -261,7 +261,7 @@ def motion_source(model, engine=None, relative: bool = True, adapt_movement_scal
     if float(magnify) != 1.0:
         from megen.animation.magnify import MagnifiedSource
 
-        return MagnifiedSource(source, magnify)
+        return MagnifiedSource(source, magnify, magnify_estimator)
     return source
 
 

@@ -7,9 +7,9 @@ import torch
 from megen.animation.errors import GenerationError
 from megen.animation.magnify import MagnifiedSource, demagnify, magnify_frames
 from megen.animation.sources import KeypointSource, motion_source
-from megen.face.flow import pixel_grid, warp_backward
+from megen.face.flow import DRIVER_FLOW, pixel_grid, warp_backward
 from megen.models.motion import coordinate_grid
-from megen.ops.flow import flows_to_reference
+from megen.ops.flow import estimator, flows_to_reference
 
 
 def test_demagnify_scales_the_displacement_and_one_is_the_identity():
@@ -48,6 +48,8 @@ def test_magnify_is_for_key_point_models_and_one_is_the_plain_path():
     assert type(motion_source(KeypointModel(), magnify=1.0)) is KeypointSource
     source = motion_source(KeypointModel(), magnify=8.0)
     assert isinstance(source, MagnifiedSource) and source.renders == {"native"}
+    assert source.estimator is DRIVER_FLOW                                   # what measures the driver
+    assert motion_source(KeypointModel(), magnify=8.0, magnify_estimator=estimator("dis")).estimator is estimator("dis")
     with pytest.raises(GenerationError, match="magnify=8 has no meaning for the flow-guided model"):
         motion_source(FlowModel(), magnify=8.0)
     with pytest.raises(GenerationError, match="magnify=100"):
