@@ -272,8 +272,11 @@ def validate_train(cfg) -> None:
     check_estimators(c)
     check_flow(c)
     check_trainer(c)
-    # the moving average of the weights (megen.training.averaging): 0 is off, 1 would never move
-    c.number("callbacks.weight_average.decay", low=0, high=0.9999)
+    # the moving average of the weights (megen.training.averaging.WeightAverage's rule): 0 is off, 1 would never move
+    c.number("callbacks.weight_average.decay", low=0)
+    decay = c.get("callbacks.weight_average.decay", None)
+    if isinstance(decay, numbers.Real) and not isinstance(decay, bool) and decay >= 1:
+        c.add("callbacks.weight_average.decay", decay, "must be < 1")
     c.number("callbacks.weight_average.start_step", whole=True, low=0)
     check_dataset(c, cache_dir=c.get("paths.cache_dir", None), data_dir=c.get("paths.data_dir", None))
     pairs = c.get("real.pairs", None)

@@ -72,7 +72,7 @@ def test_train_multirun_typo_leaves_no_sweep_folder(tmp_path):
     ("dataset.frame_size=12.5", "dataset.frame_size=12.5 must be a whole number"),
     ("prior.fusion=mean", "prior.fusion='mean' is not valid; valid: sum, separate"),
     ("ckpt_path=/no/such.ckpt", "checkpoint not found: /no/such.ckpt"),
-    ("callbacks.weight_average.decay=1", "callbacks.weight_average.decay=1 must be <= 0.9999"),
+    ("callbacks.weight_average.decay=1", "callbacks.weight_average.decay=1 must be < 1"),
     ("callbacks.weight_average.start_step=-5", "callbacks.weight_average.start_step=-5 must be >= 0"),
 ])
 def test_train_values_checked_before_anything_runs(tmp_path, override, expected):
