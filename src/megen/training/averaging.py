@@ -51,10 +51,10 @@ class WeightAverage(Callback):
             self._updated_at = step
 
     def on_validation_epoch_start(self, trainer, pl_module) -> None:
-        self._swap(pl_module)
+        self._swap(trainer, pl_module)
 
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
-        self._swap(pl_module)
+        self._swap(trainer, pl_module)
 
     def on_train_end(self, trainer, pl_module) -> None:
         if self._ready():
@@ -78,17 +78,16 @@ class WeightAverage(Callback):
         # resuming: the state_dict just loaded into the model is the average; the trained weights go back
         if self.average is None or TRAINING_KEY not in checkpoint:
             return
-        averaged = {k[len(PREFIX):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(PREFIX)}
-        self.average.module.load_state_dict(averaged)
+        self.average.module.load_state_dict(_model_part(checkpoint["state_dict"]))
         self.average.n_averaged.fill_(int(checkpoint.get("weight_average", {}).get("n_averaged", 1)))
-        pl_module.model.load_state_dict({k[len(PREFIX):]: v for k, v in checkpoint[TRAINING_KEY].items()})
+        pl_module.model.load_state_dict(_model_part(checkpoint[TRAINING_KEY]))
 
     def _ready(self) -> bool:
         return self.average is not None and int(self.average.n_averaged) > 0
 
     @torch.no_grad()
-    def _swap(self, pl_module) -> None:
-        if not self._ready() or pl_module.trainer.sanity_checking:
+    def _swap(self, trainer, pl_module) -> None:
+        if not self._ready() or trainer.sanity_checking:
             return
         live = list(pl_module.model.parameters()) + list(pl_module.model.buffers())
         kept = list(self.average.module.parameters()) + list(self.average.module.buffers())
@@ -96,3 +95,8 @@ class WeightAverage(Callback):
             held = a.detach().clone()
             a.copy_(b)
             b.copy_(held)
+
+
+def _model_part(state: dict) -> dict:
+    """The motion model's entries of a LightningModule's ``state_dict``, keyed as ``pl_module.model`` keys them."""
+    return {k[len(PREFIX):]: v for k, v in state.items() if k.startswith(PREFIX)}
