@@ -278,6 +278,7 @@ def validate_train(cfg) -> None:
     if isinstance(decay, numbers.Real) and not isinstance(decay, bool) and decay >= 1:
         c.add("callbacks.weight_average.decay", decay, "must be < 1")
     c.number("callbacks.weight_average.start_step", whole=True, low=0)
+    c.boolean("callbacks.weight_average.bias_correction")
     check_dataset(c, cache_dir=c.get("paths.cache_dir", None), data_dir=c.get("paths.data_dir", None))
     pairs = c.get("real.pairs", None)
     if pairs not in (None, _MISSING) and not Path(str(pairs)).is_file():

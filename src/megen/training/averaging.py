@@ -16,7 +16,10 @@ TRAINING_KEY = "training_state_dict"   # the weights as trained (not averaged), 
 
 class WeightAverage(Callback):
     """Keep ``w_avg <- decay * w_avg + (1 - decay) * w`` of ``pl_module.model`` after every training batch from
-    ``start_step`` on (parameters and buffers, the batch-norm statistics included).
+    ``start_step`` on (parameters and buffers, the batch-norm statistics included). With ``bias_correction`` the
+    average after n batches is ``sum_i decay**(n-i) w_i / sum_i decay**(n-i)``: the plain average starts from a copy
+    of the first batch's weights, which still holds ``decay**n`` of the whole after n batches (a quarter after 140
+    at 0.99), so an early checkpoint mixes in near-initial weights; corrected, every batch counts by its age alone.
 
     Validation sees the average, so the best checkpoint is picked on it, and every checkpoint's ``state_dict``
     holds it, so generation, ``trainer.test(ckpt_path="best")`` and ``megen.evaluate`` use it with no option of
@@ -24,20 +27,21 @@ class WeightAverage(Callback):
     continues them. ``decay=0`` is off (no copy is made).
     """
 
-    def __init__(self, decay: float = 0.0, start_step: int = 0):
+    def __init__(self, decay: float = 0.0, start_step: int = 0, bias_correction: bool = False):
         if not 0.0 <= float(decay) < 1.0:
             raise ValueError(f"callbacks.weight_average.decay must be in [0, 1), got {decay}")
         if int(start_step) < 0:
             raise ValueError(f"callbacks.weight_average.start_step must be >= 0, got {start_step}")
         self.decay = float(decay)
         self.start_step = int(start_step)
+        self.bias_correction = bool(bias_correction)
         self.average: AveragedModel | None = None
         self._updated_at = 0
 
     def setup(self, trainer, pl_module, stage: str) -> None:
         if stage == "fit" and self.decay > 0 and self.average is None:
-            self.average = AveragedModel(pl_module.model, multi_avg_fn=get_ema_multi_avg_fn(self.decay),
-                                         use_buffers=True)
+            update = _bias_corrected_ema(self.decay) if self.bias_correction else get_ema_multi_avg_fn(self.decay)
+            self.average = AveragedModel(pl_module.model, multi_avg_fn=update, use_buffers=True)
 
     def on_fit_start(self, trainer, pl_module) -> None:
         if self.average is not None:
@@ -72,7 +76,8 @@ class WeightAverage(Callback):
         state = checkpoint["state_dict"]
         checkpoint[TRAINING_KEY] = {k: v for k, v in state.items() if k.startswith(PREFIX)}
         state.update({PREFIX + k: v.detach().clone() for k, v in self.average.module.state_dict().items()})
-        checkpoint["weight_average"] = {"decay": self.decay, "n_averaged": int(self.average.n_averaged)}
+        checkpoint["weight_average"] = {"decay": self.decay, "bias_correction": self.bias_correction,
+                                        "n_averaged": int(self.average.n_averaged)}
 
     def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         # resuming: the state_dict just loaded into the model is the average; the trained weights go back
@@ -95,6 +100,15 @@ class WeightAverage(Callback):
             held = a.detach().clone()
             a.copy_(b)
             b.copy_(held)
+
+
+def _bias_corrected_ema(decay: float):
+    """The update of the bias-corrected average: after ``n`` batches averaged the next one enters with weight
+    ``(1 - decay) / (1 - decay**(n+1))``, which keeps the average the ``decay**age``-weighted mean of all of them."""
+    def update(averaged: list, current: list, n_averaged: torch.Tensor) -> None:
+        n = int(n_averaged)
+        get_ema_multi_avg_fn(decay * (1 - decay ** n) / (1 - decay ** (n + 1)))(averaged, current, n_averaged)
+    return update
 
 
 def _model_part(state: dict) -> dict:

@@ -74,6 +74,8 @@ def test_train_multirun_typo_leaves_no_sweep_folder(tmp_path):
     ("ckpt_path=/no/such.ckpt", "checkpoint not found: /no/such.ckpt"),
     ("callbacks.weight_average.decay=1", "callbacks.weight_average.decay=1 must be < 1"),
     ("callbacks.weight_average.start_step=-5", "callbacks.weight_average.start_step=-5 must be >= 0"),
+    ("callbacks.weight_average.bias_correction=maybe",
+     "callbacks.weight_average.bias_correction='maybe' must be true or false"),
 ])
 def test_train_values_checked_before_anything_runs(tmp_path, override, expected):
     with pytest.raises(ConfigError, match=None) as err:

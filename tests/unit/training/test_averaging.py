@@ -106,9 +106,29 @@ def test_a_run_with_it_saves_and_tests_the_average(tmp_path):
     averaged, trained = last["state_dict"], last[TRAINING_KEY]
     assert set(trained) == {k for k in averaged if k.startswith("model.")}
     assert any(not torch.equal(averaged[k], trained[k]) for k in trained if averaged[k].is_floating_point())
-    assert last["weight_average"] == {"decay": 0.5, "n_averaged": last["global_step"]} and last["global_step"] >= 2
+    assert last["global_step"] >= 2
+    assert last["weight_average"] == {"decay": 0.5, "bias_correction": False, "n_averaged": last["global_step"]}
     assert not any(k.startswith("vgg.") for k in list(averaged) + list(trained))
     assert result["metrics"]["test/rmte"] == result["metrics"]["test/rmte"]    # scored (not NaN)
     animator = Animator.from_checkpoint(str(tmp_path / "run" / "checkpoints" / "last.ckpt"))
     loaded = animator.model.state_dict()
     assert all(torch.equal(loaded[k[len("model."):]], averaged[k]) for k in trained)   # generation uses the average
+
+
+def test_the_bias_corrected_average_weights_each_batch_by_its_age_alone():
+    torch.manual_seed(1)
+    decay, weights = 0.7, [float(w) for w in torch.randn(6)]
+    callback, system = WeightAverage(decay=decay, bias_correction=True), _System()
+    callback.setup(system.trainer, system, "fit")
+    for n in range(1, len(weights) + 1):
+        _train(callback, system, weights[n - 1:n], start=n)
+        ages = torch.arange(n - 1, -1, -1, dtype=torch.float64)
+        expected = float((decay ** ages * torch.tensor(weights[:n], dtype=torch.float64)).sum()
+                         / (decay ** ages).sum())
+        assert float(callback.average.module.weight[0, 0]) == pytest.approx(expected, abs=1e-6)
+        assert float(callback.average.module.running[0]) == pytest.approx(2 * expected, abs=1e-6)
+    # the uncorrected average keeps decay**(n-1) of the first batch: after 6 at 0.7 it differs
+    plain, other = WeightAverage(decay=decay), _System()
+    plain.setup(other.trainer, other, "fit")
+    _train(plain, other, weights)
+    assert abs(float(plain.average.module.weight[0, 0]) - expected) > 1e-3
