@@ -17,7 +17,7 @@ from megen.face.keypoints import default_keypoints, keypoint_set
 from megen.face.landmarks import FaceNotFoundError, detect_landmarks, to_gray_uint8
 from megen.face.prior import PriorSetting
 from megen.models.full import MotionTransferModel, build_model
-from megen.runtime.checkpoints import load_checkpoint
+from megen.runtime.checkpoints import load_checkpoint, model_state
 
 
 def _square(gray: np.ndarray, top: int, left: int, side: int) -> np.ndarray:
@@ -66,7 +66,7 @@ class Animator:
         except (ValueError, KeyError) as err:
             raise GenerationError(f"checkpoint {path} has an unusable prior setting: {err}") from err
         model = build_model(hp["model"], prior.model_args())
-        state = {k[len("model."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
+        state = model_state(ckpt["state_dict"])
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as err:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+MODEL_PREFIX = "model."   # the motion model's keys in a training checkpoint's (the LightningModule's) state_dict
+
 # torch.save's legacy (pre-zip) format opens with this pickled magic number
 _LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
 
@@ -71,3 +73,8 @@ def resolve_ckpt_path(ckpt_path, output_root) -> str | None:
     if not Path(ckpt_path).is_file():
         raise FileNotFoundError(f"checkpoint not found: {ckpt_path}")
     return str(ckpt_path)
+
+
+def model_state(state: dict) -> dict:
+    """The motion model's entries of a training checkpoint's ``state_dict``, keyed as the model itself keys them."""
+    return {k[len(MODEL_PREFIX):]: v for k, v in state.items() if k.startswith(MODEL_PREFIX)}

@@ -10,7 +10,8 @@ import torch
 from pytorch_lightning.callbacks import Callback
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-PREFIX = "model."                      # the motion model's keys in the LightningModule's state_dict
+from megen.runtime.checkpoints import MODEL_PREFIX, model_state
+
 TRAINING_KEY = "training_state_dict"   # the weights as trained (not averaged), for resuming
 
 
@@ -74,8 +75,8 @@ class WeightAverage(Callback):
         if not self._ready():
             return
         state = checkpoint["state_dict"]
-        checkpoint[TRAINING_KEY] = {k: v for k, v in state.items() if k.startswith(PREFIX)}
-        state.update({PREFIX + k: v.detach().clone() for k, v in self.average.module.state_dict().items()})
+        checkpoint[TRAINING_KEY] = {k: v for k, v in state.items() if k.startswith(MODEL_PREFIX)}
+        state.update({MODEL_PREFIX + k: v.detach().clone() for k, v in self.average.module.state_dict().items()})
         checkpoint["weight_average"] = {"decay": self.decay, "bias_correction": self.bias_correction,
                                         "n_averaged": int(self.average.n_averaged)}
 
@@ -83,9 +84,9 @@ class WeightAverage(Callback):
         # resuming: the state_dict just loaded into the model is the average; the trained weights go back
         if self.average is None or TRAINING_KEY not in checkpoint:
             return
-        self.average.module.load_state_dict(_model_part(checkpoint["state_dict"]))
+        self.average.module.load_state_dict(model_state(checkpoint["state_dict"]))
         self.average.n_averaged.fill_(int(checkpoint.get("weight_average", {}).get("n_averaged", 1)))
-        pl_module.model.load_state_dict(_model_part(checkpoint[TRAINING_KEY]))
+        pl_module.model.load_state_dict(model_state(checkpoint[TRAINING_KEY]))
 
     def _ready(self) -> bool:
         return self.average is not None and int(self.average.n_averaged) > 0
@@ -109,8 +110,3 @@ def _bias_corrected_ema(decay: float):
         n = int(n_averaged)
         get_ema_multi_avg_fn(decay * (1 - decay ** n) / (1 - decay ** (n + 1)))(averaged, current, n_averaged)
     return update
-
-
-def _model_part(state: dict) -> dict:
-    """The motion model's entries of a LightningModule's ``state_dict``, keyed as ``pl_module.model`` keys them."""
-    return {k[len(PREFIX):]: v for k, v in state.items() if k.startswith(PREFIX)}
