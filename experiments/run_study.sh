@@ -5,6 +5,7 @@
 # The rows are read from conf/experiment/<study>.yaml (its sweeper grid, then its study.rows), the same grid
 # that python -m megen.train -m experiment=<study> sweeps: python -m megen.studies.rows <study> lists them.
 # Usage: experiments/run_study.sh <study> "<seeds>" "<overrides shared by every row>"
+# ROWS="<name> ..." runs only those rows (a row another study's runs already answer, say).
 # Rebuild a study's table with: python -m megen.report <study folder>/runs
 # A run that fails does not stop the others; each failure is named (with its log) at the end, and the script
 # then exits non-zero.
@@ -17,6 +18,9 @@ LANES=${LANES:-2}
 RUNS=${RUNS:-runs}
 mapfile -t rows < <($PY -m megen.studies.rows "$study_name")
 (( ${#rows[@]} )) || exit 1
+for want in ${ROWS:-}; do
+  printf '%s\n' "${rows[@]}" | grep -q "^$want " || { echo "error: ROWS: no row '$want' in $study_name" >&2; exit 2; }
+done
 running=0
 failed=0
 # wait for one run (any: wait -n) or for every run left (wait -n until none is left), counting failures
@@ -25,6 +29,7 @@ for seed in $seeds; do
   for line in "${rows[@]}"; do
     [ -z "$line" ] && continue
     read -r name overrides <<< "$line"
+    [ -n "${ROWS:-}" ] && [[ " $ROWS " != *" $name "* ]] && continue
     dir=$study/$RUNS/$name/seed$seed
     mkdir -p "$(dirname "$dir")"
     # a run scored on real pairs writes metrics.json first, then real_pairs.json: done when the last is there
