@@ -21,12 +21,13 @@ class FlowSettings:
     """Farnebäck parameters and the feature map size (everything that changes the features' bytes)."""
 
     size: int = 28
-    pyr_scale: float = 0.5
-    levels: int = 3
-    winsize: int = 15
-    iterations: int = 3
-    poly_n: int = 5
-    poly_sigma: float = 1.2
+    # flat rather than a Farneback field: they are the features.* options, and their names key the feature cache
+    pyr_scale: float = Farneback.pyr_scale
+    levels: int = Farneback.levels
+    winsize: int = Farneback.winsize
+    iterations: int = Farneback.iterations
+    poly_n: int = Farneback.poly_n
+    poly_sigma: float = Farneback.poly_sigma
 
     def __post_init__(self):
         if int(self.size) < 4:
