@@ -32,6 +32,16 @@ def label(ckpt_index: int, factor: float) -> str:
     return f"ckpt{ckpt_index} magnify={factor:g}"
 
 
+def pair_means(pairs: list[dict], system: str, estimators: list[str]) -> dict:
+    """{estimator: {"cosine": mean, "amplitude": mean}} of ``system`` over the ``pairs`` that scored it (none: {})."""
+    out = {}
+    for est in estimators:
+        rows = [p["systems"][system] for p in pairs if system in p["systems"]]
+        if rows:
+            out[est] = {key: float(np.mean([r[f"{key}/{est}"] for r in rows])) for key in ("cosine", "amplitude")}
+    return out
+
+
 def summarise(result: dict, ckpts: list[str], factors: list[float], published=("seed_mix", "fomm")) -> dict:
     """Per factor: the mean and sd over checkpoints of each scorer's mean cosine and amplitude, over all pairs and
     over the pairs with published outputs; the baselines' means beside them."""
@@ -39,12 +49,7 @@ def summarise(result: dict, ckpts: list[str], factors: list[float], published=("
     with_published = [p for p in result["pairs"] if any(k in p["systems"] for k in published)]
 
     def means(pairs, system):
-        out = {}
-        for est in estimators:
-            rows = [p["systems"][system] for p in pairs if system in p["systems"]]
-            if rows:
-                out[est] = {key: float(np.mean([r[f"{key}/{est}"] for r in rows])) for key in ("cosine", "amplitude")}
-        return out
+        return pair_means(pairs, system, estimators)
 
     def spread(per_ckpt):
         out = {}

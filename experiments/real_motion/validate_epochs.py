@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
+from magnify_study import label, pair_means
 
 from megen.runtime.io import atomic_write_text
 
@@ -44,11 +44,9 @@ def real_scores(result: dict) -> dict[str, dict]:
     """checkpoint path -> {"<key>/<estimator>": mean over the pairs} from a magnify_study.py result (factor 1)."""
     out = {}
     for i, ckpt in enumerate(result["settings"]["ckpts"]):
-        system = f"ckpt{i} magnify=1"
-        rows = [p["systems"][system] for p in result["pairs"] if system in p["systems"]]
-        out[str(Path(ckpt).resolve())] = {
-            f"{key}/{est}": float(np.mean([r[f"{key}/{est}"] for r in rows]))
-            for est in result["settings"]["estimators"] for key in ("cosine", "amplitude")}
+        means = pair_means(result["pairs"], label(i, 1.0), result["settings"]["estimators"])
+        out[str(Path(ckpt).resolve())] = {f"{key}/{est}": value for est, by_key in means.items()
+                                          for key, value in by_key.items()}
     return out
 
 
