@@ -86,6 +86,7 @@ class DenseMotionOptions(HourglassOptions):
     mask_prior: bool | None = option(None, "masks start as Gaussians around the driving key points")
     mask_prior_variance: float | None = option(None, "of those Gaussians, [-1, 1] units", positive=True)
     background_level: float | None = option(None, "the background's weight against a key point's", low=0)
+    learn_masks: bool | None = option(None, "FOMM/MRAA: false holds the masks at the prior's Gaussians")
     displacement_input: bool | None = option(None, "each key point's displacement is an input")
     multi_mask: bool | None = option(None, "TPS: one occlusion head per generator scale")
     max_residual_px: float | None = option(None, "flow: the correction's bound, pixels", positive=True)

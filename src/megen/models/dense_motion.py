@@ -26,13 +26,19 @@ class DenseMotionNetwork(nn.Module):
     Without it the masks start uniform, and at micro-motion scale the cheapest early move is to
     hand every pixel to the identity (background) motion, after which the key points get almost
     no gradient: training collapses to zero flow.
+
+    ``learn_masks=False`` (with ``mask_prior``) holds the mask network at zero, so the masks are the
+    prior's Gaussians alone and the rest of the model (the key points' Jacobians) learns for them.
     """
 
     def __init__(self, num_kp: int, num_channels: int = 3, block_expansion: int = 32, num_blocks: int = 4,
                  max_features: int = 256, scale_factor: float = 0.25, kp_variance: float = 0.01,
                  estimate_occlusion: bool = True, mask_prior: bool = False, mask_prior_variance: float = 0.005,
-                 background_level: float = 0.5, displacement_input: bool = False):
+                 background_level: float = 0.5, displacement_input: bool = False, learn_masks: bool = True):
         super().__init__()
+        if not learn_masks and not mask_prior:
+            raise ValueError("model.dense_motion.learn_masks=false needs model.dense_motion.mask_prior=true: "
+                             "without the prior the held masks would be uniform")
         self.down = AntiAliasInterpolation2d(num_channels, scale_factor)
         self.displacement_input = displacement_input
         in_ch = (num_kp + 1) * (num_channels + 1 + (2 if displacement_input else 0))
@@ -45,6 +51,7 @@ class DenseMotionNetwork(nn.Module):
         if mask_prior:   # start from the prior's masks exactly; learning refines them
             nn.init.zeros_(self.mask.weight)
             nn.init.zeros_(self.mask.bias)
+        self.mask.requires_grad_(learn_masks)
 
     def _mask_prior(self, motion_d, size) -> torch.Tensor:
         """(B, K+1, h, w) additive mask logits: log-Gaussians at the driving key points, a constant for the background."""

@@ -181,6 +181,21 @@ def test_dense_motion_masks_and_occlusion():
     torch.testing.assert_close(out["deformation"], coordinate_grid(16, 16).expand(2, -1, -1, -1), atol=1e-5, rtol=0)
 
 
+def test_held_masks_are_the_priors_gaussians_and_get_no_gradient():
+    torch.manual_seed(0)
+    dm = DenseMotionNetwork(num_kp=3, block_expansion=8, max_features=32, num_blocks=2, scale_factor=0.5,
+                            mask_prior=True, background_level=0.5, learn_masks=False)
+    src = {"value": torch.rand(1, 3, 2) - 0.5, "jacobian": torch.eye(2).expand(1, 3, 2, 2)}
+    drv = {"value": src["value"] + 0.02, "jacobian": src["jacobian"]}
+    out = dm(torch.rand(1, 3, 32, 32), src, drv)
+    torch.testing.assert_close(out["mask"], torch.softmax(dm._mask_prior(drv, (16, 16)), dim=1), atol=1e-6, rtol=0)
+    out["deformation"].sum().backward()
+    assert dm.mask.weight.grad is None and not dm.mask.weight.requires_grad
+    assert dm.hourglass.parameters().__next__().requires_grad   # only the masks are held
+    with pytest.raises(ValueError, match="learn_masks=false needs model.dense_motion.mask_prior=true"):
+        DenseMotionNetwork(num_kp=3, block_expansion=8, max_features=32, num_blocks=2, learn_masks=False)
+
+
 def test_discriminator_scales_and_spectral_norm():
     d = MultiScaleDiscriminator(scales=(1, 0.5), block_expansion=8, num_blocks=3, max_features=32, spectral_norm=True)
     out = d(torch.rand(2, 3, 32, 32))
