@@ -191,7 +191,7 @@ def test_held_masks_are_the_priors_gaussians_and_get_no_gradient():
     torch.testing.assert_close(out["mask"], torch.softmax(dm._mask_prior(drv, (16, 16)), dim=1), atol=1e-6, rtol=0)
     out["deformation"].sum().backward()
     assert dm.mask.weight.grad is None and not dm.mask.weight.requires_grad
-    assert dm.hourglass.parameters().__next__().requires_grad   # only the masks are held
+    assert next(dm.hourglass.parameters()).requires_grad   # only the masks are held
     with pytest.raises(ValueError, match="learn_masks=false needs model.dense_motion.mask_prior=true"):
         DenseMotionNetwork(num_kp=3, block_expansion=8, max_features=32, num_blocks=2, learn_masks=False)
 
