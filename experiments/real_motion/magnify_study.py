@@ -34,12 +34,11 @@ def label(ckpt_index: int, factor: float) -> str:
 
 def pair_means(pairs: list[dict], system: str, estimators: list[str]) -> dict:
     """{estimator: {"cosine": mean, "amplitude": mean}} of ``system`` over the ``pairs`` that scored it (none: {})."""
-    out = {}
-    for est in estimators:
-        rows = [p["systems"][system] for p in pairs if system in p["systems"]]
-        if rows:
-            out[est] = {key: float(np.mean([r[f"{key}/{est}"] for r in rows])) for key in ("cosine", "amplitude")}
-    return out
+    rows = [p["systems"][system] for p in pairs if system in p["systems"]]
+    if not rows:
+        return {}
+    return {est: {key: float(np.mean([r[f"{key}/{est}"] for r in rows])) for key in ("cosine", "amplitude")}
+            for est in estimators}
 
 
 def summarise(result: dict, ckpts: list[str], factors: list[float], published=("seed_mix", "fomm")) -> dict:
